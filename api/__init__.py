@@ -1,0 +1,1 @@
+"""The HTTP front: authenticate, validate, store the job, enqueue, answer."""

@@ -1,0 +1,102 @@
+"""The Starlette application: routers v1/v2, jobs, health and metrics."""
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from api import categories, envelopes, jobs, metrics, ping, topics, users
+from api.auth import Authenticator
+from api.errors import ApiError
+from api.submitter import Submitter
+from api.writes import Writes
+from forum.db import engine_for
+from forumq.settings import Settings, get_settings
+from workers.notify import Waiter
+
+log = logging.getLogger(__name__)
+RESOURCES = (users, topics, categories)
+
+
+def plugin_router(version: str) -> list[Route]:
+    routes: list[Route] = []
+    for resource in RESOURCES:
+        routes.extend(resource.routes(version))
+    return routes + ping.routes()
+
+
+async def api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    router = envelopes.router_of(request.url.path)
+    metrics.REQUESTS.labels(router, exc.status).inc()
+    return envelopes.error(router, exc.status, exc.code, exc.message, exc.params, exc.headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    router = envelopes.router_of(request.url.path)
+    # The plugin answers an unknown path, or a known one with another method, 404.
+    status = 404 if exc.status_code in (404, 405) else exc.status_code
+    return envelopes.error(router, status)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return envelopes.error(envelopes.router_of(request.url.path), 500)
+
+
+async def health(request: Request) -> Response:
+    def check() -> None:
+        with engine_for(request.app.state.settings.database_url).connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    try:
+        await run_in_threadpool(check)
+    except Exception as exc:
+        return envelopes.JSONResponse({"status": "unavailable", "database": str(exc)}, 503)
+    return envelopes.JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.auth = Authenticator(settings)
+        app.state.submitter = Submitter(
+            settings.database_url, settings.interactive_queue, settings.batch_max_jobs
+        )
+        app.state.waiter = Waiter(settings.resolved_notify_url, settings.database_url)
+        app.state.writes = Writes(app.state)
+        await app.state.waiter.start()
+        await app.state.submitter.start()
+        try:
+            yield
+        finally:
+            await app.state.submitter.stop()
+            await app.state.waiter.stop()
+
+    routes = [
+        Mount("/api/v1", routes=plugin_router("v1")),
+        Mount("/api/v2", routes=plugin_router("v2")),
+        Mount("/api/jobs", routes=jobs.routes),
+        Route("/api/health", health, methods=["GET"]),
+        Route("/metrics", metrics.metrics, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: api_error,
+            HTTPException: http_error,
+            Exception: unexpected_error,
+        },
+    )

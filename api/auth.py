@@ -1,0 +1,150 @@
+"""Who is calling: bearer tokens (user or master + ``_uid``), JWT, or a password on
+the token route, in the plugin's order of precedence (plugin-write-api.md §2.2)."""
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from api.errors import bad_request, not_authorised, params_missing
+from api.inputs import Body
+from forum import privileges, tokens
+from forum.db import session_factory
+from forum.models import User
+from forum.passwords import verify_password
+from forumq.settings import Settings
+
+PASSWORD_ROUTE = re.compile(r"^/api/v[12]/users/(\d+)/tokens$")
+# Only shared-secret algorithms: "none" and public-key ones are never accepted.
+SAFE_JWT_ALGORITHMS = {"HS256", "HS384", "HS512"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    uid: int
+    is_admin: bool
+    via: str  # "token", "master", "jwt" or "password"
+
+
+class Authenticator:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._sessions = session_factory(settings.database_url)
+        self._algorithms = [a for a in settings.jwt_algorithms if a in SAFE_JWT_ALGORITHMS]
+        # token digest -> (owner, expires at); short-lived so revocations land fast.
+        self._cache: dict[str, tuple[tokens.TokenOwner | None, float]] = {}
+        self._users: dict[int, tuple[bool, bool, float]] = {}
+
+    async def authenticate(self, request: Request, body: Body) -> tuple[Principal, Body]:
+        """The caller, and the parameters to use (a JWT's claims may supply them)."""
+        header = request.headers.get("authorization")
+        if header is not None:
+            return await self._bearer(request, header, body), body
+        if self._settings.jwt_secret and self._jwt_token(request, body):
+            return await self._jwt(request, body)
+        match = PASSWORD_ROUTE.match(request.url.path)
+        if match and request.method == "POST":
+            return await self._password(int(match.group(1)), request, body), body
+        raise not_authorised()
+
+    async def _bearer(self, request: Request, header: str, body: Body) -> Principal:
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise not_authorised()
+        owner = await run_in_threadpool(self._lookup, secret.strip())
+        if owner is None:
+            raise not_authorised()
+        if owner.uid is not None:
+            return await self._principal(owner.uid, "token")
+        raw_uid = body.get("_uid") or request.query_params.get("_uid")
+        if raw_uid in (None, ""):
+            raise params_missing(["_uid"])
+        return await self._principal(self._parse_uid(raw_uid), "master")
+
+    def _lookup(self, secret: str) -> tokens.TokenOwner | None:
+        key = tokens.digest(secret)
+        cached = self._cache.get(key)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+        with self._sessions() as session:
+            owner = tokens.lookup(session, secret)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = (owner, time.monotonic() + self._settings.token_cache_seconds)
+        return owner
+
+    def _jwt_token(self, request: Request, body: Body) -> str | None:
+        for key in filter(None, (self._settings.jwt_payload_key, "token")):
+            value = request.query_params.get(key) or body.get(key)
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+    async def _jwt(self, request: Request, body: Body) -> tuple[Principal, Body]:
+        token = self._jwt_token(request, body)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token or "", self._settings.jwt_secret, algorithms=self._algorithms
+            )
+        except jwt.PyJWTError:
+            raise not_authorised() from None
+        if "_uid" not in claims:
+            raise params_missing(["_uid"])
+        principal = await self._principal(self._parse_uid(claims["_uid"]), "jwt")
+        params = {
+            k: v for k, v in body.items() if k not in ("token", self._settings.jwt_payload_key)
+        }
+        if not params:  # the claims are the request's parameters when the body has none
+            params = {k: v for k, v in claims.items() if k not in ("_uid", "exp", "iat", "nbf")}
+        return principal, params
+
+    async def _password(self, uid: int, request: Request, body: Body) -> Principal:
+        password = body.get("password")
+        if not isinstance(password, str):
+            if request.url.path.startswith("/api/v2/"):
+                raise params_missing(["password"])
+            raise not_authorised()
+
+        def check() -> bool:
+            with self._sessions() as session:
+                stored = session.scalar(select(User.password_hash).where(User.uid == uid))
+            return verify_password(password, stored)
+
+        if not await run_in_threadpool(check):
+            raise not_authorised()
+        return await self._principal(uid, "password")
+
+    def _load_user(self, uid: int) -> tuple[bool, bool]:
+        with self._sessions() as session:
+            exists = session.get(User, uid) is not None
+            admin = exists and privileges.is_admin(session, uid)
+        if len(self._users) > 10_000:
+            self._users.clear()
+        if exists:  # a user created a moment ago must not stay unknown
+            ttl = self._settings.token_cache_seconds
+            self._users[uid] = (exists, admin, time.monotonic() + ttl)
+        return exists, admin
+
+    @staticmethod
+    def _parse_uid(raw: object) -> int:
+        text = str(raw).strip()
+        if not text.isdigit() or not 0 < int(text) < 2**63:
+            raise bad_request("_uid must name an existing user", ["_uid"])
+        return int(text)
+
+    async def _principal(self, uid: int, via: str) -> Principal:
+        cached = self._users.get(uid)
+        if cached and cached[2] > time.monotonic():
+            exists, admin = cached[0], cached[1]
+        else:
+            exists, admin = await run_in_threadpool(self._load_user, uid)
+        if not exists:
+            if via in ("master", "jwt"):
+                raise bad_request("_uid must name an existing user", ["_uid"])
+            raise not_authorised()
+        return Principal(uid=uid, is_admin=admin, via=via)

@@ -1,0 +1,93 @@
+"""Reading requests: bodies (JSON or form, size-limited), path ids, commands."""
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from pydantic import ValidationError
+from starlette.requests import Request
+
+from api.errors import ApiError, bad_request, not_found, params_missing
+from schemas import Command
+
+Body = dict[str, Any]
+
+
+async def read_body(request: Request, limit: int) -> Body:
+    """The request's parameters: a JSON object or a urlencoded form; {} when empty."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise _too_large(limit)
+    if not raw.strip():
+        return {}
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == "application/x-www-form-urlencoded":
+        return parse_form(raw.decode("utf-8", errors="replace"))
+    if media_type in ("application/json", "") or media_type.endswith("+json"):
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise bad_request("The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise bad_request("The request body must be a JSON object.")
+        return body
+    raise bad_request(f"Unsupported content type {media_type!r}: send JSON or a form.")
+
+
+def parse_form(text: str) -> Body:
+    """``a=1&tags=x&tags=y`` and ``tags[]=x`` both give lists for repeated keys."""
+    body: Body = {}
+    for key, value in parse_qsl(text, keep_blank_values=True):
+        as_list = key.endswith("[]")
+        key = key.removesuffix("[]")
+        if key in body:
+            existing = body[key]
+            body[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            body[key] = [value] if as_list else value
+    return body
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "payload-too-large", params={"limit": limit})
+
+
+def path_id(request: Request, name: str) -> int:
+    """A numeric id from the path; anything else names nothing (404)."""
+    raw = request.path_params[name]
+    if not raw.isdigit() or not 0 < int(raw) < 2**63:
+        raise not_found()
+    return int(raw)
+
+
+def _accepted_keys(model: type[Command]) -> set[str]:
+    keys: set[str] = set()
+    for name, field in model.model_fields.items():
+        if name != "kind":
+            keys.add(field.alias or name)
+            keys.add(name)
+    return keys
+
+
+def build_command(model: type[Command], body: Body, **trusted: Any) -> Command:
+    """Validate the route's parameters into ``model``; other body keys are ignored.
+
+    ``trusted`` values come from the path or the server and win over the body."""
+    accepted = _accepted_keys(model)
+    data = {key: value for key, value in body.items() if key in accepted}
+    data.update(trusted)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        missing = [str(e["loc"][0]) for e in exc.errors() if e["type"] == "missing"]
+        if missing:
+            raise params_missing(missing) from None
+        invalid = sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]})
+        details = "; ".join(f"{e['loc'][0] if e['loc'] else 'body'}: {e['msg']}"
+                            for e in exc.errors())  # fmt: skip
+        raise bad_request(f"Invalid parameters: {details}", invalid) from None

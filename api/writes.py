@@ -1,0 +1,211 @@
+"""The write pipeline every write route shares: idempotency, store + enqueue, wait,
+answer (the final result, or 202 with the job)."""
+
+import asyncio
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api import envelopes
+from api.auth import Principal
+from api.errors import ApiError
+from api.inputs import Body, build_command, read_body
+from api.prefer import parse_prefer, wait_seconds
+from api.submitter import DuplicateKey
+from forum import jobs
+from forum.db import session_factory
+from forum.models import Job
+from schemas import Command, dump_command
+
+MAX_IDEMPOTENCY_KEY = 255
+
+
+@dataclass
+class WriteRequest:
+    """An authenticated write: who, through which router, with which parameters."""
+
+    request: Request
+    router: str
+    principal: Principal
+    body: Body
+
+    def command(self, model: type[Command], **trusted: Any) -> Command:
+        return build_command(model, self.body, **trusted)
+
+
+def job_location(job_id: str) -> str:
+    return f"/api/jobs/{job_id}"
+
+
+def job_view(job: Job) -> dict[str, Any]:
+    """The job as ``GET /api/jobs/{id}`` shows it, in its router's terms."""
+    view: dict[str, Any] = {
+        "id": job.id,
+        "state": job.state,
+        "kind": job.kind,
+        **jobs.job_times(job),
+        "attempts": job.attempts,
+        "result": None,
+        "error": None,
+    }
+    if job.state == jobs.SUCCEEDED:
+        view["status_code"] = 200
+        view["result"] = envelopes.success_body(job.router, job.result)
+    elif job.state == jobs.FAILED and job.error:
+        status, body = envelopes.forum_error_body(job.router, job.error)
+        view["status_code"] = status
+        view["error"] = body
+    return view
+
+
+def accepted(job: Job | dict[str, Any], router: str, extra: dict[str, Any] | None) -> Response:
+    job_id = job.id if isinstance(job, Job) else job["id"]
+    state = job.state if isinstance(job, Job) else job["state"]
+    payload = {"job_id": job_id, "state": state, "links": {"self": job_location(job_id)}}
+    headers = {
+        "Location": job_location(job_id),
+        "Retry-After": "1",
+        "Preference-Applied": "respond-async",
+    }
+    return envelopes.success(router, {**payload, **(extra or {})}, 202, headers)
+
+
+def final_answer(job: Job, extra: dict[str, Any] | None) -> Response:
+    if job.state == jobs.SUCCEEDED:
+        payload = job.result
+        if extra and isinstance(payload, dict):
+            payload = {**payload, **extra}
+        return envelopes.success(job.router, payload)
+    status, body = envelopes.forum_error_body(job.router, job.error or {})
+    return envelopes.JSONResponse(body, status)
+
+
+def request_fingerprint(request: Request, body: Body) -> str:
+    """What "the same request" means for an Idempotency-Key: method, path and body."""
+    canonical = orjson.dumps(
+        [request.method, request.url.path, body],
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+    )
+    return hashlib.sha256(canonical).hexdigest()
+
+
+class Writes:
+    def __init__(self, app_state: Any) -> None:
+        self._state = app_state
+        settings = app_state.settings
+        self._sessions = session_factory(settings.database_url)
+        self._default_wait = settings.default_wait
+        self._max_wait = settings.max_wait
+
+    def _load(self, job_id: str) -> Job | None:
+        with self._sessions() as session:
+            return jobs.get(session, job_id)
+
+    def _by_key(self, uid: int, key: str) -> Job | None:
+        with self._sessions() as session:
+            return jobs.by_idempotency_key(session, uid, key)
+
+    async def submit(
+        self, write: WriteRequest, command: Command, extra: dict[str, Any] | None = None
+    ) -> Response:
+        """Store ``command`` as a job for ``write``'s actor and answer the client.
+
+        ``extra`` is merged into the answer only (never stored): the token route uses
+        it to show a new secret once."""
+        request, principal = write.request, write.principal
+        key = request.headers.get("idempotency-key")
+        fingerprint = request_fingerprint(request, write.body)
+        if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+            raise ApiError(400, "bad-request", "Idempotency-Key must be 1-255 characters.")
+        if key:
+            replay = await self._replay(principal.uid, key, fingerprint, write.router)
+            if replay is not None:  # a replay never shows a secret minted for this attempt
+                return await self._answer(request, replay, write.router, None)
+        row = {
+            "id": uuid.uuid4().hex,
+            "kind": command.kind,
+            "router": write.router,
+            "actor_uid": principal.uid,
+            "command": dump_command(command),
+            "state": jobs.QUEUED,
+            "idempotency_key": key or None,
+            "request_hash": fingerprint,
+            "created_at": int(time.time() * 1000),
+            "attempts": 0,
+        }
+        waiter = self._state.waiter
+        finished = waiter.expect(row["id"])
+        try:
+            await self._state.submitter.submit(row)
+        except DuplicateKey:
+            waiter.forget(row["id"], finished)
+            replay = await self._replay(principal.uid, key or "", fingerprint, write.router)
+            return await self._answer(request, replay, write.router, None)
+        except BaseException:
+            waiter.forget(row["id"], finished)
+            raise
+        return await self._answer(request, row, write.router, extra, finished)
+
+    async def _replay(self, uid: int, key: str, fingerprint: str, router: str) -> Job | None:
+        job = await run_in_threadpool(self._by_key, uid, key)
+        if job is None:
+            return None
+        if job.request_hash != fingerprint:
+            raise ApiError(422, "idempotency-key-reused")
+        if job.state in jobs.UNFINISHED:
+            location = {"Location": job_location(job.id), "Retry-After": "1"}
+            raise ApiError(409, "conflict", params={"job_id": job.id}, headers=location)
+        return job
+
+    async def _answer(
+        self,
+        request: Request,
+        job: Job | dict[str, Any],
+        router: str,
+        extra: dict[str, Any] | None,
+        finished: asyncio.Future[None] | None = None,
+    ) -> Response:
+        if isinstance(job, Job) and job.state not in jobs.UNFINISHED:
+            return final_answer(job, extra)
+        job_id = job.id if isinstance(job, Job) else job["id"]
+        timeout = wait_seconds(
+            parse_prefer(request.headers.get("prefer")), self._default_wait, self._max_wait
+        )
+        if timeout > 0:
+            finished = finished or self._state.waiter.expect(job_id)
+            try:
+                await asyncio.wait_for(asyncio.shield(finished), timeout)
+            except TimeoutError:
+                pass
+            finally:
+                self._state.waiter.forget(job_id, finished)
+            stored = await run_in_threadpool(self._load, job_id)
+            if stored is not None and stored.state not in jobs.UNFINISHED:
+                return final_answer(stored, extra)
+            if stored is not None:
+                job = stored
+        elif finished is not None:
+            self._state.waiter.forget(job_id, finished)
+        return accepted(job, router, extra)
+
+
+async def authenticated(request: Request) -> WriteRequest:
+    """Read the body and authenticate the caller of a write route."""
+    state = request.app.state
+    body = await read_body(request, state.settings.max_body_bytes)
+    principal, params = await state.auth.authenticate(request, body)
+    return WriteRequest(request, envelopes.router_of(request.url.path), principal, params)
+
+
+async def submit(
+    write: WriteRequest, command: Command, extra: dict[str, Any] | None = None
+) -> Response:
+    writes: Writes = write.request.app.state.writes
+    return await writes.submit(write, command, extra)

@@ -1,0 +1,191 @@
+"""Tables of the forum database (SQLAlchemy 2.x declarative models).
+
+Counters NodeBB keeps in its hashes (topic_count, postcount, ...) are columns here,
+updated in the same transaction as the write that changes them.
+"""
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    uid: Mapped[int] = mapped_column(Id, primary_key=True)
+    username: Mapped[str] = mapped_column(String(255))
+    userslug: Mapped[str] = mapped_column(String(255), unique=True)
+    email: Mapped[str | None] = mapped_column(String(255), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    joindate: Mapped[int] = mapped_column(BigInteger)
+    lastonline: Mapped[int] = mapped_column(BigInteger)
+    lastposttime: Mapped[int] = mapped_column(BigInteger, default=0)
+    postcount: Mapped[int] = mapped_column(Integer, default=0)
+    topiccount: Mapped[int] = mapped_column(Integer, default=0)
+    reputation: Mapped[int] = mapped_column(Integer, default=0)
+    banned: Mapped[bool] = mapped_column(Boolean, default=False)
+    profile: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Group(Base):
+    __tablename__ = "groups"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    slug: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    createtime: Mapped[int] = mapped_column(BigInteger)
+    member_count: Mapped[int] = mapped_column(Integer, default=0)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    system: Mapped[bool] = mapped_column(Boolean, default=False)
+    private: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+
+    group_name: Mapped[str] = mapped_column(
+        ForeignKey("groups.name", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
+    )
+    uid: Mapped[int] = mapped_column(
+        ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    joined_at: Mapped[int] = mapped_column(BigInteger)
+    is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Category(Base):
+    __tablename__ = "categories"
+
+    cid: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    slug: Mapped[str] = mapped_column(String(512))
+    description: Mapped[str] = mapped_column(Text, default="")
+    parent_cid: Mapped[int] = mapped_column(BigInteger, default=0)
+    order: Mapped[int] = mapped_column(Integer, default=1)
+    bg_color: Mapped[str] = mapped_column(String(32), default="#86C1B9")
+    color: Mapped[str] = mapped_column(String(32), default="#ffffff")
+    icon: Mapped[str] = mapped_column(String(64), default="fa-comments")
+    css_class: Mapped[str] = mapped_column(String(64), default="col-md-3 col-6")
+    topic_count: Mapped[int] = mapped_column(Integer, default=0)
+    post_count: Mapped[int] = mapped_column(Integer, default=0)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CategoryPrivilege(Base):
+    """A grant: ``privilege`` on ``cid`` (0 = global) to a group or to one user."""
+
+    __tablename__ = "category_privileges"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    cid: Mapped[int] = mapped_column(BigInteger, index=True)
+    privilege: Mapped[str] = mapped_column(String(64))
+    group_name: Mapped[str | None] = mapped_column(String(255))
+    uid: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (UniqueConstraint("cid", "privilege", "group_name", "uid"),)
+
+
+class Topic(Base):
+    __tablename__ = "topics"
+
+    tid: Mapped[int] = mapped_column(Id, primary_key=True)
+    cid: Mapped[int] = mapped_column(ForeignKey("categories.cid"), index=True)
+    uid: Mapped[int] = mapped_column(ForeignKey("users.uid"), index=True)
+    title: Mapped[str] = mapped_column(String(1024))
+    slug: Mapped[str] = mapped_column(String(1100))
+    main_pid: Mapped[int] = mapped_column(BigInteger, default=0)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    lastposttime: Mapped[int] = mapped_column(BigInteger, default=0)
+    postcount: Mapped[int] = mapped_column(Integer, default=0)
+    viewcount: Mapped[int] = mapped_column(Integer, default=0)
+    postercount: Mapped[int] = mapped_column(Integer, default=0)
+    teaser_pid: Mapped[int | None] = mapped_column(BigInteger)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    upvotes: Mapped[int] = mapped_column(Integer, default=0)
+    downvotes: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_topics_cid_lastposttime", "cid", "lastposttime"),)
+
+
+class Post(Base):
+    __tablename__ = "posts"
+
+    pid: Mapped[int] = mapped_column(Id, primary_key=True)
+    tid: Mapped[int] = mapped_column(ForeignKey("topics.tid", ondelete="CASCADE"))
+    uid: Mapped[int] = mapped_column(ForeignKey("users.uid"), index=True)
+    content: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    to_pid: Mapped[int | None] = mapped_column(BigInteger)
+    edited: Mapped[int] = mapped_column(BigInteger, default=0)
+    editor: Mapped[int | None] = mapped_column(BigInteger)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    upvotes: Mapped[int] = mapped_column(Integer, default=0)
+    downvotes: Mapped[int] = mapped_column(Integer, default=0)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_posts_tid_timestamp", "tid", "timestamp"),)
+
+
+class TopicTag(Base):
+    __tablename__ = "topic_tags"
+
+    tid: Mapped[int] = mapped_column(ForeignKey("topics.tid", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class ApiToken(Base):
+    """A bearer token, stored as its SHA-256; ``uid`` is NULL for master tokens."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    uid: Mapped[int | None] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"), index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Job(Base):
+    """A write accepted by the API: stored before it is acknowledged, finished by a worker."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    router: Mapped[str] = mapped_column(String(8))
+    actor_uid: Mapped[int] = mapped_column(BigInteger, index=True)
+    command: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    started_at: Mapped[int | None] = mapped_column(BigInteger)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    result: Mapped[dict | list | None] = mapped_column(JSON)
+    error: Mapped[dict | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_jobs_state_created", "state", "created_at"),
+        UniqueConstraint("actor_uid", "idempotency_key", name="uq_jobs_idempotency"),
+    )

@@ -1,0 +1,1 @@
+"""forumq: a NodeBB-compatible forum Write API, driven by a message queue."""

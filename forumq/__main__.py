@@ -1,0 +1,3 @@
+from forumq.cli import app
+
+app(prog_name="forumq")

@@ -1,0 +1,162 @@
+"""The ``forumq`` command line (Typer)."""
+
+import signal
+import subprocess
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy import func, select
+
+from forumq.settings import get_settings
+
+app = typer.Typer(help="forumq: a NodeBB-compatible forum Write API, driven by a message queue.",
+                  no_args_is_help=True)  # fmt: skip
+user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (Alembic upgrade head)."""
+    from forum.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    err.print("database is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (4567 is NodeBB's).")] = 4567,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Run the HTTP API (uvicorn)."""
+    import uvicorn
+
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info", timeout_graceful_shutdown=30)  # fmt: skip
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def worker(
+    ctx: typer.Context,
+    queues: Annotated[str | None, typer.Option(help="Comma-separated queues to consume.")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Worker processes/threads.")] = None,
+) -> None:
+    """Run a Celery worker; extra options pass through to ``celery worker``."""
+    from workers.apply import celery_app
+
+    argv = ["worker", "--loglevel=INFO"]
+    argv.append(f"--queues={queues or get_settings().interactive_queue}")
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    celery_app.worker_main([*argv, *ctx.args])
+
+
+@user_app.command("create")
+def user_create(
+    username: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    email: Annotated[str | None, typer.Option()] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="Make the user an administrator.")] = False,
+) -> None:
+    """Create a user and print its uid."""
+    from forum.db import transaction
+    from forum.errors import ForumError
+    from forum.users import create_user
+
+    try:
+        with transaction(get_settings().database_url) as session:
+            user = create_user(session, None, username, password=password, email=email,
+                               admin=admin)  # fmt: skip
+            uid = user.uid
+    except ForumError as exc:
+        _fail(exc.key)
+    typer.echo(uid)
+
+
+@token_app.command("create")
+def token_create(
+    master: Annotated[
+        bool, typer.Option("--master", help="A master token (acts as _uid).")
+    ] = False,
+    uid: Annotated[int | None, typer.Option("--uid", help="A token for this user.")] = None,
+) -> None:
+    """Create a token and print it; it is shown this once and stored hashed."""
+    from forum import tokens
+    from forum.db import transaction
+    from forum.errors import ForumError
+
+    if master == (uid is not None):
+        _fail("give exactly one of --master or --uid N")
+    try:
+        with transaction(get_settings().database_url) as session:
+            secret = (tokens.create_master_token(session) if master
+                      else tokens.issue_user_token(session, uid or 0))  # fmt: skip
+    except ForumError as exc:
+        _fail(exc.key)
+    typer.echo(secret)
+
+
+def bootstrap_admin() -> None:
+    """On an empty database: a first admin and a master token, printed once."""
+    from forum import tokens
+    from forum.db import transaction
+    from forum.models import User
+    from forum.users import create_user
+
+    with transaction(get_settings().database_url) as session:
+        if session.scalar(select(func.count()).select_from(User)):
+            return
+        admin = create_user(session, None, "admin", admin=True)
+        secret = tokens.create_master_token(session)
+        err.print(f"[bold]Created user 'admin' (uid {admin.uid}), an administrator.[/bold]")
+        err.print("Master token (shown once; act as a user with _uid):")
+        typer.echo(secret)
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 4567,
+) -> None:
+    """Migrate, create a first admin if needed, then run the API and one worker until Ctrl-C."""
+    migrate()
+    bootstrap_admin()
+    base = [sys.executable, "-m", "forumq"]
+    children = [
+        subprocess.Popen([*base, "worker", "--concurrency=1"]),
+        subprocess.Popen([*base, "serve", "--host", host, "--port", str(port)]),
+    ]
+    err.print(f"forumq is up on http://{host}:{port} (Ctrl-C stops it)")
+
+    def stop(*_: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    stop()
+    deadline = time.monotonic() + 30
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    err.print("forumq stopped")

@@ -1,0 +1,65 @@
+"""Configuration, read from the environment (``FORUMQ_*``) by pydantic-settings.
+
+With nothing set, forumq runs on the embedded default: a SQLite database and a
+SQLite-backed Celery broker, both files in the current directory.
+"""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FORUMQ_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///forumq.sqlite3"
+    broker_url: str = "sqla+sqlite:///forumq-broker.sqlite3"
+    # Where workers announce finished jobs to waiting requests; empty means "poll
+    # the jobs table", which works on every database. Defaults to the broker when
+    # the broker is Redis.
+    notify_url: str | None = None
+
+    jwt_secret: str = ""
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
+    jwt_payload_key: str = ""
+
+    # Waiting for job results (seconds).
+    default_wait: float = 10.0
+    max_wait: float = 60.0
+    # The API groups requests arriving within this window into one broker message.
+    batch_window_ms: float = 2.0
+    batch_max_jobs: int = 200
+
+    max_body_bytes: int = 1_048_576
+    token_cache_seconds: float = 2.0
+
+    # Forum rules (NodeBB's defaults, install/data/defaults.json).
+    minimum_title_length: int = 0
+    maximum_title_length: int = 255
+    minimum_post_length: int = 8
+    maximum_post_length: int = 32767
+    minimum_tags_per_topic: int = 0
+    maximum_tags_per_topic: int = 5
+    minimum_tag_length: int = 3
+    maximum_tag_length: int = 15
+    minimum_password_length: int = 6
+
+    interactive_queue: str = "forumq.writes"
+
+    @property
+    def resolved_notify_url(self) -> str | None:
+        if self.notify_url is not None:
+            return self.notify_url or None
+        if self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,27 @@
+"""The base of every command: a typed, frozen description of one write."""
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+Id = Annotated[int, Field(gt=0, lt=2**63)]
+Timestamp = Annotated[int, Field(ge=0, lt=2**53)]
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be blank")
+    return text
+
+
+# Post bodies keep their whitespace (markdown cares) but must say something.
+Text = Annotated[str, AfterValidator(_not_blank)]
+
+
+class Command(BaseModel):
+    """One write, as the API hands it to the workers. ``kind`` is the discriminator."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    kind: str

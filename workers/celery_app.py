@@ -1,0 +1,30 @@
+"""The Celery application: broker from settings, late acks, one queue per kind of work."""
+
+from celery import Celery
+from kombu import Queue
+
+from forumq.settings import get_settings
+
+
+def make_celery() -> Celery:
+    settings = get_settings()
+    app = Celery("forumq", broker=settings.broker_url, include=["workers.apply"])
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,  # results live in the jobs table
+        # A message is acknowledged only after its jobs committed; a worker that
+        # dies mid-batch leaves it to be redelivered, and the jobs table makes the
+        # second delivery a no-op for what was already applied.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=settings.interactive_queue,
+        task_queues=[Queue(settings.interactive_queue)],
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+celery_app = make_celery()

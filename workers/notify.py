@@ -1,0 +1,108 @@
+"""Telling waiting requests that their jobs finished.
+
+With Redis configured, workers publish finished job ids on a channel and each API
+process wakes the matching waiters; without it (the embedded default), the API
+polls the jobs table for the ids it waits on. Either way a missed message only
+costs the wait: the API reads the job's state from the database at the end.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+import redis
+import redis.asyncio as aioredis
+
+from forum import jobs
+from forum.db import session_factory
+
+CHANNEL = "forumq:jobs:finished"
+POLL_INTERVAL = 0.02
+log = logging.getLogger(__name__)
+
+
+class Publisher:
+    def __init__(self, notify_url: str | None) -> None:
+        self._client = redis.Redis.from_url(notify_url) if notify_url else None
+
+    def job_finished(self, job_ids: Iterable[str]) -> None:
+        ids = list(job_ids)
+        if self._client is None or not ids:
+            return
+        try:
+            self._client.publish(CHANNEL, ",".join(ids))
+        except redis.RedisError:
+            log.warning("could not announce %d finished jobs", len(ids), exc_info=True)
+
+
+class Waiter:
+    """Futures for job ids, woken by Redis pub/sub or by polling the database."""
+
+    def __init__(self, notify_url: str | None, database_url: str) -> None:
+        self._notify_url = notify_url
+        self._database_url = database_url
+        self._waiting: dict[str, list[asyncio.Future[None]]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        loop_body = self._listen if self._notify_url else self._poll
+        self._task = asyncio.create_task(loop_body())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def expect(self, job_id: str) -> asyncio.Future[None]:
+        """Register interest before the job is stored, so no finish is missed."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(job_id, []).append(future)
+        return future
+
+    def forget(self, job_id: str, future: asyncio.Future[None]) -> None:
+        futures = self._waiting.get(job_id, [])
+        if future in futures:
+            futures.remove(future)
+        if not futures:
+            self._waiting.pop(job_id, None)
+
+    def _wake(self, job_ids: Iterable[str]) -> None:
+        for job_id in job_ids:
+            for future in self._waiting.pop(job_id, []):
+                if not future.done():
+                    future.set_result(None)
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                client = aioredis.Redis.from_url(self._notify_url)
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    async for message in pubsub.listen():
+                        if message["type"] == "message":
+                            self._wake(message["data"].decode().split(","))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("job notifications lost; reconnecting", exc_info=True)
+                await asyncio.sleep(0.5)
+
+    async def _poll(self) -> None:
+        make_session = session_factory(self._database_url)
+
+        def finished(ids: list[str]) -> list[str]:
+            with make_session() as session:
+                return jobs.finished_ids(session, ids)
+
+        while True:
+            await asyncio.sleep(POLL_INTERVAL)
+            if not self._waiting:
+                continue
+            try:
+                done = await asyncio.to_thread(finished, list(self._waiting)[:500])
+            except Exception:
+                log.warning("polling jobs failed", exc_info=True)
+                continue
+            self._wake(done)
