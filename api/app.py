@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from api import categories, envelopes, jobs, metrics, ping, topics, users
+from api import categories, envelopes, groups, jobs, metrics, ping, posts, topics, users, util
 from api.auth import Authenticator
 from api.errors import ApiError
 from api.submitter import Submitter
@@ -22,7 +22,7 @@ from forumq.settings import Settings, get_settings
 from workers.notify import Waiter
 
 log = logging.getLogger(__name__)
-RESOURCES = (users, topics, categories)
+RESOURCES = (users, groups, topics, posts, categories, util)
 
 
 def plugin_router(version: str) -> list[Route]:

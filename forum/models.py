@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Text,
     UniqueConstraint,
@@ -22,7 +23,15 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
-    pass
+    # Named constraints, so later migrations can alter them on every database.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
 
 
 class User(Base):
@@ -40,7 +49,13 @@ class User(Base):
     topiccount: Mapped[int] = mapped_column(Integer, default=0)
     reputation: Mapped[int] = mapped_column(Integer, default=0)
     banned: Mapped[bool] = mapped_column(Boolean, default=False)
+    banned_until: Mapped[int] = mapped_column(BigInteger, default=0)  # 0: permanent
+    ban_reason: Mapped[str] = mapped_column(Text, default="")
+    follower_count: Mapped[int] = mapped_column(Integer, default=0)
+    following_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Editable profile fields (fullname, website, location, birthday, signature, aboutme).
     profile: Mapped[dict] = mapped_column(JSON, default=dict)
+    external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
 
 
 class Group(Base):
@@ -85,6 +100,8 @@ class Category(Base):
     topic_count: Mapped[int] = mapped_column(Integer, default=0)
     post_count: Mapped[int] = mapped_column(Integer, default=0)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    background_image: Mapped[str | None] = mapped_column(String(1024))
+    external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
 
 
 class CategoryPrivilege(Base):
@@ -121,6 +138,10 @@ class Topic(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     upvotes: Mapped[int] = mapped_column(Integer, default=0)
     downvotes: Mapped[int] = mapped_column(Integer, default=0)
+    followercount: Mapped[int] = mapped_column(Integer, default=0)
+    deleter_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    deleted_timestamp: Mapped[int] = mapped_column(BigInteger, default=0)
+    external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
 
     __table_args__ = (Index("ix_topics_cid_lastposttime", "cid", "lastposttime"),)
 
@@ -140,8 +161,110 @@ class Post(Base):
     upvotes: Mapped[int] = mapped_column(Integer, default=0)
     downvotes: Mapped[int] = mapped_column(Integer, default=0)
     replies: Mapped[int] = mapped_column(Integer, default=0)
+    bookmarks: Mapped[int] = mapped_column(Integer, default=0)
+    deleter_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
 
     __table_args__ = (Index("ix_posts_tid_timestamp", "tid", "timestamp"),)
+
+
+class GroupRequest(Base):
+    """A pending request to join a private group."""
+
+    __tablename__ = "group_requests"
+
+    group_name: Mapped[str] = mapped_column(
+        ForeignKey("groups.name", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
+    )
+    uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True)
+    requested_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class UserFollow(Base):
+    __tablename__ = "user_follows"
+
+    follower_uid: Mapped[int] = mapped_column(
+        ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True
+    )
+    followee_uid: Mapped[int] = mapped_column(
+        ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class TopicFollow(Base):
+    __tablename__ = "topic_follows"
+
+    tid: Mapped[int] = mapped_column(ForeignKey("topics.tid", ondelete="CASCADE"), primary_key=True)
+    uid: Mapped[int] = mapped_column(
+        ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class PostVote(Base):
+    """One user's vote on a post: +1 or -1."""
+
+    __tablename__ = "post_votes"
+
+    pid: Mapped[int] = mapped_column(ForeignKey("posts.pid", ondelete="CASCADE"), primary_key=True)
+    uid: Mapped[int] = mapped_column(
+        ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    value: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Bookmark(Base):
+    __tablename__ = "bookmarks"
+
+    pid: Mapped[int] = mapped_column(ForeignKey("posts.pid", ondelete="CASCADE"), primary_key=True)
+    uid: Mapped[int] = mapped_column(
+        ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ChatRoom(Base):
+    __tablename__ = "chat_rooms"
+
+    room_id: Mapped[int] = mapped_column(Id, primary_key=True)
+    owner_uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ChatRoomMember(Base):
+    __tablename__ = "chat_room_members"
+
+    room_id: Mapped[int] = mapped_column(
+        ForeignKey("chat_rooms.room_id", ondelete="CASCADE"), primary_key=True
+    )
+    uid: Mapped[int] = mapped_column(
+        ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    joined_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ChatMessage(Base):
+    __tablename__ = "chat_messages"
+
+    mid: Mapped[int] = mapped_column(Id, primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("chat_rooms.room_id", ondelete="CASCADE"))
+    uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"))
+    content: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_chat_messages_room_timestamp", "room_id", "timestamp"),)
+
+
+class ForumSetting(Base):
+    """Runtime settings an admin changes over the API (e.g. maintenance mode)."""
+
+    __tablename__ = "forum_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class TopicTag(Base):
@@ -184,8 +307,24 @@ class Job(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     result: Mapped[dict | list | None] = mapped_column(JSON)
     error: Mapped[dict | None] = mapped_column(JSON)
+    # Bulk jobs: items done / failed so far, and in all.
+    progress: Mapped[dict | None] = mapped_column(JSON)
 
     __table_args__ = (
         Index("ix_jobs_state_created", "state", "created_at"),
         UniqueConstraint("actor_uid", "idempotency_key", name="uq_jobs_idempotency"),
     )
+
+
+class JobItem(Base):
+    """One item of a bulk job: its outcome, in input order."""
+
+    __tablename__ = "job_items"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16))  # created | existing | failed
+    forum_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[dict | None] = mapped_column(JSON)

@@ -1,19 +1,33 @@
-"""Commands: the one schema the API writes and the workers read."""
+"""Commands: the one schema the API writes and the workers read.
 
-from typing import Annotated
+Every ``Command`` subclass defined in a module of this package (one module per
+resource) joins the discriminated union on ``kind``.
+"""
+
+import importlib
+import pkgutil
+from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter
 
-from schemas.categories import CreateCategory
 from schemas.commands import Command
-from schemas.tokens import CreateToken, RevokeToken
-from schemas.topics import CreateTopic, ReplyTopic
-from schemas.users import CreateUser
 
-AnyCommand = Annotated[
-    CreateUser | CreateToken | RevokeToken | CreateCategory | CreateTopic | ReplyTopic,
-    Field(discriminator="kind"),
-]
+
+def _command_types() -> tuple[type[Command], ...]:
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    found: list[type[Command]] = []
+    pending = list(Command.__subclasses__())
+    while pending:
+        cls = pending.pop(0)
+        pending.extend(cls.__subclasses__())
+        if cls.model_fields["kind"].default not in (None, ...):
+            found.append(cls)
+    return tuple(sorted(found, key=lambda cls: cls.model_fields["kind"].default))
+
+
+COMMAND_TYPES = _command_types()
+AnyCommand: Any = Annotated[Union[COMMAND_TYPES], Field(discriminator="kind")]  # noqa: UP007
 command_adapter: TypeAdapter[Command] = TypeAdapter(AnyCommand)
 
 
@@ -25,4 +39,4 @@ def dump_command(command: Command) -> dict[str, object]:
     return command.model_dump(mode="json")
 
 
-__all__ = ["AnyCommand", "Command", "dump_command", "load_command"]
+__all__ = ["COMMAND_TYPES", "AnyCommand", "Command", "dump_command", "load_command"]

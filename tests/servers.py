@@ -77,7 +77,9 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
 
 
 @contextmanager
-def running_worker(env: dict[str, str], log: Path, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
+def running_worker(
+    env: dict[str, str], log: Path, *extra: str
+) -> Iterator[subprocess.Popen[bytes]]:
     worker = forumq("worker", *extra, env=env, log=log)
     try:
         wait_until(lambda: b"ready." in log.read_bytes(), 60, "celery worker")

@@ -26,6 +26,7 @@ from workers.notify import Publisher
 # Importing the resource modules registers their handlers.
 from workers import categories, tokens, topics, users  # noqa: F401  isort: skip
 
+registry.load_handlers()
 log = logging.getLogger(__name__)
 TRANSIENT = (OperationalError,)
 MAX_RETRIES = 8

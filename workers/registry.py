@@ -1,5 +1,11 @@
-"""Which domain operation applies which command."""
+"""Which domain operation applies which command.
 
+Each resource module of this package (``workers/topics.py``, ...) registers its
+handlers with ``@handles``; ``load_handlers`` imports them all.
+"""
+
+import importlib
+import pkgutil
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -10,6 +16,15 @@ from schemas import Command
 C = TypeVar("C", bound=Command)
 Handler = Callable[[Session, int, Any], Any]
 HANDLERS: dict[type[Command], Handler] = {}
+INFRASTRUCTURE = {"apply", "celery_app", "notify", "registry"}
+
+
+def load_handlers() -> None:
+    import workers
+
+    for module in pkgutil.iter_modules(workers.__path__):
+        if module.name not in INFRASTRUCTURE:
+            importlib.import_module(f"workers.{module.name}")
 
 
 def handles(command_type: type[C]) -> Callable[[Callable[[Session, int, C], Any]], Handler]:

@@ -15,9 +15,13 @@ def test_quick_start_curl_creates_a_topic(any_stack: Stack) -> None:
     with any_stack.client(any_stack.master_token) as client:
         response = client.post(
             "/api/v1/topics",
-            data={"title": "Hello", "content": CONTENT, "cid": any_stack.cid,
-                  "_uid": any_stack.admin_uid},
-        )  # fmt: skip
+            data={
+                "title": "Hello",
+                "content": CONTENT,
+                "cid": any_stack.cid,
+                "_uid": any_stack.admin_uid,
+            },
+        )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["code"] == "ok"
@@ -84,8 +88,9 @@ def test_missing_and_empty_fields(any_stack: Stack) -> None:
     with any_stack.client(any_stack.admin_token) as client:
         missing = client.post("/api/v1/topics", json={"content": CONTENT})
         empty = client.post("/api/v1/topics", json={"title": " ", "content": CONTENT, "cid": 1})
-        bad_cid = client.post("/api/v1/topics", json={"title": "x", "content": CONTENT,
-                                                      "cid": "one"})  # fmt: skip
+        bad_cid = client.post(
+            "/api/v1/topics", json={"title": "x", "content": CONTENT, "cid": "one"}
+        )
     assert missing.status_code == 400
     assert missing.json() == {
         "code": "params-missing",
@@ -101,12 +106,17 @@ def test_unknown_category_and_short_content_fail_cleanly(any_stack: Stack) -> No
     title = f"never-{uuid.uuid4().hex[:8]}"
     with any_stack.client(any_stack.master_token) as client:
         # A regular user (not admin) so the length rules apply.
-        uid = client.post("/api/v1/users", json={"username": f"u{uuid.uuid4().hex[:8]}",
-                                                 "_uid": any_stack.admin_uid}).json()["payload"]["uid"]  # fmt: skip
-        no_category = client.post("/api/v1/topics", json={"title": title, "content": CONTENT,
-                                                          "cid": 424242, "_uid": uid})  # fmt: skip
-        too_short = client.post("/api/v1/topics", json={"title": title, "content": "short",
-                                                        "cid": any_stack.cid, "_uid": uid})  # fmt: skip
+        uid = client.post(
+            "/api/v1/users",
+            json={"username": f"u{uuid.uuid4().hex[:8]}", "_uid": any_stack.admin_uid},
+        ).json()["payload"]["uid"]
+        no_category = client.post(
+            "/api/v1/topics", json={"title": title, "content": CONTENT, "cid": 424242, "_uid": uid}
+        )
+        too_short = client.post(
+            "/api/v1/topics",
+            json={"title": title, "content": "short", "cid": any_stack.cid, "_uid": uid},
+        )
     assert no_category.status_code == 400
     assert no_category.json()["message"] == "no-category"
     assert too_short.status_code == 400

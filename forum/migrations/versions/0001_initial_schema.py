@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 02:34:29.458388
+Create Date: 2026-11-28 02:41:33.066904
 """
 
 from collections.abc import Sequence
@@ -33,7 +33,10 @@ def upgrade() -> None:
         sa.Column("topic_count", sa.Integer(), nullable=False),
         sa.Column("post_count", sa.Integer(), nullable=False),
         sa.Column("disabled", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("cid"),
+        sa.Column("background_image", sa.String(length=1024), nullable=True),
+        sa.Column("external_id", sa.String(length=255), nullable=True),
+        sa.PrimaryKeyConstraint("cid", name=op.f("pk_categories")),
+        sa.UniqueConstraint("external_id", name=op.f("uq_categories_external_id")),
     )
     op.create_table(
         "category_privileges",
@@ -42,12 +45,20 @@ def upgrade() -> None:
         sa.Column("privilege", sa.String(length=64), nullable=False),
         sa.Column("group_name", sa.String(length=255), nullable=True),
         sa.Column("uid", sa.BigInteger(), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("cid", "privilege", "group_name", "uid"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_category_privileges")),
+        sa.UniqueConstraint(
+            "cid", "privilege", "group_name", "uid", name=op.f("uq_category_privileges_cid")
+        ),
     )
     with op.batch_alter_table("category_privileges", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_category_privileges_cid"), ["cid"], unique=False)
 
+    op.create_table(
+        "forum_settings",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_forum_settings")),
+    )
     op.create_table(
         "groups",
         sa.Column("name", sa.String(length=255), nullable=False),
@@ -58,8 +69,8 @@ def upgrade() -> None:
         sa.Column("hidden", sa.Boolean(), nullable=False),
         sa.Column("system", sa.Boolean(), nullable=False),
         sa.Column("private", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("name"),
-        sa.UniqueConstraint("slug"),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_groups")),
+        sa.UniqueConstraint("slug", name=op.f("uq_groups_slug")),
     )
     op.create_table(
         "jobs",
@@ -78,7 +89,8 @@ def upgrade() -> None:
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("result", sa.JSON(), nullable=True),
         sa.Column("error", sa.JSON(), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
+        sa.Column("progress", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
         sa.UniqueConstraint("actor_uid", "idempotency_key", name="uq_jobs_idempotency"),
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
@@ -99,10 +111,16 @@ def upgrade() -> None:
         sa.Column("topiccount", sa.Integer(), nullable=False),
         sa.Column("reputation", sa.Integer(), nullable=False),
         sa.Column("banned", sa.Boolean(), nullable=False),
+        sa.Column("banned_until", sa.BigInteger(), nullable=False),
+        sa.Column("ban_reason", sa.Text(), nullable=False),
+        sa.Column("follower_count", sa.Integer(), nullable=False),
+        sa.Column("following_count", sa.Integer(), nullable=False),
         sa.Column("profile", sa.JSON(), nullable=False),
-        sa.PrimaryKeyConstraint("uid"),
-        sa.UniqueConstraint("email"),
-        sa.UniqueConstraint("userslug"),
+        sa.Column("external_id", sa.String(length=255), nullable=True),
+        sa.PrimaryKeyConstraint("uid", name=op.f("pk_users")),
+        sa.UniqueConstraint("email", name=op.f("uq_users_email")),
+        sa.UniqueConstraint("external_id", name=op.f("uq_users_external_id")),
+        sa.UniqueConstraint("userslug", name=op.f("uq_users_userslug")),
     )
     op.create_table(
         "api_tokens",
@@ -112,13 +130,31 @@ def upgrade() -> None:
         sa.Column("uid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("last_used_at", sa.BigInteger(), nullable=True),
-        sa.ForeignKeyConstraint(["uid"], ["users.uid"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("token_hash"),
+        sa.ForeignKeyConstraint(
+            ["uid"], ["users.uid"], name=op.f("fk_api_tokens_uid_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_api_tokens_token_hash")),
     )
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_api_tokens_uid"), ["uid"], unique=False)
 
+    op.create_table(
+        "chat_rooms",
+        sa.Column("room_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "owner_uid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.Column("message_count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["owner_uid"],
+            ["users.uid"],
+            name=op.f("fk_chat_rooms_owner_uid_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("room_id", name=op.f("pk_chat_rooms")),
+    )
     op.create_table(
         "group_members",
         sa.Column("group_name", sa.String(length=255), nullable=False),
@@ -126,14 +162,51 @@ def upgrade() -> None:
         sa.Column("joined_at", sa.BigInteger(), nullable=False),
         sa.Column("is_owner", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["group_name"], ["groups.name"], onupdate="CASCADE", ondelete="CASCADE"
+            ["group_name"],
+            ["groups.name"],
+            name=op.f("fk_group_members_group_name_groups"),
+            onupdate="CASCADE",
+            ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(["uid"], ["users.uid"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("group_name", "uid"),
+        sa.ForeignKeyConstraint(
+            ["uid"], ["users.uid"], name=op.f("fk_group_members_uid_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("group_name", "uid", name=op.f("pk_group_members")),
     )
     with op.batch_alter_table("group_members", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_group_members_uid"), ["uid"], unique=False)
 
+    op.create_table(
+        "group_requests",
+        sa.Column("group_name", sa.String(length=255), nullable=False),
+        sa.Column("uid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("requested_at", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["group_name"],
+            ["groups.name"],
+            name=op.f("fk_group_requests_group_name_groups"),
+            onupdate="CASCADE",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["uid"], ["users.uid"], name=op.f("fk_group_requests_uid_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("group_name", "uid", name=op.f("pk_group_requests")),
+    )
+    op.create_table(
+        "job_items",
+        sa.Column("job_id", sa.String(length=36), nullable=False),
+        sa.Column("index", sa.Integer(), nullable=False),
+        sa.Column("type", sa.String(length=16), nullable=False),
+        sa.Column("external_id", sa.String(length=255), nullable=True),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("forum_id", sa.BigInteger(), nullable=True),
+        sa.Column("error", sa.JSON(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["job_id"], ["jobs.id"], name=op.f("fk_job_items_job_id_jobs"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("job_id", "index", name=op.f("pk_job_items")),
+    )
     op.create_table(
         "topics",
         sa.Column("tid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -153,20 +226,89 @@ def upgrade() -> None:
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.Column("upvotes", sa.Integer(), nullable=False),
         sa.Column("downvotes", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["cid"],
-            ["categories.cid"],
-        ),
-        sa.ForeignKeyConstraint(
-            ["uid"],
-            ["users.uid"],
-        ),
-        sa.PrimaryKeyConstraint("tid"),
+        sa.Column("followercount", sa.Integer(), nullable=False),
+        sa.Column("deleter_uid", sa.BigInteger(), nullable=False),
+        sa.Column("deleted_timestamp", sa.BigInteger(), nullable=False),
+        sa.Column("external_id", sa.String(length=255), nullable=True),
+        sa.ForeignKeyConstraint(["cid"], ["categories.cid"], name=op.f("fk_topics_cid_categories")),
+        sa.ForeignKeyConstraint(["uid"], ["users.uid"], name=op.f("fk_topics_uid_users")),
+        sa.PrimaryKeyConstraint("tid", name=op.f("pk_topics")),
+        sa.UniqueConstraint("external_id", name=op.f("uq_topics_external_id")),
     )
     with op.batch_alter_table("topics", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_topics_cid"), ["cid"], unique=False)
         batch_op.create_index("ix_topics_cid_lastposttime", ["cid", "lastposttime"], unique=False)
         batch_op.create_index(batch_op.f("ix_topics_uid"), ["uid"], unique=False)
+
+    op.create_table(
+        "user_follows",
+        sa.Column(
+            "follower_uid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "followee_uid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["followee_uid"],
+            ["users.uid"],
+            name=op.f("fk_user_follows_followee_uid_users"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["follower_uid"],
+            ["users.uid"],
+            name=op.f("fk_user_follows_follower_uid_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("follower_uid", "followee_uid", name=op.f("pk_user_follows")),
+    )
+    with op.batch_alter_table("user_follows", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_user_follows_followee_uid"), ["followee_uid"], unique=False
+        )
+
+    op.create_table(
+        "chat_messages",
+        sa.Column("mid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("room_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("uid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("timestamp", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["room_id"],
+            ["chat_rooms.room_id"],
+            name=op.f("fk_chat_messages_room_id_chat_rooms"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["uid"], ["users.uid"], name=op.f("fk_chat_messages_uid_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("mid", name=op.f("pk_chat_messages")),
+    )
+    with op.batch_alter_table("chat_messages", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_chat_messages_room_timestamp", ["room_id", "timestamp"], unique=False
+        )
+
+    op.create_table(
+        "chat_room_members",
+        sa.Column("room_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("uid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("joined_at", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["room_id"],
+            ["chat_rooms.room_id"],
+            name=op.f("fk_chat_room_members_room_id_chat_rooms"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["uid"], ["users.uid"], name=op.f("fk_chat_room_members_uid_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("room_id", "uid", name=op.f("pk_chat_room_members")),
+    )
+    with op.batch_alter_table("chat_room_members", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_chat_room_members_uid"), ["uid"], unique=False)
 
     op.create_table(
         "posts",
@@ -182,51 +324,132 @@ def upgrade() -> None:
         sa.Column("upvotes", sa.Integer(), nullable=False),
         sa.Column("downvotes", sa.Integer(), nullable=False),
         sa.Column("replies", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["tid"], ["topics.tid"], ondelete="CASCADE"),
+        sa.Column("bookmarks", sa.Integer(), nullable=False),
+        sa.Column("deleter_uid", sa.BigInteger(), nullable=False),
+        sa.Column("external_id", sa.String(length=255), nullable=True),
         sa.ForeignKeyConstraint(
-            ["uid"],
-            ["users.uid"],
+            ["tid"], ["topics.tid"], name=op.f("fk_posts_tid_topics"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("pid"),
+        sa.ForeignKeyConstraint(["uid"], ["users.uid"], name=op.f("fk_posts_uid_users")),
+        sa.PrimaryKeyConstraint("pid", name=op.f("pk_posts")),
+        sa.UniqueConstraint("external_id", name=op.f("uq_posts_external_id")),
     )
     with op.batch_alter_table("posts", schema=None) as batch_op:
         batch_op.create_index("ix_posts_tid_timestamp", ["tid", "timestamp"], unique=False)
         batch_op.create_index(batch_op.f("ix_posts_uid"), ["uid"], unique=False)
 
     op.create_table(
+        "topic_follows",
+        sa.Column("tid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("uid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tid"], ["topics.tid"], name=op.f("fk_topic_follows_tid_topics"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["uid"], ["users.uid"], name=op.f("fk_topic_follows_uid_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("tid", "uid", name=op.f("pk_topic_follows")),
+    )
+    with op.batch_alter_table("topic_follows", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_topic_follows_uid"), ["uid"], unique=False)
+
+    op.create_table(
         "topic_tags",
         sa.Column("tid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("tag", sa.String(length=64), nullable=False),
-        sa.ForeignKeyConstraint(["tid"], ["topics.tid"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("tid", "tag"),
+        sa.ForeignKeyConstraint(
+            ["tid"], ["topics.tid"], name=op.f("fk_topic_tags_tid_topics"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("tid", "tag", name=op.f("pk_topic_tags")),
     )
     with op.batch_alter_table("topic_tags", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_topic_tags_tag"), ["tag"], unique=False)
+
+    op.create_table(
+        "bookmarks",
+        sa.Column("pid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("uid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["pid"], ["posts.pid"], name=op.f("fk_bookmarks_pid_posts"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["uid"], ["users.uid"], name=op.f("fk_bookmarks_uid_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("pid", "uid", name=op.f("pk_bookmarks")),
+    )
+    with op.batch_alter_table("bookmarks", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_bookmarks_uid"), ["uid"], unique=False)
+
+    op.create_table(
+        "post_votes",
+        sa.Column("pid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("uid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("value", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["pid"], ["posts.pid"], name=op.f("fk_post_votes_pid_posts"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["uid"], ["users.uid"], name=op.f("fk_post_votes_uid_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("pid", "uid", name=op.f("pk_post_votes")),
+    )
+    with op.batch_alter_table("post_votes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_post_votes_uid"), ["uid"], unique=False)
 
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("post_votes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_post_votes_uid"))
+
+    op.drop_table("post_votes")
+    with op.batch_alter_table("bookmarks", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_bookmarks_uid"))
+
+    op.drop_table("bookmarks")
     with op.batch_alter_table("topic_tags", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_topic_tags_tag"))
 
     op.drop_table("topic_tags")
+    with op.batch_alter_table("topic_follows", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_topic_follows_uid"))
+
+    op.drop_table("topic_follows")
     with op.batch_alter_table("posts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_posts_uid"))
         batch_op.drop_index("ix_posts_tid_timestamp")
 
     op.drop_table("posts")
+    with op.batch_alter_table("chat_room_members", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_chat_room_members_uid"))
+
+    op.drop_table("chat_room_members")
+    with op.batch_alter_table("chat_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_chat_messages_room_timestamp")
+
+    op.drop_table("chat_messages")
+    with op.batch_alter_table("user_follows", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_user_follows_followee_uid"))
+
+    op.drop_table("user_follows")
     with op.batch_alter_table("topics", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_topics_uid"))
         batch_op.drop_index("ix_topics_cid_lastposttime")
         batch_op.drop_index(batch_op.f("ix_topics_cid"))
 
     op.drop_table("topics")
+    op.drop_table("job_items")
+    op.drop_table("group_requests")
     with op.batch_alter_table("group_members", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_group_members_uid"))
 
     op.drop_table("group_members")
+    op.drop_table("chat_rooms")
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_tokens_uid"))
 
@@ -238,6 +461,7 @@ def downgrade() -> None:
 
     op.drop_table("jobs")
     op.drop_table("groups")
+    op.drop_table("forum_settings")
     with op.batch_alter_table("category_privileges", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_category_privileges_cid"))
 

@@ -1,0 +1,7 @@
+"""Groups routes."""
+
+from starlette.routing import Route
+
+
+def routes(version: str) -> list[Route]:
+    return []

@@ -1,0 +1,1 @@
+"""Celery workers: apply stored jobs to the forum database."""
