@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from api import categories, envelopes, groups, jobs, metrics, ping, posts, topics, users, util
 from api.auth import Authenticator
@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 RESOURCES = (users, groups, topics, posts, categories, util)
 
 
-def plugin_router(version: str) -> list[Route]:
-    routes: list[Route] = []
+def plugin_router(version: str) -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
     for resource in RESOURCES:
         routes.extend(resource.routes(version))
     return routes + ping.routes()

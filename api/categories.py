@@ -2,8 +2,8 @@
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
+from api.routing import DocumentedRoute, route
 from api.writes import authenticated, submit
 from schemas.categories import CreateCategory
 
@@ -13,5 +13,8 @@ async def create_category(request: Request) -> Response:
     return await submit(write, write.command(CreateCategory))
 
 
-def routes(version: str) -> list[Route]:
-    return [Route("/categories", create_category, methods=["POST"])]
+def routes(version: str) -> list[DocumentedRoute]:
+    return [
+        route("POST", "/categories", create_category, "Create a category", auth="admin",
+              body=CreateCategory, errors=(403,)),
+    ]  # fmt: skip

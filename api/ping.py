@@ -2,9 +2,9 @@
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from api.envelopes import JSONResponse
+from api.routing import DocumentedRoute, route
 from api.writes import authenticated
 
 
@@ -21,8 +21,8 @@ async def ping_authenticated(request: Request) -> Response:
     )  # fmt: skip
 
 
-def routes() -> list[Route]:
+def routes() -> list[DocumentedRoute]:
     return [
-        Route("/ping", ping, methods=["GET"]),
-        Route("/ping", ping_authenticated, methods=["POST"]),
+        route("GET", "/ping", ping, "Health check", auth="none", queued=False),
+        route("POST", "/ping", ping_authenticated, "Authenticated ping", queued=False),
     ]

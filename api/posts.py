@@ -1,7 +1,7 @@
 """Posts routes."""
 
-from starlette.routing import Route
+from api.routing import DocumentedRoute
 
 
-def routes(version: str) -> list[Route]:
+def routes(version: str) -> list[DocumentedRoute]:
     return []

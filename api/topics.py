@@ -2,9 +2,9 @@
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from api.inputs import path_id
+from api.routing import DocumentedRoute, route
 from api.writes import authenticated, submit
 from schemas.topics import CreateTopic, ReplyTopic
 
@@ -20,8 +20,10 @@ async def reply(request: Request) -> Response:
     return await submit(write, write.command(ReplyTopic, tid=tid))
 
 
-def routes(version: str) -> list[Route]:
+def routes(version: str) -> list[DocumentedRoute]:
     return [
-        Route("/topics", create_topic, methods=["POST"]),
-        Route("/topics/{tid}", reply, methods=["POST"]),
-    ]
+        route("POST", "/topics", create_topic, "Create a topic with its first post",
+              body=CreateTopic),
+        route("POST", "/topics/{tid}", reply, "Reply to a topic", body=ReplyTopic,
+              server_fields=("tid",), errors=(404,)),
+    ]  # fmt: skip

@@ -3,11 +3,11 @@
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from api import envelopes
 from api.errors import not_authorised
 from api.inputs import path_id
+from api.routing import DocumentedRoute, route
 from api.writes import authenticated, submit
 from forum import tokens
 from forum.db import session_factory
@@ -50,10 +50,14 @@ async def revoke_token(request: Request) -> Response:
     return await submit(write, RevokeToken(uid=uid, token_hash=tokens.digest(secret)))
 
 
-def routes(version: str) -> list[Route]:
+def routes(version: str) -> list[DocumentedRoute]:
     return [
-        Route("/users", create_user, methods=["POST"]),
-        Route("/users/{uid}/tokens", list_tokens, methods=["GET"]),
-        Route("/users/{uid}/tokens", create_token, methods=["POST"]),
-        Route("/users/{uid}/tokens/{token}", revoke_token, methods=["DELETE"]),
-    ]
+        route("POST", "/users", create_user, "Create a user", auth="admin", body=CreateUser,
+              errors=(403,)),
+        route("GET", "/users/{uid}/tokens", list_tokens, "List the user's tokens", auth="self",
+              queued=False),
+        route("POST", "/users/{uid}/tokens", create_token,
+              "Create a token (with a token, or `password` in lieu of one)", auth="self"),
+        route("DELETE", "/users/{uid}/tokens/{token}", revoke_token, "Revoke a token",
+              auth="self", errors=(404,)),
+    ]  # fmt: skip

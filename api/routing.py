@@ -1,0 +1,54 @@
+"""Routes that describe themselves: every route declares its auth rule, the command
+(pydantic model) it validates with and its errors, so the OpenAPI document is
+generated from the same models the routes use."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.routing import Route
+
+AUTH_RULES = ("none", "any", "admin", "self", "self-or-admin", "owner-or-admin")
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    summary: str
+    auth: str = "any"
+    # The body model the route validates (a Command, or another pydantic model).
+    body: type[BaseModel] | None = None
+    # Body fields the route fills from the path or the server, not from the client.
+    server_fields: tuple[str, ...] = ()
+    # Extra documented error statuses beyond the ones every write route has.
+    errors: tuple[int, ...] = ()
+    # True for routes that go through the job queue (202, Prefer, Idempotency-Key).
+    queued: bool = True
+    tags: tuple[str, ...] = field(default_factory=tuple)
+    response: type[BaseModel] | None = None
+
+
+class DocumentedRoute(Route):
+    def __init__(self, path: str, endpoint: Callable[..., Any], method: str, doc: RouteDoc) -> None:
+        super().__init__(path, endpoint, methods=[method])
+        self.method = method
+        self.doc = doc
+
+
+def route(
+    method: str,
+    path: str,
+    endpoint: Callable[..., Any],
+    summary: str,
+    *,
+    auth: str = "any",
+    body: type[BaseModel] | None = None,
+    server_fields: tuple[str, ...] = (),
+    errors: tuple[int, ...] = (),
+    queued: bool = True,
+    response: type[BaseModel] | None = None,
+) -> DocumentedRoute:
+    if auth not in AUTH_RULES:
+        raise ValueError(f"unknown auth rule {auth!r}")
+    doc = RouteDoc(summary, auth, body, server_fields, errors, queued, response=response)
+    return DocumentedRoute(path, endpoint, method, doc)
