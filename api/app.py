@@ -5,6 +5,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -45,6 +46,11 @@ async def http_error(request: Request, exc: Exception) -> Response:
     # The plugin answers an unknown path, or a known one with another method, 404.
     status = 404 if exc.status_code in (404, 405) else exc.status_code
     return envelopes.error(router, status)
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("database unreachable on %s %s: %s", request.method, request.url.path, exc)
+    return envelopes.error(envelopes.router_of(request.url.path), 503, headers={"Retry-After": "5"})
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
@@ -97,6 +103,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={
             ApiError: api_error,
             HTTPException: http_error,
+            OperationalError: database_unavailable,
+            InterfaceError: database_unavailable,
             Exception: unexpected_error,
         },
     )

@@ -5,11 +5,11 @@ import asyncio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from api import envelopes
-from api.errors import not_found
+from api.errors import ApiError, bad_request, not_found
 from api.prefer import parse_prefer, wait_seconds
+from api.routing import route
 from api.writes import authenticated, job_view
 from forum import jobs
 from forum.db import session_factory
@@ -42,4 +42,35 @@ async def get_job(request: Request) -> Response:
     return envelopes.success(job.router, job_view(job))
 
 
-routes = [Route("/{job_id}", get_job, methods=["GET"])]
+async def list_jobs(request: Request) -> Response:
+    """Admins list jobs, e.g. ``?state=failed`` to find what needs a retry."""
+    write = await authenticated(request)
+    if not write.principal.is_admin:
+        raise ApiError(403, "forbidden")
+    state = request.query_params.get("state") or None
+    if state is not None and state not in jobs.STATES:
+        raise bad_request(f"state must be one of {', '.join(jobs.STATES)}", ["state"])
+    offset = _bounded_int(request, "offset", 0, 0, 10**9)
+    limit = _bounded_int(request, "limit", 50, 1, 500)
+
+    def load() -> list[dict[str, object]]:
+        with session_factory(request.app.state.settings.database_url)() as session:
+            return [job_view(job) for job in jobs.list_jobs(session, state, offset, limit)]
+
+    found = await run_in_threadpool(load)
+    return envelopes.success(write.router, {"jobs": found, "offset": offset, "limit": limit})
+
+
+def _bounded_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise bad_request(f"{name} must be an integer from {low} to {high}", [name])
+    return int(raw)
+
+
+routes = [
+    route("GET", "/", list_jobs, "List jobs (admins)", queued=False, errors=(403,)),
+    route("GET", "/{job_id}", get_job, "A job's state and final answer", queued=False),
+]

@@ -128,6 +128,7 @@ class Writes:
             replay = await self._replay(principal.uid, key, fingerprint, write.router)
             if replay is not None:  # a replay never shows a secret minted for this attempt
                 return await self._answer(request, replay, write.router, None)
+        now = int(time.time() * 1000)
         row = {
             "id": uuid.uuid4().hex,
             "kind": command.kind,
@@ -137,7 +138,9 @@ class Writes:
             "state": jobs.QUEUED,
             "idempotency_key": key or None,
             "request_hash": fingerprint,
-            "created_at": int(time.time() * 1000),
+            "created_at": now,
+            "enqueued_at": now,
+            "ordering_key": command.ordering_key(),
             "attempts": 0,
         }
         waiter = self._state.waiter

@@ -8,7 +8,7 @@ finds its jobs finished and applies nothing twice.
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from forum.clock import iso, now_ms
@@ -16,6 +16,7 @@ from forum.models import Job
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 UNFINISHED = (QUEUED, RUNNING)
+STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
 
 
 def insert_jobs(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -23,7 +24,7 @@ def insert_jobs(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def get(session: Session, job_id: str) -> Job | None:
-    return session.get(Job, job_id)
+    return session.scalar(select(Job).where(Job.id == job_id))
 
 
 def by_idempotency_key(session: Session, actor_uid: int, key: str) -> Job | None:
@@ -39,12 +40,81 @@ def mark_running(session: Session, job_ids: Sequence[str]) -> None:
 
 
 def lock_unfinished(session: Session, job_ids: Sequence[str]) -> list[Job]:
-    """The batch's jobs not yet finished, locked, in the order they were sent."""
-    rows = session.scalars(
-        select(Job).where(Job.id.in_(job_ids), Job.state.in_(UNFINISHED)).with_for_update()
-    ).all()
-    position = {job_id: i for i, job_id in enumerate(job_ids)}
-    return sorted(rows, key=lambda job: position[job.id])
+    """The batch's jobs not yet finished, locked, in acceptance order."""
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.id.in_(job_ids), Job.state.in_(UNFINISHED))
+            .order_by(Job.seq)
+            .with_for_update()
+        )
+    )
+
+
+def _predecessors(job: Job):  # type: ignore[no-untyped-def]
+    return select(Job).where(
+        Job.ordering_key == job.ordering_key, Job.seq < job.seq, Job.state.in_(UNFINISHED)
+    )
+
+
+def lock_predecessors(session: Session, job: Job) -> list[Job] | None:
+    """Earlier unfinished jobs on the same object, locked, oldest first; None when
+    another worker holds one of them (the caller must wait for it)."""
+    query = _predecessors(job).order_by(Job.seq)
+    waiting = session.scalars(query).all()
+    if not waiting:
+        return []
+    locked = session.scalars(query.with_for_update(skip_locked=True)).all()
+    return list(locked) if len(locked) == len(waiting) else None
+
+
+def claim_stale(session: Session, older_than: int, limit: int = 1000) -> list[str]:
+    """Unfinished jobs last published before ``older_than`` (ms), marked as published
+    now: their message was lost (broker restart) or their worker died."""
+    stale = (
+        select(Job.seq)
+        .where(Job.state.in_(UNFINISHED), Job.enqueued_at < older_than)
+        .order_by(Job.seq)
+        .limit(limit)
+    )
+    result = session.execute(
+        update(Job)
+        .where(Job.seq.in_(stale.scalar_subquery()), Job.enqueued_at < older_than)
+        .values(enqueued_at=now_ms())
+        .returning(Job.id, Job.seq)
+    )
+    return [row.id for row in sorted(result, key=lambda row: row.seq)]
+
+
+def list_jobs(session: Session, state: str | None, offset: int, limit: int) -> list[Job]:
+    query = select(Job).order_by(Job.seq.desc()).offset(offset).limit(limit)
+    if state:
+        query = query.where(Job.state == state)
+    return list(session.scalars(query))
+
+
+def requeue(session: Session, job_id: str) -> Job | None:
+    """Put a failed job back in the queue (an operator's retry)."""
+    job = get(session, job_id)
+    if job is None or job.state != FAILED:
+        return job
+    job.state, job.error, job.result, job.finished_at = QUEUED, None, None, None
+    job.attempts = 0
+    job.enqueued_at = now_ms()
+    return job
+
+
+def expire(session: Session, keys_before: int, jobs_before: int) -> tuple[int, int]:
+    """Forget Idempotency-Keys and delete finished jobs past their retention."""
+    keys = session.execute(
+        update(Job)
+        .where(Job.idempotency_key.is_not(None), Job.created_at < keys_before)
+        .values(idempotency_key=None)
+    ).rowcount  # type: ignore[attr-defined]
+    removed = session.execute(
+        delete(Job).where(Job.state.in_((SUCCEEDED, FAILED)), Job.finished_at < jobs_before)
+    ).rowcount  # type: ignore[attr-defined]
+    return keys, removed
 
 
 def finish(

@@ -292,7 +292,9 @@ class Job(Base):
 
     __tablename__ = "jobs"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # Acceptance order: writes to one object are applied in ``seq`` order.
+    seq: Mapped[int] = mapped_column(Id, primary_key=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
     kind: Mapped[str] = mapped_column(String(64))
     router: Mapped[str] = mapped_column(String(8))
     actor_uid: Mapped[int] = mapped_column(BigInteger, index=True)
@@ -309,9 +311,15 @@ class Job(Base):
     error: Mapped[dict | None] = mapped_column(JSON)
     # Bulk jobs: items done / failed so far, and in all.
     progress: Mapped[dict | None] = mapped_column(JSON)
+    # Jobs sharing a key ("topic:12", "post:7") are applied in acceptance order.
+    ordering_key: Mapped[str | None] = mapped_column(String(64))
+    # Last time a message was published for this job (the sweeper re-publishes stale ones).
+    enqueued_at: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (
         Index("ix_jobs_state_created", "state", "created_at"),
+        Index("ix_jobs_state_enqueued", "state", "enqueued_at"),
+        Index("ix_jobs_ordering", "ordering_key", "seq"),
         UniqueConstraint("actor_uid", "idempotency_key", name="uq_jobs_idempotency"),
     )
 

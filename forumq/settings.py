@@ -47,6 +47,23 @@ class Settings(BaseSettings):
 
     interactive_queue: str = "forumq.writes"
 
+    # Uploads (util/upload): files land in upload_dir under generated names and are
+    # served read-only at upload_url_prefix. NodeBB's maximumFileSize default is 2 MiB.
+    allow_file_uploads: bool = True
+    upload_dir: str = "./uploads"
+    upload_url_prefix: str = "/assets/uploads/files"
+    max_upload_bytes: int = 2_097_152
+    max_upload_files: int = 10
+
+    # Delivery: a job whose message is lost (broker restart) or whose worker died is
+    # published again once it has been unfinished this long.
+    stale_after_seconds: float = 30.0
+    sweep_interval_seconds: float = 5.0
+    # A job redelivered this many times without finishing (it kills its worker) fails.
+    max_attempts: int = 5
+    idempotency_retention_hours: float = 24.0
+    job_retention_hours: float = 168.0
+
     @property
     def resolved_notify_url(self) -> str | None:
         if self.notify_url is not None:

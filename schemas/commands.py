@@ -25,3 +25,11 @@ class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     kind: str
+
+    def ordering_key(self) -> str | None:
+        """Writes to one post or topic are applied in the order they were accepted."""
+        for field, prefix in (("pid", "post"), ("tid", "topic")):
+            value = getattr(self, field, None)
+            if isinstance(value, int) and value > 0:
+                return f"{prefix}:{value}"
+        return None

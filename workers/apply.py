@@ -1,12 +1,15 @@
-"""The one task: apply a batch of stored jobs, effectively once.
+"""The one task: apply a batch of stored jobs, effectively once, in order per object.
 
 Each job runs in its own savepoint, so one bad command fails alone; every job's
 final state commits in the same transaction as its write, so a redelivered
-message finds its jobs finished and does nothing.
+message finds its jobs finished and does nothing. A job that shares an ordering
+key (one topic, one post) with earlier unfinished jobs applies those first, or
+waits for the worker that holds them: writes to one object land in acceptance order.
 """
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Task
@@ -17,26 +20,26 @@ from sqlalchemy.orm import Session
 from forum import jobs
 from forum.db import transaction
 from forum.errors import ForumError, Kind
+from forum.models import Job
 from forumq.settings import get_settings
 from schemas import load_command
 from workers import registry
 from workers.celery_app import celery_app
 from workers.notify import Publisher
 
-# Importing the resource modules registers their handlers.
-from workers import categories, tokens, topics, users  # noqa: F401  isort: skip
-
 registry.load_handlers()
 log = logging.getLogger(__name__)
 TRANSIENT = (OperationalError,)
-MAX_RETRIES = 8
+MAX_RETRIES = 10
+DEFER_SECONDS = 0.05
 
 
 def error_record(kind: str, key: str, message: str, args: Sequence[str] = ()) -> dict[str, Any]:
     return {"kind": kind, "key": key, "message": message, "args": list(args)}
 
 
-def _apply_one(session: Session, job: jobs.Job) -> None:
+def apply_job(session: Session, job: Job) -> None:
+    """Run one job's command in a savepoint and record its outcome on the job."""
     try:
         command = load_command(job.command)
         with session.begin_nested():
@@ -50,10 +53,8 @@ def _apply_one(session: Session, job: jobs.Job) -> None:
         # A unique key taken by a concurrent write: this job's data, not the batch's.
         log.info("job %s conflicted: %s", job.id, exc.orig)
         jobs.finish(job, error=error_record(Kind.BAD_REQUEST, "conflict", "[[error:conflict]]"))
-    except TRANSIENT:
-        raise
     except DBAPIError:
-        raise
+        raise  # the database itself failed: retry the whole batch
     except Exception:
         log.exception("job %s raised", job.id)
         jobs.finish(
@@ -61,18 +62,46 @@ def _apply_one(session: Session, job: jobs.Job) -> None:
         )
 
 
-def apply_batch(database_url: str, job_ids: Sequence[str]) -> list[str]:
-    """Apply what is unfinished among ``job_ids``; returns the ids finished now."""
+@dataclass
+class Outcome:
+    finished: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)
+
+
+def _apply_in_order(session: Session, job: Job, blocked: set[str], outcome: Outcome) -> None:
+    key = job.ordering_key
+    if key:
+        earlier = None if key in blocked else jobs.lock_predecessors(session, job)
+        if earlier is None:  # another worker is applying an earlier write to this object
+            blocked.add(key)
+            job.attempts -= 1  # waiting its turn is not a failed delivery
+            outcome.deferred.append(job.id)
+            return
+        for predecessor in earlier:
+            apply_job(session, predecessor)
+            outcome.finished.append(predecessor.id)
+    if job.attempts > get_settings().max_attempts:
+        reason = "[[error:too-many-attempts]]"  # it kept killing its worker
+        jobs.finish(job, error=error_record("internal", "too-many-attempts", reason))
+    else:
+        apply_job(session, job)
+    outcome.finished.append(job.id)
+
+
+def apply_batch(database_url: str, job_ids: Sequence[str]) -> Outcome:
+    """Apply what is unfinished among ``job_ids``."""
     with transaction(database_url) as session:
-        if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+        if session.get_bind().dialect.name == "postgresql":
             # Losing a "running" mark in a crash is harmless: skip the fsync.
             session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         jobs.mark_running(session, job_ids)
+    outcome = Outcome()
     with transaction(database_url) as session:
-        pending = jobs.lock_unfinished(session, job_ids)
-        for job in pending:
-            _apply_one(session, job)
-        return [job.id for job in pending]
+        blocked: set[str] = set()
+        for job in jobs.lock_unfinished(session, job_ids):
+            if job.state in jobs.UNFINISHED:  # not already applied as a predecessor
+                _apply_in_order(session, job, blocked, outcome)
+    return outcome
 
 
 def fail_batch(database_url: str, job_ids: Sequence[str], reason: str) -> list[str]:
@@ -94,16 +123,27 @@ def publisher() -> Publisher:
     return _publisher
 
 
+def enqueue(job_ids: list[str], queue: str | None = None, countdown: float | None = None) -> None:
+    apply_jobs.apply_async(
+        args=[job_ids], queue=queue or get_settings().interactive_queue, countdown=countdown
+    )
+
+
 @celery_app.task(name="forumq.apply_jobs", bind=True, max_retries=MAX_RETRIES)
 def apply_jobs(self: Task, job_ids: list[str]) -> int:
     database_url = get_settings().database_url
     try:
-        finished = apply_batch(database_url, job_ids)
+        outcome = apply_batch(database_url, job_ids)
     except TRANSIENT as exc:
         if self.request.retries >= MAX_RETRIES:
             log.error("giving up on %d jobs: %s", len(job_ids), exc)
-            finished = fail_batch(database_url, job_ids, str(exc.orig))
+            outcome = Outcome(finished=fail_batch(database_url, job_ids, str(exc.orig)))
         else:
-            raise self.retry(exc=exc, countdown=min(2**self.request.retries * 0.25, 30)) from exc
-    publisher().job_finished(finished)
-    return len(finished)
+            # Database down or deadlocked: back off 0.25 s, 0.5 s, ... up to 30 s.
+            countdown = min(2**self.request.retries * 0.25, 30)
+            raise self.retry(exc=exc, countdown=countdown) from exc
+    if outcome.deferred:
+        queue = (self.request.delivery_info or {}).get("routing_key")
+        enqueue(outcome.deferred, queue=queue, countdown=DEFER_SECONDS)
+    publisher().job_finished(outcome.finished)
+    return len(outcome.finished)

@@ -8,7 +8,7 @@ from forumq.settings import get_settings
 
 def make_celery() -> Celery:
     settings = get_settings()
-    app = Celery("forumq", broker=settings.broker_url, include=["workers.apply"])
+    app = Celery("forumq", broker=settings.broker_url, include=["workers.apply", "workers.sweeper"])
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -22,6 +22,14 @@ def make_celery() -> Celery:
         task_default_queue=settings.interactive_queue,
         task_queues=[Queue(settings.interactive_queue)],
         broker_connection_retry_on_startup=True,
+        # Fail fast when the broker is down: the API answers 503, never hangs.
+        broker_connection_timeout=3,
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
         worker_hijack_root_logger=False,
     )
     return app

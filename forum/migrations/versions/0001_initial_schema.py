@@ -74,6 +74,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "jobs",
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("kind", sa.String(length=64), nullable=False),
         sa.Column("router", sa.String(length=8), nullable=False),
@@ -90,12 +91,17 @@ def upgrade() -> None:
         sa.Column("result", sa.JSON(), nullable=True),
         sa.Column("error", sa.JSON(), nullable=True),
         sa.Column("progress", sa.JSON(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
+        sa.Column("ordering_key", sa.String(length=64), nullable=True),
+        sa.Column("enqueued_at", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_jobs")),
+        sa.UniqueConstraint("id", name=op.f("uq_jobs_id")),
         sa.UniqueConstraint("actor_uid", "idempotency_key", name="uq_jobs_idempotency"),
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_jobs_actor_uid"), ["actor_uid"], unique=False)
         batch_op.create_index("ix_jobs_state_created", ["state", "created_at"], unique=False)
+        batch_op.create_index("ix_jobs_state_enqueued", ["state", "enqueued_at"], unique=False)
+        batch_op.create_index("ix_jobs_ordering", ["ordering_key", "seq"], unique=False)
 
     op.create_table(
         "users",

@@ -1,0 +1,61 @@
+"""The sweeper: a thread in each worker's main process that re-publishes jobs whose
+message was lost (a broker restarted without persistence) or whose worker died, and
+expires old Idempotency-Keys and finished jobs.
+
+Jobs are claimed with one conditional UPDATE, so several workers sweeping at once
+publish each stale job once; a duplicate message would be harmless anyway.
+"""
+
+import logging
+import threading
+
+from celery.signals import worker_ready, worker_shutdown
+
+from forum import jobs
+from forum.clock import now_ms
+from forum.db import transaction
+from forumq.settings import get_settings
+
+log = logging.getLogger(__name__)
+_stop = threading.Event()
+HOUR_MS = 3_600_000
+
+
+def sweep_once() -> int:
+    """Re-publish stale jobs and expire old ones; returns how many were re-published."""
+    from workers.apply import enqueue
+
+    settings = get_settings()
+    now = now_ms()
+    with transaction(settings.database_url) as session:
+        stale = jobs.claim_stale(session, now - int(settings.stale_after_seconds * 1000))
+        jobs.expire(
+            session,
+            keys_before=now - int(settings.idempotency_retention_hours * HOUR_MS),
+            jobs_before=now - int(settings.job_retention_hours * HOUR_MS),
+        )
+    for start in range(0, len(stale), settings.batch_max_jobs):
+        enqueue(stale[start : start + settings.batch_max_jobs])
+    if stale:
+        log.warning("re-published %d stale jobs", len(stale))
+    return len(stale)
+
+
+def _run() -> None:
+    interval = get_settings().sweep_interval_seconds
+    while not _stop.wait(interval):
+        try:
+            sweep_once()
+        except Exception:  # the database or broker is down: try again next round
+            log.warning("sweep failed", exc_info=True)
+
+
+@worker_ready.connect
+def _start(**_: object) -> None:
+    _stop.clear()
+    threading.Thread(target=_run, name="forumq-sweeper", daemon=True).start()
+
+
+@worker_shutdown.connect
+def _shutdown(**_: object) -> None:
+    _stop.set()
