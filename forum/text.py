@@ -35,7 +35,8 @@ def clean_tags(tags: list[str], min_length: int, max_length: int) -> list[str]:
     cleaned: list[str] = []
     for raw in tags:
         tag = unicodedata.normalize("NFC", _TAG_STRIP.sub("", raw.lower().strip()))
-        tag = tag[:max_length].strip(".-").strip()
+        # As cleanUpTag: cut, trim, then drop leading/trailing dots and dashes.
+        tag = tag[:max_length].strip().strip(".-")
         if len(tag) >= min_length and tag not in cleaned:
             cleaned.append(tag)
     return cleaned

@@ -81,11 +81,12 @@ def issue_user_token(session: Session, uid: int) -> str:
     return secret
 
 
-def revoke(session: Session, actor: int, uid: int, secret: str) -> dict[str, object]:
+def revoke(session: Session, actor: int, uid: int, token_hash: str) -> dict[str, object]:
+    """Revoke ``uid``'s token by its digest (the secret never travels through the queue)."""
     if actor != uid:
         raise not_authorised()
     result = session.execute(
-        delete(ApiToken).where(ApiToken.token_hash == digest(secret), ApiToken.uid == uid)
+        delete(ApiToken).where(ApiToken.token_hash == token_hash, ApiToken.uid == uid)
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise not_found("no-token")

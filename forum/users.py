@@ -20,14 +20,24 @@ MAX_PASSWORD_LENGTH = 512
 
 
 def _unique_username(session: Session, username: str) -> tuple[str, str]:
-    """A taken username gets " <n>" appended, as NodeBB's uniqueUsername does."""
+    """A taken username gets " <n in base 32>" appended, n from 0, as NodeBB's
+    uniqueUsername does ("bob", "bob 0", "bob 1", ... "bob a")."""
     candidate, n = username, 0
     while True:
         slug = slugify(candidate)
         if not session.scalar(select(func.count()).where(User.userslug == slug)):
             return candidate, slug
+        candidate = f"{username} {_base32(n)}"
         n += 1
-        candidate = f"{username} {n}"
+
+
+def _base32(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuv"
+    text = digits[n % 32]
+    while n >= 32:
+        n //= 32
+        text = digits[n % 32] + text
+    return text
 
 
 def check_password(password: str) -> None:
@@ -52,13 +62,14 @@ def create_user(
     username = username.strip()
     if not _USERNAME.match(username) or not slugify(username):
         raise bad_request("invalid-username")
+    email = (email or "").strip() or None  # NodeBB: a blank email is no email
     if email is not None:
-        email = email.strip()
         if "@" not in email or "," in email or ";" in email:
             raise bad_request("invalid-email")
-        if session.scalar(select(func.count()).where(User.email == email)):
+        # NodeBB keys addresses in lower case (email:uid).
+        if session.scalar(select(func.count()).where(func.lower(User.email) == email.lower())):
             raise bad_request("email-taken")
-    if password is not None:
+    if password:  # a blank password is no password, as NodeBB's ``if (userData.password)``
         check_password(password)
     ensure_system_groups(session)
     username, slug = _unique_username(session, username)

@@ -1,0 +1,118 @@
+"""``forum.users.create_user``: NodeBB's account rules, checked against the actor."""
+
+import pytest
+from sqlalchemy import func, select
+
+from forum.db import transaction
+from forum.errors import ForumError, Kind
+from forum.models import GroupMember, User
+from forum.passwords import verify_password
+from forum.privileges import ADMINISTRATORS, is_admin
+from forum.users import create_user
+from tests.forum.conftest import new_user, unique
+
+
+def _create(url: str, username: str, actor: int | None = None, **kwargs: object) -> User:
+    with transaction(url) as session:
+        return create_user(session, actor, username, **kwargs)  # type: ignore[arg-type]
+
+
+def _refused(url: str, username: str, actor: int | None = None, **kwargs: object) -> ForumError:
+    with pytest.raises(ForumError) as caught:
+        _create(url, username, actor, **kwargs)
+    return caught.value
+
+
+def _users_named(url: str, prefix: str) -> int:
+    with transaction(url) as session:
+        return session.scalar(
+            select(func.count()).select_from(User).where(User.username.startswith(prefix))
+        )
+
+
+def test_user_row_and_hashed_password(db_url: str) -> None:
+    name = unique("Alice ")
+    user = _create(db_url, name, password="correct horse", email=f"{unique()}@example.com")
+    with transaction(db_url) as session:
+        row = session.get(User, user.uid)
+        assert row is not None
+        assert row.username == name and row.userslug == name.lower().replace(" ", "-")
+        assert row.postcount == 0 and row.topiccount == 0 and row.lastposttime == 0
+        assert row.password_hash and "correct horse" not in row.password_hash
+        assert verify_password("correct horse", row.password_hash)
+        assert not verify_password("wrong horse", row.password_hash)
+        assert not is_admin(session, user.uid)
+
+
+def test_taken_username_gets_nodebb_suffix(db_url: str) -> None:
+    # NodeBB's uniqueUsername: " 0", " 1", ... (base 32), compared by slug.
+    name = unique("Bob")
+    first = _create(db_url, name)
+    second = _create(db_url, name.upper())
+    third = _create(db_url, name)
+    assert first.username == name
+    assert second.username == f"{name.upper()} 0"
+    assert third.username == f"{name} 1"
+    assert len({first.userslug, second.userslug, third.userslug}) == 3
+
+
+@pytest.mark.parametrize("email", ["no-at-sign", "a@b.c,d@e.f", "a@b.c;x"])
+def test_invalid_email_is_refused(db_url: str, email: str) -> None:
+    name = unique()
+    error = _refused(db_url, name, email=email)
+    assert (error.key, error.kind) == ("invalid-email", Kind.BAD_REQUEST)
+    assert _users_named(db_url, name) == 0
+
+
+def test_empty_email_and_password_mean_none(db_url: str) -> None:
+    # NodeBB checks ``if (userData.email)`` / ``if (userData.password)``: a blank form
+    # field is no email and no password, not an invalid one.
+    user = _create(db_url, unique(), email="", password="")
+    assert user.email is None and user.password_hash is None
+
+
+def test_email_taken(db_url: str) -> None:
+    email = f"{unique()}@example.com"
+    _create(db_url, unique(), email=email)
+    name = unique()
+    assert _refused(db_url, name, email=email).key == "email-taken"
+    # NodeBB keys emails in lower case: another case is the same address.
+    assert _refused(db_url, name, email=email.upper()).key == "email-taken"
+    assert _users_named(db_url, name) == 0
+
+
+@pytest.mark.parametrize(
+    ("password", "key"), [("short", "password-too-short"), ("x" * 513, "password-too-long")]
+)
+def test_password_rules(db_url: str, password: str, key: str) -> None:
+    name = unique()
+    assert _refused(db_url, name, password=password).key == key
+    assert _users_named(db_url, name) == 0
+
+
+@pytest.mark.parametrize("username", ["", "   ", "bad<name>", "a/b", ".."])
+def test_invalid_username(db_url: str, username: str) -> None:
+    assert _refused(db_url, username).key == "invalid-username"
+
+
+def test_admin_flag_joins_administrators(db_url: str) -> None:
+    user = _create(db_url, unique(), admin=True)
+    with transaction(db_url) as session:
+        assert is_admin(session, user.uid)
+        member = session.scalar(
+            select(GroupMember).where(
+                GroupMember.group_name == ADMINISTRATORS, GroupMember.uid == user.uid
+            )
+        )
+        assert member is not None
+
+
+def test_only_admins_create_users(db_url: str) -> None:
+    admin = new_user(db_url, admin=True)
+    regular = new_user(db_url)
+    made_by_admin = _create(db_url, unique(), actor=admin)
+    assert made_by_admin.uid > 0
+    name = unique()
+    error = _refused(db_url, name, actor=regular)
+    assert (error.key, error.kind) == ("no-privileges", Kind.FORBIDDEN)
+    assert _users_named(db_url, name) == 0
