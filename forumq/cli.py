@@ -18,6 +18,8 @@ user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+jobs_app = typer.Typer(help="Inspect and re-run jobs.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 err = Console(stderr=True)
 
 
@@ -107,6 +109,47 @@ def token_create(
     except ForumError as exc:
         _fail(exc.key)
     typer.echo(secret)
+
+
+@jobs_app.command("list")
+def jobs_list(
+    state: Annotated[str | None, typer.Option(help="queued, running, succeeded or failed.")] = None,
+    limit: Annotated[int, typer.Option()] = 20,
+) -> None:
+    """List the newest jobs, e.g. ``--state failed``."""
+    from rich.table import Table
+
+    from forum import jobs
+    from forum.db import session_factory
+
+    table = Table("id", "kind", "state", "attempts", "error")
+    with session_factory(get_settings().database_url)() as session:
+        for job in jobs.list_jobs(session, state, 0, limit):
+            error = (job.error or {}).get("key", "")
+            table.add_row(job.id, job.kind, job.state, str(job.attempts), error)
+    Console().print(table)
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_ids: list[str]) -> None:
+    """Re-run failed jobs: they are queued again and applied once."""
+    from forum import jobs
+    from forum.db import transaction
+    from workers.apply import enqueue
+
+    requeued: list[str] = []
+    with transaction(get_settings().database_url) as session:
+        for job_id in job_ids:
+            job = jobs.requeue(session, job_id)
+            if job is None:
+                _fail(f"no job {job_id}")
+            elif job.state != jobs.QUEUED:
+                err.print(f"job {job_id} is {job.state}, not failed: left alone")
+            else:
+                requeued.append(job_id)
+    if requeued:
+        enqueue(requeued)
+    err.print(f"re-queued {len(requeued)} job(s)")
 
 
 def bootstrap_admin() -> None:
