@@ -13,7 +13,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from api import categories, envelopes, groups, jobs, metrics, ping, posts, topics, users, util
+from api import (
+    categories,
+    envelopes,
+    groups,
+    jobs,
+    metrics,
+    openapi,
+    ping,
+    posts,
+    topics,
+    users,
+    util,
+)
 from api.auth import Authenticator
 from api.errors import ApiError
 from api.submitter import Submitter
@@ -94,6 +106,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount("/api/v1", routes=plugin_router("v1")),
         Mount("/api/v2", routes=plugin_router("v2")),
         Mount("/api/jobs", routes=jobs.routes),
+        *openapi.routes(),
+        Mount(settings.upload_url_prefix.rstrip("/"), app=util.UploadedFiles(settings)),
         Route("/api/health", health, methods=["GET"]),
         Route("/metrics", metrics.metrics, methods=["GET"]),
     ]

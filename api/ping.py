@@ -23,6 +23,8 @@ async def ping_authenticated(request: Request) -> Response:
 
 def routes() -> list[DocumentedRoute]:
     return [
-        route("GET", "/ping", ping, "Health check", auth="none", queued=False),
-        route("POST", "/ping", ping_authenticated, "Authenticated ping", queued=False),
+        route("GET", "/ping", ping, "Health check", auth="none", queued=False, enveloped=False),
+        route(
+            "POST", "/ping", ping_authenticated, "Authenticated ping", queued=False, enveloped=False
+        ),
     ]

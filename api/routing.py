@@ -26,6 +26,8 @@ class RouteDoc:
     queued: bool = True
     tags: tuple[str, ...] = field(default_factory=tuple)
     response: type[BaseModel] | None = None
+    # False for answers sent bare, not in {code, payload} (ping, upload: plugin §3.5).
+    enveloped: bool = True
 
 
 class DocumentedRoute(Route):
@@ -47,8 +49,10 @@ def route(
     errors: tuple[int, ...] = (),
     queued: bool = True,
     response: type[BaseModel] | None = None,
+    enveloped: bool = True,
 ) -> DocumentedRoute:
     if auth not in AUTH_RULES:
         raise ValueError(f"unknown auth rule {auth!r}")
-    doc = RouteDoc(summary, auth, body, server_fields, errors, queued, response=response)
+    doc = RouteDoc(summary, auth, body, server_fields, errors, queued, response=response,
+                   enveloped=enveloped)  # fmt: skip
     return DocumentedRoute(path, endpoint, method, doc)

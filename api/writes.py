@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api import envelopes
+from api import envelopes, maintenance
 from api.auth import Principal
 from api.errors import ApiError
 from api.inputs import Body, build_command, read_body
@@ -199,11 +199,15 @@ class Writes:
         return accepted(job, router, extra)
 
 
-async def authenticated(request: Request) -> WriteRequest:
-    """Read the body and authenticate the caller of a write route."""
+async def authenticated(request: Request, *, streamed: bool = False) -> WriteRequest:
+    """Read the body and authenticate the caller of a write route.
+
+    A ``streamed`` route (uploads) reads its own body afterwards: its caller is
+    authenticated from the headers and the query alone, before a byte is stored."""
     state = request.app.state
-    body = await read_body(request, state.settings.max_body_bytes)
+    body = {} if streamed else await read_body(request, state.settings.max_body_bytes)
     principal, params = await state.auth.authenticate(request, body)
+    await maintenance.refuse_writes(request, principal)
     return WriteRequest(request, envelopes.router_of(request.url.path), principal, params)
 
 

@@ -1,0 +1,407 @@
+"""The OpenAPI 3.1 document, generated from the routes themselves.
+
+Every ``DocumentedRoute`` carries its auth rule, the pydantic model it validates
+its body with, the body fields the server fills in, its errors and whether it is
+queued; walking the application's routes gives every path, parameter, request
+body and answer, so the document cannot drift from what the routes do.
+"""
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from api import envelopes
+from api.envelopes import JSONResponse
+from api.routing import DocumentedRoute, route
+
+Schema = dict[str, Any]
+REF = "#/components/schemas/{model}"
+BODY_MEDIA_TYPES = ("application/json", "application/x-www-form-urlencoded")
+# Path parameters that are forum ids (the routes answer 404 for anything else).
+NUMERIC_PARAMS = frozenset({"uid", "tid", "pid", "cid", "roomId", "mid"})
+PATH_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
+AUTHENTICATED_ERRORS = (400, 401, 403, 404, 413, 503)
+QUEUED_ERRORS = (409, 422)
+AUTH_TEXT = {
+    "none": "No authentication.",
+    "any": "Any authenticated caller (a master token acts as `_uid`).",
+    "admin": "Administrators only (a master token needs an admin `_uid`).",
+    "self": "The user named by the path only.",
+    "self-or-admin": "The user named by the path, or an administrator.",
+    "owner-or-admin": "The owner of the object, or an administrator.",
+}
+STATUS_TEXT = {
+    400: "Invalid or missing parameters (`bad-request`, `params-missing`), or a forum rule "
+    "refused the write (its NodeBB key in `message`).",
+    401: "Missing or invalid credentials (`not-authorised`).",
+    403: "The caller lacks the privilege (`forbidden`).",
+    404: "Unknown path or id (`not-found`).",
+    409: "The Idempotency-Key's first request is still running (`conflict`).",
+    413: "The body or a file is larger than configured (`payload-too-large`).",
+    422: "The Idempotency-Key was used with a different request.",
+    426: "HTTPS required (`upgrade-required`).",
+    500: "Unexpected server error (`internal-server-error`).",
+    503: "Maintenance mode (non-admin writes), or the database is unavailable "
+    "(`service-unavailable`); see Retry-After.",
+}
+
+
+def plugin_error_schema() -> Schema:
+    return {
+        "type": "object",
+        "required": ["code", "message", "params"],
+        "properties": {
+            "code": {"type": "string", "examples": ["not-found"]},
+            "message": {"type": "string"},
+            "params": {"description": "Names of the fields at fault, or details."},
+        },
+    }
+
+
+def core_error_schema() -> Schema:
+    return {
+        "type": "object",
+        "required": ["status", "response"],
+        "properties": {
+            "status": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            },
+            "response": {"type": "object"},
+        },
+    }
+
+
+def job_accepted_schema() -> Schema:
+    return {
+        "type": "object",
+        "required": ["job_id", "state", "links"],
+        "properties": {
+            "job_id": {"type": "string"},
+            "state": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
+            "links": {
+                "type": "object",
+                "required": ["self"],
+                "properties": {"self": {"type": "string", "examples": ["/api/jobs/0f3c..."]}},
+            },
+        },
+    }
+
+
+def envelope(router: str, payload: Schema) -> Schema:
+    """The router's success envelope around ``payload``."""
+    if router == envelopes.V3:
+        status = {"type": "object", "properties": {"code": {"type": "string"},
+                                                   "message": {"type": "string"}}}  # fmt: skip
+        return {"type": "object", "required": ["status", "response"],
+                "properties": {"status": status, "response": payload}}  # fmt: skip
+    return {"type": "object", "required": ["code", "payload"],
+            "properties": {"code": {"const": "ok"}, "payload": payload}}  # fmt: skip
+
+
+def walk(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, Route]]:
+    """Every endpoint route with its full path (Mounts of other apps, e.g. static
+    files, have no routes and are skipped)."""
+    for item in routes:
+        if isinstance(item, Mount):
+            yield from walk(list(item.routes), prefix + item.path)
+        elif isinstance(item, Route):
+            yield prefix + item.path, item
+
+
+def _rename_refs(node: Any, renamed: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: (_renamed_ref(value, renamed) if key == "$ref" else _rename_refs(value, renamed))
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_rename_refs(value, renamed) for value in node]
+    return node
+
+
+def _renamed_ref(ref: str, renamed: dict[str, str]) -> str:
+    name = ref.rsplit("/", 1)[-1]
+    return REF.format(model=renamed[name]) if name in renamed else ref
+
+
+class Builder:
+    def __init__(self, title: str, version: str) -> None:
+        self.schemas: dict[str, Schema] = {
+            "Error": plugin_error_schema(),
+            "CoreError": core_error_schema(),
+            "JobAccepted": job_accepted_schema(),
+        }
+        self.responses: dict[str, Schema] = {}
+        self.doc: Schema = {
+            "openapi": "3.1.0",
+            "info": {
+                "title": title,
+                "version": version,
+                "description": "NodeBB write-api plugin (v1, v2) compatible forum Write "
+                "API. Every write goes through a job queue: the answer is the final "
+                "result, or 202 with the job (`Prefer: respond-async`, `Prefer: wait=N`).",
+            },
+            "paths": {},
+            "components": {
+                "schemas": self.schemas,
+                "responses": self.responses,
+                "parameters": {
+                    "Uid": {
+                        "name": "_uid",
+                        "in": "query",
+                        "required": False,
+                        "description": "With a master token: the uid to act as "
+                        "(also accepted in the body).",
+                        "schema": {"type": "integer", "minimum": 1},
+                    },
+                    "Prefer": {
+                        "name": "Prefer",
+                        "in": "header",
+                        "required": False,
+                        "description": "`respond-async` (202 at once) or `wait=N` "
+                        "(wait up to N seconds for the final answer).",
+                        "schema": {"type": "string", "examples": ["respond-async", "wait=5"]},
+                    },
+                    "IdempotencyKey": {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": "Same key and body: the original job; same key, "
+                        "other body: 422; first request still running: 409.",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                    },
+                },
+                "headers": {
+                    "Location": {
+                        "description": "The job: `/api/jobs/{job_id}`.",
+                        "schema": {"type": "string"},
+                    },
+                    "RetryAfter": {
+                        "description": "Seconds to wait before retrying.",
+                        "schema": {"type": "integer"},
+                    },
+                    "PreferenceApplied": {
+                        "description": "`respond-async`.",
+                        "schema": {"type": "string"},
+                    },
+                },
+                "securitySchemes": {
+                    "bearerAuth": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "A user token, or a master token with `_uid`.",
+                    },
+                    "jwtToken": {
+                        "type": "apiKey",
+                        "in": "query",
+                        "name": "token",
+                        "description": "A JWT (HS256 by default) signed with the configured "
+                        "secret, claim `_uid` required; also accepted as body field `token`.",
+                    },
+                },
+            },
+        }
+
+    # -- schemas ----------------------------------------------------------------------
+
+    def _register(self, name: str, schema: Schema) -> str:
+        """Add a component schema; a different schema under a taken name gets a suffix."""
+        candidate, n = name, 2
+        while candidate in self.schemas and self.schemas[candidate] != schema:
+            candidate, n = f"{name}{n}", n + 1
+        self.schemas[candidate] = schema
+        return candidate
+
+    def model_schema(self, model: type[BaseModel], drop: frozenset[str] = frozenset()) -> Schema:
+        """``model``'s JSON schema with its $defs moved to the components."""
+        schema = model.model_json_schema(by_alias=True, ref_template=REF)
+        defs = schema.pop("$defs", {})
+        renamed: dict[str, str] = {}
+        for name, definition in defs.items():
+            registered = self._register(name, _rename_refs(definition, renamed))
+            if registered != name:
+                renamed[name] = registered
+        schema = _rename_refs(schema, renamed)
+        if drop and "properties" in schema:
+            schema["properties"] = {k: v for k, v in schema["properties"].items() if k not in drop}
+            required = [name for name in schema.get("required", []) if name not in drop]
+            schema.pop("required", None)
+            if required:
+                schema["required"] = required
+        return schema
+
+    def model_ref(self, model: type[BaseModel]) -> Schema:
+        name = self._register(model.__name__, self.model_schema(model))
+        return {"$ref": REF.format(model=name)}
+
+    def request_body(self, route: DocumentedRoute) -> Schema | None:
+        model = route.doc.body
+        if model is None:
+            return None
+        drop = {"kind"}
+        for name, field in model.model_fields.items():
+            if name in route.doc.server_fields or field.alias in route.doc.server_fields:
+                drop.update({name, field.alias or name})
+        schema = self.model_schema(model, frozenset(drop))
+        schema.pop("additionalProperties", None)  # the routes ignore unknown keys
+        name = self._register(model.__name__ + "Body", schema)
+        media_types = getattr(model, "media_types", BODY_MEDIA_TYPES)
+        return {
+            "required": bool(schema.get("required")),
+            "content": {
+                media: {"schema": {"$ref": REF.format(model=name)}} for media in media_types
+            },
+        }
+
+    # -- responses --------------------------------------------------------------------
+
+    def error_response(self, router: str, status: int) -> Schema:
+        core = router == envelopes.V3
+        name = f"{'CoreError' if core else 'Error'}{status}"
+        if name not in self.responses:
+            response: Schema = {
+                "description": STATUS_TEXT.get(status, "Error."),
+                "content": {"application/json": {
+                    "schema": {"$ref": REF.format(model="CoreError" if core else "Error")}}},
+            }  # fmt: skip
+            if status in (409, 503):
+                response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
+            if status == 409:
+                response["headers"]["Location"] = {"$ref": "#/components/headers/Location"}
+            self.responses[name] = response
+        return {"$ref": f"#/components/responses/{name}"}
+
+    def accepted_response(self, router: str) -> Schema:
+        name = "CoreAccepted" if router == envelopes.V3 else "Accepted"
+        if name not in self.responses:
+            payload = {"$ref": REF.format(model="JobAccepted")}
+            self.responses[name] = {
+                "description": "Accepted: the job is queued or running; poll `Location`.",
+                "headers": {
+                    "Location": {"$ref": "#/components/headers/Location"},
+                    "Retry-After": {"$ref": "#/components/headers/RetryAfter"},
+                    "Preference-Applied": {"$ref": "#/components/headers/PreferenceApplied"},
+                },
+                "content": {"application/json": {"schema": envelope(router, payload)}},
+            }
+        return {"$ref": f"#/components/responses/{name}"}
+
+    def success_response(self, router: str, route: DocumentedRoute) -> Schema:
+        doc = route.doc
+        payload = self.model_ref(doc.response) if doc.response else {"type": "object"}
+        schema = envelope(router, payload) if doc.enveloped else payload
+        return {"description": "Done.", "content": {"application/json": {"schema": schema}}}
+
+    # -- operations -------------------------------------------------------------------
+
+    def operation(self, path: str, route: Route) -> tuple[str, Schema]:
+        if isinstance(route, DocumentedRoute):
+            return route.method.lower(), self.documented(path, route)
+        method = sorted((route.methods or {"GET"}) - {"HEAD"})[0]
+        summary = (route.endpoint.__doc__ or route.name).strip().splitlines()[0]
+        return method.lower(), {
+            "operationId": operation_id(method, path),
+            "summary": summary,
+            "parameters": path_parameters(path),
+            "responses": {"200": {"description": "OK."}},
+        }
+
+    def documented(self, path: str, route: DocumentedRoute) -> Schema:
+        doc, router = route.doc, envelopes.router_of(path)
+        parameters: list[Schema] = path_parameters(path)
+        if doc.auth != "none":
+            parameters.append({"$ref": "#/components/parameters/Uid"})
+        if doc.queued:
+            parameters.append({"$ref": "#/components/parameters/Prefer"})
+            parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
+        responses: dict[str, Schema] = {"200": self.success_response(router, route)}
+        if doc.queued:
+            responses["202"] = self.accepted_response(router)
+        statuses = set(doc.errors) | ({404} if doc.auth == "none" else set(AUTHENTICATED_ERRORS))
+        if doc.queued:
+            statuses.update(QUEUED_ERRORS)
+        for status in sorted(statuses):
+            responses[str(status)] = self.error_response(router, status)
+        operation: Schema = {
+            "operationId": operation_id(route.method, path),
+            "summary": doc.summary,
+            "description": AUTH_TEXT.get(doc.auth, doc.auth)
+            + (" Applied through the job queue." if doc.queued else ""),
+            "tags": [tag_of(path)],
+            "parameters": parameters,
+            "security": [] if doc.auth == "none" else [{"bearerAuth": []}, {"jwtToken": []}],
+            "responses": responses,
+            "x-forumq-auth": doc.auth,
+            "x-forumq-queued": doc.queued,
+        }
+        body = self.request_body(route)
+        if body is not None:
+            operation["requestBody"] = body
+        if not parameters:
+            del operation["parameters"]
+        return operation
+
+    def add(self, path: str, route: Route) -> None:
+        template = PATH_PARAM.sub(r"{\1}", path)
+        method, operation = self.operation(template, route)
+        self.doc["paths"].setdefault(template, {})[method] = operation
+
+
+def operation_id(method: str, path: str) -> str:
+    words = re.sub(r"[^A-Za-z0-9]+", "_", PATH_PARAM.sub(r"\1", path)).strip("_")
+    return f"{method.lower()}_{words}"
+
+
+def tag_of(path: str) -> str:
+    parts = [p for p in path.split("/") if p and not p.startswith("{")]
+    # /api/v1/users/... -> users; /api/jobs/... -> jobs
+    if len(parts) > 2 and re.fullmatch(r"v\d+", parts[1]):
+        return parts[2]
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def path_parameters(path: str) -> list[Schema]:
+    parameters = []
+    for name in PATH_PARAM.findall(path):
+        numeric = name in NUMERIC_PARAMS
+        schema: Schema = {"type": "integer", "minimum": 1} if numeric else {"type": "string"}
+        parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return parameters
+
+
+def build(app: Starlette, title: str = "forumq", version: str = "1") -> Schema:
+    builder = Builder(title, version)
+    for path, item in walk(list(app.routes)):
+        builder.add(path, item)
+    return builder.doc
+
+
+async def openapi_json(request: Request) -> Response:
+    """The OpenAPI 3.1 document (generated once per process)."""
+    state = request.app.state
+    document = getattr(state, "openapi", None)
+    if document is None:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as package_version
+
+        try:
+            version = package_version("forumq")
+        except PackageNotFoundError:
+            version = "0"
+        document = state.openapi = build(request.app, version=version)
+    return JSONResponse(document)
+
+
+def routes() -> list[DocumentedRoute]:
+    return [
+        route("GET", "/api/openapi.json", openapi_json, "This OpenAPI document", auth="none",
+              queued=False, enveloped=False),
+    ]  # fmt: skip
