@@ -1,7 +1,93 @@
-"""Groups routes."""
+"""Group routes: create (admin), delete (owner or admin), join / request, leave, and the
+v2 admin add / remove (plugin-write-api.md §5.2, §6.2)."""
 
-from api.routing import DocumentedRoute
+from sqlalchemy import exists, select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.errors import not_found
+from api.inputs import path_id
+from api.routing import DocumentedRoute, route
+from api.writes import authenticated, submit
+from forum.db import session_factory
+from forum.models import Group
+from schemas.groups import (
+    AddGroupMember,
+    CreateGroup,
+    DeleteGroup,
+    JoinGroup,
+    LeaveGroup,
+    RemoveGroupMember,
+)
+
+
+async def known_slug(request: Request) -> str:
+    """The plugin's V404: an unknown slug answers 404 before the write is queued
+    (the worker checks again, so a group deleted meanwhile is still a 404)."""
+    slug = request.path_params["slug"]
+
+    def found() -> bool:
+        with session_factory(request.app.state.settings.database_url)() as session:
+            return bool(session.scalar(select(exists().where(Group.slug == slug))))
+
+    if len(slug) > 255 or not await run_in_threadpool(found):
+        raise not_found()
+    return slug
+
+
+async def create_group(request: Request) -> Response:
+    write = await authenticated(request)
+    return await submit(write, write.command(CreateGroup))
+
+
+async def delete_group(request: Request) -> Response:
+    write = await authenticated(request)
+    return await submit(write, DeleteGroup(slug=await known_slug(request)))
+
+
+async def join_group(request: Request) -> Response:
+    write = await authenticated(request)
+    return await submit(write, JoinGroup(slug=await known_slug(request)))
+
+
+async def leave_group(request: Request) -> Response:
+    write = await authenticated(request)
+    return await submit(write, LeaveGroup(slug=await known_slug(request)))
+
+
+async def add_member(request: Request) -> Response:
+    slug = await known_slug(request)  # V404 first: even an anonymous caller gets the 404
+    uid = path_id(request, "uid")
+    write = await authenticated(request)
+    return await submit(write, AddGroupMember(slug=slug, uid=uid))
+
+
+async def remove_member(request: Request) -> Response:
+    slug = await known_slug(request)
+    uid = path_id(request, "uid")
+    write = await authenticated(request)
+    return await submit(write, RemoveGroupMember(slug=slug, uid=uid))
 
 
 def routes(version: str) -> list[DocumentedRoute]:
-    return []
+    join_verb = "POST" if version == "v1" else "PUT"  # v2 moved join to PUT (§7.3 †)
+    found = (404,)
+    listed = [
+        route("POST", "/groups", create_group, "Create a group", auth="admin", body=CreateGroup,
+              errors=(403,)),
+        route("DELETE", "/groups/{slug}", delete_group, "Delete a group", auth="owner-or-admin",
+              errors=(403, 404)),
+        route(join_verb, "/groups/{slug}/membership", join_group,
+              "Join the group, or request membership of a private group", errors=found),
+        route("DELETE", "/groups/{slug}/membership", leave_group, "Leave the group",
+              errors=found),
+    ]  # fmt: skip
+    if version != "v1":
+        listed += [
+            route("PUT", "/groups/{slug}/membership/{uid}", add_member,
+                  "Add the user to the group (admin)", auth="admin", errors=(403, 404)),
+            route("DELETE", "/groups/{slug}/membership/{uid}", remove_member,
+                  "Remove the user from the group (admin)", auth="admin", errors=(403, 404)),
+        ]  # fmt: skip
+    return listed

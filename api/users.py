@@ -1,23 +1,137 @@
-"""User routes: create (admin) and the user's own tokens."""
+"""User routes: create (admin), profile, deletion, password, follows, chats, bans and
+the user's own tokens (plugin-write-api.md §5.1, §6.1)."""
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api import envelopes
-from api.errors import not_authorised
-from api.inputs import path_id
+from api.errors import ApiError, bad_request, not_authorised, params_missing
+from api.inputs import build_command, path_id
 from api.routing import DocumentedRoute, route
 from api.writes import authenticated, submit
 from forum import tokens
 from forum.db import session_factory
+from forum.errors import ForumError
+from forum.models import User
+from forum.passwords import hash_password, verify_password
+from forum.users import EDITABLE_FIELDS, check_password
+from schemas.chats import SendChat
 from schemas.tokens import CreateToken, RevokeToken
-from schemas.users import CreateUser
+from schemas.users import (
+    BanUser,
+    ChangePassword,
+    CreateUser,
+    DeleteUser,
+    FollowUser,
+    PasswordChange,
+    UnbanUser,
+    UnfollowUser,
+    UpdateProfile,
+)
+
+# Keys a write body may carry besides the route's own: the master token's acting uid.
+CREDENTIAL_KEYS = {"_uid"}
 
 
 async def create_user(request: Request) -> Response:
     write = await authenticated(request)
     return await submit(write, write.command(CreateUser))
+
+
+async def update_user(request: Request) -> Response:
+    uid = path_id(request, "uid")
+    write = await authenticated(request)
+    # No mass assignment: a key outside the whitelist is refused, not ignored. A body
+    # ``uid`` naming the path uid is harmless (the plugin overwrote it with the path's).
+    unknown = sorted(
+        key
+        for key in write.body
+        if key not in EDITABLE_FIELDS
+        and key not in CREDENTIAL_KEYS
+        and not (key == "uid" and str(write.body[key]).strip() == str(uid))
+    )
+    if unknown:
+        raise bad_request(f"Unknown parameters: {', '.join(unknown)}", unknown)
+    return await submit(write, write.command(UpdateProfile, uid=uid))
+
+
+async def delete_user(request: Request) -> Response:
+    uid = path_id(request, "uid")
+    write = await authenticated(request)
+    return await submit(write, DeleteUser(uid=uid))
+
+
+async def change_password(request: Request) -> Response:
+    """The secrets stop here: ``new`` is checked and hashed, ``current`` verified, and
+    only the hash and the verdict are queued (the worker still decides who may)."""
+    uid = path_id(request, "uid")
+    write = await authenticated(request)
+    params = build_command(PasswordChange, write.body)  # type: ignore[arg-type]
+    assert isinstance(params, PasswordChange)
+    try:
+        check_password(params.new)
+    except ForumError as exc:
+        raise ApiError(400, "bad-request", exc.key, exc.args_) from None
+
+    def prepare() -> tuple[str | None, bool, str]:
+        with session_factory(request.app.state.settings.database_url)() as session:
+            user = session.get(User, uid)
+            stored = user.password_hash if user else None
+        current_ok = params.current is not None and verify_password(params.current, stored)
+        return stored, current_ok, hash_password(params.new)
+
+    stored, current_ok, password_hash = await run_in_threadpool(prepare)
+    own = write.principal.uid == uid and not write.principal.is_admin
+    if own and stored and params.current is None:
+        raise params_missing(["current"])
+    command = ChangePassword(uid=uid, password_hash=password_hash, current_ok=current_ok)
+    return await submit(write, command)
+
+
+async def follow(request: Request) -> Response:
+    uid = path_id(request, "uid")
+    write = await authenticated(request)
+    return await submit(write, FollowUser(uid=uid))
+
+
+async def unfollow(request: Request) -> Response:
+    uid = path_id(request, "uid")
+    write = await authenticated(request)
+    return await submit(write, UnfollowUser(uid=uid))
+
+
+async def chat_v1(request: Request) -> Response:
+    """v1 always opens a new room: a ``roomId`` in the body is not its parameter."""
+    uid = path_id(request, "uid")
+    write = await authenticated(request)
+    body = {k: v for k, v in write.body.items() if k not in ("roomId", "room_id")}
+    return await submit(write, build_command(SendChat, body, uid=uid))
+
+
+async def chat_v2(request: Request) -> Response:
+    uid = path_id(request, "uid")
+    write = await authenticated(request)
+    return await submit(write, write.command(SendChat, uid=uid))
+
+
+async def ban_v1(request: Request) -> Response:
+    """v1 bans are permanent: ``until`` and ``reason`` are v2 parameters."""
+    uid = path_id(request, "uid")
+    write = await authenticated(request)
+    return await submit(write, BanUser(uid=uid))
+
+
+async def ban_v2(request: Request) -> Response:
+    uid = path_id(request, "uid")
+    write = await authenticated(request)
+    return await submit(write, write.command(BanUser, uid=uid))
+
+
+async def unban(request: Request) -> Response:
+    uid = path_id(request, "uid")
+    write = await authenticated(request)
+    return await submit(write, UnbanUser(uid=uid))
 
 
 async def list_tokens(request: Request) -> Response:
@@ -51,9 +165,34 @@ async def revoke_token(request: Request) -> Response:
 
 
 def routes(version: str) -> list[DocumentedRoute]:
+    v1 = version == "v1"
+    # v2 moved follow and ban from POST to PUT (§7.3) and added roomId, until, reason.
+    set_verb = "POST" if v1 else "PUT"
     return [
         route("POST", "/users", create_user, "Create a user", auth="admin", body=CreateUser,
               errors=(403,)),
+        route("PUT", "/users/{uid}", update_user,
+              "Update a profile (username, email, fullname, website, location, birthday, "
+              "signature, aboutme; any other key is refused)",
+              auth="self-or-admin", body=UpdateProfile, server_fields=("uid",), errors=(404,)),
+        route("DELETE", "/users/{uid}", delete_user, "Delete the account and its content",
+              auth="self-or-admin", errors=(404,)),
+        route("PUT", "/users/{uid}/password", change_password,
+              "Change a password (`current` required unless an admin acts)",
+              auth="self-or-admin", body=PasswordChange, errors=(404,)),
+        route(set_verb, "/users/{uid}/follow", follow, "Follow the user", errors=(404,)),
+        route("DELETE", "/users/{uid}/follow", unfollow, "Unfollow the user", errors=(404,)),
+        route("POST", "/users/{uid}/chats", chat_v1 if v1 else chat_v2,
+              "Send a chat message to the user"
+              + (" (a new room)" if v1 else " (a new room, or the room `roomId`)"),
+              body=SendChat, server_fields=("uid", "room_id") if v1 else ("uid",),
+              errors=(403, 404)),
+        route(set_verb, "/users/{uid}/ban", ban_v1 if v1 else ban_v2,
+              "Ban the user" + (" permanently" if v1 else " (until a time, with a reason)"),
+              auth="admin", body=None if v1 else BanUser, server_fields=("uid",),
+              errors=(403, 404)),
+        route("DELETE", "/users/{uid}/ban", unban, "Unban the user", auth="admin",
+              errors=(403, 404)),
         route("GET", "/users/{uid}/tokens", list_tokens, "List the user's tokens", auth="self",
               queued=False),
         route("POST", "/users/{uid}/tokens", create_token,

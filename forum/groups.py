@@ -1,11 +1,12 @@
-"""Groups: the system groups and membership."""
+"""Groups: the system groups, creation, deletion and membership."""
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from forum.clock import now_ms
-from forum.models import Group, GroupMember
-from forum.privileges import SYSTEM_GROUPS
+from forum.errors import bad_request, forbidden, not_found
+from forum.models import CategoryPrivilege, Group, GroupMember, GroupRequest, User
+from forum.privileges import ADMINISTRATORS, SYSTEM_GROUPS, is_admin, require_admin
 from forum.text import slugify
 
 
@@ -25,3 +26,178 @@ def add_member(session: Session, group_name: str, uid: int, *, owner: bool = Fal
     session.execute(
         update(Group).where(Group.name == group_name).values(member_count=Group.member_count + 1)
     )
+
+
+# --- Create, delete, membership (plugin-write-api.md §5.2, §6.2) --------------------------
+
+MAXIMUM_GROUP_NAME_LENGTH = 255
+# Names core reserves: `guests` explicitly, and the "cid:<n>:privileges:" groups by the `:`.
+RESERVED_GROUP_NAMES = {"guests"}
+
+
+def get_group(session: Session, slug: str, *, for_update: bool = False) -> Group:
+    query = select(Group).where(Group.slug == slug)
+    group = session.scalar(query.with_for_update() if for_update else query)
+    if group is None:
+        raise not_found("no-group")
+    return group
+
+
+def is_member(session: Session, name: str, uid: int) -> bool:
+    query = exists().where(GroupMember.group_name == name, GroupMember.uid == uid)
+    return bool(session.scalar(select(query)))
+
+
+def is_owner(session: Session, name: str, uid: int) -> bool:
+    query = exists().where(
+        GroupMember.group_name == name, GroupMember.uid == uid, GroupMember.is_owner.is_(True)
+    )
+    return bool(session.scalar(select(query)))
+
+
+def check_group_name(session: Session, name: str) -> str:
+    """NodeBB's ``Groups.validateGroupName`` and its slug collision check."""
+    name = name.strip()
+    if not name:
+        raise bad_request("group-name-too-short")
+    if len(name) > MAXIMUM_GROUP_NAME_LENGTH:
+        raise bad_request("group-name-too-long")
+    if "/" in name or ":" in name or name.lower() in RESERVED_GROUP_NAMES or not slugify(name):
+        raise bad_request("invalid-group-name")
+    taken = or_(Group.name == name, Group.slug == slugify(name))
+    if session.scalar(select(exists().where(taken))):
+        raise bad_request("group-already-exists")
+    return name
+
+
+def create_group(
+    session: Session,
+    actor: int | None,
+    name: str,
+    *,
+    description: str = "",
+    hidden: bool = False,
+    private: bool = True,
+    owner_uid: int | None = None,
+) -> dict[str, object]:
+    """Admins only; ``owner_uid`` becomes the group's owner and first member."""
+    require_admin(session, actor)
+    name = check_group_name(session, name)
+    if owner_uid is not None and session.get(User, owner_uid) is None:
+        raise bad_request("no-user")
+    group = Group(
+        name=name, slug=slugify(name), description=description.strip(), createtime=now_ms(),
+        member_count=0, hidden=hidden, system=False, private=private,
+    )  # fmt: skip
+    session.add(group)
+    session.flush()
+    if owner_uid is not None:
+        add_member(session, name, owner_uid, owner=True)
+    session.flush()
+    session.refresh(group)
+    return group_data(group)
+
+
+def delete_group(session: Session, actor: int, slug: str) -> dict[str, object]:
+    """The group's owner or an admin; system groups are never deleted."""
+    group = get_group(session, slug, for_update=True)
+    if not is_admin(session, actor) and not is_owner(session, group.name, actor):
+        raise forbidden("no-privileges")
+    if group.system:
+        raise bad_request("not-allowed")
+    name = group.name
+    session.execute(delete(GroupMember).where(GroupMember.group_name == name))
+    session.execute(delete(GroupRequest).where(GroupRequest.group_name == name))
+    session.execute(delete(CategoryPrivilege).where(CategoryPrivilege.group_name == name))
+    session.execute(delete(Group).where(Group.name == name))
+    return {}
+
+
+def join_group(session: Session, actor: int, slug: str) -> dict[str, object]:
+    """Join, or ask to join a private group (a pending request). Already in: nothing to do.
+
+    Unlike the plugin (core checks nothing there), system groups such as
+    ``administrators`` are never joined this way by non-admins."""
+    group = get_group(session, slug, for_update=True)
+    admin = is_admin(session, actor)
+    if group.system and not admin:
+        raise forbidden("no-privileges")
+    if is_member(session, group.name, actor):
+        return {}
+    if group.private and not admin:
+        pending = exists().where(GroupRequest.group_name == group.name, GroupRequest.uid == actor)
+        if not session.scalar(select(pending)):
+            session.add(GroupRequest(group_name=group.name, uid=actor, requested_at=now_ms()))
+        return {}
+    _admit(session, group.name, actor)
+    return {}
+
+
+def leave_group(session: Session, actor: int, slug: str) -> dict[str, object]:
+    """Leave (or withdraw a pending request); not a member: 400."""
+    group = get_group(session, slug, for_update=True)
+    _remove(session, group.name, actor)
+    return {}
+
+
+def add_group_member(session: Session, actor: int, slug: str, uid: int) -> dict[str, object]:
+    """v2 admin route: add ``uid`` directly, bypassing privacy and approval."""
+    group = get_group(session, slug, for_update=True)
+    require_admin(session, actor)
+    if session.get(User, uid) is None:
+        raise not_found("no-user")
+    if not is_member(session, group.name, uid):
+        _admit(session, group.name, uid)
+    return {}
+
+
+def remove_group_member(session: Session, actor: int, slug: str, uid: int) -> dict[str, object]:
+    group = get_group(session, slug, for_update=True)
+    require_admin(session, actor)
+    _remove(session, group.name, uid)
+    return {}
+
+
+def _admit(session: Session, name: str, uid: int) -> None:
+    session.execute(
+        delete(GroupRequest).where(GroupRequest.group_name == name, GroupRequest.uid == uid)
+    )
+    add_member(session, name, uid)
+
+
+def _remove(session: Session, name: str, uid: int) -> None:
+    if name == ADMINISTRATORS and is_member(session, name, uid):
+        admins = select(func.count()).where(GroupMember.group_name == ADMINISTRATORS)
+        if session.scalar(admins) == 1:
+            raise bad_request("cant-remove-last-admin")
+    removed = session.execute(
+        delete(GroupMember).where(GroupMember.group_name == name, GroupMember.uid == uid)
+    )
+    if removed.rowcount:  # type: ignore[attr-defined]
+        session.execute(
+            update(Group).where(Group.name == name).values(member_count=Group.member_count - 1)
+        )
+        return
+    withdrawn = session.execute(
+        delete(GroupRequest).where(GroupRequest.group_name == name, GroupRequest.uid == uid)
+    )
+    if not withdrawn.rowcount:  # type: ignore[attr-defined]
+        raise bad_request("group-not-member")
+
+
+def group_data(group: Group) -> dict[str, object]:
+    """The group object NodeBB's ``Groups.create`` returns (booleans as 0/1)."""
+    return {
+        "name": group.name,
+        "slug": group.slug,
+        "createtime": group.createtime,
+        "userTitle": group.name,
+        "userTitleEnabled": 0,
+        "description": group.description,
+        "memberCount": group.member_count,
+        "hidden": int(group.hidden),
+        "system": int(group.system),
+        "private": int(group.private),
+        "disableJoinRequests": 0,
+        "disableLeave": 0,
+    }

@@ -1,16 +1,33 @@
-"""Users: creation and the checks every poster goes through."""
+"""Users: creation, the checks every poster goes through, profile, password and deletion."""
 
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from forum.clock import iso, now_ms
-from forum.errors import bad_request, not_found
+from forum.errors import ForumError, Kind, bad_request, not_found
 from forum.groups import add_member, ensure_system_groups
-from forum.models import User
+from forum.models import (
+    ApiToken,
+    Bookmark,
+    Category,
+    ChatMessage,
+    ChatRoom,
+    ChatRoomMember,
+    Group,
+    GroupMember,
+    GroupRequest,
+    Post,
+    PostVote,
+    Topic,
+    TopicFollow,
+    TopicTag,
+    User,
+    UserFollow,
+)
 from forum.passwords import hash_password
-from forum.privileges import ADMINISTRATORS, require_admin
+from forum.privileges import ADMINISTRATORS, is_admin, require_admin
 from forum.text import slugify
 from forumq.settings import get_settings
 
@@ -92,7 +109,7 @@ def get_poster(session: Session, uid: int) -> User:
     user = session.get(User, uid)
     if user is None:
         raise not_found("no-user")
-    if user.banned:
+    if is_banned(user):
         raise bad_request("user-banned")
     return user
 
@@ -108,5 +125,305 @@ def user_data(user: User) -> dict[str, object]:
         "topiccount": user.topiccount,
         "reputation": user.reputation,
         "lastposttime": user.lastposttime,
-        "banned": int(user.banned),
+        "banned": int(is_banned(user)),
     }
+
+
+# --- Profile, password, account deletion -------------------------------------------------
+
+# The profile fields a PUT /users/:uid may change: everything else (reputation, uid,
+# banned, groups, counters) is the forum's to maintain, never the client's.
+PROFILE_FIELDS = ("fullname", "website", "location", "birthday", "signature", "aboutme")
+EDITABLE_FIELDS = ("username", "email", *PROFILE_FIELDS)
+# NodeBB's limits (install/data/defaults.json: maximumSignatureLength, maximumAboutMeLength).
+MAX_FIELD_LENGTH = {"signature": 255, "aboutme": 1000}
+_BIRTHDAY = re.compile(r"^\d{4}-\d{2}-\d{2}$|^\d{1,2}/\d{1,2}/\d{4}$")
+
+
+def require_self_or_admin(session: Session, actor: int | None, uid: int) -> None:
+    """The plugin answers a mismatch 401 (decision 3); the key makes v3 remap it to 403."""
+    if actor is not None and actor != uid and not is_admin(session, actor):
+        raise ForumError("no-privileges", Kind.NOT_AUTHORISED)
+
+
+def get_user(session: Session, uid: int, *, for_update: bool = False) -> User:
+    user = session.get(User, uid, with_for_update=for_update)
+    if user is None:
+        raise not_found("no-user")
+    return user
+
+
+def is_banned(user: User, now: int | None = None) -> bool:
+    """A temporary ban ends by itself at ``banned_until`` (NodeBB lifts it lazily)."""
+    if not user.banned:
+        return False
+    return not user.banned_until or user.banned_until > (now or now_ms())
+
+
+def _check_email(session: Session, email: str, uid: int | None = None) -> str:
+    email = email.strip()
+    if "@" not in email or "," in email or ";" in email or len(email) > 255:
+        raise bad_request("invalid-email")
+    taken = select(func.count()).where(func.lower(User.email) == email.lower())
+    if uid is not None:
+        taken = taken.where(User.uid != uid)
+    if session.scalar(taken):
+        raise bad_request("email-taken")
+    return email
+
+
+def _check_profile_field(name: str, value: str) -> str:
+    value = value.strip()
+    if len(value) > MAX_FIELD_LENGTH.get(name, 255):
+        raise bad_request(f"{name}-too-long", MAX_FIELD_LENGTH.get(name, 255))
+    if name == "birthday" and value and not _BIRTHDAY.match(value):
+        raise bad_request("invalid-birthday")
+    if name in ("fullname", "location", "website") and ("<" in value or ">" in value):
+        raise bad_request(f"invalid-{name}")
+    return value
+
+
+def update_profile(
+    session: Session, actor: int, uid: int, changes: dict[str, str]
+) -> dict[str, object]:
+    """Edit the whitelisted fields of ``uid``'s profile (self or admin)."""
+    unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
+    if unknown:  # the API refuses these first; a stored job must not bypass it
+        raise bad_request("invalid-data", *unknown)
+    require_self_or_admin(session, actor, uid)
+    user = get_user(session, uid, for_update=True)
+    if "username" in changes:
+        username = changes["username"].strip()
+        if not _USERNAME.match(username) or not slugify(username):
+            raise bad_request("invalid-username")
+        slug = slugify(username)
+        if session.scalar(select(func.count()).where(User.userslug == slug, User.uid != uid)):
+            raise bad_request("username-taken")
+        user.username, user.userslug = username, slug
+    if "email" in changes:
+        email = changes["email"].strip()
+        user.email = _check_email(session, email, uid) if email else None
+    profile = dict(user.profile or {})
+    for name in PROFILE_FIELDS:
+        if name in changes:
+            profile[name] = _check_profile_field(name, changes[name])
+    user.profile = profile  # a new dict, so the JSON column is seen as changed
+    session.flush()
+    return {}
+
+
+def change_password(
+    session: Session, actor: int, uid: int, password_hash: str, current_ok: bool
+) -> dict[str, object]:
+    """Set a new password (already hashed by the API, so no secret sits in the job).
+
+    ``current_ok`` is the API's verdict on the ``current`` password; admins need none,
+    and neither does an account that has no password yet."""
+    require_self_or_admin(session, actor, uid)
+    user = get_user(session, uid, for_update=True)
+    if not is_admin(session, actor) and user.password_hash and not current_ok:
+        raise bad_request("change-password-error-wrong-current")
+    user.password_hash = password_hash
+    return {}
+
+
+def delete_user(session: Session, actor: int | None, uid: int) -> dict[str, object]:
+    """Delete the account and its content (NodeBB's ``User.delete``).
+
+    Every counter the user's rows contributed to elsewhere is decremented by exactly
+    that contribution, with SQL expressions (never read-modify-write)."""
+    require_self_or_admin(session, actor, uid)
+    get_user(session, uid, for_update=True)
+    # Tokens first: the account stops acting as soon as this commits.
+    session.execute(delete(ApiToken).where(ApiToken.uid == uid))
+    _purge_content(session, uid)
+    _forget_social(session, uid)
+    _leave_chats(session, uid)
+    session.execute(delete(User).where(User.uid == uid))
+    return {}
+
+
+def _purge_content(session: Session, uid: int) -> None:
+    own_posts = select(Post.pid).where(Post.uid == uid)
+    # The user's topics (or topics headed by one of their posts) go with all their posts.
+    own_tids = list(
+        session.scalars(
+            select(Topic.tid).where(or_(Topic.uid == uid, Topic.main_pid.in_(own_posts)))
+        )
+    )
+    if own_tids:
+        _purge_topics(session, own_tids)
+    # Their replies in other people's topics.
+    replies = session.execute(select(Post.pid, Post.tid, Post.to_pid).where(Post.uid == uid)).all()
+    if not replies:
+        return
+    pids = [r.pid for r in replies]
+    per_topic: dict[int, int] = {}
+    for r in replies:
+        per_topic[r.tid] = per_topic.get(r.tid, 0) + 1
+    _forget_posts(session, pids, {r.to_pid for r in replies if r.to_pid} - set(pids))
+    for tid, count in per_topic.items():
+        # The user has no post left in the topic: one poster fewer.
+        session.execute(
+            update(Topic)
+            .where(Topic.tid == tid)
+            .values(postcount=Topic.postcount - count, postercount=Topic.postercount - 1)
+        )
+        cid = session.scalar(select(Topic.cid).where(Topic.tid == tid))
+        session.execute(
+            update(Category)
+            .where(Category.cid == cid)
+            .values(post_count=Category.post_count - count)
+        )
+    session.execute(delete(Post).where(Post.pid.in_(pids)))
+    for tid in per_topic:
+        _refresh_topic_tail(session, tid)
+
+
+def _purge_topics(session: Session, tids: list[int]) -> None:
+    topics = session.execute(
+        select(Topic.tid, Topic.cid, Topic.postcount).where(Topic.tid.in_(tids))
+    ).all()
+    for topic in topics:
+        session.execute(
+            update(Category)
+            .where(Category.cid == topic.cid)
+            .values(
+                topic_count=Category.topic_count - 1,
+                post_count=Category.post_count - topic.postcount,
+            )
+        )
+    posts = session.execute(select(Post.pid, Post.uid, Post.to_pid).where(Post.tid.in_(tids))).all()
+    pids = [p.pid for p in posts]
+    # Other people's posts in these topics disappear too: their post counts follow.
+    per_user: dict[int, int] = {}
+    for post in posts:
+        per_user[post.uid] = per_user.get(post.uid, 0) + 1
+    for poster, count in per_user.items():
+        session.execute(
+            update(User).where(User.uid == poster).values(postcount=User.postcount - count)
+        )
+    for author in session.scalars(select(Topic.uid).where(Topic.tid.in_(tids))):
+        session.execute(
+            update(User).where(User.uid == author).values(topiccount=User.topiccount - 1)
+        )
+    _forget_posts(session, pids, {p.to_pid for p in posts if p.to_pid} - set(pids))
+    session.execute(delete(TopicFollow).where(TopicFollow.tid.in_(tids)))
+    session.execute(delete(TopicTag).where(TopicTag.tid.in_(tids)))
+    session.execute(delete(Post).where(Post.tid.in_(tids)))
+    session.execute(delete(Topic).where(Topic.tid.in_(tids)))
+
+
+def _forget_posts(session: Session, pids: list[int], surviving_parents: set[int]) -> None:
+    """Before ``pids`` are deleted: their votes, bookmarks and reply links."""
+    for parent in surviving_parents:
+        session.execute(update(Post).where(Post.pid == parent).values(replies=Post.replies - 1))
+    for chunk in _chunks(pids):
+        session.execute(delete(PostVote).where(PostVote.pid.in_(chunk)))
+        session.execute(delete(Bookmark).where(Bookmark.pid.in_(chunk)))
+
+
+def _refresh_topic_tail(session: Session, tid: int) -> None:
+    """Latest post time and teaser after posts left the topic (derived, not counted)."""
+    topic = session.get(Topic, tid)
+    if topic is None:
+        return
+    last = session.scalar(select(func.max(Post.timestamp)).where(Post.tid == tid))
+    teaser = session.scalar(
+        select(Post.pid)
+        .where(Post.tid == tid, Post.pid != topic.main_pid, Post.deleted.is_(False))
+        .order_by(Post.timestamp.desc(), Post.pid.desc())
+        .limit(1)
+    )
+    session.execute(
+        update(Topic).where(Topic.tid == tid).values(lastposttime=last or 0, teaser_pid=teaser)
+    )
+
+
+def _forget_social(session: Session, uid: int) -> None:
+    # Votes the user cast: the posts' tallies and their authors' reputation.
+    votes = session.execute(
+        select(PostVote.pid, PostVote.value, Post.uid.label("author"))
+        .join(Post, Post.pid == PostVote.pid)
+        .where(PostVote.uid == uid)
+    ).all()
+    for vote in votes:
+        column = "upvotes" if vote.value > 0 else "downvotes"
+        session.execute(
+            update(Post).where(Post.pid == vote.pid).values({column: getattr(Post, column) - 1})
+        )
+        session.execute(
+            update(Topic)
+            .where(Topic.main_pid == vote.pid)
+            .values({column: getattr(Topic, column) - 1})
+        )
+        if vote.author != uid:
+            session.execute(
+                update(User)
+                .where(User.uid == vote.author)
+                .values(reputation=User.reputation - vote.value)
+            )
+    session.execute(delete(PostVote).where(PostVote.uid == uid))
+    bookmarked = select(Bookmark.pid).where(Bookmark.uid == uid)
+    session.execute(
+        update(Post).where(Post.pid.in_(bookmarked)).values(bookmarks=Post.bookmarks - 1)
+    )
+    session.execute(delete(Bookmark).where(Bookmark.uid == uid))
+    followed = select(TopicFollow.tid).where(TopicFollow.uid == uid)
+    session.execute(
+        update(Topic).where(Topic.tid.in_(followed)).values(followercount=Topic.followercount - 1)
+    )
+    session.execute(delete(TopicFollow).where(TopicFollow.uid == uid))
+    followers = select(UserFollow.follower_uid).where(UserFollow.followee_uid == uid)
+    session.execute(
+        update(User).where(User.uid.in_(followers)).values(following_count=User.following_count - 1)
+    )
+    following = select(UserFollow.followee_uid).where(UserFollow.follower_uid == uid)
+    session.execute(
+        update(User).where(User.uid.in_(following)).values(follower_count=User.follower_count - 1)
+    )
+    session.execute(
+        delete(UserFollow).where(
+            or_(UserFollow.follower_uid == uid, UserFollow.followee_uid == uid)
+        )
+    )
+    member_of = select(GroupMember.group_name).where(GroupMember.uid == uid)
+    session.execute(
+        update(Group).where(Group.name.in_(member_of)).values(member_count=Group.member_count - 1)
+    )
+    session.execute(delete(GroupMember).where(GroupMember.uid == uid))
+    session.execute(delete(GroupRequest).where(GroupRequest.uid == uid))
+
+
+def _leave_chats(session: Session, uid: int) -> None:
+    sent = session.execute(
+        select(ChatMessage.room_id, func.count())
+        .where(ChatMessage.uid == uid)
+        .group_by(ChatMessage.room_id)
+    ).all()
+    for room_id, count in sent:
+        session.execute(
+            update(ChatRoom)
+            .where(ChatRoom.room_id == room_id)
+            .values(message_count=ChatRoom.message_count - count)
+        )
+    session.execute(delete(ChatMessage).where(ChatMessage.uid == uid))
+    session.execute(delete(ChatRoomMember).where(ChatRoomMember.uid == uid))
+    # Rooms the user owned pass to their longest-standing member, or go when empty.
+    for room in session.scalars(select(ChatRoom).where(ChatRoom.owner_uid == uid)):
+        heir = session.scalar(
+            select(ChatRoomMember.uid)
+            .where(ChatRoomMember.room_id == room.room_id)
+            .order_by(ChatRoomMember.joined_at, ChatRoomMember.uid)
+            .limit(1)
+        )
+        if heir is None:
+            session.execute(delete(ChatMessage).where(ChatMessage.room_id == room.room_id))
+            session.delete(room)
+        else:
+            room.owner_uid = heir
+    session.flush()
+
+
+def _chunks(items: list[int], size: int = 500) -> list[list[int]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

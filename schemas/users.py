@@ -1,8 +1,10 @@
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.commands import Command, NonEmpty
+from schemas.commands import Command, Id, NonEmpty, Timestamp
+
+ProfileText = Annotated[str, Field(max_length=4096)]
 
 
 class CreateUser(Command):
@@ -10,3 +12,69 @@ class CreateUser(Command):
     username: Annotated[NonEmpty, Field(max_length=255)]
     password: Annotated[str, Field(max_length=512)] | None = None
     email: Annotated[str, Field(max_length=255)] | None = None
+
+
+class UpdateProfile(Command):
+    """Only these fields: the route refuses any other key (no mass assignment).
+
+    An absent (or null) field is left as it is; an empty string clears it."""
+
+    kind: Literal["users.update"] = "users.update"
+    uid: Id
+    username: Annotated[str, Field(max_length=255)] | None = None
+    email: Annotated[str, Field(max_length=255)] | None = None
+    fullname: ProfileText | None = None
+    website: ProfileText | None = None
+    location: ProfileText | None = None
+    birthday: ProfileText | None = None
+    signature: ProfileText | None = None
+    aboutme: ProfileText | None = None
+
+    def changes(self) -> dict[str, str]:
+        return self.model_dump(exclude={"kind", "uid"}, exclude_none=True)
+
+
+class DeleteUser(Command):
+    kind: Literal["users.delete"] = "users.delete"
+    uid: Id
+
+
+class PasswordChange(BaseModel):
+    """What the client sends to the password route (validated in the API, never queued)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    new: Annotated[str, Field(min_length=1, max_length=512)]
+    current: Annotated[str, Field(max_length=512)] | None = None
+
+
+class ChangePassword(Command):
+    """The queued form: the API hashes ``new`` and checks ``current``, so no secret is
+    stored in the job."""
+
+    kind: Literal["users.password"] = "users.password"
+    uid: Id
+    password_hash: Annotated[str, Field(max_length=255)]
+    current_ok: bool = False
+
+
+class FollowUser(Command):
+    kind: Literal["users.follow"] = "users.follow"
+    uid: Id
+
+
+class UnfollowUser(Command):
+    kind: Literal["users.unfollow"] = "users.unfollow"
+    uid: Id
+
+
+class BanUser(Command):
+    kind: Literal["users.ban"] = "users.ban"
+    uid: Id
+    until: Timestamp | None = None  # ms; 0 or absent: permanent (v2 only)
+    reason: Annotated[str, Field(max_length=1000)] = ""  # v2 only
+
+
+class UnbanUser(Command):
+    kind: Literal["users.unban"] = "users.unban"
+    uid: Id

@@ -1,0 +1,85 @@
+"""Chat messages: a new room per message (v1), or an existing room (v2 ``roomId``)."""
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session
+
+from forum.clock import iso, now_ms
+from forum.errors import bad_request, forbidden, not_found
+from forum.models import ChatMessage, ChatRoom, ChatRoomMember, User
+from forum.users import get_poster, get_user
+
+# NodeBB's maximumChatMessageLength default (install/data/defaults.json).
+MAXIMUM_CHAT_MESSAGE_LENGTH = 1000
+
+
+def send_message(
+    session: Session,
+    actor: int,
+    touid: int,
+    content: str,
+    *,
+    room_id: int | None = None,
+    timestamp: int | None = None,
+    quiet: bool = False,
+) -> dict[str, object]:
+    """``actor`` messages ``touid`` (NodeBB's ``canMessageUser`` then ``sendMessage``).
+
+    ``quiet`` is accepted for compatibility; forumq sends no chat notifications."""
+    sender = get_poster(session, actor)  # exists and is not banned
+    get_user(session, touid)
+    if actor == touid:
+        raise bad_request("cant-chat-with-yourself")
+    if not content.strip():
+        raise bad_request("invalid-chat-message")
+    if len(content) > MAXIMUM_CHAT_MESSAGE_LENGTH:
+        raise bad_request("chat-message-too-long", MAXIMUM_CHAT_MESSAGE_LENGTH)
+    sent = timestamp or now_ms()
+    if room_id is None:
+        room = ChatRoom(owner_uid=actor, created_at=sent, message_count=0)
+        session.add(room)
+        session.flush()
+        session.add_all(
+            [
+                ChatRoomMember(room_id=room.room_id, uid=uid, joined_at=sent)
+                for uid in (actor, touid)
+            ]
+        )
+        room_id = room.room_id
+    else:
+        if session.get(ChatRoom, room_id) is None:
+            raise not_found("no-chat-room")
+        member = exists().where(ChatRoomMember.room_id == room_id, ChatRoomMember.uid == actor)
+        if not session.scalar(select(member)):
+            raise forbidden("no-privileges")
+    message = ChatMessage(room_id=room_id, uid=actor, content=content, timestamp=sent)
+    session.add(message)
+    session.execute(
+        update(ChatRoom)
+        .where(ChatRoom.room_id == room_id)
+        .values(message_count=ChatRoom.message_count + 1)
+    )
+    session.flush()
+    return message_data(message, sender)
+
+
+def message_data(message: ChatMessage, sender: User) -> dict[str, object]:
+    """The message object NodeBB's ``Messaging.sendMessage`` returns."""
+    return {
+        "mid": message.mid,
+        "messageId": message.mid,
+        "roomId": message.room_id,
+        "fromuid": message.uid,
+        "content": message.content,
+        "timestamp": message.timestamp,
+        "timestampISO": iso(message.timestamp),
+        "deleted": 0,
+        "system": 0,
+        "edited": 0,
+        "fromUser": {
+            "uid": sender.uid,
+            "username": sender.username,
+            "userslug": sender.userslug,
+        },
+        "self": 1,
+        "newSet": True,
+    }

@@ -1,0 +1,44 @@
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from schemas.commands import Command, Id, NonEmpty
+
+Slug = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class CreateGroup(Command):
+    kind: Literal["groups.create"] = "groups.create"
+    # The forum applies NodeBB's name rules (255 characters, no "/" or ":") with its keys.
+    name: Annotated[NonEmpty, Field(max_length=1024)]
+    description: Annotated[str, Field(max_length=10000)] = ""
+    hidden: bool = False
+    private: bool = True
+    owner_uid: Annotated[Id | None, Field(alias="ownerUid")] = None
+
+
+class DeleteGroup(Command):
+    kind: Literal["groups.delete"] = "groups.delete"
+    slug: Slug
+
+
+class JoinGroup(Command):
+    kind: Literal["groups.join"] = "groups.join"
+    slug: Slug
+
+
+class LeaveGroup(Command):
+    kind: Literal["groups.leave"] = "groups.leave"
+    slug: Slug
+
+
+class AddGroupMember(Command):
+    kind: Literal["groups.add_member"] = "groups.add_member"
+    slug: Slug
+    uid: Id
+
+
+class RemoveGroupMember(Command):
+    kind: Literal["groups.remove_member"] = "groups.remove_member"
+    slug: Slug
+    uid: Id
