@@ -21,7 +21,7 @@ def _command_types() -> tuple[type[Command], ...]:
     while pending:
         cls = pending.pop(0)
         pending.extend(cls.__subclasses__())
-        if cls.model_fields["kind"].default not in (None, ...):
+        if isinstance(cls.model_fields["kind"].default, str):  # concrete, not a base
             found.append(cls)
     return tuple(sorted(found, key=lambda cls: cls.model_fields["kind"].default))
 
