@@ -1,0 +1,166 @@
+"""``GET /api/openapi.json``: a valid OpenAPI 3.1 document generated from the routes,
+covering every route with its parameters, body, success and error envelopes."""
+
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+from starlette.routing import Route
+
+from api.app import create_app
+from api.openapi import PATH_PARAM, build, walk
+from api.routing import DocumentedRoute
+from forumq.settings import Settings
+from tests.conftest import Stack
+
+Doc = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def app_routes() -> list[tuple[str, Route]]:
+    app = create_app(Settings(database_url="sqlite://", upload_dir="uploads"))
+    return list(walk(list(app.routes)))
+
+
+@pytest.fixture(scope="module")
+def document() -> Doc:
+    return build(create_app(Settings(database_url="sqlite://", upload_dir="uploads")))
+
+
+def operation(document: Doc, path: str, method: str) -> Doc:
+    return document["paths"][PATH_PARAM.sub(r"{\1}", path)][method.lower()]
+
+
+def resolve(document: Doc, node: Doc) -> Doc:
+    while "$ref" in node:
+        section, name = node["$ref"].split("/")[-2:]
+        node = document["components"][section][name]
+    return node
+
+
+def test_the_document_is_valid_openapi_3_1(document: Doc) -> None:
+    assert document["openapi"] == "3.1.0"
+    validate(document)
+
+
+def test_every_route_appears(document: Doc, app_routes: list[tuple[str, Route]]) -> None:
+    documented = [(p, r) for p, r in app_routes if isinstance(r, DocumentedRoute)]
+    assert len(documented) > 20
+    for path, route in documented:
+        op = operation(document, path, route.method)
+        assert op["summary"] == route.doc.summary
+        assert op["x-forumq-auth"] == route.doc.auth
+    assert "get" in document["paths"]["/api/jobs/{job_id}"]
+    assert "get" in document["paths"]["/api/openapi.json"]
+    ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
+
+
+def test_path_parameters(document: Doc) -> None:
+    params = operation(document, "/api/v1/users/{uid}/tokens/{token}", "DELETE")["parameters"]
+    by_name = {p["name"]: p for p in params if "name" in p}
+    assert by_name["uid"] == {"name": "uid", "in": "path", "required": True,
+                              "schema": {"type": "integer", "minimum": 1}}  # fmt: skip
+    assert by_name["token"]["schema"] == {"type": "string"}
+    job = operation(document, "/api/jobs/{job_id}", "GET")["parameters"]
+    assert {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}} in job
+
+
+def test_request_bodies_come_from_the_route_models(
+    document: Doc, app_routes: list[tuple[str, Route]]
+) -> None:
+    checked = 0
+    for path, route in app_routes:
+        if not isinstance(route, DocumentedRoute) or route.doc.body is None:
+            continue
+        body = operation(document, path, route.method)["requestBody"]
+        model = route.doc.body
+        media_types = getattr(model, "media_types", None) or (
+            "application/json", "application/x-www-form-urlencoded")  # fmt: skip
+        assert sorted(body["content"]) == sorted(media_types)
+        schema = resolve(document, body["content"][media_types[0]]["schema"])
+        expected = {
+            field.alias or name
+            for name, field in model.model_fields.items()
+            if name != "kind"
+            and name not in route.doc.server_fields
+            and (field.alias or name) not in route.doc.server_fields
+        }
+        assert set(schema.get("properties", {})) == expected, (path, route.method)
+        required = {f.alias or n for n, f in model.model_fields.items() if f.is_required()}
+        assert set(schema.get("required", [])) == required & expected
+        assert body["required"] == bool(required & expected)
+        checked += 1
+    assert checked >= 5
+
+
+def test_topic_create_body_is_the_command_minus_the_discriminator(document: Doc) -> None:
+    body = operation(document, "/api/v1/topics", "POST")["requestBody"]
+    schema = resolve(document, body["content"]["application/x-www-form-urlencoded"]["schema"])
+    assert {"cid", "title", "content"} <= set(schema["required"])
+    assert "kind" not in schema["properties"]
+    reply = operation(document, "/api/v2/topics/{tid}", "POST")["requestBody"]
+    reply_schema = resolve(document, reply["content"]["application/json"]["schema"])
+    assert "tid" not in reply_schema["properties"]  # from the path, not the body
+    assert "toPid" in reply_schema["properties"]
+
+
+def test_queued_routes_document_the_job_answer_and_headers(
+    document: Doc, app_routes: list[tuple[str, Route]]
+) -> None:
+    for path, route in app_routes:
+        if not isinstance(route, DocumentedRoute):
+            continue
+        op = operation(document, path, route.method)
+        refs = {p.get("$ref", "").rsplit("/", 1)[-1] for p in op.get("parameters", [])}
+        if route.doc.queued:
+            accepted = resolve(document, op["responses"]["202"])
+            assert set(accepted["headers"]) >= {"Location", "Retry-After"}
+            payload = accepted["content"]["application/json"]["schema"]["properties"]["payload"]
+            assert resolve(document, payload)["required"] == ["job_id", "state", "links"]
+            assert {"Prefer", "IdempotencyKey"} <= refs
+            assert {"409", "422"} <= set(op["responses"])
+        else:
+            assert "202" not in op["responses"]
+            assert "Prefer" not in refs
+        if route.doc.auth == "none":
+            assert op["security"] == []
+        else:
+            assert op["security"] == [{"bearerAuth": []}, {"jwtToken": []}]
+            assert "Uid" in refs
+            assert {"400", "401", "403", "404", "413", "503"} <= set(op["responses"])
+        assert {str(status) for status in route.doc.errors} <= set(op["responses"])
+
+
+def test_envelopes(document: Doc) -> None:
+    op = operation(document, "/api/v1/topics", "POST")
+    ok = op["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok["required"] == ["code", "payload"] and ok["properties"]["code"] == {"const": "ok"}
+    error = resolve(document, op["responses"]["404"])["content"]["application/json"]["schema"]
+    assert resolve(document, error)["required"] == ["code", "message", "params"]
+    unavailable = resolve(document, op["responses"]["503"])
+    assert "Retry-After" in unavailable["headers"]
+    # Not enveloped: ping, and the upload's bare array of {url, name} (plugin §3.5).
+    upload = operation(document, "/api/v2/util/upload", "POST")
+    answer = resolve(document, upload["responses"]["200"]["content"]["application/json"]["schema"])
+    assert answer["type"] == "array"
+    assert set(resolve(document, answer["items"])["required"]) == {"url", "name"}
+    assert list(upload["requestBody"]["content"]) == ["multipart/form-data"]
+    pong = operation(document, "/api/v1/ping", "GET")
+    assert "payload" not in str(pong["responses"]["200"])
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerAuth"]["scheme"] == "bearer"
+    assert schemes["jwtToken"] == {**schemes["jwtToken"], "in": "query", "name": "token"}
+
+
+def test_served_by_the_running_service(stack: Stack) -> None:
+    with stack.client() as client:
+        response = client.get("/api/openapi.json")
+        again = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    served = response.json()
+    validate(served)
+    assert served == again.json()
+    assert "/api/v2/util/maintenance" in served["paths"]
+    assert "/api/jobs/{job_id}" in served["paths"]
