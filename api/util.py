@@ -162,6 +162,10 @@ class _Store:
         await run_in_threadpool(partial.rename, final)
         self.done.append((final, self._entry))
 
+    @property
+    def receiving(self) -> bool:
+        return self._file is not None
+
     def discard(self) -> None:
         if self._file is not None and self._path is not None:
             self._file.close()
@@ -196,6 +200,8 @@ async def receive_files(request: Request, settings: Settings) -> list[dict[str, 
                 await getattr(store, event)(*([] if value is None else [value]))
             recorder.events.clear()
         parser.finalize()
+        if store.receiving:  # the body ended inside a file part
+            raise FormParserError("truncated multipart body")
     except FormParserError:
         store.discard()
         raise bad_request("The multipart body is malformed.") from None
