@@ -11,7 +11,6 @@ from forum.groups import add_member, ensure_system_groups
 from forum.models import (
     ApiToken,
     Bookmark,
-    Category,
     ChatMessage,
     ChatRoom,
     ChatRoomMember,
@@ -22,7 +21,6 @@ from forum.models import (
     PostVote,
     Topic,
     TopicFollow,
-    TopicTag,
     User,
     UserFollow,
 )
@@ -244,100 +242,36 @@ def delete_user(session: Session, actor: int | None, uid: int) -> dict[str, obje
 
 
 def _purge_content(session: Session, uid: int) -> None:
+    """Purge the user's topics (with every post in them) and their other posts, through
+    the purge rules of ``forum.posts`` (one place for how removed content counts)."""
+    from forum import posts  # imported here: forum.posts itself imports this module
+
     own_posts = select(Post.pid).where(Post.uid == uid)
-    # The user's topics (or topics headed by one of their posts) go with all their posts.
-    own_tids = list(
+    # The user's topics, and any topic one of their posts heads, go whole.
+    tids = list(
         session.scalars(
             select(Topic.tid).where(or_(Topic.uid == uid, Topic.main_pid.in_(own_posts)))
         )
     )
-    if own_tids:
-        _purge_topics(session, own_tids)
+    for chunk in _chunks(tids):
+        posts.purge_topics(session, lambda t, chunk=chunk: t.tid.in_(chunk))
     # Their replies in other people's topics.
-    replies = session.execute(select(Post.pid, Post.tid, Post.to_pid).where(Post.uid == uid)).all()
-    if not replies:
+    per_topic = session.execute(
+        select(Post.tid, func.count()).where(Post.uid == uid).group_by(Post.tid)
+    ).all()
+    if not per_topic:
         return
-    pids = [r.pid for r in replies]
-    per_topic: dict[int, int] = {}
-    for r in replies:
-        per_topic[r.tid] = per_topic.get(r.tid, 0) + 1
-    _forget_posts(session, pids, {r.to_pid for r in replies if r.to_pid} - set(pids))
-    for tid, count in per_topic.items():
+    posts.remove_posts(session, lambda p: p.uid == uid)
+    for tid, count in per_topic:
         # The user has no post left in the topic: one poster fewer.
         session.execute(
             update(Topic)
             .where(Topic.tid == tid)
             .values(postcount=Topic.postcount - count, postercount=Topic.postercount - 1)
         )
-        cid = session.scalar(select(Topic.cid).where(Topic.tid == tid))
-        session.execute(
-            update(Category)
-            .where(Category.cid == cid)
-            .values(post_count=Category.post_count - count)
-        )
-    session.execute(delete(Post).where(Post.pid.in_(pids)))
-    for tid in per_topic:
-        _refresh_topic_tail(session, tid)
-
-
-def _purge_topics(session: Session, tids: list[int]) -> None:
-    topics = session.execute(
-        select(Topic.tid, Topic.cid, Topic.postcount).where(Topic.tid.in_(tids))
-    ).all()
-    for topic in topics:
-        session.execute(
-            update(Category)
-            .where(Category.cid == topic.cid)
-            .values(
-                topic_count=Category.topic_count - 1,
-                post_count=Category.post_count - topic.postcount,
-            )
-        )
-    posts = session.execute(select(Post.pid, Post.uid, Post.to_pid).where(Post.tid.in_(tids))).all()
-    pids = [p.pid for p in posts]
-    # Other people's posts in these topics disappear too: their post counts follow.
-    per_user: dict[int, int] = {}
-    for post in posts:
-        per_user[post.uid] = per_user.get(post.uid, 0) + 1
-    for poster, count in per_user.items():
-        session.execute(
-            update(User).where(User.uid == poster).values(postcount=User.postcount - count)
-        )
-    for author in session.scalars(select(Topic.uid).where(Topic.tid.in_(tids))):
-        session.execute(
-            update(User).where(User.uid == author).values(topiccount=User.topiccount - 1)
-        )
-    _forget_posts(session, pids, {p.to_pid for p in posts if p.to_pid} - set(pids))
-    session.execute(delete(TopicFollow).where(TopicFollow.tid.in_(tids)))
-    session.execute(delete(TopicTag).where(TopicTag.tid.in_(tids)))
-    session.execute(delete(Post).where(Post.tid.in_(tids)))
-    session.execute(delete(Topic).where(Topic.tid.in_(tids)))
-
-
-def _forget_posts(session: Session, pids: list[int], surviving_parents: set[int]) -> None:
-    """Before ``pids`` are deleted: their votes, bookmarks and reply links."""
-    for parent in surviving_parents:
-        session.execute(update(Post).where(Post.pid == parent).values(replies=Post.replies - 1))
-    for chunk in _chunks(pids):
-        session.execute(delete(PostVote).where(PostVote.pid.in_(chunk)))
-        session.execute(delete(Bookmark).where(Bookmark.pid.in_(chunk)))
-
-
-def _refresh_topic_tail(session: Session, tid: int) -> None:
-    """Latest post time and teaser after posts left the topic (derived, not counted)."""
-    topic = session.get(Topic, tid)
-    if topic is None:
-        return
-    last = session.scalar(select(func.max(Post.timestamp)).where(Post.tid == tid))
-    teaser = session.scalar(
-        select(Post.pid)
-        .where(Post.tid == tid, Post.pid != topic.main_pid, Post.deleted.is_(False))
-        .order_by(Post.timestamp.desc(), Post.pid.desc())
-        .limit(1)
-    )
-    session.execute(
-        update(Topic).where(Topic.tid == tid).values(lastposttime=last or 0, teaser_pid=teaser)
-    )
+        posts.refresh_topic_tail(session, tid)
+    session.flush()
+    session.expire_all()
 
 
 def _forget_social(session: Session, uid: int) -> None:

@@ -1,0 +1,380 @@
+"""User routes over HTTP through the queue: profile, delete, password, follows, bans."""
+
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from forum import tokens
+from forum.db import transaction
+from forum.models import ApiToken, Category, Job, Post, Topic, User, UserFollow
+from forum.passwords import verify_password
+from forum.users import create_user
+from tests.conftest import Stack
+
+CONTENT = "Some content that is long enough"
+
+
+def new_user(stack: Stack, *, password: str | None = None, admin: bool = False) -> tuple[int, str]:
+    """A user made the operator's way, and a token of theirs."""
+    with transaction(stack.database_url) as session:
+        uid = create_user(
+            session, None, f"u{uuid.uuid4().hex[:10]}", password=password, admin=admin
+        ).uid
+        return uid, tokens.issue_user_token(session, uid)
+
+
+def user_row(stack: Stack, uid: int) -> User | None:
+    with stack.session() as session:
+        return session.get(User, uid)
+
+
+def error(response: httpx.Response, status: int, code: str, message: str | None = None) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code, body
+    if message is not None:
+        assert body["message"] == message, body
+
+
+def ok(response: httpx.Response) -> dict:
+    assert response.status_code == 200, response.text
+    assert response.json()["code"] == "ok"
+    return response.json()["payload"]
+
+
+# --- PUT /users/{uid} ---------------------------------------------------------------------
+
+
+def test_profile_update_by_self_sets_whitelisted_fields(stack: Stack) -> None:
+    uid, token = new_user(stack)
+    name = f"renamed{uuid.uuid4().hex[:6]}"
+    with stack.client(token) as client:
+        payload = ok(
+            client.put(
+                f"/api/v1/users/{uid}",
+                json={
+                    "username": name,
+                    "email": f"{name}@example.org",
+                    "fullname": "Full Name",
+                    "website": "https://example.org",
+                    "location": "Here",
+                    "birthday": "1990-01-31",
+                    "signature": "sig",
+                    "aboutme": "about",
+                    "uid": uid,
+                },
+            )
+        )
+    assert payload == {}
+    row = user_row(stack, uid)
+    assert row.username == name and row.userslug == name and row.email == f"{name}@example.org"
+    assert row.profile == {
+        "fullname": "Full Name",
+        "website": "https://example.org",
+        "location": "Here",
+        "birthday": "1990-01-31",
+        "signature": "sig",
+        "aboutme": "about",
+    }
+
+
+@pytest.mark.parametrize("field", ["reputation", "banned", "groups", "postcount", "password"])
+def test_profile_update_refuses_other_fields_and_changes_nothing(stack: Stack, field: str) -> None:
+    uid, token = new_user(stack)
+    before = user_row(stack, uid)
+    with stack.client(token) as client:
+        response = client.put(f"/api/v2/users/{uid}", json={"fullname": "X", field: 100})
+    error(response, 400, "bad-request")
+    assert response.json()["params"] == [field]
+    after = user_row(stack, uid)
+    assert (after.reputation, after.banned, after.postcount, after.profile) == (
+        before.reputation,
+        before.banned,
+        before.postcount,
+        before.profile,
+    )
+
+
+def test_profile_update_cannot_retarget_uid(stack: Stack) -> None:
+    uid, token = new_user(stack)
+    with stack.client(token) as client:
+        response = client.put(
+            f"/api/v1/users/{uid}", data={"uid": stack.admin_uid, "fullname": "x"}
+        )
+    error(response, 400, "bad-request")
+    assert response.json()["params"] == ["uid"]
+
+
+def test_profile_update_privileges(stack: Stack) -> None:
+    uid, _ = new_user(stack)
+    other, other_token = new_user(stack)
+    with stack.client(other_token) as client:
+        mismatch = client.put(f"/api/v1/users/{uid}", json={"fullname": "Hijack"})
+    with stack.client() as client:
+        anonymous = client.put(f"/api/v1/users/{uid}", json={"fullname": "Anon"})
+    with stack.client(stack.admin_token) as client:
+        by_admin = client.put(f"/api/v2/users/{uid}", json={"location": "Set by admin"})
+        unknown = client.put("/api/v2/users/99999999", json={"location": "x"})
+    with stack.client(stack.master_token) as client:
+        master_self = client.put(f"/api/v1/users/{uid}", json={"fullname": "Master", "_uid": uid})
+        master_other = client.put(f"/api/v1/users/{uid}", json={"fullname": "M", "_uid": other})
+        master_no_uid = client.put(f"/api/v1/users/{uid}", json={"fullname": "M"})
+    error(mismatch, 401, "not-authorised")
+    error(anonymous, 401, "not-authorised")
+    ok(by_admin)
+    error(unknown, 404, "not-found")
+    ok(master_self)
+    error(master_other, 401, "not-authorised")
+    error(master_no_uid, 400, "params-missing")
+    assert master_no_uid.json()["params"] == ["_uid"]
+    assert user_row(stack, uid).profile == {"location": "Set by admin", "fullname": "Master"}
+
+
+def test_profile_update_validation(stack: Stack) -> None:
+    uid, token = new_user(stack)
+    taken, _ = new_user(stack)
+    with stack.client(token) as client:
+        bad_email = client.put(f"/api/v1/users/{uid}", json={"email": "not-an-email"})
+        username_taken = client.put(
+            f"/api/v1/users/{uid}", json={"username": user_row(stack, taken).username}
+        )
+        long_signature = client.put(f"/api/v1/users/{uid}", json={"signature": "s" * 256})
+        wrong_type = client.put(f"/api/v1/users/{uid}", json={"fullname": 5})
+        not_numeric = client.put("/api/v1/users/abc", json={"fullname": "x"})
+    error(bad_email, 400, "bad-request", "invalid-email")
+    error(username_taken, 400, "bad-request", "username-taken")
+    error(long_signature, 400, "bad-request", "signature-too-long")
+    error(wrong_type, 400, "bad-request")
+    assert wrong_type.json()["params"] == ["fullname"]
+    error(not_numeric, 404, "not-found")
+    assert user_row(stack, uid).profile == {}
+
+
+# --- DELETE /users/{uid} ------------------------------------------------------------------
+
+
+def test_delete_user_removes_content_tokens_and_keeps_counters(stack: Stack) -> None:
+    doomed, doomed_token = new_user(stack)
+    other, other_token = new_user(stack)
+    with stack.client(doomed_token) as client:
+        own_tid = ok(
+            client.post(
+                "/api/v1/topics",
+                json={"title": "Doomed topic", "content": CONTENT, "cid": stack.cid},
+            )
+        )["topicData"]["tid"]
+    with stack.client(other_token) as client:
+        ok(client.post(f"/api/v1/topics/{own_tid}", json={"content": "other's reply here"}))
+        other_tid = ok(
+            client.post(
+                "/api/v1/topics", json={"title": "Survivor", "content": CONTENT, "cid": stack.cid}
+            )
+        )["topicData"]["tid"]
+        ok(client.put(f"/api/v2/users/{doomed}/follow"))
+    with stack.client(doomed_token) as client:
+        ok(client.post(f"/api/v1/topics/{other_tid}", json={"content": "doomed reply here"}))
+        ok(client.post(f"/api/v1/users/{other}/follow"))
+    with stack.session() as session:
+        category = session.get(Category, stack.cid)
+        topics_before, posts_before = category.topic_count, category.post_count
+        assert session.get(User, other).postcount == 2
+    with stack.client(doomed_token) as client:
+        assert ok(client.delete(f"/api/v1/users/{doomed}")) == {}
+    with stack.session() as session:
+        assert session.get(User, doomed) is None
+        assert session.scalar(select(func.count()).where(ApiToken.uid == doomed)) == 0
+        assert session.get(Topic, own_tid) is None
+        assert session.scalar(select(func.count()).where(Post.uid == doomed)) == 0
+        category = session.get(Category, stack.cid)
+        assert category.topic_count == topics_before - 1
+        assert category.post_count == posts_before - 3  # own topic (2 posts) + 1 reply
+        survivor = session.get(Topic, other_tid)
+        assert (survivor.postcount, survivor.postercount) == (1, 1)
+        assert survivor.teaser_pid is None
+        remaining = session.get(User, other)
+        assert remaining.postcount == 1  # their reply in the purged topic went with it
+        assert (remaining.follower_count, remaining.following_count) == (0, 0)
+        assert session.scalar(select(func.count()).where(UserFollow.followee_uid == other)) == 0
+
+
+def test_delete_user_privileges(stack: Stack) -> None:
+    uid, _ = new_user(stack)
+    other, other_token = new_user(stack)
+    with stack.client(other_token) as client:
+        mismatch = client.delete(f"/api/v2/users/{uid}")
+    with stack.client(stack.master_token) as client:
+        master_other = client.delete(f"/api/v1/users/{uid}", params={"_uid": other})
+        by_admin = client.delete(f"/api/v1/users/{uid}", params={"_uid": stack.admin_uid})
+        again = client.delete(f"/api/v1/users/{uid}", params={"_uid": stack.admin_uid})
+    error(mismatch, 401, "not-authorised")
+    error(master_other, 401, "not-authorised")
+    ok(by_admin)
+    error(again, 404, "not-found")
+    assert user_row(stack, uid) is None and user_row(stack, other) is not None
+
+
+# --- PUT /users/{uid}/password ------------------------------------------------------------
+
+
+def test_password_change(stack: Stack) -> None:
+    uid, token = new_user(stack, password="old-password")
+    other, other_token = new_user(stack, password="other-password")
+    with stack.client(token) as client:
+        missing_new = client.put(f"/api/v1/users/{uid}/password", json={"current": "old-password"})
+        missing_current = client.put(f"/api/v1/users/{uid}/password", json={"new": "new-password"})
+        wrong = client.put(
+            f"/api/v2/users/{uid}/password", json={"new": "new-password", "current": "nope-nope"}
+        )
+        too_short = client.put(
+            f"/api/v2/users/{uid}/password", json={"new": "abc", "current": "old-password"}
+        )
+        good = client.put(
+            f"/api/v1/users/{uid}/password", data={"new": "new-password", "current": "old-password"}
+        )
+    with stack.client(other_token) as client:
+        mismatch = client.put(
+            f"/api/v1/users/{uid}/password",
+            json={"new": "hacked-password", "current": "other-password"},
+        )
+    with stack.client(stack.admin_token) as client:
+        by_admin = client.put(f"/api/v1/users/{other}/password", json={"new": "reset-by-admin"})
+    error(missing_new, 400, "params-missing")
+    assert missing_new.json()["params"] == ["new"]
+    error(missing_current, 400, "params-missing")
+    assert missing_current.json()["params"] == ["current"]
+    error(wrong, 400, "bad-request", "change-password-error-wrong-current")
+    error(too_short, 400, "bad-request", "password-too-short")
+    assert ok(good) == {}
+    error(mismatch, 401, "not-authorised")
+    ok(by_admin)
+    assert verify_password("new-password", user_row(stack, uid).password_hash)
+    assert verify_password("reset-by-admin", user_row(stack, other).password_hash)
+    with stack.session() as session:  # no secret is kept in the job table
+        commands = session.scalars(select(Job.command).where(Job.kind == "users.password"))
+        assert all("new-password" not in str(c) for c in commands)
+
+
+# --- follow / unfollow --------------------------------------------------------------------
+
+
+def test_follow_and_unfollow_v1_v2(stack: Stack) -> None:
+    uid, token = new_user(stack)
+    target, _ = new_user(stack)
+    with stack.client(token) as client:
+        ok(client.post(f"/api/v1/users/{target}/follow"))
+        again = client.put(f"/api/v2/users/{target}/follow")
+        self_follow = client.post(f"/api/v1/users/{uid}/follow")
+        unknown = client.post("/api/v1/users/99999999/follow")
+        wrong_verb = client.put(f"/api/v1/users/{target}/follow")
+        assert (user_row(stack, uid).following_count, user_row(stack, target).follower_count) == (
+            1,
+            1,
+        )
+        ok(client.delete(f"/api/v2/users/{target}/follow"))
+        not_following = client.delete(f"/api/v1/users/{target}/follow")
+    error(again, 400, "bad-request", "already-following")
+    error(self_follow, 400, "bad-request", "you-cant-follow-yourself")
+    error(unknown, 404, "not-found")
+    error(wrong_verb, 404, "not-found")
+    error(not_following, 400, "bad-request", "not-following")
+    assert (user_row(stack, uid).following_count, user_row(stack, target).follower_count) == (0, 0)
+    with stack.client() as client:
+        error(client.put(f"/api/v2/users/{target}/follow"), 401, "not-authorised")
+
+
+def test_master_token_follows_as_uid(stack: Stack) -> None:
+    uid, _ = new_user(stack)
+    target, _ = new_user(stack)
+    with stack.client(stack.master_token) as client:
+        ok(client.put(f"/api/v2/users/{target}/follow", json={"_uid": uid}))
+        missing = client.put(f"/api/v2/users/{target}/follow")
+        bad_uid = client.put(f"/api/v2/users/{target}/follow", json={"_uid": 99999999})
+    error(missing, 400, "params-missing")
+    error(bad_uid, 400, "bad-request")
+    with stack.session() as session:
+        assert session.get(UserFollow, (uid, target)) is not None
+
+
+# --- ban / unban --------------------------------------------------------------------------
+
+
+def test_ban_v1_is_permanent_and_blocks_posting(stack: Stack) -> None:
+    uid, token = new_user(stack)
+    _, other_token = new_user(stack)
+    with stack.client(other_token) as client:
+        error(client.post(f"/api/v1/users/{uid}/ban"), 403, "forbidden")
+    with stack.client(stack.admin_token) as client:
+        ok(client.post(f"/api/v1/users/{uid}/ban", json={"until": 1, "reason": "ignored"}))
+        cant_ban_admin = client.post(f"/api/v1/users/{stack.admin_uid}/ban")
+        unknown = client.post("/api/v1/users/99999999/ban")
+    error(cant_ban_admin, 400, "bad-request", "cant-ban-other-admins")
+    error(unknown, 404, "not-found")
+    row = user_row(stack, uid)
+    assert (row.banned, row.banned_until, row.ban_reason) == (True, 0, "")
+    with stack.client(token) as client:
+        refused = client.post(
+            "/api/v1/topics", json={"title": "Banned", "content": CONTENT, "cid": stack.cid}
+        )
+    error(refused, 400, "bad-request", "user-banned")
+    with stack.client(stack.admin_token) as client:
+        ok(client.delete(f"/api/v1/users/{uid}/ban"))
+    assert user_row(stack, uid).banned is False
+    with stack.client(token) as client:
+        ok(
+            client.post(
+                "/api/v1/topics", json={"title": "Unbanned", "content": CONTENT, "cid": stack.cid}
+            )
+        )
+
+
+def test_ban_v2_until_and_reason(stack: Stack) -> None:
+    uid, _ = new_user(stack)
+    with stack.client(stack.master_token) as client:
+        as_user = client.put(f"/api/v2/users/{uid}/ban", json={"_uid": uid})
+        past = client.put(f"/api/v2/users/{uid}/ban", json={"_uid": stack.admin_uid, "until": 1000})
+        bad_until = client.put(
+            f"/api/v2/users/{uid}/ban", json={"_uid": stack.admin_uid, "until": "soon"}
+        )
+        ok(
+            client.put(
+                f"/api/v2/users/{uid}/ban",
+                json={"_uid": stack.admin_uid, "until": 4102444800000, "reason": "spam"},
+            )
+        )
+        wrong_verb = client.post(f"/api/v2/users/{uid}/ban", json={"_uid": stack.admin_uid})
+    error(as_user, 403, "forbidden")
+    error(past, 400, "bad-request", "ban-expiry-missing")
+    error(bad_until, 400, "bad-request")
+    assert bad_until.json()["params"] == ["until"]
+    error(wrong_verb, 404, "not-found")
+    row = user_row(stack, uid)
+    assert (row.banned, row.banned_until, row.ban_reason) == (True, 4102444800000, "spam")
+    with stack.client(stack.admin_token) as client:
+        ok(client.delete(f"/api/v2/users/{uid}/ban"))
+    assert user_row(stack, uid).banned is False
+
+
+def test_expired_ban_does_not_block_posting(any_stack: Stack) -> None:
+    uid, token = new_user(any_stack)
+    with any_stack.session() as session, session.begin():
+        user = session.get(User, uid)
+        user.banned, user.banned_until = True, 1000  # ended long ago
+    with any_stack.client(token) as client:
+        ok(
+            client.post(
+                "/api/v1/topics",
+                json={"title": "Free again", "content": CONTENT, "cid": any_stack.cid},
+            )
+        )
+
+
+def test_routes_per_version(stack: Stack) -> None:
+    from api import users
+
+    v1 = {(r.method, r.path) for r in users.routes("v1")}
+    v2 = {(r.method, r.path) for r in users.routes("v2")}
+    assert len(v1) == len(v2) == 12
+    assert ("POST", "/users/{uid}/follow") in v1 and ("PUT", "/users/{uid}/follow") in v2
+    assert ("POST", "/users/{uid}/ban") in v1 and ("PUT", "/users/{uid}/ban") in v2
