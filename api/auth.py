@@ -133,7 +133,8 @@ class Authenticator:
     @staticmethod
     def _parse_uid(raw: object) -> int:
         text = str(raw).strip()
-        if not text.isdigit() or not 0 < int(text) < 2**63:
+        # isascii(): "²" and "٣" are digits to str.isdigit() but not to a uid.
+        if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
             raise bad_request("_uid must name an existing user", ["_uid"])
         return int(text)
 

@@ -11,12 +11,14 @@ from api.errors import ApiError, bad_request, not_found, params_missing
 from schemas import Command
 
 Body = dict[str, Any]
+# How deep a parameter's value may nest (lists of lists...); no route takes more than 2.
+MAX_DEPTH = 32
 
 
 async def read_body(request: Request, limit: int) -> Body:
     """The request's parameters: a JSON object or a urlencoded form; {} when empty."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     raw = bytearray()
     async for chunk in request.stream():
@@ -27,7 +29,7 @@ async def read_body(request: Request, limit: int) -> Body:
         return {}
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == "application/x-www-form-urlencoded":
-        return parse_form(raw.decode("utf-8", errors="replace"))
+        return _without_nul(parse_form(raw.decode("utf-8", errors="replace")))
     if media_type in ("application/json", "") or media_type.endswith("+json"):
         try:
             body = orjson.loads(raw)
@@ -35,8 +37,34 @@ async def read_body(request: Request, limit: int) -> Body:
             raise bad_request("The request body is not valid JSON.") from None
         if not isinstance(body, dict):
             raise bad_request("The request body must be a JSON object.")
-        return body
+        return _without_nul(body)
     raise bad_request(f"Unsupported content type {media_type!r}: send JSON or a form.")
+
+
+def _without_nul(body: Body) -> Body:
+    """Refuse U+0000 anywhere in the parameters (PostgreSQL cannot store it, so such a
+    write would fail in the worker instead of getting its 400 here), and values nested
+    deeper than any route takes (they could not even be serialised into a job)."""
+
+    def bad_value(value: Any) -> bool:
+        pending = [(value, 0)]  # a loop, not recursion: JSON may nest 1024 deep
+        while pending:
+            item, depth = pending.pop()
+            if depth > MAX_DEPTH or (isinstance(item, str) and "\x00" in item):
+                return True
+            if isinstance(item, list):
+                pending.extend((child, depth + 1) for child in item)
+            elif isinstance(item, dict):
+                pending.extend((child, depth + 1) for child in (*item.keys(), *item.values()))
+        return False
+
+    bad = sorted(str(key) for key, value in body.items() if bad_value(key) or bad_value(value))
+    if bad:
+        raise bad_request(
+            f"Parameters must not contain NUL (U+0000) characters or nest over {MAX_DEPTH} deep.",
+            bad,
+        )
+    return body
 
 
 def parse_form(text: str) -> Body:
@@ -60,7 +88,8 @@ def _too_large(limit: int) -> ApiError:
 def path_id(request: Request, name: str) -> int:
     """A numeric id from the path; anything else names nothing (404)."""
     raw = request.path_params[name]
-    if not raw.isdigit() or not 0 < int(raw) < 2**63:
+    # isascii(): "²" is a digit to str.isdigit() but int() refuses it.
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 2**63:
         raise not_found()
     return int(raw)
 

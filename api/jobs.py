@@ -1,6 +1,7 @@
 """``GET /api/jobs/{job_id}``: a job's state and final answer (actor or admin only)."""
 
 import asyncio
+import re
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,7 +17,13 @@ from forum.db import session_factory
 from forum.models import Job
 
 
+# Job ids are uuid4 hex; anything else names no job (and "\x00" would upset PostgreSQL).
+_JOB_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
 def _load(database_url: str, job_id: str) -> Job | None:
+    if not _JOB_ID.fullmatch(job_id):
+        return None
     with session_factory(database_url)() as session:
         return jobs.get(session, job_id)
 
@@ -65,7 +72,7 @@ def _bounded_int(request: Request, name: str, default: int, low: int, high: int)
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise bad_request(f"{name} must be an integer from {low} to {high}", [name])
     return int(raw)
 

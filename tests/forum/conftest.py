@@ -3,7 +3,6 @@
 No HTTP, no Celery: each test calls the plain functions inside ``forum.db.transaction``.
 """
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from forum.categories import create_category
 from forum.db import engine_for, transaction
 from forum.migrate import upgrade
 from forum.users import create_user
+from tests.forum.factories import unique
 
 
 @pytest.fixture(scope="session")
@@ -28,10 +28,6 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def db_url(request: pytest.FixtureRequest) -> str:
     """Each domain test runs on both databases forumq supports."""
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-
-
-def unique(prefix: str = "u") -> str:
-    return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
 def new_user(url: str, *, admin: bool = False, password: str | None = None) -> int:
