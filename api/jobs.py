@@ -16,7 +16,6 @@ from forum import jobs
 from forum.db import session_factory
 from forum.models import Job
 
-
 # Job ids are uuid4 hex; anything else names no job (and "\x00" would upset PostgreSQL).
 _JOB_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 
