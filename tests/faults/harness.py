@@ -1,0 +1,215 @@
+"""Servers a fault test can break on purpose: its own redis-server, a TCP proxy in
+front of PostgreSQL it can cut, and a fresh database. The machine's own services
+are never touched."""
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from forum.db import engine_for
+from forum.migrate import upgrade
+from tests import servers
+
+
+class RedisServer:
+    """A private, non-persistent redis-server on a free port."""
+
+    def __init__(self, workdir: Path) -> None:
+        if shutil.which("redis-server") is None:
+            servers.require(False, "redis-server binary")
+        self.port = servers.free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        servers.wait_until(lambda: servers.port_open("127.0.0.1", self.port), 10, "redis-server")
+
+    def kill(self) -> None:
+        """Gone at once, with everything it held (no persistence)."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to a target; ``cut()`` drops every connection and
+    refuses new ones until ``restore()``, like a network partition."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = servers.free_port()
+        self._up = threading.Event()
+        self._up.set()
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if not self._up.is_set():
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets.update((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+            with self._lock:
+                self._sockets.discard(sock)
+
+    def cut(self) -> None:
+        self._up.clear()
+        with self._lock:
+            doomed = list(self._sockets)
+        for sock in doomed:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def restore(self) -> None:
+        self._up.set()
+
+    def close(self) -> None:
+        self.cut()
+        self._listener.close()
+
+
+@contextlib.contextmanager
+def fresh_database(host: str = "127.0.0.1", port: int = 5432) -> Iterator[str]:
+    """A migrated PostgreSQL database reached at host:port, dropped afterwards."""
+    servers.require(servers.port_open("127.0.0.1", 5432), "PostgreSQL on 127.0.0.1:5432")
+    name = f"forumq_fault_{uuid.uuid4().hex[:10]}"
+    admin = "postgresql://postgres@127.0.0.1:5432/test"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@{host}:{port}/{name}"
+    upgrade(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    try:
+        yield url
+    finally:
+        engine_for(url).dispose()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_worker(env: dict[str, str], log: Path, concurrency: int = 2) -> subprocess.Popen[bytes]:
+    """A worker in its own process group, so a test can kill it and its children."""
+    handle = log.open("ab")
+    start = log.stat().st_size if log.exists() else 0
+    process = subprocess.Popen(
+        [servers.sys.executable, "-m", "forumq", "worker", f"--concurrency={concurrency}"],
+        env={**os.environ, **env}, cwd=str(log.parent), stdout=handle, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    servers.wait_until(lambda: b"ready." in log.read_bytes()[start:], 60, "celery worker")
+    return process
+
+
+def kill_group(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+    process.wait(30)
+
+
+def fault_env(database_url: str, broker_url: str) -> dict[str, str]:
+    return {
+        "FORUMQ_DATABASE_URL": database_url,
+        "FORUMQ_BROKER_URL": broker_url,
+        "FORUMQ_INTERACTIVE_QUEUE": f"forumq.fault.{uuid.uuid4().hex[:8]}",
+        # Recover lost messages quickly, so the tests stay short.
+        "FORUMQ_STALE_AFTER_SECONDS": "3",
+        "FORUMQ_SWEEP_INTERVAL_SECONDS": "1",
+        "FORUMQ_TOKEN_CACHE_SECONDS": "60",
+    }
+
+
+async def send_replies(
+    base_url: str, token: str, tids: list[int], count: int, tag: str,
+    concurrency: int = 32, on_progress=None,  # type: ignore[no-untyped-def]
+) -> dict[str, int]:  # fmt: skip
+    """POST ``count`` async replies spread over ``tids``; returns {content: status}."""
+    statuses: dict[str, int] = {}
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+    headers = {"Authorization": f"Bearer {token}", "Prefer": "respond-async"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
+
+        async def sender() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                content = f"{tag} reply number {i}"
+                try:
+                    response = await client.post(
+                        f"/api/v1/topics/{tids[i % len(tids)]}", json={"content": content}
+                    )
+                    statuses[content] = response.status_code
+                except httpx.HTTPError:
+                    statuses[content] = 0
+                if on_progress:
+                    on_progress(len(statuses))
+
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+    return statuses
+
+
+def wait_for_jobs(database_url: str, expected: int, timeout: float) -> None:
+    """Until ``expected`` jobs are finished (or fail the test with the counts)."""
+    engine = engine_for(database_url)
+    deadline = time.monotonic() + timeout
+    counts: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception), engine.connect() as conn:
+            counts = dict(
+                conn.execute(text("SELECT state, count(*) FROM jobs GROUP BY state")).all()
+            )  # type: ignore[arg-type]
+            if counts.get("succeeded", 0) + counts.get("failed", 0) >= expected and not (
+                counts.get("queued") or counts.get("running")
+            ):
+                return
+        time.sleep(0.5)
+    pytest.fail(f"jobs not finished after {timeout}s: {counts}")

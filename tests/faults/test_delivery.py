@@ -1,0 +1,153 @@
+"""Fault injection: acknowledged writes survive killed workers, a Redis restart and a
+database outage, and are applied exactly once. Each test ends by counting rows."""
+
+import asyncio
+import collections
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from forum.db import engine_for, transaction
+from forum.models import Job, Post
+from tests import servers
+from tests.conftest import seed
+from tests.faults import harness
+
+pytestmark = pytest.mark.integration
+
+
+def make_topics(database_url: str, uid: int, cid: int, count: int) -> list[int]:
+    from forum.topics import create_topic
+
+    with transaction(database_url) as session:
+        return [
+            create_topic(session, uid, cid, f"Fault topic {i}", "The first post of it")[
+                "topicData"
+            ]["tid"]  # type: ignore[index]
+            for i in range(count)
+        ]
+
+
+def assert_exactly_once(database_url: str, statuses: dict[str, int], tag: str) -> int:
+    """Every acknowledged (202) reply is stored once; nothing else with the tag is."""
+    acknowledged = {content for content, status in statuses.items() if status == 202}
+    with engine_for(database_url).connect() as conn:
+        rows = conn.execute(select(Post.content).where(Post.content.like(f"{tag} %"))).scalars()
+        stored = collections.Counter(rows)
+    duplicates = {content: n for content, n in stored.items() if n > 1}
+    assert not duplicates, f"applied twice: {list(duplicates)[:5]}"
+    missing = acknowledged - set(stored)
+    assert not missing, f"{len(missing)} acknowledged writes lost, e.g. {sorted(missing)[:3]}"
+    # A write answered 503 was never stored as a job, so it is not applied either.
+    refused = {content for content, status in statuses.items() if status != 202}
+    assert not refused & set(stored), "a refused write was applied"
+    print(f"\n[{tag}] sent {len(statuses)}, acknowledged {len(acknowledged)}, "
+          f"refused {len(refused)}, stored {sum(stored.values())}, duplicates 0")  # fmt: skip
+    return len(acknowledged)
+
+
+def test_worker_killed_mid_batch(tmp_path: Path) -> None:
+    redis = harness.RedisServer(tmp_path)
+    redis.start()
+    try:
+        with harness.fresh_database() as database_url:
+            uid, _master, token, cid = seed(database_url)
+            tids = make_topics(database_url, uid, cid, 10)
+            env = harness.fault_env(database_url, redis.url)
+            worker = harness.start_worker(env, tmp_path / "worker.log")
+            with servers.running_api(env, tmp_path / "api.log") as base_url:
+                killed = threading.Event()
+
+                def kill_midway(sent: int) -> None:
+                    if sent >= 600 and not killed.is_set():
+                        killed.set()
+                        harness.kill_group(worker)  # SIGKILL, children included
+
+                statuses = asyncio.run(
+                    harness.send_replies(
+                        base_url, token, tids, 2000, "kill9", on_progress=kill_midway
+                    )
+                )
+                assert killed.is_set()
+                with engine_for(database_url).connect() as conn:
+                    unfinished = conn.execute(
+                        select(func.count()).where(Job.state.in_(("queued", "running")))
+                    ).scalar()
+                assert unfinished, "the kill came too late to interrupt anything"
+                replacement = harness.start_worker(env, tmp_path / "worker.log")
+                try:
+                    harness.wait_for_jobs(database_url, expected=2000, timeout=120)
+                finally:
+                    harness.kill_group(replacement)
+            acknowledged = assert_exactly_once(database_url, statuses, "kill9")
+            assert acknowledged == 2000
+    finally:
+        redis.kill()
+
+
+def test_redis_restart_without_persistence(tmp_path: Path) -> None:
+    redis = harness.RedisServer(tmp_path)
+    redis.start()
+    try:
+        with harness.fresh_database() as database_url:
+            uid, _master, token, cid = seed(database_url)
+            tids = make_topics(database_url, uid, cid, 10)
+            env = harness.fault_env(database_url, redis.url)
+            with servers.running_api(env, tmp_path / "api.log") as base_url:
+                # No worker yet: these 500 acknowledged writes sit in Redis as messages...
+                before = asyncio.run(harness.send_replies(base_url, token, tids, 500, "redis-a"))
+                assert set(before.values()) == {202}
+                redis.restart()  # ...and are gone with it (no persistence).
+                after = asyncio.run(harness.send_replies(base_url, token, tids, 1000, "redis-b"))
+                worker = harness.start_worker(env, tmp_path / "worker.log")
+                try:
+                    acknowledged = sum(1 for s in [*before.values(), *after.values()] if s == 202)
+                    harness.wait_for_jobs(database_url, expected=acknowledged, timeout=120)
+                finally:
+                    harness.kill_group(worker, signal.SIGTERM)
+            assert b"re-published" in (tmp_path / "worker.log").read_bytes()
+            assert assert_exactly_once(database_url, before, "redis-a") == 500
+            assert_exactly_once(database_url, after, "redis-b")
+    finally:
+        redis.kill()
+
+
+def test_database_unreachable_for_seconds(tmp_path: Path) -> None:
+    redis = harness.RedisServer(tmp_path)
+    redis.start()
+    proxy = harness.TcpProxy("127.0.0.1", 5432)
+    try:
+        with harness.fresh_database(port=proxy.port) as database_url:
+            uid, _master, token, cid = seed(database_url)
+            tids = make_topics(database_url, uid, cid, 10)
+            env = harness.fault_env(database_url, redis.url)
+            worker = harness.start_worker(env, tmp_path / "worker.log")
+            try:
+                with servers.running_api(env, tmp_path / "api.log") as base_url:
+                    cut = threading.Event()
+
+                    def cut_midway(sent: int) -> None:
+                        if sent >= 400 and not cut.is_set():
+                            cut.set()
+                            proxy.cut()
+                            threading.Timer(3.0, proxy.restore).start()
+
+                    statuses = asyncio.run(
+                        harness.send_replies(
+                            base_url, token, tids, 1200, "pgcut", on_progress=cut_midway
+                        )
+                    )
+                    counts = collections.Counter(statuses.values())
+                    assert set(counts) <= {202, 503}, counts  # never a 500
+                    acknowledged = counts[202]
+                    harness.wait_for_jobs(database_url, expected=acknowledged, timeout=120)
+            finally:
+                harness.kill_group(worker, signal.SIGTERM)
+            engine_for(database_url).dispose()
+            assert assert_exactly_once(database_url, statuses, "pgcut") == acknowledged
+    finally:
+        proxy.close()
+        redis.kill()
