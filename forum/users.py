@@ -232,6 +232,9 @@ def delete_user(session: Session, actor: int | None, uid: int) -> dict[str, obje
     that contribution, with SQL expressions (never read-modify-write)."""
     require_self_or_admin(session, actor, uid)
     get_user(session, uid, for_update=True)
+    admins = select(func.count()).where(GroupMember.group_name == ADMINISTRATORS)
+    if is_admin(session, uid) and session.scalar(admins) == 1:
+        raise bad_request("cant-delete-last-admin")  # the forum would have no admin left
     # Tokens first: the account stops acting as soon as this commits.
     session.execute(delete(ApiToken).where(ApiToken.uid == uid))
     _purge_content(session, uid)

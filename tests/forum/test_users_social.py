@@ -132,3 +132,15 @@ def test_last_admin_cannot_leave(tmp_path: Path) -> None:
         second = create_user(session, None, "second-admin", admin=True).uid
         groups.remove_group_member(session, second, "administrators", admin)
         assert session.get(Group, "administrators").member_count == 1
+
+
+def test_last_admin_cannot_be_deleted(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    upgrade(url)
+    with transaction(url) as session:
+        admin = create_user(session, None, "only-admin", admin=True).uid
+    assert _refused(url, delete_user, admin, admin).key == "cant-delete-last-admin"
+    with transaction(url) as session:
+        second = create_user(session, None, "second-admin", admin=True).uid
+        delete_user(session, second, admin)
+        assert session.get(Group, "administrators").member_count == 1
