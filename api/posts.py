@@ -1,7 +1,89 @@
-"""Posts routes."""
+"""Post routes. ``DELETE /posts/:pid`` soft-deletes on v1 and purges on v2; v2 adds the
+``/state`` (restore / soft delete) and bookmark routes. An unknown pid is 404 on every
+route (v2's "additional validation", applied to v1 too)."""
 
-from api.routing import DocumentedRoute
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.inputs import path_id
+from api.routing import DocumentedRoute, route
+from api.topics import Endpoint
+from api.writes import authenticated, submit
+from schemas.posts import (
+    BookmarkPost,
+    DeletePost,
+    EditPost,
+    PostCommand,
+    PurgePost,
+    RestorePost,
+    UnbookmarkPost,
+    UnvotePost,
+    VotePost,
+)
+
+
+def post_write(model: type[PostCommand]) -> Endpoint:
+    """An endpoint applying ``model`` to the post named in the path (non-numeric: 404)."""
+
+    async def endpoint(request: Request) -> Response:
+        pid = path_id(request, "pid")
+        write = await authenticated(request)
+        return await submit(write, write.command(model, pid=pid))
+
+    endpoint.__name__ = endpoint.__qualname__ = f"post_{model.__name__}"
+    return endpoint
 
 
 def routes(version: str) -> list[DocumentedRoute]:
-    return []
+    pid = ("pid",)
+    guarded = (403, 404)
+    found = [
+        route(
+            "PUT",
+            "/posts/{pid}",
+            post_write(EditPost),
+            "Edit a post (on a main post, `title` retitles the topic and `tags` retag it)",
+            body=EditPost,
+            server_fields=pid,
+            errors=guarded,
+        ),
+        route(
+            "POST",
+            "/posts/{pid}/vote",
+            post_write(VotePost),
+            "Vote: `delta` > 0 up, < 0 down, 0 takes the vote back",
+            body=VotePost,
+            server_fields=pid,
+            errors=(404,),
+        ),
+        route(
+            "DELETE",
+            "/posts/{pid}/vote",
+            post_write(UnvotePost),
+            "Take the vote back",
+            body=UnvotePost,
+            server_fields=pid,
+            errors=(404,),
+        ),
+    ]
+    if version != "v2":
+        found.append(
+            route("DELETE", "/posts/{pid}", post_write(DeletePost), "Soft-delete a post",
+                  body=DeletePost, server_fields=pid, errors=guarded)
+        )  # fmt: skip
+        return found
+    return [
+        *found,
+        route("DELETE", "/posts/{pid}", post_write(PurgePost),
+              "Purge a post (a main post only while it is the topic's only post)",
+              body=PurgePost, server_fields=pid, errors=guarded),
+        route("PUT", "/posts/{pid}/state", post_write(RestorePost),
+              "Restore a soft-deleted post", body=RestorePost, server_fields=pid,
+              errors=guarded),
+        route("DELETE", "/posts/{pid}/state", post_write(DeletePost), "Soft-delete a post",
+              body=DeletePost, server_fields=pid, errors=guarded),
+        route("POST", "/posts/{pid}/bookmark", post_write(BookmarkPost), "Bookmark a post",
+              body=BookmarkPost, server_fields=pid, errors=(404,)),
+        route("DELETE", "/posts/{pid}/bookmark", post_write(UnbookmarkPost),
+              "Remove a bookmark", body=UnbookmarkPost, server_fields=pid, errors=(404,)),
+    ]  # fmt: skip

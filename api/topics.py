@@ -1,4 +1,7 @@
-"""Topic routes: create (with the first post) and reply."""
+"""Topic routes. v1 and v2 differ in verbs (follow and tags are POST on v1, PUT on v2)
+and in what ``DELETE /topics/:tid`` means: a soft delete on v1, a purge on v2."""
+
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -6,7 +9,23 @@ from starlette.responses import Response
 from api.inputs import path_id
 from api.routing import DocumentedRoute, route
 from api.writes import authenticated, submit
-from schemas.topics import CreateTopic, ReplyTopic
+from schemas.topics import (
+    ClearTopicTags,
+    CreateTopic,
+    DeleteTopic,
+    EditTopicPost,
+    FollowTopic,
+    PinTopic,
+    PurgeTopic,
+    ReplaceTopicTags,
+    ReplyTopic,
+    RestoreTopic,
+    TopicCommand,
+    UnfollowTopic,
+    UnpinTopic,
+)
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 async def create_topic(request: Request) -> Response:
@@ -14,16 +33,147 @@ async def create_topic(request: Request) -> Response:
     return await submit(write, write.command(CreateTopic))
 
 
-async def reply(request: Request) -> Response:
-    tid = path_id(request, "tid")
-    write = await authenticated(request)
-    return await submit(write, write.command(ReplyTopic, tid=tid))
+def topic_write(model: type[TopicCommand] | type[ReplyTopic] | type[EditTopicPost]) -> Endpoint:
+    """An endpoint applying ``model`` to the topic named in the path (non-numeric: 404)."""
+
+    async def endpoint(request: Request) -> Response:
+        tid = path_id(request, "tid")
+        write = await authenticated(request)
+        return await submit(write, write.command(model, tid=tid))
+
+    endpoint.__name__ = endpoint.__qualname__ = f"topic_{model.__name__}"
+    return endpoint
+
+
+reply = topic_write(ReplyTopic)
 
 
 def routes(version: str) -> list[DocumentedRoute]:
-    return [
-        route("POST", "/topics", create_topic, "Create a topic with its first post",
-              body=CreateTopic),
-        route("POST", "/topics/{tid}", reply, "Reply to a topic", body=ReplyTopic,
-              server_fields=("tid",), errors=(404,)),
-    ]  # fmt: skip
+    v2 = version == "v2"
+    tid = ("tid",)
+    # 404: unknown topic; 403: not the owner (in the edit/delete window), a moderator of
+    # the category or an admin (spec decision 2); 400: the forum's own rules.
+    guarded = (403, 404)
+    found = [
+        route(
+            "POST", "/topics", create_topic, "Create a topic with its first post", body=CreateTopic
+        ),
+        route(
+            "POST",
+            "/topics/{tid}",
+            reply,
+            "Reply to a topic",
+            body=ReplyTopic,
+            server_fields=tid,
+            errors=(404,),
+        ),
+        route(
+            "PUT",
+            "/topics/{tid}",
+            topic_write(EditTopicPost),
+            "Edit post `pid` of the topic (a main post's `title` retitles the topic)",
+            body=EditTopicPost,
+            server_fields=tid,
+            errors=guarded,
+        ),
+    ]
+    if v2:
+        found += [
+            route(
+                "DELETE",
+                "/topics/{tid}",
+                topic_write(PurgeTopic),
+                "Purge the topic and all its posts",
+                body=PurgeTopic,
+                server_fields=tid,
+                errors=guarded,
+            ),
+            route(
+                "PUT",
+                "/topics/{tid}/state",
+                topic_write(RestoreTopic),
+                "Restore a soft-deleted topic",
+                body=RestoreTopic,
+                server_fields=tid,
+                errors=guarded,
+            ),
+            route(
+                "DELETE",
+                "/topics/{tid}/state",
+                topic_write(DeleteTopic),
+                "Soft-delete the topic",
+                body=DeleteTopic,
+                server_fields=tid,
+                errors=guarded,
+            ),
+            route(
+                "PUT",
+                "/topics/{tid}/pin",
+                topic_write(PinTopic),
+                "Pin the topic (category moderators and admins)",
+                body=PinTopic,
+                server_fields=tid,
+                errors=guarded,
+            ),
+            route(
+                "DELETE",
+                "/topics/{tid}/pin",
+                topic_write(UnpinTopic),
+                "Unpin the topic (category moderators and admins)",
+                body=UnpinTopic,
+                server_fields=tid,
+                errors=guarded,
+            ),
+        ]
+    else:
+        found.append(
+            route(
+                "DELETE",
+                "/topics/{tid}",
+                topic_write(DeleteTopic),
+                "Soft-delete the topic",
+                body=DeleteTopic,
+                server_fields=tid,
+                errors=guarded,
+            )
+        )
+    add = "PUT" if v2 else "POST"
+    found += [
+        route(
+            add,
+            "/topics/{tid}/follow",
+            topic_write(FollowTopic),
+            "Follow the topic",
+            body=FollowTopic,
+            server_fields=tid,
+            errors=(404,),
+        ),
+        route(
+            "DELETE",
+            "/topics/{tid}/follow",
+            topic_write(UnfollowTopic),
+            "Unfollow the topic",
+            body=UnfollowTopic,
+            server_fields=tid,
+            errors=(404,),
+        ),
+        route(
+            add,
+            "/topics/{tid}/tags",
+            topic_write(ReplaceTopicTags),
+            "Replace the topic's tags",
+            body=ReplaceTopicTags,
+            server_fields=tid,
+            errors=guarded,
+        ),
+        route(
+            "DELETE",
+            "/topics/{tid}/tags",
+            topic_write(ClearTopicTags),
+            "Remove all of the topic's tags",
+            body=ClearTopicTags,
+            server_fields=tid,
+            errors=guarded,
+        ),
+    ]
+    return found  # fmt: skip

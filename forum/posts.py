@@ -1,15 +1,43 @@
-"""Posts: the step topic creation and replies share (NodeBB's ``Posts.create``).
+"""Posts: the step topic creation and replies share (NodeBB's ``Posts.create``), and
+the life of a post after it: soft delete, restore and purge.
 
 Counters are updated with SQL expressions, so concurrent workers never lose an
 increment; "latest" fields only move forward, so imported (older) posts keep the
 forum's times right.
+
+How removed content counts (as NodeBB): a **soft delete** changes no counter (topic
+postcount, category topic_count/post_count, user postcount/topiccount all keep it);
+it only hides the post from the teaser and the topic's lastposttime. A **purge**
+takes the content out of every counter: the topic's postcount and postercount, the
+category's post_count (and topic_count for a topic), the authors' postcount (and
+topiccount), the reply-to parent's ``replies``, and the reputation its votes gave.
 """
 
-from sqlalchemy import case, exists, select, update
-from sqlalchemy.orm import Session
+from collections.abc import Callable
+from typing import Any
 
-from forum.clock import iso
-from forum.models import Category, Post, Topic, User
+from sqlalchemy import ColumnElement, case, delete, exists, func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from forum import privileges
+from forum.clock import iso, now_ms
+from forum.errors import bad_request, not_found
+from forum.models import (
+    Bookmark,
+    Category,
+    Post,
+    PostVote,
+    Topic,
+    TopicFollow,
+    TopicTag,
+    User,
+)
+from forum.users import get_poster
+
+# Which rows a bulk removal covers, given the entity (or an alias of it) to filter.
+Scope = Callable[[Any], ColumnElement[bool]]
+# Bulk statements whose rows the session need not track (callers expire afterwards).
+BULK = {"synchronize_session": False}
 
 
 def _later(column, timestamp: int):  # type: ignore[no-untyped-def]
@@ -85,3 +113,203 @@ def post_data(post: Post, topic: Topic | None = None) -> dict[str, object]:
         data["isMain"] = topic.main_pid == post.pid
         data["index"] = topic.postcount - 1
     return data
+
+
+def post_with_topic(session: Session, pid: int) -> tuple[Post, Topic]:
+    """The post and its topic, locked for the write; unknown pid: 404 ``no-post``."""
+    post = session.get(Post, pid, with_for_update=True)
+    if post is None:
+        raise not_found("no-post")
+    topic = session.get(Topic, post.tid, with_for_update=True)
+    assert topic is not None  # posts.tid is a foreign key
+    return post, topic
+
+
+def refresh_topic_tail(session: Session, tid: int) -> None:
+    """Teaser = latest undeleted reply (never the main post); lastposttime = time of the
+    latest undeleted post, kept as it is when every post is deleted (NodeBB's
+    ``updateTeaser`` and ``updateLastPostTimeFromLastPid``)."""
+    main_pid = select(Topic.main_pid).where(Topic.tid == tid).scalar_subquery()
+    undeleted = (Post.tid == tid, Post.deleted.is_(False))
+    teaser = session.scalar(
+        select(Post.pid)
+        .where(*undeleted, Post.pid != main_pid)
+        .order_by(Post.timestamp.desc(), Post.pid.desc())
+        .limit(1)
+    )
+    latest = session.scalar(select(func.max(Post.timestamp)).where(*undeleted))
+    values: dict[str, object] = {"teaser_pid": teaser}
+    if latest is not None:
+        values["lastposttime"] = latest
+    session.execute(update(Topic).where(Topic.tid == tid).values(values))
+
+
+def set_topic_deleted(session: Session, actor: int, topic: Topic, deleted: bool) -> None:
+    session.execute(
+        update(Topic)
+        .where(Topic.tid == topic.tid)
+        .values(
+            deleted=deleted,
+            deleter_uid=actor if deleted else 0,
+            deleted_timestamp=now_ms() if deleted else 0,
+        )
+    )
+    session.refresh(topic)
+
+
+def remove_posts(session: Session, scope: Scope) -> None:
+    """Delete the posts in ``scope`` and take them out of every counter outside their
+    topics: authors' postcount and reputation, categories' post_count, the ``replies``
+    of reply-to parents that stay. Their votes and bookmarks go with them."""
+    p, parent, t = aliased(Post), aliased(Post), aliased(Topic)
+    authors = select(p.uid).where(scope(p))
+    own = (scope(p), p.uid == User.uid)
+    session.execute(
+        update(User)
+        .where(User.uid.in_(authors))
+        .values(
+            postcount=User.postcount - select(func.count()).where(*own).scalar_subquery(),
+            reputation=User.reputation
+            - select(func.coalesce(func.sum(p.upvotes - p.downvotes), 0))
+            .where(*own)
+            .scalar_subquery(),
+        )
+        .execution_options(**BULK)
+    )
+    in_category = select(func.count()).select_from(p).join(t, t.tid == p.tid)
+    session.execute(
+        update(Category)
+        .where(Category.cid.in_(select(t.cid).join(p, p.tid == t.tid).where(scope(p))))
+        .values(
+            post_count=Category.post_count
+            - in_category.where(scope(p), t.cid == Category.cid).scalar_subquery()
+        )
+        .execution_options(**BULK)
+    )
+    replied = session.execute(
+        select(p.to_pid, func.count())
+        .where(
+            scope(p),
+            p.to_pid.is_not(None),
+            p.to_pid.not_in(select(parent.pid).where(scope(parent))),
+        )
+        .group_by(p.to_pid)
+    ).all()
+    for to_pid, count in replied:
+        session.execute(
+            update(Post)
+            .where(Post.pid == to_pid)
+            .values(replies=Post.replies - count)
+            .execution_options(**BULK)
+        )
+    doomed = select(p.pid).where(scope(p))
+    session.execute(delete(PostVote).where(PostVote.pid.in_(doomed)).execution_options(**BULK))
+    session.execute(delete(Bookmark).where(Bookmark.pid.in_(doomed)).execution_options(**BULK))
+    session.execute(delete(Post).where(scope(Post)).execution_options(**BULK))
+
+
+def purge_topics(session: Session, scope: Scope) -> None:
+    """Purge the topics in ``scope`` with all their posts, keeping every counter exact."""
+    t = aliased(Topic)
+    remove_posts(session, lambda p: p.tid.in_(select(t.tid).where(scope(t))))
+    owned = (scope(t), t.uid == User.uid)
+    session.execute(
+        update(User)
+        .where(User.uid.in_(select(t.uid).where(scope(t))))
+        .values(topiccount=User.topiccount - select(func.count()).where(*owned).scalar_subquery())
+        .execution_options(**BULK)
+    )
+    in_category = (scope(t), t.cid == Category.cid)
+    session.execute(
+        update(Category)
+        .where(Category.cid.in_(select(t.cid).where(scope(t))))
+        .values(
+            topic_count=Category.topic_count
+            - select(func.count()).where(*in_category).scalar_subquery()
+        )
+        .execution_options(**BULK)
+    )
+    tids = select(t.tid).where(scope(t))
+    session.execute(delete(TopicFollow).where(TopicFollow.tid.in_(tids)).execution_options(**BULK))
+    session.execute(delete(TopicTag).where(TopicTag.tid.in_(tids)).execution_options(**BULK))
+    session.execute(delete(Topic).where(scope(Topic)).execution_options(**BULK))
+    _forget_stale(session)
+
+
+def _forget_stale(session: Session) -> None:
+    # Bulk statements bypass the identity map: reload anything the session holds.
+    session.flush()
+    session.expire_all()
+
+
+def _is_only_post(topic: Topic, post: Post) -> bool:
+    return topic.main_pid == post.pid and topic.postcount == 1
+
+
+def delete_post(session: Session, actor: int, pid: int) -> dict[str, object]:
+    """Soft-delete a post (v1 ``DELETE /posts/:pid``, v2 ``DELETE /posts/:pid/state``).
+
+    The only post of a topic takes its topic with it, as NodeBB does."""
+    get_poster(session, actor)
+    post, topic = post_with_topic(session, pid)
+    privileges.require_post_delete(session, actor, post, topic)
+    if post.deleted:
+        raise bad_request("post-already-deleted")
+    with_topic = _is_only_post(topic, post) and not topic.deleted
+    if with_topic:
+        privileges.require_topic_delete(session, actor, topic)
+    _set_post_deleted(session, actor, post, True)
+    if with_topic:
+        set_topic_deleted(session, actor, topic, True)
+    return {}
+
+
+def restore_post(session: Session, actor: int, pid: int) -> dict[str, object]:
+    get_poster(session, actor)
+    post, topic = post_with_topic(session, pid)
+    privileges.require_post_delete(session, actor, post, topic)
+    if not post.deleted:
+        raise bad_request("post-already-restored")
+    with_topic = _is_only_post(topic, post) and topic.deleted
+    if with_topic:
+        privileges.require_topic_delete(session, actor, topic)
+    _set_post_deleted(session, actor, post, False)
+    if with_topic:
+        set_topic_deleted(session, actor, topic, False)
+    return {}
+
+
+def _set_post_deleted(session: Session, actor: int, post: Post, deleted: bool) -> None:
+    session.execute(
+        update(Post)
+        .where(Post.pid == post.pid)
+        .values(deleted=deleted, deleter_uid=actor if deleted else 0)
+    )
+    refresh_topic_tail(session, post.tid)
+    session.refresh(post)
+
+
+def purge_post(session: Session, actor: int, pid: int) -> dict[str, object]:
+    """Remove a post for good (v2 ``DELETE /posts/:pid``). A main post cannot go while
+    its topic has replies; the only post of a topic takes its topic with it."""
+    get_poster(session, actor)
+    post, topic = post_with_topic(session, pid)
+    privileges.require_purge(session, actor, post.uid, topic.cid)
+    if topic.main_pid == post.pid:
+        if topic.postcount > 1:
+            raise bad_request("cant-purge-main-post")
+        privileges.require_purge(session, actor, topic.uid, topic.cid)
+        tid = topic.tid
+        purge_topics(session, lambda t: t.tid == tid)
+        return {}
+    remove_posts(session, lambda p: p.pid == pid)
+    posters = select(func.count(func.distinct(Post.uid))).where(Post.tid == topic.tid)
+    session.execute(
+        update(Topic)
+        .where(Topic.tid == topic.tid)
+        .values(postcount=Topic.postcount - 1, postercount=posters.scalar_subquery())
+        .execution_options(**BULK)
+    )
+    refresh_topic_tail(session, topic.tid)
+    _forget_stale(session)
+    return {}

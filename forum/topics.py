@@ -1,13 +1,15 @@
-"""Topics: create (with the first post) and reply (NodeBB's Topics.post / Topics.reply)."""
+"""Topics: create (with the first post) and reply (NodeBB's Topics.post / Topics.reply),
+post edits (a main post's edit retitles and retags its topic), delete / restore /
+purge, follows, tags and pins."""
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from forum import privileges
 from forum.clock import iso, now_ms
-from forum.errors import bad_request, not_found
-from forum.models import Category, Post, Topic, TopicTag, User
-from forum.posts import add_post, post_data
+from forum.errors import bad_request, forbidden, not_found
+from forum.models import Category, Post, Topic, TopicFollow, TopicTag, User
+from forum.posts import add_post, post_data, purge_topics, set_topic_deleted
 from forum.text import check_length, clean_tags, slugify
 from forum.users import get_poster
 from forumq.settings import get_settings
@@ -130,3 +132,170 @@ def topic_data(topic: Topic, tags: list[str]) -> dict[str, object]:
         "votes": topic.upvotes - topic.downvotes,
         "tags": [{"value": t, "valueEscaped": t, "class": t.replace(" ", "-")} for t in tags],
     }
+
+
+def _topic(session: Session, tid: int) -> Topic:
+    topic = session.get(Topic, tid, with_for_update=True)
+    if topic is None:
+        raise not_found("no-topic")
+    return topic
+
+
+def _may_tag(session: Session, actor: int, cid: int) -> bool:
+    return privileges.is_admin(session, actor) or privileges.has(session, actor, "topics:tag", cid)
+
+
+def _write_tags(session: Session, tid: int, tags: list[str]) -> None:
+    session.execute(delete(TopicTag).where(TopicTag.tid == tid))
+    if tags:
+        session.execute(insert(TopicTag), [{"tid": tid, "tag": t} for t in tags])
+
+
+def edit_post(
+    session: Session,
+    actor: int,
+    pid: int,
+    content: str,
+    *,
+    title: str | None = None,
+    tags: list[str] | None = None,
+    tid: int | None = None,
+) -> dict[str, object]:
+    """Edit a post (NodeBB's ``posts.edit``). ``tid`` (``PUT /topics/:tid``) must be the
+    post's topic. On the main post a ``title`` retitles the topic and ``tags`` replace
+    its tags; on a reply both are ignored, as in NodeBB."""
+    editor = get_poster(session, actor)
+    if tid is not None:
+        _topic(session, tid)
+    post = session.get(Post, pid, with_for_update=True)
+    if post is None and tid is None:
+        raise not_found("no-post")
+    if post is None or (tid is not None and post.tid != tid):
+        raise bad_request("invalid-pid")  # spec decision 5: pid must belong to tid
+    topic = _topic(session, post.tid)
+    rules = get_settings()
+    # Length rules apply to everyone here, admins included (NodeBB's API layer).
+    _check_content(content)
+    if title:
+        check_length(title, rules.minimum_title_length, rules.maximum_title_length, "title")
+    privileges.require_edit(session, actor, post, topic)
+
+    is_main = topic.main_pid == post.pid
+    old_title, current = topic.title, topic_tags(session, topic.tid)
+    new_tags = current
+    if is_main and tags is not None:
+        checked = _checked_tags(tags)
+        if set(checked) != set(current):
+            if not _may_tag(session, actor, topic.cid):
+                raise forbidden("no-privileges")
+            _write_tags(session, topic.tid, checked)
+            new_tags = checked
+    if is_main and title and title.strip():
+        topic.title = title.strip()
+        topic.slug = f"{topic.tid}/{slugify(topic.title) or 'topic'}"
+    post.content = content.rstrip()
+    post.edited = now_ms()
+    post.editor = actor
+    session.flush()
+    return {
+        "topic": {
+            "tid": topic.tid,
+            "cid": topic.cid,
+            "uid": topic.uid,
+            "title": topic.title,
+            "oldTitle": old_title,
+            "slug": topic.slug,
+            "isMainPost": is_main,
+            "renamed": topic.title != old_title,
+            "tags": [{"value": t} for t in new_tags],
+        },
+        "editor": {"uid": editor.uid, "username": editor.username, "userslug": editor.userslug},
+        "post": {**post_data(post), "cid": topic.cid, "isMain": is_main, "editor": actor},
+    }
+
+
+def delete_topic(session: Session, actor: int, tid: int) -> dict[str, object]:
+    """Soft delete: the topic and its posts stay in every counter (see ``forum.posts``)."""
+    get_poster(session, actor)
+    topic = _topic(session, tid)
+    privileges.require_topic_delete(session, actor, topic)
+    if topic.deleted:
+        raise bad_request("topic-already-deleted")
+    set_topic_deleted(session, actor, topic, True)
+    return {}
+
+
+def restore_topic(session: Session, actor: int, tid: int) -> dict[str, object]:
+    get_poster(session, actor)
+    topic = _topic(session, tid)
+    privileges.require_topic_delete(session, actor, topic)
+    if not topic.deleted:
+        raise bad_request("topic-already-restored")
+    set_topic_deleted(session, actor, topic, False)
+    return {}
+
+
+def purge_topic(session: Session, actor: int, tid: int) -> dict[str, object]:
+    """Remove the topic and all its posts; every counter loses them."""
+    get_poster(session, actor)
+    topic = _topic(session, tid)
+    privileges.require_purge(session, actor, topic.uid, topic.cid)
+    purge_topics(session, lambda t: t.tid == tid)
+    return {}
+
+
+def _set_following(session: Session, actor: int, tid: int, follow: bool) -> dict[str, object]:
+    get_poster(session, actor)
+    _topic(session, tid)
+    follows = session.get(TopicFollow, (tid, actor)) is not None
+    if follow and not follows:
+        session.add(TopicFollow(tid=tid, uid=actor, created_at=now_ms()))
+    elif not follow and follows:
+        session.execute(delete(TopicFollow).where(TopicFollow.tid == tid, TopicFollow.uid == actor))
+    session.flush()
+    # NodeBB sets followercount to the size of tid:<tid>:followers after each change.
+    count = select(func.count()).where(TopicFollow.tid == tid).scalar_subquery()
+    session.execute(update(Topic).where(Topic.tid == tid).values(followercount=count))
+    return {}
+
+
+def follow_topic(session: Session, actor: int, tid: int) -> dict[str, object]:
+    """Following twice, or unfollowing a topic one does not follow, changes nothing."""
+    return _set_following(session, actor, tid, True)
+
+
+def unfollow_topic(session: Session, actor: int, tid: int) -> dict[str, object]:
+    return _set_following(session, actor, tid, False)
+
+
+def _retag(session: Session, actor: int, tid: int, tags: list[str]) -> dict[str, object]:
+    """Tag changes are edits of the main post (spec decision 2) that need ``topics:tag``."""
+    get_poster(session, actor)
+    topic = _topic(session, tid)
+    main = session.get(Post, topic.main_pid)
+    if main is None:
+        raise not_found("no-post")
+    privileges.require_edit(session, actor, main, topic)
+    if not _may_tag(session, actor, topic.cid):
+        raise forbidden("no-privileges")
+    _write_tags(session, tid, _checked_tags(tags))
+    return {}
+
+
+def replace_tags(session: Session, actor: int, tid: int, tags: list[str]) -> dict[str, object]:
+    """``POST /api/v1/topics/:tid/tags``, ``PUT /api/v2/...``: replace the tag set
+    (spec decision 6), cleaned and limited as on topic creation."""
+    return _retag(session, actor, tid, tags)
+
+
+def clear_tags(session: Session, actor: int, tid: int) -> dict[str, object]:
+    return _retag(session, actor, tid, [])
+
+
+def set_pinned(session: Session, actor: int, tid: int, pinned: bool) -> dict[str, object]:
+    """Pin or unpin: a moderator of the topic's category, or an admin."""
+    get_poster(session, actor)
+    topic = _topic(session, tid)
+    privileges.require_admin_or_mod(session, actor, topic.cid)
+    session.execute(update(Topic).where(Topic.tid == tid).values(pinned=pinned))
+    return {}

@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     minimum_tag_length: int = 3
     maximum_tag_length: int = 15
     minimum_password_length: int = 6
+    # Edit and delete windows (seconds; 0 = unlimited). Moderators and admins are exempt;
+    # "newbies" (reputation below the threshold) get their own, shorter edit window.
+    post_edit_duration: int = 0
+    newbie_post_edit_duration: int = 3600
+    newbie_reputation_threshold: int = 3
+    post_delete_duration: int = 0
+    # Non-moderators may not delete a topic once it has this many replies (0 = off).
+    prevent_topic_delete_after_replies: int = 0
 
     interactive_queue: str = "forumq.writes"
 

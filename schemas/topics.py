@@ -1,10 +1,21 @@
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from schemas.commands import Command, Id, NonEmpty, Text, Timestamp
 
+
+def _tag_list(value: object) -> object:
+    """Tags as an array, or one string (a form field), which may be comma-separated:
+    NodeBB stores tags comma-joined, so a comma can never be part of a tag."""
+    if isinstance(value, str):
+        return tuple(part for part in value.split(",") if part.strip())
+    return value
+
+
 Tag = Annotated[str, Field(max_length=255)]
+Tags = Annotated[tuple[Tag, ...], Field(max_length=100), BeforeValidator(_tag_list)]
+Title = Annotated[str, Field(max_length=1024)]
 
 
 class CreateTopic(Command):
@@ -12,7 +23,7 @@ class CreateTopic(Command):
     cid: Id
     title: Annotated[NonEmpty, Field(max_length=1024)]
     content: Text
-    tags: Annotated[tuple[Tag, ...], Field(max_length=100)] = ()
+    tags: Tags = ()
     timestamp: Timestamp | None = None
 
 
@@ -22,3 +33,63 @@ class ReplyTopic(Command):
     content: Text
     to_pid: Annotated[Id | None, Field(alias="toPid")] = None
     timestamp: Timestamp | None = None
+
+
+class EditTopicPost(Command):
+    """``PUT /topics/:tid``: edit post ``pid``, which must belong to topic ``tid``."""
+
+    kind: Literal["topics.edit"] = "topics.edit"
+    tid: Id
+    pid: Id
+    content: Text
+    title: Title | None = None
+    tags: Tags | None = None
+
+
+class TopicCommand(Command):
+    """A write naming only its topic (from the path)."""
+
+    tid: Id
+
+
+class DeleteTopic(TopicCommand):
+    """Soft delete (v1 ``DELETE /topics/:tid``, v2 ``DELETE /topics/:tid/state``)."""
+
+    kind: Literal["topics.delete"] = "topics.delete"
+
+
+class RestoreTopic(TopicCommand):
+    kind: Literal["topics.restore"] = "topics.restore"
+
+
+class PurgeTopic(TopicCommand):
+    """v2 ``DELETE /topics/:tid``: the topic and all its posts, for good."""
+
+    kind: Literal["topics.purge"] = "topics.purge"
+
+
+class FollowTopic(TopicCommand):
+    kind: Literal["topics.follow"] = "topics.follow"
+
+
+class UnfollowTopic(TopicCommand):
+    kind: Literal["topics.unfollow"] = "topics.unfollow"
+
+
+class ReplaceTopicTags(TopicCommand):
+    """Replace the tag set (spec decision 6); clearing has its own route."""
+
+    kind: Literal["topics.tags.replace"] = "topics.tags.replace"
+    tags: Annotated[Tags, Field(min_length=1)]
+
+
+class ClearTopicTags(TopicCommand):
+    kind: Literal["topics.tags.clear"] = "topics.tags.clear"
+
+
+class PinTopic(TopicCommand):
+    kind: Literal["topics.pin"] = "topics.pin"
+
+
+class UnpinTopic(TopicCommand):
+    kind: Literal["topics.unpin"] = "topics.unpin"
