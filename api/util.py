@@ -7,7 +7,6 @@ back, never used as a path) and serves the directory read-only at
 ``upload_url_prefix``. A refused upload leaves no file behind.
 """
 
-import contextlib
 import os
 import re
 import uuid
@@ -241,9 +240,12 @@ class UploadedFiles(StaticFiles):
     """The upload directory, read-only, with headers that keep its files inert."""
 
     def __init__(self, settings: Settings) -> None:
-        with contextlib.suppress(OSError):  # created on the first upload otherwise
-            Path(settings.upload_dir).mkdir(parents=True, exist_ok=True)
+        # The directory appears with the first upload; until then every file is 404.
         super().__init__(directory=settings.upload_dir, check_dir=False)
+
+    async def check_config(self) -> None:
+        if self.directory is not None and Path(self.directory).is_dir():
+            await super().check_config()
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         if path.endswith(PARTIAL):  # a file still being received is not published
