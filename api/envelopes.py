@@ -90,5 +90,7 @@ def forum_error_body(router: str, record: dict[str, Any]) -> tuple[int, dict[str
     status = forum_error_status(router, record)
     if router == V3:
         return status, error_body(router, status, message=record["message"])
-    message = record["key"] if status != 404 else None
+    # A key that only repeats the code (``not-authorised``) gets the plugin's sentence.
+    plain = status == 404 or record["key"] == STATUS_CODES.get(status)
+    message = None if plain else record["key"]
     return status, error_body(router, status, message=message, params=record.get("args") or {})

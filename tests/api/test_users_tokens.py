@@ -1,0 +1,151 @@
+"""Token routes: a first token with a password, listing, revoking
+(plugin-write-api.md §2.4, routes 10-12; decisions 4 and 11)."""
+
+import time
+
+import pytest
+from sqlalchemy import func, select, text
+
+from forum.models import ApiToken
+from tests.conftest import Stack
+from tests.forum.factories import user_with_token
+
+PASSWORD = "a fine password"
+NOT_AUTHORISED = {
+    "code": "not-authorised",
+    "message": "A valid login session was not found. Please log in and try again.",
+    "params": {},
+}
+NOT_FOUND = {"code": "not-found", "message": "Invalid API call", "params": {}}
+
+
+def _token_rows(stack: Stack, uid: int) -> int:
+    with stack.session() as session:
+        return session.scalar(select(func.count()).where(ApiToken.uid == uid))  # type: ignore[return-value]
+
+
+def _ping_uid(stack: Stack, token: str) -> int | None:
+    with stack.client(token) as client:
+        response = client.post("/api/v1/ping")
+    if response.status_code == 401:
+        return None
+    return response.json()["params"]["uid"]
+
+
+@pytest.fixture(scope="module")
+def owner(stack: Stack) -> tuple[int, str]:
+    return user_with_token(stack.database_url, password=PASSWORD)
+
+
+def test_password_gives_a_first_token(stack: Stack, owner: tuple[int, str]) -> None:
+    uid, _ = owner
+    before = _token_rows(stack, uid)
+    with stack.client() as client:
+        v1 = client.post(f"/api/v1/users/{uid}/tokens", json={"password": PASSWORD})
+        v2 = client.post(f"/api/v2/users/{uid}/tokens", data={"password": PASSWORD})
+    secrets = []
+    for response in (v1, v2):
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["code"] == "ok"
+        secret = body["payload"]["token"]
+        assert len(secret) == 36 and body["payload"]["prefix"] == secret[:8]
+        assert body["payload"]["uid"] == uid
+        secrets.append(secret)
+    assert secrets[0] != secrets[1]
+    assert _token_rows(stack, uid) == before + 2
+    assert [_ping_uid(stack, s) for s in secrets] == [uid, uid]
+
+
+def test_wrong_or_missing_password(stack: Stack, owner: tuple[int, str]) -> None:
+    uid, _ = owner
+    passwordless, _ = user_with_token(stack.database_url)
+    before = _token_rows(stack, uid)
+    with stack.client() as client:
+        wrong = [
+            client.post(f"/api/v1/users/{uid}/tokens", json={"password": "not it"}),
+            client.post(f"/api/v2/users/{uid}/tokens", json={"password": PASSWORD.upper()}),
+            client.post(f"/api/v1/users/{uid}/tokens", json={"password": ""}),
+            client.post(f"/api/v1/users/{passwordless}/tokens", json={"password": ""}),
+            client.post("/api/v1/users/987654321/tokens", json={"password": PASSWORD}),
+            client.post(f"/api/v1/users/{uid}/tokens"),  # v1: no password is no login
+        ]
+        missing = client.post(f"/api/v2/users/{uid}/tokens", json={})
+    for response in wrong:
+        assert response.status_code == 401, response.text
+        assert response.json() == NOT_AUTHORISED
+    assert missing.status_code == 400
+    assert missing.json()["code"] == "params-missing" and missing.json()["params"] == ["password"]
+    assert _token_rows(stack, uid) == before
+
+
+def test_password_counts_only_on_the_token_route(stack: Stack, owner: tuple[int, str]) -> None:
+    uid, _ = owner
+    with stack.client() as client:
+        ping = client.post("/api/v1/ping", json={"password": PASSWORD})
+        listing = client.get(f"/api/v1/users/{uid}/tokens", params={"password": PASSWORD})
+    assert ping.status_code == listing.status_code == 401
+
+
+def test_token_route_with_a_token_is_self_only(stack: Stack, owner: tuple[int, str]) -> None:
+    uid, token = owner
+    with stack.client(token) as client:
+        own = client.post(f"/api/v1/users/{uid}/tokens")
+    with stack.client(stack.admin_token) as client:  # admins are not exempt
+        other = client.post(f"/api/v1/users/{uid}/tokens")
+    with stack.client(stack.master_token) as client:
+        as_uid = client.post(f"/api/v2/users/{uid}/tokens", json={"_uid": uid})
+    assert own.status_code == 200, own.text
+    assert _ping_uid(stack, own.json()["payload"]["token"]) == uid
+    assert other.status_code == 401 and other.json() == NOT_AUTHORISED
+    assert as_uid.status_code == 200, as_uid.text
+    assert as_uid.json()["payload"]["uid"] == uid
+
+
+def test_list_shows_ids_and_prefixes_never_secrets(stack: Stack, owner: tuple[int, str]) -> None:
+    uid, token = owner
+    with stack.client(token) as client:
+        listing = client.get(f"/api/v1/users/{uid}/tokens")
+        other = client.get(f"/api/v1/users/{stack.admin_uid}/tokens")
+    assert listing.status_code == 200, listing.text
+    tokens = listing.json()["payload"]["tokens"]
+    assert tokens and all({"id", "prefix", "createdAt"} <= set(t) for t in tokens)
+    assert token[:8] in {t["prefix"] for t in tokens}
+    assert token not in listing.text
+    assert other.status_code == 401 and other.json() == NOT_AUTHORISED
+
+
+def test_revoke(stack: Stack) -> None:
+    alice, alices = user_with_token(stack.database_url)
+    bob, bobs = user_with_token(stack.database_url)
+    assert _ping_uid(stack, alices) == alice  # warm the API's token cache on purpose
+    with stack.client(alices) as client:
+        not_hers = client.delete(f"/api/v1/users/{alice}/tokens/{bobs}")
+        other_path = client.delete(f"/api/v1/users/{bob}/tokens/{bobs}")
+        unknown = client.delete(f"/api/v2/users/{alice}/tokens/00000000-0000-4000-8000-0000000000")
+        revoked = client.delete(f"/api/v1/users/{alice}/tokens/{alices}")
+    assert not_hers.status_code == 404 and not_hers.json() == NOT_FOUND
+    assert unknown.status_code == 404 and unknown.json() == NOT_FOUND
+    assert other_path.status_code == 401 and other_path.json() == NOT_AUTHORISED
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json() == {"code": "ok", "payload": {}}
+    with stack.session() as session:
+        assert session.scalar(select(ApiToken).where(ApiToken.uid == alice)) is None
+    time.sleep(2.5)  # token_cache_seconds is 2
+    assert _ping_uid(stack, alices) is None
+    assert _ping_uid(stack, bobs) == bob
+
+
+def test_secrets_never_reach_the_jobs_table(stack: Stack) -> None:
+    uid, _ = user_with_token(stack.database_url, password=PASSWORD)
+    with stack.client() as client:
+        minted = client.post(f"/api/v1/users/{uid}/tokens", json={"password": PASSWORD})
+    secret = minted.json()["payload"]["token"]
+    with stack.client(secret) as client:
+        revoked = client.delete(f"/api/v1/users/{uid}/tokens/{secret}")
+    assert revoked.status_code == 200, revoked.text
+    with stack.session() as session:
+        rows = session.execute(text("SELECT * FROM jobs WHERE actor_uid = :uid"), {"uid": uid})
+        dumped = [repr(tuple(row)) for row in rows]
+    assert len(dumped) == 2
+    assert not any(secret in row or PASSWORD in row for row in dumped)
