@@ -74,7 +74,9 @@ def _apply_in_order(session: Session, job: Job, blocked: set[str], outcome: Outc
         earlier = None if key in blocked else jobs.lock_predecessors(session, job)
         if earlier is None:  # another worker is applying an earlier write to this object
             blocked.add(key)
-            job.attempts -= 1  # waiting its turn is not a failed delivery
+            # Back in line: waiting its turn is neither running nor a failed delivery.
+            job.state, job.started_at = jobs.QUEUED, None
+            job.attempts -= 1
             outcome.deferred.append(job.id)
             return
         for predecessor in earlier:
