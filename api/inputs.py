@@ -1,16 +1,16 @@
 """Reading requests: bodies (JSON or form, size-limited), path ids, commands."""
 
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from api.errors import ApiError, bad_request, not_found, params_missing
-from schemas import Command
 
 Body = dict[str, Any]
+M = TypeVar("M", bound=BaseModel)
 # How deep a parameter's value may nest (lists of lists...); no route takes more than 2.
 MAX_DEPTH = 32
 
@@ -94,7 +94,7 @@ def path_id(request: Request, name: str) -> int:
     return int(raw)
 
 
-def _accepted_keys(model: type[Command]) -> set[str]:
+def _accepted_keys(model: type[BaseModel]) -> set[str]:
     keys: set[str] = set()
     for name, field in model.model_fields.items():
         if name != "kind":
@@ -103,7 +103,7 @@ def _accepted_keys(model: type[Command]) -> set[str]:
     return keys
 
 
-def build_command(model: type[Command], body: Body, **trusted: Any) -> Command:
+def build_command(model: type[M], body: Body, **trusted: Any) -> M:
     """Validate the route's parameters into ``model``; other body keys are ignored.
 
     ``trusted`` values come from the path or the server and win over the body."""

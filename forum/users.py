@@ -68,11 +68,15 @@ def create_user(
     username: str,
     *,
     password: str | None = None,
+    password_hash: str | None = None,
     email: str | None = None,
     timestamp: int | None = None,
     admin: bool = False,
 ) -> User:
-    """Create an account (admins only). ``actor`` None is the operator (CLI)."""
+    """Create an account (admins only). ``actor`` None is the operator (CLI).
+
+    Callers that must not hold the secret (queued writes) pass ``password_hash``,
+    checked and hashed where the password arrived."""
     require_admin(session, actor)
     username = username.strip()
     if not _USERNAME.match(username) or not slugify(username):
@@ -86,12 +90,13 @@ def create_user(
             raise bad_request("email-taken")
     if password:  # a blank password is no password, as NodeBB's ``if (userData.password)``
         check_password(password)
+        password_hash = hash_password(password)
     ensure_system_groups(session)
     username, slug = _unique_username(session, username)
     joined = timestamp or now_ms()
     user = User(
         username=username, userslug=slug, email=email or None,
-        password_hash=hash_password(password) if password else None,
+        password_hash=password_hash,
         joindate=joined, lastonline=joined, lastposttime=0, postcount=0, topiccount=0,
         reputation=0, banned=False, profile={},
     )  # fmt: skip

@@ -7,10 +7,23 @@ from schemas.commands import Command, Id, NonEmpty, Timestamp
 ProfileText = Annotated[str, Field(max_length=4096)]
 
 
-class CreateUser(Command):
-    kind: Literal["users.create"] = "users.create"
+class NewUser(BaseModel):
+    """What the client sends to create a user (validated in the API)."""
+
+    model_config = ConfigDict(frozen=True)
+
     username: Annotated[NonEmpty, Field(max_length=255)]
     password: Annotated[str, Field(max_length=512)] | None = None
+    email: Annotated[str, Field(max_length=255)] | None = None
+
+
+class CreateUser(Command):
+    """The queued form: the API checks and hashes the password, so no secret is
+    stored in the job."""
+
+    kind: Literal["users.create"] = "users.create"
+    username: Annotated[NonEmpty, Field(max_length=255)]
+    password_hash: Annotated[str, Field(max_length=255)] | None = None
     email: Annotated[str, Field(max_length=255)] | None = None
 
 

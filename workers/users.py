@@ -19,8 +19,9 @@ Payload = dict[str, object]
 @handles(CreateUser)
 def apply_create_user(session: Session, actor: int, command: CreateUser) -> Payload:
     user = users.create_user(
-        session, actor, command.username, password=command.password, email=command.email
-    )
+        session, actor, command.username, password_hash=command.password_hash,
+        email=command.email,
+    )  # fmt: skip
     return {"uid": user.uid}
 
 

@@ -4,7 +4,7 @@ import uuid
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from forum import tokens
 from forum.db import transaction
@@ -378,3 +378,19 @@ def test_routes_per_version(stack: Stack) -> None:
     assert len(v1) == len(v2) == 12
     assert ("POST", "/users/{uid}/follow") in v1 and ("PUT", "/users/{uid}/follow") in v2
     assert ("POST", "/users/{uid}/ban") in v1 and ("PUT", "/users/{uid}/ban") in v2
+
+
+def test_create_user_never_queues_the_password(stack: Stack) -> None:
+    secret = f"pw-{uuid.uuid4().hex}"
+    with stack.client(stack.admin_token) as client:
+        short = client.post("/api/v1/users", json={"username": "shorty", "password": "abc"})
+        created = client.post(
+            "/api/v1/users", json={"username": f"pw{uuid.uuid4().hex[:6]}", "password": secret}
+        )
+    assert short.status_code == 400 and short.json()["message"] == "password-too-short"
+    assert created.status_code == 200
+    with stack.session() as session:
+        stored = session.execute(text("SELECT command::text, result::text FROM jobs")).all()
+        assert not any(secret in (command or "") + (result or "") for command, result in stored)
+        user = session.get(User, created.json()["payload"]["uid"])
+        assert user is not None and verify_password(secret, user.password_hash)
