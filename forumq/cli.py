@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from forumq.settings import get_settings
 
@@ -26,6 +27,11 @@ err = Console(stderr=True)
 def _fail(message: str) -> None:
     err.print(f"[red]error:[/red] {message}")
     raise typer.Exit(1)
+
+
+def _database_failed(exc: DBAPIError) -> None:
+    # Usually a database nobody migrated yet ("no such table"): say what to do.
+    _fail(f"database error: {exc.orig}. Is the database migrated? Run `forumq migrate`.")
 
 
 @app.command()
@@ -85,6 +91,8 @@ def user_create(
             uid = user.uid
     except ForumError as exc:
         _fail(exc.key)
+    except DBAPIError as exc:
+        _database_failed(exc)
     typer.echo(uid)
 
 
@@ -108,6 +116,8 @@ def token_create(
                       else tokens.issue_user_token(session, uid or 0))  # fmt: skip
     except ForumError as exc:
         _fail(exc.key)
+    except DBAPIError as exc:
+        _database_failed(exc)
     typer.echo(secret)
 
 
