@@ -116,12 +116,16 @@ def post_data(post: Post, topic: Topic | None = None) -> dict[str, object]:
 
 
 def post_with_topic(session: Session, pid: int) -> tuple[Post, Topic]:
-    """The post and its topic, locked for the write; unknown pid: 404 ``no-post``."""
-    post = session.get(Post, pid, with_for_update=True)
+    """The post and its topic, locked for the write; unknown pid: 404 ``no-post``.
+
+    The topic is locked before the post, the order replies take (topic, then the
+    reply-to parent), so the two never deadlock."""
+    post = session.get(Post, pid)
     if post is None:
         raise not_found("no-post")
     topic = session.get(Topic, post.tid, with_for_update=True)
     assert topic is not None  # posts.tid is a foreign key
+    session.refresh(post, with_for_update=True)
     return post, topic
 
 

@@ -9,7 +9,7 @@ from forum import privileges
 from forum.clock import iso, now_ms
 from forum.errors import bad_request, forbidden, not_found
 from forum.models import Category, Post, Topic, TopicFollow, TopicTag, User
-from forum.posts import add_post, post_data, purge_topics, set_topic_deleted
+from forum.posts import add_post, post_data, post_with_topic, purge_topics, set_topic_deleted
 from forum.text import check_length, clean_tags, slugify
 from forum.users import get_poster
 from forumq.settings import get_settings
@@ -167,12 +167,12 @@ def edit_post(
     editor = get_poster(session, actor)
     if tid is not None:
         _topic(session, tid)
-    post = session.get(Post, pid, with_for_update=True)
+    post = session.get(Post, pid)
     if post is None and tid is None:
         raise not_found("no-post")
     if post is None or (tid is not None and post.tid != tid):
         raise bad_request("invalid-pid")  # spec decision 5: pid must belong to tid
-    topic = _topic(session, post.tid)
+    post, topic = post_with_topic(session, pid)
     rules = get_settings()
     # Length rules apply to everyone here, admins included (NodeBB's API layer).
     _check_content(content)
