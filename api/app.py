@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from api import (
+    bulk,
     categories,
     envelopes,
     groups,
@@ -35,7 +36,7 @@ from forumq.settings import Settings, get_settings
 from workers.notify import Waiter
 
 log = logging.getLogger(__name__)
-RESOURCES = (users, groups, topics, posts, categories, util)
+RESOURCES = (users, groups, topics, posts, categories, util, bulk)
 
 
 def plugin_router(version: str) -> list[BaseRoute]:

@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api import envelopes
+from api import bulk, envelopes
 from api.errors import ApiError, bad_request, not_found
 from api.prefer import parse_prefer, wait_seconds
 from api.routing import route
@@ -79,4 +79,5 @@ def _bounded_int(request: Request, name: str, default: int, low: int, high: int)
 routes = [
     route("GET", "/", list_jobs, "List jobs (admins)", queued=False, errors=(403,)),
     route("GET", "/{job_id}", get_job, "A job's state and final answer", queued=False),
+    route("GET", "/{job_id}/items", bulk.job_items, "A bulk job's per-item results", queued=False),
 ]

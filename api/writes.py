@@ -52,6 +52,7 @@ def job_view(job: Job) -> dict[str, Any]:
         "kind": job.kind,
         **jobs.job_times(job),
         "attempts": job.attempts,
+        "progress": job.progress,  # bulk jobs: {done, failed, total}; None otherwise
         "result": None,
         "error": None,
     }
@@ -155,6 +156,18 @@ class Writes:
             waiter.forget(row["id"], finished)
             raise
         return await self._answer(request, row, write.router, extra, finished)
+
+    async def answer(
+        self,
+        request: Request,
+        job: Job | dict[str, Any],
+        router: str,
+        extra: dict[str, Any] | None,
+        finished: asyncio.Future[None] | None = None,
+    ) -> Response:
+        """Wait as ``Prefer`` asks, then answer; for routes with their own submit path
+        (``api/bulk.py``)."""
+        return await self._answer(request, job, router, extra, finished)
 
     async def _replay(self, uid: int, key: str, fingerprint: str, router: str) -> Job | None:
         job = await run_in_threadpool(self._by_key, uid, key)

@@ -66,7 +66,10 @@ def worker(
     from workers.apply import celery_app
 
     argv = ["worker", "--loglevel=INFO"]
-    argv.append(f"--queues={queues or get_settings().interactive_queue}")
+    # By default one worker serves both queues; a deployment that imports a lot runs
+    # dedicated workers (--queues forumq.bulk) so interactive writes never wait.
+    settings = get_settings()
+    argv.append(f"--queues={queues or f'{settings.interactive_queue},{settings.bulk_queue}'}")
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
     celery_app.worker_main([*argv, *ctx.args])

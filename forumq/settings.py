@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     prevent_topic_delete_after_replies: int = 0
 
     interactive_queue: str = "forumq.writes"
+    # Bulk import (POST /api/v2/bulk): its own queue, so interactive writes never
+    # wait behind an import; a request is applied in chunks of bulk_chunk_size items.
+    bulk_queue: str = "forumq.bulk"
+    bulk_max_items: int = 10_000
+    bulk_max_bytes: int = 64 * 1_048_576
+    bulk_chunk_size: int = 2_000
 
     # Uploads (util/upload): files land in upload_dir under generated names and are
     # served read-only at upload_url_prefix. NodeBB's maximumFileSize default is 2 MiB.

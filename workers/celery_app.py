@@ -1,14 +1,21 @@
 """The Celery application: broker from settings, late acks, one queue per kind of work."""
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from forumq.settings import get_settings
 
 
+def _queue(name: str) -> Queue:
+    # Each queue its own exchange and routing key: a bare Queue(name) gets Celery's
+    # default ones, and two queues sharing them would both receive every message.
+    return Queue(name, Exchange(name), routing_key=name)
+
+
 def make_celery() -> Celery:
     settings = get_settings()
-    app = Celery("forumq", broker=settings.broker_url, include=["workers.apply", "workers.sweeper"])
+    include = ["workers.apply", "workers.sweeper", "workers.bulk"]
+    app = Celery("forumq", broker=settings.broker_url, include=include)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -20,7 +27,9 @@ def make_celery() -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=settings.interactive_queue,
-        task_queues=[Queue(settings.interactive_queue)],
+        task_queues=[_queue(settings.interactive_queue), _queue(settings.bulk_queue)],
+        # Imports never hold up interactive writes: their chunks have their own queue.
+        task_routes={"forumq.bulk_chunk": {"queue": settings.bulk_queue}},
         broker_connection_retry_on_startup=True,
         # Fail fast when the broker is down: the API answers 503, never hangs.
         broker_connection_timeout=3,

@@ -1,0 +1,192 @@
+"""``POST /api/v2/bulk``: one request, thousands of imported writes (admins only).
+
+The body is a JSON array of items, or NDJSON (``Content-Type: application/x-ndjson``).
+The API validates every item (a bad one becomes a failed item in place, with its
+line number, never a failed request), stores ONE ``bulk.import`` job holding the
+items, and publishes one message per chunk to the bulk queue. The answer is the
+job, as for every write (202, or the final answer with ``Prefer: wait=N``).
+"""
+
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+from sqlalchemy import delete
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api import envelopes
+from api.errors import ApiError, bad_request, not_found, unavailable
+from api.routing import DocumentedRoute, route
+from api.writes import Writes, authenticated
+from forum import jobs
+from forum.bulk import jobs as bulk_jobs
+from forum.db import session_factory, transaction
+from forum.models import Job
+from forumq.settings import Settings
+from schemas.bulk import BulkImport, parse_item, parse_line
+from workers import bulk as bulk_worker
+
+NDJSON = "application/x-ndjson"
+JOB_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+MAX_PAGE = 1000
+
+
+async def _read(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "payload-too-large", params={"limit_bytes": limit})
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise ApiError(413, "payload-too-large", params={"limit_bytes": limit})
+    return bytes(raw)
+
+
+def _too_many(count: int, limit: int) -> ApiError:
+    message = f"At most {limit} items per request; this one has {count}."
+    return ApiError(413, "payload-too-large", message, {"limit": limit, "items": count})
+
+
+def parse_items(raw: bytes, media_type: str, limit: int) -> list[dict[str, Any]]:
+    """The request's items as stored: valid items dumped, bad ones as invalid markers."""
+    if media_type == NDJSON:
+        lines = [(n, line) for n, line in enumerate(raw.split(b"\n"), 1) if line.strip()]
+        if len(lines) > limit:
+            raise _too_many(len(lines), limit)
+        return [parse_line(line, n) for n, line in lines]
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise bad_request(
+            "The request body is not valid JSON (send an array, or NDJSON)."
+        ) from None
+    if not isinstance(body, list):
+        raise bad_request("The request body must be a JSON array of items, or NDJSON.")
+    if len(body) > limit:
+        raise _too_many(len(body), limit)
+    return [parse_item(item) for item in body]
+
+
+def _store_and_publish(
+    settings: Settings, row: dict[str, Any], items: list[dict[str, Any]]
+) -> None:
+    with transaction(settings.database_url) as session:
+        jobs.insert_jobs(session, [row])
+    size = settings.bulk_chunk_size
+    try:
+        for start in range(0, len(items), size):
+            part = list(enumerate(items[start : start + size], start))
+            bulk_worker.publish(row["id"], part)
+    except Exception as exc:
+        # Chunks already published find no job and do nothing; a retried request is
+        # safe anyway (its external ids are recognised).
+        with transaction(settings.database_url) as session:
+            session.execute(delete(Job).where(Job.id == row["id"]))
+        raise unavailable("The message broker is unreachable.") from exc
+
+
+async def bulk_import(request: Request) -> Response:
+    # Authenticated from the headers and query (a master token's _uid goes in the
+    # query string) before the body is read: a refused import costs no upload.
+    write = await authenticated(request, streamed=True)
+    if not write.principal.is_admin:
+        raise ApiError(403, "forbidden")
+    state = request.app.state
+    settings: Settings = state.settings
+    raw = await _read(request, settings.bulk_max_bytes)
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    items = await run_in_threadpool(parse_items, raw, media_type, settings.bulk_max_items)
+    del raw
+    if not items:
+        raise bad_request("The request has no items.")
+    now = int(time.time() * 1000)
+    job_id = uuid.uuid4().hex
+    # BulkImport's dump, built directly: validating 10,000 dicts again buys nothing.
+    command = {"kind": BulkImport.model_fields["kind"].default, "job_id": job_id, "items": items}
+    row = {
+        "id": job_id,
+        "kind": command["kind"],
+        "router": write.router,
+        "actor_uid": write.principal.uid,
+        "command": command,
+        "state": jobs.QUEUED,
+        "idempotency_key": None,
+        "request_hash": None,
+        "created_at": now,
+        "enqueued_at": now,
+        "attempts": 0,
+        "progress": bulk_jobs.new_progress(len(items)),
+    }
+    finished = state.waiter.expect(job_id)
+    try:
+        await run_in_threadpool(_store_and_publish, settings, row, items)
+    except BaseException:
+        state.waiter.forget(job_id, finished)
+        raise
+    writes: Writes = state.writes
+    return await writes.answer(request, row, write.router, None, finished)
+
+
+def _bounded(request: Request, name: str, default: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) > high:
+        raise bad_request(f"{name} must be an integer from 0 to {high}", [name])
+    return int(raw)
+
+
+def _item_view(router: str, view: dict[str, Any]) -> dict[str, Any]:
+    record = view.get("error")
+    if record:
+        status, body = envelopes.forum_error_body(router, record)
+        if "line" in record:
+            body["line"] = record["line"]
+        view["error"] = {"status": status, **body}
+    return view
+
+
+async def job_items(request: Request) -> Response:
+    """``GET /api/jobs/{job_id}/items?offset=&limit=``: per-item results in input order;
+    items not applied yet show as ``pending``."""
+    write = await authenticated(request)
+    job_id = request.path_params["job_id"]
+    if not JOB_ID.fullmatch(job_id):
+        raise not_found()
+    offset = _bounded(request, "offset", 0, 10**9)
+    limit = max(1, _bounded(request, "limit", 100, MAX_PAGE))
+
+    def load() -> tuple[Job | None, list[dict[str, Any]]]:
+        with session_factory(request.app.state.settings.database_url)() as session:
+            job = jobs.get(session, job_id)
+            if job is None or job.kind != bulk_jobs.KIND:
+                return None, []
+            rows = bulk_jobs.items_page(session, job_id, offset, limit)
+            return job, [bulk_jobs.item_view(r) for r in rows]
+
+    job, rows = await run_in_threadpool(load)
+    if job is None or not (write.principal.is_admin or job.actor_uid == write.principal.uid):
+        raise not_found()
+    total = (job.progress or {}).get("total", 0)
+    found = {row["index"]: _item_view(job.router, row) for row in rows}
+    items = [
+        found.get(i) or {"index": i, "state": "pending"}
+        for i in range(offset, min(offset + limit, total))
+    ]
+    payload = {"items": items, "offset": offset, "limit": limit, "total": total}
+    return envelopes.success(job.router, payload)
+
+
+def routes(version: str) -> list[DocumentedRoute]:
+    if version != "v2":
+        return []
+    return [
+        route("POST", "/bulk", bulk_import,
+              "Import users, categories, topics and replies (JSON array or NDJSON)",
+              auth="admin", body=BulkImport, errors=(403, 413)),
+    ]  # fmt: skip

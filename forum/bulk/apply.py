@@ -1,0 +1,492 @@
+"""Applying a chunk of import items with set-based SQL.
+
+One chunk costs a fixed number of statements whatever its size: one lookup per
+kind of reference, one id block per table, one COPY / multi-row insert per table,
+and one batched UPDATE per table for the counters of rows that existed before.
+Counters follow the imported timestamps exactly as single writes would leave them
+(``forum.posts.add_post``): postcount, postercount, lastposttime and teaser per
+topic, topic_count / post_count per category, topiccount / postcount /
+lastposttime per user, replies per post. No notifications, no follower fan-out.
+
+Items are mappings with the field names of ``schemas.bulk`` (``type``,
+``external_id``, ``user``/``uid``, ...). A reference to an external id that is not
+known yet *defers* the item when ``earlier_pending()`` says earlier work that may
+create it is still running; otherwise the item fails with ``unknown-external-id``.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy.orm import Session
+
+from forum import privileges
+from forum.bulk.sql import allocate_ids, insert_rows, lookup
+from forum.clock import now_ms
+from forum.errors import ForumError, bad_request, forbidden, not_found
+from forum.groups import ensure_system_groups
+from forum.models import (
+    Category,
+    CategoryPrivilege,
+    Group,
+    GroupMember,
+    Post,
+    Topic,
+    TopicTag,
+    User,
+)
+from forum.passwords import hash_password
+from forum.text import clean_tags, slugify
+from forum.users import _USERNAME, check_password  # the one username rule
+from forumq.settings import get_settings
+
+CREATED, EXISTING, FAILED = "created", "existing", "failed"
+Item = Mapping[str, Any]
+
+
+@dataclass
+class Result:
+    """One item's outcome; ``id`` is the forum id (uid, cid, tid or pid)."""
+
+    index: int
+    type: str
+    external_id: str | None
+    state: str
+    id: int | None = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass
+class ChunkResult:
+    results: list[Result] = field(default_factory=list)
+    # Items whose references may still be created by earlier, unfinished work.
+    deferred: list[tuple[int, Item]] = field(default_factory=list)
+
+
+def error_record(exc: ForumError) -> dict[str, Any]:
+    return {"kind": str(exc.kind), "key": exc.key, "message": exc.message, "args": exc.args_}
+
+
+class _Deferred(Exception):
+    pass
+
+
+class _Chunk:
+    """The state of one chunk while its items are walked in input order."""
+
+    def __init__(
+        self,
+        session: Session,
+        items: Sequence[tuple[int, Item]],
+        earlier_pending: Callable[[], bool],
+    ) -> None:
+        self.session = session
+        self.items = items
+        # Asked before the references are looked up: once nothing earlier is pending,
+        # everything earlier is committed and the lookups below see it (asking after
+        # could miss a chunk that committed in between, and fail a good item).
+        self.pending = earlier_pending()
+        self.now = now_ms()
+        by_type: dict[str, list[Item]] = defaultdict(list)
+        for _, item in items:
+            by_type[item["type"]].append(item)
+        self.by_type = by_type
+        self._load_references()
+        self._allocate()
+        self.users: list[dict[str, Any]] = []
+        self.admins: list[int] = []
+        self.categories: list[dict[str, Any]] = []
+        self.topics: list[dict[str, Any]] = []
+        self.posts: list[dict[str, Any]] = []
+        self.tags: list[dict[str, Any]] = []
+        self.emails: set[str] = set()
+
+    # -- references -------------------------------------------------------------
+
+    def _load_references(self) -> None:
+        s, t = self.session, self.by_type
+        users, cats, topics, replies = t["user"], t["category"], t["topic"], t["reply"]
+        user_refs = [i["external_id"] for i in users] + [i.get("user") for i in topics + replies]
+        cat_refs = [i["external_id"] for i in cats] + [i.get("parent") for i in cats]
+        cat_refs += [i.get("category") for i in topics]
+        topic_refs = [i["external_id"] for i in topics] + [i.get("topic") for i in replies]
+        post_refs = [i["external_id"] for i in replies] + [i.get("to") for i in replies]
+        self.uid_of = lookup(s, User.external_id, User.uid, user_refs)
+        self.cid_of = lookup(s, Category.external_id, Category.cid, cat_refs)
+        self.pid_of = lookup(s, Post.external_id, Post.pid, post_refs)
+        self.tid_of: dict[str, int] = lookup(s, Topic.external_id, Topic.tid, topic_refs)
+        self.topic_cid: dict[int, int] = {}
+        # Forum ids given directly must exist; a topic's category comes with it.
+        wanted_tids = [i.get("tid") for i in replies] + list(self.tid_of.values())
+        self.topic_cid.update(lookup(s, Topic.tid, Topic.cid, wanted_tids))
+        self.known_uids = set(
+            lookup(s, User.uid, User.uid, [i.get("uid") for i in topics + replies])
+        )
+        parent_cids = [i.get("parent_cid") for i in cats] + [i.get("cid") for i in topics]
+        self.known_cids = set(lookup(s, Category.cid, Category.cid, parent_cids))
+        self.known_pids = set(lookup(s, Post.pid, Post.pid, [i.get("to_pid") for i in replies]))
+        emails = [i["email"].strip() for i in users if i.get("email")]
+        self.taken_emails = set(lookup(s, User.email, User.email, emails))
+
+    def _allocate(self) -> None:
+        t, s = self.by_type, self.session
+        self._uids = iter(allocate_ids(s, User.__table__, "uid", len(t["user"])))
+        self._cids = iter(allocate_ids(s, Category.__table__, "cid", len(t["category"])))
+        self._tids = iter(allocate_ids(s, Topic.__table__, "tid", len(t["topic"])))
+        posts = len(t["topic"]) + len(t["reply"])
+        self._pids = iter(allocate_ids(s, Post.__table__, "pid", posts))
+        self._order = 0
+        if t["category"]:
+            self._order = s.scalar(select(func.coalesce(func.max(Category.order), 0))) or 0
+
+    def resolve(self, mapping: dict[str, int], ext: str, what: str) -> int:
+        found = mapping.get(ext)
+        if found is not None:
+            return found
+        if self.pending:
+            raise _Deferred
+        raise bad_request("unknown-external-id", what, ext)
+
+    def poster(self, item: Item) -> int:
+        if item.get("user") is not None:
+            return self.resolve(self.uid_of, item["user"], "user")
+        if item["uid"] not in self.known_uids:
+            raise not_found("no-user")
+        return int(item["uid"])
+
+    # -- items ------------------------------------------------------------------
+
+    def user(self, item: Item) -> tuple[str, int]:
+        username = item["username"].strip()
+        if not _USERNAME.match(username) or not slugify(username):
+            raise bad_request("invalid-username")
+        email = (item.get("email") or "").strip() or None
+        if email is not None:
+            if "@" not in email or "," in email or ";" in email:
+                raise bad_request("invalid-email")
+            if email in self.taken_emails or email in self.emails:
+                raise bad_request("email-taken")
+        if item.get("password") is not None:
+            check_password(item["password"])
+        uid = next(self._uids)
+        joined = item.get("timestamp") or self.now
+        if email:
+            self.emails.add(email)
+        self.users.append({
+            "uid": uid, "username": username, "userslug": "", "email": email,
+            "password_hash": item.get("password"), "joindate": joined, "lastonline": joined,
+            "lastposttime": 0, "postcount": 0, "topiccount": 0, "reputation": 0, "banned": False,
+            "banned_until": 0, "ban_reason": "", "follower_count": 0, "following_count": 0,
+            "profile": {}, "external_id": item["external_id"],
+        })  # fmt: skip
+        if item.get("admin"):
+            self.admins.append(uid)
+        self.uid_of[item["external_id"]] = uid
+        return CREATED, uid
+
+    def category(self, item: Item) -> tuple[str, int]:
+        parent = 0
+        if item.get("parent") is not None:
+            parent = self.resolve(self.cid_of, item["parent"], "parent")
+        elif item.get("parent_cid") is not None:
+            if item["parent_cid"] not in self.known_cids:
+                raise bad_request("no-category")
+            parent = int(item["parent_cid"])
+        cid = next(self._cids)
+        order = item.get("order")
+        if order is None:
+            self._order += 1
+            order = self._order
+        name = item["name"].strip()
+        self.categories.append({
+            "cid": cid, "name": name, "slug": f"{cid}/{slugify(name)}",
+            "description": item.get("description") or "", "parent_cid": parent, "order": order,
+            "bg_color": "#86C1B9", "color": "#ffffff", "icon": "fa-comments",
+            "css_class": "col-md-3 col-6", "topic_count": 0, "post_count": 0, "disabled": False,
+            "background_image": None, "external_id": item["external_id"],
+        })  # fmt: skip
+        self.cid_of[item["external_id"]] = cid
+        self.known_cids.add(cid)
+        return CREATED, cid
+
+    def topic(self, item: Item) -> tuple[str, int]:
+        if item.get("category") is not None:
+            cid = self.resolve(self.cid_of, item["category"], "category")
+        else:
+            cid = int(item["cid"])
+            if cid not in self.known_cids:
+                raise bad_request("no-category")
+        uid = self.poster(item)
+        rules = get_settings()
+        tags = clean_tags(list(item.get("tags") or ()), rules.minimum_tag_length,
+                          rules.maximum_tag_length)  # fmt: skip
+        title = item["title"].strip()
+        tid, pid = next(self._tids), next(self._pids)
+        created = item.get("timestamp") or self.now
+        self.topics.append({
+            "tid": tid, "cid": cid, "uid": uid, "title": title,
+            "slug": f"{tid}/{slugify(title) or 'topic'}", "main_pid": pid, "timestamp": created,
+            "lastposttime": 0, "postcount": 0, "viewcount": item.get("viewcount") or 0,
+            "postercount": 0, "teaser_pid": None, "locked": bool(item.get("locked")),
+            "pinned": bool(item.get("pinned")), "deleted": bool(item.get("deleted")),
+            "upvotes": 0, "downvotes": 0, "followercount": 0, "deleter_uid": 0,
+            "deleted_timestamp": 0, "external_id": item["external_id"],
+        })  # fmt: skip
+        self._post(pid, tid, uid, item["content"], created, None, False, 0, None)
+        self.tags.extend({"tid": tid, "tag": tag} for tag in tags)
+        self.tid_of[item["external_id"]] = tid
+        self.topic_cid[tid] = cid
+        return CREATED, tid
+
+    def reply(self, item: Item) -> tuple[str, int]:
+        if item.get("topic") is not None:
+            tid = self.resolve(self.tid_of, item["topic"], "topic")
+        else:
+            tid = int(item["tid"])
+            if tid not in self.topic_cid:
+                raise not_found("no-topic")
+        uid = self.poster(item)
+        to_pid = None
+        if item.get("to") is not None:
+            to_pid = self.resolve(self.pid_of, item["to"], "to")
+        elif item.get("to_pid") in self.known_pids:
+            to_pid = int(item["to_pid"])  # NodeBB ignores a reply-to target that does not exist
+        pid = next(self._pids)
+        created = item.get("timestamp") or self.now
+        self._post(pid, tid, uid, item["content"], created, to_pid, bool(item.get("deleted")),
+                   int(item.get("votes") or 0), item["external_id"])  # fmt: skip
+        self.pid_of[item["external_id"]] = pid
+        self.known_pids.add(pid)
+        return CREATED, pid
+
+    def _post(
+        self,
+        pid: int,
+        tid: int,
+        uid: int,
+        content: str,
+        timestamp: int,
+        to_pid: int | None,
+        deleted: bool,
+        votes: int,
+        external_id: str | None,
+    ) -> None:
+        self.posts.append({
+            "pid": pid, "tid": tid, "uid": uid, "content": content.rstrip(),
+            "timestamp": timestamp, "to_pid": to_pid, "edited": 0, "editor": None,
+            "deleted": deleted, "upvotes": max(votes, 0), "downvotes": max(-votes, 0),
+            "replies": 0, "bookmarks": 0, "deleter_uid": 0, "external_id": external_id,
+        })  # fmt: skip
+
+    def existing(self, item: Item) -> int | None:
+        mapping = {"user": self.uid_of, "category": self.cid_of, "topic": self.tid_of,
+                   "reply": self.pid_of}[item["type"]]  # fmt: skip
+        return mapping.get(item["external_id"])
+
+
+def _later(column, value):  # type: ignore[no-untyped-def]
+    return case((column < value, value), else_=column)
+
+
+def _unique_slugs(session: Session, users: list[dict[str, Any]]) -> None:
+    """A taken username gets " <n>" appended, as NodeBB's uniqueUsername does."""
+    pending = list(users)
+    claimed: set[str] = set()
+    attempt: dict[int, int] = {id(u): 0 for u in users}
+    base = {id(u): u["username"] for u in users}
+    while pending:
+        for user in pending:
+            n = attempt[id(user)]
+            user["username"] = base[id(user)] if n == 0 else f"{base[id(user)]} {n}"
+            user["userslug"] = slugify(user["username"])
+        taken = set(lookup(session, User.userslug, User.userslug, [u["userslug"] for u in pending]))
+        retry = []
+        for user in pending:
+            if user["userslug"] in taken or user["userslug"] in claimed:
+                attempt[id(user)] += 1
+                retry.append(user)
+            else:
+                claimed.add(user["userslug"])
+        pending = retry
+
+
+def _write(chunk: _Chunk) -> None:
+    session = chunk.session
+    # Aggregates of this chunk's posts: per topic, category, user and reply target.
+    topic_agg: dict[int, dict[str, Any]] = {}
+    cat_topics: dict[int, int] = defaultdict(int)
+    cat_posts: dict[int, int] = defaultdict(int)
+    user_topics: dict[int, int] = defaultdict(int)
+    user_posts: dict[int, int] = defaultdict(int)
+    user_last: dict[int, int] = {}
+    replies_to: dict[int, int] = defaultdict(int)
+    main_pids = {t["main_pid"]: t for t in chunk.topics}
+    for topic in chunk.topics:
+        cat_topics[topic["cid"]] += 1
+        user_topics[topic["uid"]] += 1
+    for post in chunk.posts:  # input order: a topic's main post precedes its replies
+        tid, uid, ts = post["tid"], post["uid"], post["timestamp"]
+        agg = topic_agg.setdefault(tid, {"n": 0, "last": 0, "uids": set(), "teaser": None,
+                                         "teaser_ts": -1})  # fmt: skip
+        agg["n"] += 1
+        agg["last"] = max(agg["last"], ts)
+        agg["uids"].add(uid)
+        if post["pid"] not in main_pids and ts >= agg["teaser_ts"]:
+            agg["teaser"], agg["teaser_ts"] = post["pid"], ts
+        cat_posts[chunk.topic_cid[tid]] += 1
+        user_posts[uid] += 1
+        user_last[uid] = max(user_last.get(uid, 0), ts)
+        if post["to_pid"] is not None:
+            replies_to[post["to_pid"]] += 1
+
+    # New rows carry their final counters; rows that existed get one UPDATE each.
+    for user in chunk.users:
+        uid = user["uid"]
+        user["topiccount"], user["postcount"] = user_topics.pop(uid, 0), user_posts.pop(uid, 0)
+        user["lastposttime"] = user_last.pop(uid, 0)
+        if user["password_hash"]:
+            user["password_hash"] = hash_password(user["password_hash"])
+    new_cats = {c["cid"]: c for c in chunk.categories}
+    for cid, category in new_cats.items():
+        category["topic_count"] = cat_topics.pop(cid, 0)
+        category["post_count"] = cat_posts.pop(cid, 0)
+    for topic in chunk.topics:
+        agg = topic_agg.pop(topic["tid"])
+        topic["postcount"], topic["postercount"] = agg["n"], len(agg["uids"])
+        topic["lastposttime"] = agg["last"]
+        if agg["teaser"] is not None and agg["teaser_ts"] >= topic["timestamp"]:
+            topic["teaser_pid"] = agg["teaser"]
+    new_posts = {p["pid"]: p for p in chunk.posts}
+    for pid in [p for p in replies_to if p in new_posts]:
+        new_posts[pid]["replies"] = replies_to.pop(pid)
+
+    if chunk.users:
+        _unique_slugs(session, chunk.users)
+        insert_rows(session, User.__table__, chunk.users)
+    if chunk.admins:
+        ensure_system_groups(session)
+        insert_rows(session, GroupMember.__table__, [
+            {"group_name": privileges.ADMINISTRATORS, "uid": uid, "joined_at": chunk.now,
+             "is_owner": False} for uid in chunk.admins
+        ])  # fmt: skip
+        session.execute(
+            update(Group).where(Group.name == privileges.ADMINISTRATORS)
+            .values(member_count=Group.member_count + len(chunk.admins))
+        )  # fmt: skip
+    if chunk.categories:
+        insert_rows(session, Category.__table__, chunk.categories)
+        grants = [g for c in chunk.categories for g in privileges.default_grants(c["cid"])]
+        insert_rows(session, CategoryPrivilege.__table__, [
+            {"cid": g["cid"], "privilege": g["privilege"], "group_name": g["group_name"],
+             "uid": g["uid"]} for g in grants
+        ])  # fmt: skip
+    insert_rows(session, Topic.__table__, chunk.topics)
+    insert_rows(session, Post.__table__, chunk.posts)
+    insert_rows(session, TopicTag.__table__, chunk.tags)
+    _update_existing(session, topic_agg, cat_topics, cat_posts, user_topics, user_posts,
+                     user_last, replies_to)  # fmt: skip
+
+
+def _update_existing(
+    session: Session,
+    topic_agg: dict[int, dict[str, Any]],
+    cat_topics: dict[int, int],
+    cat_posts: dict[int, int],
+    user_topics: dict[int, int],
+    user_posts: dict[int, int],
+    user_last: dict[int, int],
+    replies_to: dict[int, int],
+) -> None:
+    """Counters of rows that existed before this chunk: one batched UPDATE per table."""
+    conn = session.connection()
+    if topic_agg:
+        posters = (
+            select(func.count(func.distinct(Post.uid)))
+            .where(Post.tid == Topic.tid)
+            .scalar_subquery()
+        )
+        conn.execute(
+            update(Topic.__table__).where(Topic.tid == bindparam("b_tid")).values(
+                postcount=Topic.postcount + bindparam("b_n"),
+                lastposttime=_later(Topic.lastposttime, bindparam("b_last")),
+                postercount=posters,
+                teaser_pid=case(
+                    (bindparam("b_teaser_ts") >= Topic.lastposttime, bindparam("b_teaser")),
+                    else_=Topic.teaser_pid,
+                ),
+            ),
+            [{"b_tid": tid, "b_n": a["n"], "b_last": a["last"], "b_teaser": a["teaser"],
+              "b_teaser_ts": a["teaser_ts"] if a["teaser"] is not None else -1}
+             for tid, a in sorted(topic_agg.items())],
+        )  # fmt: skip
+    cids = sorted(set(cat_topics) | set(cat_posts))
+    if cids:
+        conn.execute(
+            update(Category.__table__).where(Category.cid == bindparam("b_cid")).values(
+                topic_count=Category.topic_count + bindparam("b_topics"),
+                post_count=Category.post_count + bindparam("b_posts"),
+            ),
+            [{"b_cid": cid, "b_topics": cat_topics.get(cid, 0), "b_posts": cat_posts.get(cid, 0)}
+             for cid in cids],
+        )  # fmt: skip
+    uids = sorted(set(user_topics) | set(user_posts))
+    if uids:
+        conn.execute(
+            update(User.__table__).where(User.uid == bindparam("b_uid")).values(
+                topiccount=User.topiccount + bindparam("b_topics"),
+                postcount=User.postcount + bindparam("b_posts"),
+                lastposttime=_later(User.lastposttime, bindparam("b_last")),
+            ),
+            [{"b_uid": uid, "b_topics": user_topics.get(uid, 0),
+              "b_posts": user_posts.get(uid, 0), "b_last": user_last.get(uid, 0)}
+             for uid in uids],
+        )  # fmt: skip
+    if replies_to:
+        conn.execute(
+            update(Post.__table__).where(Post.pid == bindparam("b_pid"))
+            .values(replies=Post.replies + bindparam("b_n")),
+            [{"b_pid": pid, "b_n": n} for pid, n in sorted(replies_to.items())],
+        )  # fmt: skip
+
+
+def apply_items(
+    session: Session,
+    actor: int | None,
+    items: Sequence[tuple[int, Item]],
+    *,
+    earlier_pending: Callable[[], bool] = lambda: False,
+) -> ChunkResult:
+    """Create ``items`` (``(index, item)`` pairs, in input order) as ``actor``.
+
+    ``actor`` None is the operator (CLI ``--direct``); any other actor must be an
+    administrator. Never commits; one bad item fails alone."""
+    outcome = ChunkResult()
+    if not items:
+        return outcome
+    if actor is not None and not privileges.is_admin(session, actor):
+        record = error_record(forbidden("no-privileges"))
+        outcome.results = [Result(i, it["type"], it.get("external_id"), FAILED, error=record)
+                           for i, it in items]  # fmt: skip
+        return outcome
+    chunk = _Chunk(session, items, earlier_pending)
+    apply_one = {"user": chunk.user, "category": chunk.category, "topic": chunk.topic,
+                 "reply": chunk.reply}  # fmt: skip
+    for index, item in items:
+        kind, ext = item["type"], item["external_id"]
+        known = chunk.existing(item)
+        if known is not None:  # imported before (or earlier in this chunk)
+            outcome.results.append(Result(index, kind, ext, EXISTING, known))
+            continue
+        try:
+            state, forum_id = apply_one[kind](item)
+        except _Deferred:
+            outcome.deferred.append((index, item))
+            continue
+        except ForumError as exc:
+            outcome.results.append(Result(index, kind, ext, FAILED, error=error_record(exc)))
+            continue
+        outcome.results.append(Result(index, kind, ext, state, forum_id))
+    _write(chunk)
+    return outcome

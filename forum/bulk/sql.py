@@ -1,0 +1,67 @@
+"""Set-based SQL helpers for bulk work: id blocks, COPY on PostgreSQL, batched updates."""
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy.orm import Session
+
+IN_CHUNK = 5_000  # bound parameters per IN list (SQLite allows 32,766 per statement)
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def allocate_ids(session: Session, table: Table, column: str, count: int) -> list[int]:
+    """``count`` new primary keys for ``table``, taken in one query.
+
+    Knowing ids before inserting lets one pass write rows that point at each other
+    (a topic's main_pid, a reply's tid) without INSERT ... RETURNING round trips.
+    On SQLite the transaction already holds the write lock (BEGIN IMMEDIATE), so
+    max + 1 is safe; on PostgreSQL the ids come from the column's sequence."""
+    if count <= 0:
+        return []
+    if is_postgres(session):
+        query = text(
+            f"SELECT nextval(pg_get_serial_sequence('{table.name}', '{column}')) "
+            "FROM generate_series(1, :n)"
+        )
+        return list(session.scalars(query, {"n": count}))
+    top = session.scalar(select(func.coalesce(func.max(table.c[column]), 0))) or 0
+    return list(range(top + 1, top + 1 + count))
+
+
+def lookup(session: Session, key, value, wanted: Iterable[Any]) -> dict[Any, Any]:  # type: ignore[no-untyped-def]
+    """``{key: value}`` for the rows whose ``key`` is in ``wanted``, in bounded IN lists."""
+    values = list({w for w in wanted if w is not None})
+    found: dict[Any, Any] = {}
+    for start in range(0, len(values), IN_CHUNK):
+        part = values[start : start + IN_CHUNK]
+        found.update((k, v) for k, v in session.execute(select(key, value).where(key.in_(part))))
+    return found
+
+
+def _copy_value(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return value
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (all with the same keys, every NOT NULL column given).
+
+    PostgreSQL gets COPY on the session's own connection (same transaction); other
+    databases a multi-row executemany."""
+    if not rows:
+        return
+    if not is_postgres(session):
+        session.execute(insert(table), list(rows))
+        return
+    columns = list(rows[0])
+    names = ", ".join(f'"{c}"' for c in columns)
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row([_copy_value(row[c]) for c in columns])

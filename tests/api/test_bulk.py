@@ -1,0 +1,153 @@
+"""``POST /api/v2/bulk`` and the bulk job views, on the production shape (PostgreSQL,
+Redis, uvicorn, Celery) with the bulk queue of its own."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from forum.models import Category, Post, Topic
+from tests.conftest import Stack, _start_stack
+
+CONTENT = "Imported content that is long enough"
+T0 = 1_500_000_000_000
+MAX_ITEMS = 50
+
+
+@pytest.fixture(scope="module")
+def bulk_stack(
+    pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """Small limits (50 items, chunks of 4) so a request spans several chunks."""
+    tag = f"{os.getpid()}.{uuid.uuid4().hex[:6]}"
+    env = {
+        "FORUMQ_DATABASE_URL": pg_url,
+        "FORUMQ_BROKER_URL": redis_url,
+        "FORUMQ_INTERACTIVE_QUEUE": f"forumq.test.{tag}",
+        "FORUMQ_BULK_QUEUE": f"forumq.test.bulk.{tag}",
+        "FORUMQ_BULK_MAX_ITEMS": str(MAX_ITEMS),
+        "FORUMQ_BULK_CHUNK_SIZE": "4",
+    }
+    yield from _start_stack(tmp_path_factory.mktemp("bulk"), env, pg_url)
+
+
+def forum_items(p: str, cid: int) -> list[dict[str, Any]]:
+    return [
+        {"type": "user", "external_id": f"{p}u1", "username": f"{p}one"},
+        {"type": "user", "external_id": f"{p}u2", "username": f"{p}two", "timestamp": T0},
+        {"type": "category", "external_id": f"{p}c", "name": "Imported"},
+        {"type": "topic", "external_id": f"{p}t1", "category": f"{p}c", "user": f"{p}u1",
+         "title": "Old topic", "content": CONTENT, "timestamp": T0, "tags": ["old"]},
+        {"type": "reply", "external_id": f"{p}r1", "topic": f"{p}t1", "user": f"{p}u2",
+         "content": CONTENT, "timestamp": T0 + 10},
+        {"type": "topic", "external_id": f"{p}t2", "cid": cid, "user": f"{p}u2",
+         "title": "In the seeded category", "content": CONTENT, "timestamp": T0 + 1},
+        {"type": "reply", "external_id": f"{p}r2", "topic": f"{p}t1", "user": f"{p}u1",
+         "content": CONTENT, "timestamp": T0 + 20, "to": f"{p}r1"},
+        {"type": "reply", "external_id": f"{p}r3", "topic": f"{p}t2", "user": f"{p}u1",
+         "content": CONTENT, "timestamp": T0 + 30},
+    ]  # fmt: skip
+
+
+def ndjson(items: list[Any]) -> bytes:
+    return b"\n".join(orjson.dumps(i) for i in items) + b"\n"
+
+
+def post_bulk(stack: Stack, body: bytes, **headers: str) -> Any:
+    with stack.client(stack.admin_token) as client:
+        return client.post(
+            "/api/v2/bulk",
+            content=body,
+            headers={"Content-Type": "application/x-ndjson", "Prefer": "wait=30", **headers},
+        )
+
+
+def test_ndjson_import_applies_all_chunks_and_lists_items(bulk_stack: Stack) -> None:
+    p = uuid.uuid4().hex[:8]
+    items = forum_items(p, bulk_stack.cid)
+    unknown = {"type": "reply", "external_id": f"{p}r9", "topic": f"{p}nope", "user": f"{p}u1",
+               "content": CONTENT}  # fmt: skip
+    body = ndjson(items[:3]) + b"{not json\n" + ndjson([*items[3:], unknown])
+    response = post_bulk(bulk_stack, body)
+    assert response.status_code == 200, response.text
+    assert response.json()["payload"] == {"total": 10, "succeeded": 8, "failed": 2}
+
+    with bulk_stack.client(bulk_stack.admin_token) as client:
+        listed = client.get("/api/jobs/", params={"limit": 5}).json()["payload"]["jobs"]
+        job = next(j for j in listed if j["kind"] == "bulk.import")
+        assert job["progress"] == {"done": 10, "failed": 2, "total": 10}
+        assert job["state"] == "succeeded"
+        page = client.get(f"/api/jobs/{job['id']}/items", params={"offset": 2, "limit": 3})
+        rest = client.get(f"/api/jobs/{job['id']}/items", params={"offset": 5, "limit": 100})
+    assert page.status_code == 200, page.text
+    first = page.json()["payload"]
+    assert first["total"] == 10 and [i["index"] for i in first["items"]] == [2, 3, 4]
+    category, bad_line, topic = first["items"]
+    assert category["state"] == "created" and category["type"] == "category"
+    assert bad_line["state"] == "failed" and bad_line["error"]["line"] == 4
+    assert bad_line["error"]["status"] == 400 and bad_line["error"]["message"] == "invalid-json"
+    assert topic["state"] == "created" and topic["external_id"] == f"{p}t1"
+    last = rest.json()["payload"]["items"]
+    assert [i["index"] for i in last] == [5, 6, 7, 8, 9]
+    assert last[-1]["state"] == "failed"
+    assert last[-1]["error"]["message"] == "unknown-external-id"
+    assert last[-1]["error"]["params"] == ["topic", f"{p}nope"]
+
+    with bulk_stack.session() as session:
+        t1 = session.get(Topic, topic["id"])
+        assert t1 is not None and t1.postcount == 3 and t1.timestamp == T0
+        assert t1.lastposttime == T0 + 20 and t1.postercount == 2
+        reply = session.scalar(select(Post).where(Post.external_id == f"{p}r2"))
+        assert reply is not None and t1.teaser_pid == reply.pid and reply.timestamp == T0 + 20
+        imported = session.get(Category, category["id"])
+        assert imported is not None and (imported.topic_count, imported.post_count) == (1, 3)
+
+
+def test_resent_items_are_existing(bulk_stack: Stack) -> None:
+    p = uuid.uuid4().hex[:8]
+    items = forum_items(p, bulk_stack.cid)
+    with bulk_stack.client(bulk_stack.admin_token) as client:
+        first = client.post("/api/v2/bulk", json=items, headers={"Prefer": "wait=30"})
+        second = client.post("/api/v2/bulk", json=items, headers={"Prefer": "respond-async"})
+        assert first.status_code == 200, first.text
+        assert second.status_code == 202, second.text
+        job_id = second.json()["payload"]["job_id"]
+        assert second.headers["location"] == f"/api/jobs/{job_id}"
+        job = client.get(f"/api/jobs/{job_id}", headers={"Prefer": "wait=30"}).json()["payload"]
+        assert job["state"] == "succeeded" and job["kind"] == "bulk.import"
+        assert job["result"]["payload"] == {"total": 8, "succeeded": 8, "failed": 0}
+        views = client.get(f"/api/jobs/{job_id}/items").json()["payload"]["items"]
+    assert {v["state"] for v in views} == {"existing"}
+    with bulk_stack.session() as session:
+        topics = session.scalars(select(Topic).where(Topic.external_id == f"{p}t1")).all()
+        assert len(topics) == 1 and topics[0].postcount == 3
+        assert views[3]["id"] == topics[0].tid
+
+
+def test_too_many_items_is_413_with_the_limit(bulk_stack: Stack) -> None:
+    items = [{"type": "user", "external_id": f"x{i}", "username": f"x{i}"} for i in range(51)]
+    response = post_bulk(bulk_stack, ndjson(items))
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload-too-large"
+    assert response.json()["params"]["limit"] == MAX_ITEMS
+
+
+def test_non_admin_is_403_and_v1_has_no_bulk_route(bulk_stack: Stack) -> None:
+    with bulk_stack.client(bulk_stack.master_token) as client:
+        uid = client.post(
+            "/api/v1/users",
+            json={"username": f"u{uuid.uuid4().hex[:8]}", "_uid": bulk_stack.admin_uid},
+        ).json()["payload"]["uid"]
+        refused = client.post(f"/api/v2/bulk?_uid={uid}", json=[])
+        allowed_shape = client.post(f"/api/v2/bulk?_uid={bulk_stack.admin_uid}", json={"a": 1})
+    with bulk_stack.client(bulk_stack.admin_token) as client:
+        v1 = client.post("/api/v1/bulk", json=[])
+        unknown_job = client.get("/api/jobs/nonexistent/items")
+    assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+    assert allowed_shape.status_code == 400 and allowed_shape.json()["code"] == "bad-request"
+    assert v1.status_code == 404
+    assert unknown_job.status_code == 404

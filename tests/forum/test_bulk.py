@@ -1,0 +1,227 @@
+"""``forum.bulk.apply_items`` and the bulk worker's chunk function, on both databases."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+
+from forum import jobs
+from forum.bulk import jobs as bulk_jobs
+from forum.bulk.apply import apply_items
+from forum.db import transaction
+from forum.models import Category, Job, JobItem, Post, Topic, User
+from forum.topics import create_topic, reply
+from schemas.bulk import parse_item
+from tests.forum.conftest import new_category, new_user, unique
+from workers.bulk import apply_chunk
+
+CONTENT = "Imported content that is long enough"
+T0 = 1_500_000_000_000
+
+
+def _items(prefix: str) -> list[dict[str, Any]]:
+    """A small forum: 2 users, a category, 2 topics and replies (one to another reply)."""
+    raw = [
+        {"type": "user", "external_id": f"{prefix}u1", "username": f"{prefix}one",
+         "timestamp": T0 - 1000},
+        {"type": "user", "external_id": f"{prefix}u2", "username": f"{prefix}two"},
+        {"type": "category", "external_id": f"{prefix}c1", "name": "Imported"},
+        {"type": "topic", "external_id": f"{prefix}t1", "category": f"{prefix}c1",
+         "user": f"{prefix}u1", "title": "First", "content": CONTENT, "timestamp": T0,
+         "tags": ["imported", "x"]},
+        {"type": "reply", "external_id": f"{prefix}r1", "topic": f"{prefix}t1",
+         "user": f"{prefix}u2", "content": CONTENT, "timestamp": T0 + 10},
+        {"type": "reply", "external_id": f"{prefix}r2", "topic": f"{prefix}t1",
+         "user": f"{prefix}u1", "content": CONTENT, "timestamp": T0 + 5},
+        {"type": "reply", "external_id": f"{prefix}r3", "topic": f"{prefix}t1",
+         "user": f"{prefix}u2", "content": CONTENT, "timestamp": T0 + 20, "to": f"{prefix}r1"},
+        {"type": "topic", "external_id": f"{prefix}t2", "category": f"{prefix}c1",
+         "user": f"{prefix}u2", "title": "Second", "content": CONTENT, "timestamp": T0 + 1},
+    ]  # fmt: skip
+    return [parse_item(item) for item in raw]
+
+
+def _later_replies(prefix: str) -> list[dict[str, Any]]:
+    """A second chunk: replies to a topic that now exists (an older and a newer one)."""
+    raw = [
+        {"type": "reply", "external_id": f"{prefix}r4", "topic": f"{prefix}t1",
+         "user": f"{prefix}u1", "content": CONTENT, "timestamp": T0 + 15},
+        {"type": "reply", "external_id": f"{prefix}r5", "topic": f"{prefix}t1",
+         "user": f"{prefix}u1", "content": CONTENT, "timestamp": T0 + 30, "to": f"{prefix}r3"},
+    ]  # fmt: skip
+    return [parse_item(item) for item in raw]
+
+
+def _apply(url: str, items: list[dict[str, Any]], actor: int | None = None,
+           start: int = 0) -> list[Any]:  # fmt: skip
+    with transaction(url) as session:
+        outcome = apply_items(session, actor, list(enumerate(items, start)))
+    assert not outcome.deferred
+    return outcome.results
+
+
+def _topic_state(url: str, tid: int) -> tuple[Any, ...]:
+    with transaction(url) as session:
+        topic = session.get(Topic, tid)
+        assert topic is not None
+        pids = list(session.scalars(select(Post.pid).where(Post.tid == tid).order_by(Post.pid)))
+        teaser = pids.index(topic.teaser_pid) if topic.teaser_pid else None
+        replies = [
+            session.get(Post, pid).replies  # type: ignore[union-attr]
+            for pid in pids
+        ]
+        return (topic.postcount, topic.postercount, topic.lastposttime, teaser, replies,
+                pids.index(topic.main_pid))  # fmt: skip
+
+
+def _user_state(url: str, uid: int) -> tuple[int, int, int]:
+    with transaction(url) as session:
+        user = session.get(User, uid)
+        assert user is not None
+        return user.topiccount, user.postcount, user.lastposttime
+
+
+def test_import_counters_equal_single_writes(db_url: str) -> None:
+    prefix = unique("p")
+    first = _apply(db_url, _items(prefix))
+    assert [r.state for r in first] == ["created"] * 8
+    ids = {r.external_id: r.id for r in first}
+    second = _apply(db_url, _later_replies(prefix), start=8)
+    assert [r.state for r in second] == ["created", "created"]
+    ids.update({r.external_id: r.id for r in second})
+
+    # The same history through the single-write functions.
+    u1, u2 = new_user(db_url), new_user(db_url)
+    cid = new_category(db_url)
+    with transaction(db_url) as session:
+        t1 = create_topic(session, u1, cid, "First", CONTENT, timestamp=T0)["topicData"]["tid"]
+        r1 = reply(session, u2, t1, CONTENT, timestamp=T0 + 10)["pid"]
+        reply(session, u1, t1, CONTENT, timestamp=T0 + 5)
+        r3 = reply(session, u2, t1, CONTENT, timestamp=T0 + 20, to_pid=r1)["pid"]
+        create_topic(session, u2, cid, "Second", CONTENT, timestamp=T0 + 1)
+        reply(session, u1, t1, CONTENT, timestamp=T0 + 15)
+        reply(session, u1, t1, CONTENT, timestamp=T0 + 30, to_pid=r3)
+
+    assert _topic_state(db_url, ids[f"{prefix}t1"]) == _topic_state(db_url, t1)  # type: ignore[arg-type]
+    assert _user_state(db_url, ids[f"{prefix}u1"])[:2] == _user_state(db_url, u1)[:2]
+    assert _user_state(db_url, ids[f"{prefix}u1"])[2] == _user_state(db_url, u1)[2] == T0 + 30
+    assert _user_state(db_url, ids[f"{prefix}u2"]) == _user_state(db_url, u2)
+    with transaction(db_url) as session:
+        imported = session.get(Category, ids[f"{prefix}c1"])
+        single = session.get(Category, cid)
+        assert imported is not None and single is not None
+        assert (imported.topic_count, imported.post_count) == (2, 7)
+        assert (single.topic_count, single.post_count) == (2, 7)
+        user = session.get(User, ids[f"{prefix}u1"])
+        assert user is not None and user.joindate == T0 - 1000
+        topic = session.get(Topic, ids[f"{prefix}t1"])
+        assert topic is not None and topic.slug == f"{topic.tid}/first"
+        assert topic.timestamp == T0 and topic.external_id == f"{prefix}t1"
+
+
+def test_resent_items_are_existing_and_create_nothing(db_url: str) -> None:
+    prefix = unique("e")
+    items = _items(prefix)
+    first = _apply(db_url, items)
+    with transaction(db_url) as session:
+        posts_before = session.scalar(select(func.count()).select_from(Post))
+    again = _apply(db_url, items)
+    assert [r.state for r in again] == ["existing"] * len(items)
+    assert [r.id for r in again] == [r.id for r in first]
+    with transaction(db_url) as session:
+        assert session.scalar(select(func.count()).select_from(Post)) == posts_before
+
+
+def test_bad_items_fail_alone(db_url: str) -> None:
+    prefix = unique("b")
+    uid = new_user(db_url)
+    items = [
+        parse_item({"type": "category", "external_id": f"{prefix}c", "name": "Cat"}),
+        parse_item({"type": "topic", "external_id": f"{prefix}t1", "category": f"{prefix}nope",
+                    "uid": uid, "title": "T", "content": CONTENT}),
+        parse_item({"type": "topic", "external_id": f"{prefix}t2", "category": f"{prefix}c",
+                    "uid": 987654321, "title": "T", "content": CONTENT}),
+        parse_item({"type": "topic", "external_id": f"{prefix}t3", "category": f"{prefix}c",
+                    "uid": uid, "title": "T", "content": CONTENT}),
+        parse_item({"type": "reply", "external_id": f"{prefix}r1", "tid": 987654321,
+                    "uid": uid, "content": CONTENT}),
+        parse_item({"type": "user", "external_id": f"{prefix}u", "username": "<bad>"}),
+    ]  # fmt: skip
+    results = _apply(db_url, items)
+    assert [r.state for r in results] == [
+        "created", "failed", "failed", "created", "failed", "failed"
+    ]  # fmt: skip
+    assert results[1].error["key"] == "unknown-external-id"  # type: ignore[index]
+    assert results[1].error["args"] == ["category", f"{prefix}nope"]  # type: ignore[index]
+    assert results[2].error["key"] == "no-user"  # type: ignore[index]
+    assert results[4].error["key"] == "no-topic"  # type: ignore[index]
+    assert results[5].error["key"] == "invalid-username"  # type: ignore[index]
+
+
+def test_non_admin_actor_creates_nothing(db_url: str) -> None:
+    prefix = unique("n")
+    uid = new_user(db_url)
+    results = _apply(db_url, _items(prefix), actor=uid)
+    assert {r.state for r in results} == {"failed"}
+    assert results[0].error["key"] == "no-privileges"  # type: ignore[index]
+    with transaction(db_url) as session:
+        found = session.scalar(select(User).where(User.external_id == f"{prefix}u1"))
+        assert found is None
+
+
+def _job(url: str, actor: int, items: list[dict[str, Any]]) -> str:
+    job_id = uuid.uuid4().hex
+    with transaction(url) as session:
+        session.add(
+            Job(id=job_id, kind="bulk.import", router="v2", actor_uid=actor,
+                command={"kind": "bulk.import", "job_id": job_id, "items": items},
+                state="queued", created_at=T0, enqueued_at=T0, attempts=0,
+                progress=bulk_jobs.new_progress(len(items)))
+        )  # fmt: skip
+    return job_id
+
+
+def test_redelivered_chunk_applies_nothing_twice(db_url: str) -> None:
+    admin = new_user(db_url, admin=True)
+    prefix = unique("r")
+    items = _items(prefix) + _later_replies(prefix)
+    job_id = _job(db_url, admin, items)
+    pairs = list(enumerate(items))
+    first = apply_chunk(db_url, job_id, pairs[:5])
+    with transaction(db_url) as session:
+        posts = session.scalar(select(func.count()).select_from(Post))
+    again = apply_chunk(db_url, job_id, pairs[:5])  # the same message, redelivered
+    assert first.applied == 5 and again.applied == 0 and not first.finished
+    with transaction(db_url) as session:
+        assert session.scalar(select(func.count()).select_from(Post)) == posts
+        job = jobs.get(session, job_id)
+        assert job is not None and job.state == "running"
+        assert job.progress == {"done": 5, "failed": 0, "total": 10}
+    last = apply_chunk(db_url, job_id, pairs[5:])
+    assert last.finished
+    with transaction(db_url) as session:
+        job = jobs.get(session, job_id)
+        assert job is not None and job.state == "succeeded"
+        assert job.result == {"total": 10, "succeeded": 10, "failed": 0}
+        rows = session.scalars(select(JobItem).where(JobItem.job_id == job_id)).all()
+        assert [r.index for r in sorted(rows, key=lambda r: r.index)] == list(range(10))
+        topic = session.scalar(select(Topic).where(Topic.external_id == f"{prefix}t1"))
+        assert topic is not None and topic.postcount == 6
+
+
+def test_reply_waits_for_its_topic_in_an_earlier_chunk(db_url: str) -> None:
+    admin = new_user(db_url, admin=True)
+    prefix = unique("d")
+    items = _items(prefix)
+    job_id = _job(db_url, admin, items)
+    pairs = list(enumerate(items))
+    early = apply_chunk(db_url, job_id, pairs[4:])  # replies arrive before their topic
+    # The replies' topic, and topic t2's user and category, come in the first chunk.
+    assert early.applied == 0
+    assert [i for i, _ in early.deferred] == [4, 5, 6, 7]
+    apply_chunk(db_url, job_id, pairs[:4])
+    done = apply_chunk(db_url, job_id, early.deferred)
+    assert done.applied == 4 and done.finished and not done.deferred
+    with transaction(db_url) as session:
+        job = jobs.get(session, job_id)
+        assert job is not None and job.result == {"total": 8, "succeeded": 8, "failed": 0}

@@ -1,0 +1,148 @@
+"""Bulk import chunks, on their own queue (``settings.bulk_queue``).
+
+The API stores one ``bulk.import`` job and publishes one message per chunk of
+items. A chunk is applied in one transaction with set-based SQL, and its items'
+results and the job's progress commit with it: a redelivered chunk finds its items
+recorded and applies nothing twice. Items waiting for an earlier chunk (a reply
+whose topic is still being imported) are re-published alone, a moment later.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery import Task
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from forum import bulk, jobs
+from forum.bulk import jobs as bulk_jobs
+from forum.db import transaction
+from forum.models import Job
+from forumq.settings import get_settings
+from schemas.bulk import INVALID, BulkImport, item_adapter
+from workers.celery_app import celery_app
+from workers.registry import handles
+
+log = logging.getLogger(__name__)
+MAX_RETRIES = 10
+# A deferred item is retried this many times (about two minutes) before an
+# unknown external id is final even though earlier work is still unfinished.
+MAX_DEFERS = 240
+DEFER_SECONDS = 0.5
+Pair = tuple[int, dict[str, Any]]
+
+
+@dataclass
+class ChunkOutcome:
+    finished: bool = False  # the job completed with this chunk
+    applied: int = 0
+    deferred: list[Pair] = field(default_factory=list)
+
+
+def _invalid_result(index: int, raw: dict[str, Any], error: dict[str, Any]) -> bulk.Result:
+    kind = raw.get("item_type") or raw.get("type")
+    kind = (
+        kind
+        if isinstance(kind, str) and kind in ("user", "category", "topic", "reply")
+        else INVALID
+    )
+    ext = raw.get("external_id")
+    return bulk.Result(index, kind, ext if isinstance(ext, str) else None, bulk.FAILED, error=error)
+
+
+def apply_pending(
+    session: Session, job: Job, items: Sequence[Pair], *, final: bool
+) -> ChunkOutcome:
+    """Apply the items of ``job`` that have no result yet, and record their results."""
+    done = bulk_jobs.applied(session, job.id, [i for i, _ in items])
+    todo = [(i, raw) for i, raw in items if i not in done]
+    if not todo:
+        return ChunkOutcome()
+    results: list[bulk.Result] = []
+    valid: list[tuple[int, dict[str, Any]]] = []
+    for index, raw in todo:
+        if raw.get("type") == INVALID:
+            results.append(_invalid_result(index, raw, raw["error"]))
+            continue
+        try:
+            valid.append((index, item_adapter.validate_python(raw).model_dump()))
+        except ValidationError as exc:
+            error = {"kind": "bad-request", "key": "invalid-data", "message": str(exc), "args": []}
+            results.append(_invalid_result(index, raw, error))
+    first = todo[0][0]
+
+    def earlier_pending() -> bool:
+        return not final and bulk_jobs.earlier_pending(session, job, first)
+
+    # The API checked that the actor is an admin; apply_items checks it again here.
+    chunk = bulk.apply_items(session, job.actor_uid, valid, earlier_pending=earlier_pending)
+    results.extend(chunk.results)
+    results.sort(key=lambda r: r.index)
+    finished = bulk_jobs.record(session, job.id, results) if results else False
+    return ChunkOutcome(finished, len(results), chunk.deferred)
+
+
+def apply_chunk(
+    database_url: str, job_id: str, items: Sequence[Pair], *, final: bool = False
+) -> ChunkOutcome:
+    """One chunk of a bulk job, effectively once (the worker task's body)."""
+    with transaction(database_url) as session:
+        bulk_jobs.mark_running(session, job_id)
+    with transaction(database_url) as session:
+        job = jobs.get(session, job_id)
+        if job is None or job.state not in jobs.UNFINISHED:
+            return ChunkOutcome()  # withdrawn by the API, or already complete
+        return apply_pending(session, job, items, final=final)
+
+
+def publish(
+    job_id: str, items: Sequence[Pair], *, defers: int = 0, countdown: float | None = None
+) -> None:
+    bulk_chunk.apply_async(
+        args=[job_id, [list(pair) for pair in items], defers],
+        queue=get_settings().bulk_queue,
+        countdown=countdown,
+    )
+
+
+@celery_app.task(name="forumq.bulk_chunk", bind=True, max_retries=MAX_RETRIES)
+def bulk_chunk(self: Task, job_id: str, items: list[list[Any]], defers: int = 0) -> int:
+    from workers.apply import publisher
+
+    pairs = [(int(index), raw) for index, raw in items]
+    try:
+        outcome = apply_chunk(
+            get_settings().database_url, job_id, pairs, final=defers >= MAX_DEFERS
+        )
+    except (OperationalError, IntegrityError) as exc:
+        # The database failed, or a concurrent chunk imported the same external id
+        # (or this very chunk, redelivered) first: retrying sees its committed rows.
+        log.info("bulk chunk of job %s will be retried: %s", job_id, exc.orig)
+        raise self.retry(exc=exc, countdown=min(2**self.request.retries * 0.25, 30)) from exc
+    if outcome.deferred:
+        publish(job_id, outcome.deferred, defers=defers + 1, countdown=DEFER_SECONDS)
+    if outcome.finished:
+        publisher().job_finished([job_id])
+    return outcome.applied
+
+
+@handles(BulkImport)
+def import_inline(session: Session, actor_uid: int, command: BulkImport) -> dict[str, Any]:
+    """A bulk job handed to the interactive task (the sweeper found it stale: its
+    messages were lost): apply what has no result yet, here, and finish the job."""
+    job = jobs.get(session, command.job_id)
+    if job is None:
+        return {"total": len(command.items), "succeeded": 0, "failed": len(command.items)}
+    size = get_settings().bulk_chunk_size
+    pairs = list(enumerate(command.items))
+    for start in range(0, len(pairs), size):
+        apply_pending(session, job, pairs[start : start + size], final=True)
+    progress = job.progress or bulk_jobs.new_progress(len(pairs))
+    return job.result or {
+        "total": progress["total"],
+        "succeeded": progress["total"] - progress["failed"],
+        "failed": progress["failed"],
+    }
