@@ -5,6 +5,9 @@ from pydantic import BeforeValidator, Field
 from schemas.commands import Command, Id, NonEmpty
 
 Short = Annotated[str, Field(max_length=255)]
+# The columns' own widths (models.Category): longer values would fail in the worker.
+Color = Annotated[str, Field(max_length=32)]
+Css = Annotated[str, Field(max_length=64)]
 Url = Annotated[str, Field(max_length=1024)]
 Cid = Annotated[int, Field(ge=0, lt=2**63)]
 Name = Annotated[NonEmpty, Field(max_length=255)]
@@ -18,10 +21,10 @@ class CreateCategory(Command):
     description: Description = ""
     parent_cid: Annotated[Cid, Field(alias="parentCid")] = 0
     order: Order | None = None
-    bg_color: Annotated[Short | None, Field(alias="bgColor")] = None
-    color: Short | None = None
-    icon: Short | None = None
-    css_class: Annotated[Short | None, Field(alias="class")] = None
+    bg_color: Annotated[Color | None, Field(alias="bgColor")] = None
+    color: Color | None = None
+    icon: Css | None = None
+    css_class: Annotated[Css | None, Field(alias="class")] = None
 
 
 class UpdateCategory(Command):
@@ -32,13 +35,13 @@ class UpdateCategory(Command):
     cid: Id
     name: Name | None = None
     description: Description | None = None
-    bg_color: Annotated[Short | None, Field(alias="bgColor")] = None
-    color: Short | None = None
+    bg_color: Annotated[Color | None, Field(alias="bgColor")] = None
+    color: Color | None = None
     parent_cid: Annotated[Cid | None, Field(alias="parentCid")] = None
     background_image: Annotated[Url | None, Field(alias="backgroundImage")] = None
     order: Order | None = None
-    icon: Short | None = None
-    css_class: Annotated[Short | None, Field(alias="class")] = None
+    icon: Css | None = None
+    css_class: Annotated[Css | None, Field(alias="class")] = None
 
 
 class PurgeCategory(Command):
