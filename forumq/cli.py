@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -73,6 +74,51 @@ def worker(
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
     celery_app.worker_main([*argv, *ctx.args])
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An NDJSON export.")],
+    url: Annotated[str, typer.Option(help="The forumq API.")] = "http://127.0.0.1:4567",
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="FORUMQ_TOKEN", help="An admin's token, or a master token with --uid."),
+    ] = None,
+    uid: Annotated[int | None, typer.Option(help="Act as this admin (master token).")] = None,
+    batch: Annotated[int, typer.Option(min=1, help="Items per request.")] = 5000,
+    direct: Annotated[
+        bool,
+        typer.Option(
+            "--direct",
+            help="Write to the database (FORUMQ_DATABASE_URL) directly, without the API.",
+        ),
+    ] = False,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Ignore the saved position of an interrupted run.")
+    ] = False,
+) -> None:
+    """Import users, categories, topics and replies from an NDJSON file (resumable)."""
+    from forumq import importer
+
+    try:
+        if direct:
+            summary = importer.run_direct(
+                file, get_settings().database_url, batch, not restart, err
+            )
+        else:
+            if not token:
+                _fail("give --token (or FORUMQ_TOKEN), or use --direct")
+            summary = importer.run_http(file, url, token or "", uid, batch, not restart, err)
+    except importer.ImportError_ as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        err.print("interrupted: run the same command again to resume")
+        raise typer.Exit(130) from None
+    for line in summary.failures:
+        err.print(f"[red]failed[/red] {line}")
+    err.print(f"{summary.items:,} items, {summary.failed:,} failed")
+    if summary.failed:
+        raise typer.Exit(2)
 
 
 @user_app.command("create")
