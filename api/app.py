@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         Mount("/api/v1", routes=plugin_router("v1")),
         Mount("/api/v2", routes=plugin_router("v2")),
-        Mount("/api/jobs", routes=jobs.routes),
+        *jobs.routes,
         *openapi.routes(),
         Mount(settings.upload_url_prefix.rstrip("/"), app=util.UploadedFiles(settings)),
         Route("/api/health", health, methods=["GET"]),

@@ -77,7 +77,13 @@ def _bounded_int(request: Request, name: str, default: int, low: int, high: int)
 
 
 routes = [
-    route("GET", "/", list_jobs, "List jobs (admins)", queued=False, errors=(403,)),
-    route("GET", "/{job_id}", get_job, "A job's state and final answer", queued=False),
-    route("GET", "/{job_id}/items", bulk.job_items, "A bulk job's per-item results", queued=False),
+    route("GET", "/api/jobs", list_jobs, "List jobs (admins)", queued=False, errors=(403,)),
+    route("GET", "/api/jobs/{job_id}", get_job, "A job's state and final answer", queued=False),
+    route(
+        "GET",
+        "/api/jobs/{job_id}/items",
+        bulk.job_items,
+        "A bulk job's per-item results",
+        queued=False,
+    ),
 ]

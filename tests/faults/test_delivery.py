@@ -7,6 +7,7 @@ import signal
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -150,4 +151,39 @@ def test_database_unreachable_for_seconds(tmp_path: Path) -> None:
             assert assert_exactly_once(database_url, statuses, "pgcut") == acknowledged
     finally:
         proxy.close()
+        redis.kill()
+
+
+def test_broker_down_answers_503_and_stores_nothing(tmp_path: Path) -> None:
+    redis = harness.RedisServer(tmp_path)
+    redis.start()
+    try:
+        with harness.fresh_database() as database_url:
+            uid, _master, token, cid = seed(database_url)
+            tid = make_topics(database_url, uid, cid, 1)[0]
+            env = harness.fault_env(database_url, redis.url)
+            with servers.running_api(env, tmp_path / "api.log") as base_url:
+                redis.kill()
+                response = httpx.post(
+                    f"{base_url}/api/v1/topics/{tid}",
+                    json={"content": "while the broker is down"},
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=30,
+                )
+                assert response.status_code == 503
+                assert response.headers["retry-after"]
+                assert response.json()["code"] == "service-unavailable"
+                redis.start()
+                servers.wait_until(
+                    lambda: httpx.post(
+                        f"{base_url}/api/v1/topics/{tid}",
+                        json={"content": "once the broker is back"},
+                        headers={"Authorization": f"Bearer {token}", "Prefer": "respond-async"},
+                    ).status_code == 202,
+                    30, "accepting again",
+                )  # fmt: skip
+            with engine_for(database_url).connect() as conn:
+                contents = conn.execute(select(Job.command)).scalars().all()
+            assert [c["content"] for c in contents] == ["once the broker is back"]
+    finally:
         redis.kill()
