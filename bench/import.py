@@ -1,0 +1,216 @@
+"""Bulk import end to end: ``python bench/import.py N [--replies R]``.
+
+Generates a synthetic forum (users, categories, N topics each with R replies) as
+NDJSON, imports it with ``forumq import`` (the real client) through the real stack
+(uvicorn, Redis, Celery workers, PostgreSQL; a fresh database), and prints topics/s
+and posts/s end to end, the peak RSS of the API and worker processes, and, in the
+same run on the same rows, the raw ceiling of PostgreSQL COPY and the ratio.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+import psycopg
+from rich.console import Console
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.stack import (
+    celery_worker,
+    fresh_database,
+    http_server,
+    loadavg,
+    pg_dsn,
+    purge_queue,
+)
+
+PG_ADMIN_URL = os.environ.get(
+    "FORUMQ_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("FORUMQ_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+CONTENT = "Imported benchmark content, long enough to look like a real post body."
+T0 = 1_400_000_000_000
+
+
+def generate(path: Path, topics: int, replies: int, users: int, categories: int) -> None:
+    """Users, categories, then each topic followed by its replies (times increasing)."""
+    with path.open("wb") as out:
+        for u in range(users):
+            out.write(orjson.dumps({"type": "user", "external_id": f"u{u}",
+                                    "username": f"user{u}", "timestamp": T0}) + b"\n")  # fmt: skip
+        for c in range(categories):
+            out.write(orjson.dumps({"type": "category", "external_id": f"c{c}",
+                                    "name": f"Category {c}"}) + b"\n")  # fmt: skip
+        ts = T0 + 1000
+        for t in range(topics):
+            ts += 10
+            out.write(orjson.dumps({
+                "type": "topic", "external_id": f"t{t}", "category": f"c{t % categories}",
+                "user": f"u{t % users}", "title": f"Imported topic number {t}",
+                "content": CONTENT, "timestamp": ts,
+            }) + b"\n")  # fmt: skip
+            for r in range(replies):
+                out.write(orjson.dumps({
+                    "type": "reply", "external_id": f"t{t}r{r}", "topic": f"t{t}",
+                    "user": f"u{(t + r + 1) % users}", "content": CONTENT, "timestamp": ts + r + 1,
+                }) + b"\n")  # fmt: skip
+
+
+class PeakRss:
+    """Samples VmRSS of processes and their children; keeps the peak per role."""
+
+    def __init__(self, roles: dict[str, int]) -> None:
+        self.roles = roles
+        self.peak = dict.fromkeys(roles, 0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _family(pid: int) -> list[int]:
+        found = [pid]
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(stat[1]) == pid:
+                    found.append(int(entry.name))
+        return found
+
+    @staticmethod
+    def _rss_kb(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            for role, pid in self.roles.items():
+                biggest = max(self._rss_kb(p) for p in self._family(pid))
+                self.peak[role] = max(self.peak[role], biggest)
+
+    def __enter__(self) -> "PeakRss":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def copy_ceiling(topics: int, replies: int) -> float:
+    """Seconds to COPY the same topic and post rows into a fresh database, one transaction."""
+    from forum.db import transaction
+    from forum.models import Category, User
+
+    with fresh_database(PG_ADMIN_URL) as url:
+        with transaction(url) as session:
+            session.add(User(uid=1, username="u", userslug="u", joindate=T0, lastonline=T0))
+            session.add(Category(cid=1, name="c", slug="1/c"))
+        topic_cols = (
+            "tid, cid, uid, title, slug, main_pid, timestamp, lastposttime, postcount, "
+            "viewcount, postercount, teaser_pid, locked, pinned, deleted, upvotes, "
+            "downvotes, followercount, deleter_uid, deleted_timestamp, external_id"
+        )
+        post_cols = ("pid, tid, uid, content, timestamp, to_pid, edited, editor, deleted, upvotes, "
+                     "downvotes, replies, bookmarks, deleter_uid, external_id")  # fmt: skip
+        started = time.perf_counter()
+        with psycopg.connect(pg_dsn(url)) as conn, conn.cursor() as cur:
+            with cur.copy(f"COPY topics ({topic_cols}) FROM STDIN") as copy:
+                pid = 0
+                for t in range(1, topics + 1):
+                    copy.write_row((t, 1, 1, f"Imported topic number {t}", f"{t}/imported-topic",
+                                    pid + 1, T0 + t, T0 + t + replies, replies + 1, 0, 2,
+                                    pid + replies + 1 if replies else None, False, False, False,
+                                    0, 0, 0, 0, 0, f"t{t}"))  # fmt: skip
+                    pid += replies + 1
+            with cur.copy(f"COPY posts ({post_cols}) FROM STDIN") as copy:
+                pid = 0
+                for t in range(1, topics + 1):
+                    for r in range(replies + 1):
+                        pid += 1
+                        copy.write_row((pid, t, 1, CONTENT, T0 + t + r, None, 0, None, False, 0, 0,
+                                        0, 0, 0, f"t{t}r{r}" if r else None))  # fmt: skip
+            conn.commit()
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("topics", type=int)
+    parser.add_argument("--replies", type=int, default=2)
+    parser.add_argument("--categories", type=int, default=20)
+    parser.add_argument("--users", type=int, default=0, help="default: topics / 20, >= 50")
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--chunk", type=int, default=2_500)
+    parser.add_argument("--concurrency", type=int, default=2)
+    args = parser.parse_args()
+    users = args.users or max(50, args.topics // 20)
+    console = Console(stderr=True)
+    from forumq.importer import run_http
+
+    with tempfile.TemporaryDirectory() as tmp_dir, fresh_database(PG_ADMIN_URL) as url:
+        tmp = Path(tmp_dir)
+        export = tmp / "forum.ndjson"
+        generate(export, args.topics, args.replies, users, args.categories)
+        items = users + args.categories + args.topics * (1 + args.replies)
+        from forum import tokens
+        from forum.db import transaction
+        from forum.users import create_user
+
+        with transaction(url) as session:
+            admin = create_user(session, None, "bench-admin", admin=True)
+            token = tokens.issue_user_token(session, admin.uid)
+        tag = uuid.uuid4().hex[:8]
+        env = {
+            "FORUMQ_DATABASE_URL": url,
+            "FORUMQ_BROKER_URL": REDIS_URL,
+            "FORUMQ_INTERACTIVE_QUEUE": f"forumq.bench.{tag}",
+            "FORUMQ_BULK_QUEUE": f"forumq.bench.bulk.{tag}",
+            "FORUMQ_BULK_MAX_ITEMS": str(max(args.batch, 10_000)),
+            "FORUMQ_BULK_CHUNK_SIZE": str(args.chunk),
+        }
+        try:
+            with (
+                celery_worker(env, tmp / "worker.log", args.concurrency) as worker_pid,
+                http_server(["-m", "forumq", "serve"], env, tmp / "api.log") as (base, api_pid),
+                PeakRss({"api": api_pid, "worker": worker_pid}) as rss,
+            ):
+                load_before = loadavg()
+                started = time.perf_counter()
+                summary = run_http(export, base, token, None, args.batch, False, console)
+                elapsed = time.perf_counter() - started
+                load_after = loadavg()
+        finally:
+            purge_queue(REDIS_URL, env["FORUMQ_INTERACTIVE_QUEUE"])
+            purge_queue(REDIS_URL, env["FORUMQ_BULK_QUEUE"])
+        posts = args.topics * (1 + args.replies)
+        ceiling = copy_ceiling(args.topics, args.replies)
+        size_mb = export.stat().st_size / 1e6
+        print(f"bulk import: {args.topics:,} topics x {args.replies} replies, {users:,} users, "
+              f"{args.categories} categories = {items:,} items ({size_mb:.0f} MB), "
+              f"batch {args.batch}, chunk {args.chunk}, worker -c {args.concurrency}")  # fmt: skip
+        print(f"  end to end: {elapsed:.1f} s, {args.topics / elapsed:,.0f} topics/s, "
+              f"{posts / elapsed:,.0f} posts/s, {summary.failed} failed")  # fmt: skip
+        print(f"  peak RSS: api {rss.peak['api'] / 1024:.0f} MB, "
+              f"worker (largest process) {rss.peak['worker'] / 1024:.0f} MB")  # fmt: skip
+        print(f"  COPY ceiling (topics + posts, one transaction): {ceiling:.1f} s, "
+              f"{args.topics / ceiling:,.0f} topics/s; end to end = "
+              f"{100 * ceiling / elapsed:.0f}% of it")  # fmt: skip
+        print(f"  load average {load_before} -> {load_after} ({os.cpu_count()} cores)")
+
+
+if __name__ == "__main__":
+    main()
