@@ -18,6 +18,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.errors import ApiError, unavailable
+from api.metrics import ACCEPT_GROUP_SIZE, JOBS_ACCEPTED
 from forum import jobs
 from forum.db import transaction
 from forum.models import Job
@@ -100,6 +101,7 @@ class Submitter:
                     outcomes[i] = DuplicateKey()
         stored = [d.row["id"] for d, o in zip(group, outcomes, strict=True) if o is None]
         if stored:
+            ACCEPT_GROUP_SIZE.observe(len(stored))
             try:
                 apply_jobs.apply_async(args=[stored], queue=self._queue_name)
             except Exception as exc:
@@ -107,6 +109,9 @@ class Submitter:
                 self._withdraw(stored)
                 error: ApiError = unavailable("The message broker is unreachable.")
                 return [o if o is not None else error for o in outcomes]
+        for draft, outcome in zip(group, outcomes, strict=True):
+            if outcome is None:
+                JOBS_ACCEPTED.labels(draft.row["kind"]).inc()
         return outcomes
 
     def _withdraw(self, job_ids: list[str]) -> None:
