@@ -9,9 +9,11 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import (
     bulk,
@@ -66,9 +68,32 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
     return envelopes.error(envelopes.router_of(request.url.path), 503, headers={"Retry-After": "5"})
 
 
-async def unexpected_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return envelopes.error(envelopes.router_of(request.url.path), 500)
+class UnexpectedErrors:
+    """A bug answers the router's 500 envelope and keeps the connection usable
+    (Starlette's own last-resort handler re-raises, and uvicorn then drops it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            response = envelopes.error(envelopes.router_of(scope["path"]), 500)
+            await response(scope, receive, send)
 
 
 async def health(request: Request) -> Response:
@@ -112,14 +137,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/health", health, methods=["GET"]),
         Route("/metrics", metrics.metrics, methods=["GET"]),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(UnexpectedErrors)],
         exception_handlers={
             ApiError: api_error,
             HTTPException: http_error,
             OperationalError: database_unavailable,
             InterfaceError: database_unavailable,
-            Exception: unexpected_error,
         },
     )
+    # "/api/v1" is not a route: answer 404 in the envelope, not a redirect to "/api/v1/".
+    app.router.redirect_slashes = False
+    return app

@@ -14,7 +14,7 @@ from typing import Any
 
 from celery import Task
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from forum import jobs
@@ -29,7 +29,8 @@ from workers.notify import Publisher
 
 registry.load_handlers()
 log = logging.getLogger(__name__)
-TRANSIENT = (OperationalError,)
+# Connection lost, deadlock, serialization failure: worth retrying the whole batch.
+TRANSIENT = (OperationalError, InterfaceError)
 MAX_RETRIES = 10
 DEFER_SECONDS = 0.05
 
@@ -53,8 +54,15 @@ def apply_job(session: Session, job: Job) -> None:
         # A unique key taken by a concurrent write: this job's data, not the batch's.
         log.info("job %s conflicted: %s", job.id, exc.orig)
         jobs.finish(job, error=error_record(Kind.BAD_REQUEST, "conflict", "[[error:conflict]]"))
-    except DBAPIError:
+    except TRANSIENT:
         raise  # the database itself failed: retry the whole batch
+    except DBAPIError as exc:
+        # The database refused this job's data (a value too long, ...): its savepoint
+        # is rolled back and it fails alone; the rest of the batch goes on.
+        log.warning("job %s refused by the database: %s", job.id, exc.orig)
+        jobs.finish(
+            job, error=error_record(Kind.BAD_REQUEST, "invalid-data", "[[error:invalid-data]]")
+        )
     except Exception:
         log.exception("job %s raised", job.id)
         jobs.finish(
