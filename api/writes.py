@@ -18,6 +18,7 @@ from api.auth import Principal
 from api.errors import ApiError
 from api.inputs import Body, build_command, read_body
 from api.prefer import parse_prefer, wait_seconds
+from api.routing import DocumentedRoute
 from api.submitter import DuplicateKey
 from forum import jobs
 from forum.db import session_factory
@@ -220,6 +221,11 @@ async def authenticated(request: Request, *, streamed: bool = False) -> WriteReq
     state = request.app.state
     body = {} if streamed else await read_body(request, state.settings.max_body_bytes)
     principal, params = await state.auth.authenticate(request, body)
+    route = request.scope.get("route")
+    if isinstance(route, DocumentedRoute) and route.doc.auth == "admin" and not principal.is_admin:
+        # The plugin's requireAdmin answers before any parameter is checked; the
+        # worker checks again against the database, so a stale cache grants nothing.
+        raise ApiError(403, "forbidden")
     await maintenance.refuse_writes(request, principal)
     return WriteRequest(request, envelopes.router_of(request.url.path), principal, params)
 

@@ -148,6 +148,14 @@ def test_admin_routes_refuse_non_admins(stack: Stack, member: tuple[int, str]) -
     assert _count(stack, User, User.username == username) == 0
 
 
+def test_admin_check_comes_before_parameters(stack: Stack, member: tuple[int, str]) -> None:
+    # As the plugin's requireAdmin: a non-admin learns nothing about the parameters.
+    _uid, token = member
+    with stack.client(token) as client:
+        for path in ("/api/v1/users", "/api/v1/categories", "/api/v2/groups"):
+            assert_envelope(client.post(path, json={}), 403, "forbidden")
+
+
 def test_nul_characters_are_refused_not_stuck(stack: Stack) -> None:
     # PostgreSQL cannot store U+0000: the API refuses it before a job exists.
     title = unique("NUL ")
