@@ -28,10 +28,10 @@ from workers.registry import handles
 
 log = logging.getLogger(__name__)
 MAX_RETRIES = 10
-# A deferred item is retried this many times (about two minutes) before an
+# A deferred item is retried this many times (about two minutes or more) before an
 # unknown external id is final even though earlier work is still unfinished.
-MAX_DEFERS = 240
-DEFER_SECONDS = 0.5
+MAX_DEFERS = 1200
+DEFER_SECONDS = 0.1
 Pair = tuple[int, dict[str, Any]]
 
 
