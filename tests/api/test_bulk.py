@@ -75,15 +75,16 @@ def test_ndjson_import_applies_all_chunks_and_lists_items(bulk_stack: Stack) -> 
     unknown = {"type": "reply", "external_id": f"{p}r9", "topic": f"{p}nope", "user": f"{p}u1",
                "content": CONTENT}  # fmt: skip
     body = ndjson(items[:3]) + b"{not json\n" + ndjson([*items[3:], unknown])
-    response = post_bulk(bulk_stack, body)
-    assert response.status_code == 200, response.text
-    assert response.json()["payload"] == {"total": 10, "succeeded": 8, "failed": 2}
+    response = post_bulk(bulk_stack, body, Prefer="respond-async")
+    assert response.status_code == 202, response.text
+    job_id = response.json()["payload"]["job_id"]
 
     with bulk_stack.client(bulk_stack.admin_token) as client:
-        listed = client.get("/api/jobs/", params={"limit": 5}).json()["payload"]["jobs"]
-        job = next(j for j in listed if j["kind"] == "bulk.import")
+        waited = client.get(f"/api/jobs/{job_id}", headers={"Prefer": "wait=30"})
+        job = waited.json()["payload"]
+        assert job["state"] == "succeeded" and job["kind"] == "bulk.import", job
+        assert job["result"]["payload"] == {"total": 10, "succeeded": 8, "failed": 2}
         assert job["progress"] == {"done": 10, "failed": 2, "total": 10}
-        assert job["state"] == "succeeded"
         page = client.get(f"/api/jobs/{job['id']}/items", params={"offset": 2, "limit": 3})
         rest = client.get(f"/api/jobs/{job['id']}/items", params={"offset": 5, "limit": 100})
     assert page.status_code == 200, page.text
