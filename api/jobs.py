@@ -1,6 +1,5 @@
 """``GET /api/jobs/{job_id}``: a job's state and final answer (actor or admin only)."""
 
-import asyncio
 import re
 
 from starlette.concurrency import run_in_threadpool
@@ -37,13 +36,7 @@ async def get_job(request: Request) -> Response:
     preference = parse_prefer(request.headers.get("prefer"))
     timeout = wait_seconds(preference, 0.0, state.settings.max_wait)
     if job.state in jobs.UNFINISHED and timeout > 0:
-        finished = state.waiter.expect(job_id)
-        try:
-            await asyncio.wait_for(asyncio.shield(finished), timeout)
-        except TimeoutError:
-            pass
-        finally:
-            state.waiter.forget(job_id, finished)
+        await state.waiter.wait(job_id, timeout)
         job = await run_in_threadpool(_load, state.settings.database_url, job_id) or job
     return envelopes.success(job.router, job_view(job))
 

@@ -196,13 +196,7 @@ class Writes:
             parse_prefer(request.headers.get("prefer")), self._default_wait, self._max_wait
         )
         if timeout > 0:
-            finished = finished or self._state.waiter.expect(job_id)
-            try:
-                await asyncio.wait_for(asyncio.shield(finished), timeout)
-            except TimeoutError:
-                pass
-            finally:
-                self._state.waiter.forget(job_id, finished)
+            await self._state.waiter.wait(job_id, timeout, finished)
             stored = await run_in_threadpool(self._load, job_id)
             if stored is not None and stored.state not in jobs.UNFINISHED:
                 return final_answer(stored, extra)

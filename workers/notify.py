@@ -68,6 +68,20 @@ class Waiter:
         if not futures:
             self._waiting.pop(job_id, None)
 
+    async def wait(
+        self, job_id: str, timeout: float, expected: asyncio.Future[None] | None = None
+    ) -> None:
+        """Return when ``job_id`` finished or ``timeout`` passed (the caller then reads
+        the job's state). ``expected`` is a future from ``expect`` taken earlier."""
+        finished = expected or self.expect(job_id)
+        try:
+            if timeout > 0:
+                await asyncio.wait_for(asyncio.shield(finished), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self.forget(job_id, finished)
+
     def _wake(self, job_ids: Iterable[str]) -> None:
         for job_id in job_ids:
             for future in self._waiting.pop(job_id, []):

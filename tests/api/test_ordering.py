@@ -13,13 +13,12 @@ from forum.models import Job, Post
 from tests import servers
 from tests.conftest import seed
 from tests.faults import harness
-from tests.faults.test_delivery import make_topics
 
 
 def test_replies_to_one_topic_apply_in_acceptance_order(redis_url: str, tmp_path: Path) -> None:
     with harness.fresh_database() as database_url:
         uid, _master, token, cid = seed(database_url)
-        tid = make_topics(database_url, uid, cid, 1)[0]
+        tid = harness.make_topics(database_url, uid, cid, 1)[0]
         env = harness.fault_env(database_url, redis_url)
         # One job per message and eight worker processes racing for them: without the
         # ordering rule, replies would land in whatever order the workers reach them.

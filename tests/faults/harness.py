@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -213,3 +214,43 @@ def wait_for_jobs(database_url: str, expected: int, timeout: float) -> None:
                 return
         time.sleep(0.5)
     pytest.fail(f"jobs not finished after {timeout}s: {counts}")
+
+
+def make_topics(database_url: str, uid: int, cid: int, count: int) -> list[int]:
+    from forum.db import transaction
+    from forum.topics import create_topic
+
+    with transaction(database_url) as session:
+        return [
+            create_topic(session, uid, cid, f"Fault topic {i}", "The first post of it")[
+                "topicData"
+            ]["tid"]  # type: ignore[index]
+            for i in range(count)
+        ]
+
+
+@dataclass
+class FaultForum:
+    """A seeded forum on its own database and its own Redis, for one fault test."""
+
+    database_url: str
+    token: str
+    tids: list[int]
+    env: dict[str, str]
+    redis: RedisServer
+
+
+@contextlib.contextmanager
+def fault_forum(tmp_path: Path, topics: int = 10, db_port: int = 5432) -> Iterator[FaultForum]:
+    from tests.conftest import seed
+
+    redis = RedisServer(tmp_path)
+    redis.start()
+    try:
+        with fresh_database(port=db_port) as database_url:
+            uid, _master, token, cid = seed(database_url)
+            tids = make_topics(database_url, uid, cid, topics)
+            env = fault_env(database_url, redis.url)
+            yield FaultForum(database_url, token, tids, env, redis)
+    finally:
+        redis.kill()

@@ -11,25 +11,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from forum.db import engine_for, transaction
+from forum.db import engine_for
 from forum.models import Job, Post
 from tests import servers
-from tests.conftest import seed
 from tests.faults import harness
 
 pytestmark = pytest.mark.integration
-
-
-def make_topics(database_url: str, uid: int, cid: int, count: int) -> list[int]:
-    from forum.topics import create_topic
-
-    with transaction(database_url) as session:
-        return [
-            create_topic(session, uid, cid, f"Fault topic {i}", "The first post of it")[
-                "topicData"
-            ]["tid"]  # type: ignore[index]
-            for i in range(count)
-        ]
 
 
 def assert_exactly_once(database_url: str, statuses: dict[str, int], tag: str) -> int:
@@ -51,83 +38,65 @@ def assert_exactly_once(database_url: str, statuses: dict[str, int], tag: str) -
 
 
 def test_worker_killed_mid_batch(tmp_path: Path) -> None:
-    redis = harness.RedisServer(tmp_path)
-    redis.start()
-    try:
-        with harness.fresh_database() as database_url:
-            uid, _master, token, cid = seed(database_url)
-            tids = make_topics(database_url, uid, cid, 10)
-            env = harness.fault_env(database_url, redis.url)
-            worker = harness.start_worker(env, tmp_path / "worker.log")
-            with servers.running_api(env, tmp_path / "api.log") as base_url:
-                killed = threading.Event()
+    with harness.fault_forum(tmp_path) as forum:
+        worker = harness.start_worker(forum.env, tmp_path / "worker.log")
+        with servers.running_api(forum.env, tmp_path / "api.log") as base_url:
+            killed = threading.Event()
 
-                def kill_midway(sent: int) -> None:
-                    if sent >= 600 and not killed.is_set():
-                        killed.set()
-                        harness.kill_group(worker)  # SIGKILL, children included
+            def kill_midway(sent: int) -> None:
+                if sent >= 600 and not killed.is_set():
+                    killed.set()
+                    harness.kill_group(worker)  # SIGKILL, children included
 
-                statuses = asyncio.run(
-                    harness.send_replies(
-                        base_url, token, tids, 2000, "kill9", on_progress=kill_midway
-                    )
+            statuses = asyncio.run(
+                harness.send_replies(
+                    base_url, forum.token, forum.tids, 2000, "kill9", on_progress=kill_midway
                 )
-                assert killed.is_set()
-                with engine_for(database_url).connect() as conn:
-                    unfinished = conn.execute(
-                        select(func.count()).where(Job.state.in_(("queued", "running")))
-                    ).scalar()
-                assert unfinished, "the kill came too late to interrupt anything"
-                replacement = harness.start_worker(env, tmp_path / "worker.log")
-                try:
-                    harness.wait_for_jobs(database_url, expected=2000, timeout=120)
-                finally:
-                    harness.kill_group(replacement)
-            acknowledged = assert_exactly_once(database_url, statuses, "kill9")
-            assert acknowledged == 2000
-    finally:
-        redis.kill()
+            )
+            assert killed.is_set()
+            with engine_for(forum.database_url).connect() as conn:
+                unfinished = conn.execute(
+                    select(func.count()).where(Job.state.in_(("queued", "running")))
+                ).scalar()
+            assert unfinished, "the kill came too late to interrupt anything"
+            replacement = harness.start_worker(forum.env, tmp_path / "worker.log")
+            try:
+                harness.wait_for_jobs(forum.database_url, expected=2000, timeout=120)
+            finally:
+                harness.kill_group(replacement)
+        assert assert_exactly_once(forum.database_url, statuses, "kill9") == 2000
 
 
 def test_redis_restart_without_persistence(tmp_path: Path) -> None:
-    redis = harness.RedisServer(tmp_path)
-    redis.start()
-    try:
-        with harness.fresh_database() as database_url:
-            uid, _master, token, cid = seed(database_url)
-            tids = make_topics(database_url, uid, cid, 10)
-            env = harness.fault_env(database_url, redis.url)
-            with servers.running_api(env, tmp_path / "api.log") as base_url:
-                # No worker yet: these 500 acknowledged writes sit in Redis as messages...
-                before = asyncio.run(harness.send_replies(base_url, token, tids, 500, "redis-a"))
-                assert set(before.values()) == {202}
-                redis.restart()  # ...and are gone with it (no persistence).
-                after = asyncio.run(harness.send_replies(base_url, token, tids, 1000, "redis-b"))
-                worker = harness.start_worker(env, tmp_path / "worker.log")
-                try:
-                    acknowledged = sum(1 for s in [*before.values(), *after.values()] if s == 202)
-                    harness.wait_for_jobs(database_url, expected=acknowledged, timeout=120)
-                finally:
-                    harness.kill_group(worker, signal.SIGTERM)
-            assert b"re-published" in (tmp_path / "worker.log").read_bytes()
-            assert assert_exactly_once(database_url, before, "redis-a") == 500
-            assert_exactly_once(database_url, after, "redis-b")
-    finally:
-        redis.kill()
+    with harness.fault_forum(tmp_path) as forum:
+        with servers.running_api(forum.env, tmp_path / "api.log") as base_url:
+            # No worker yet: these 500 acknowledged writes sit in Redis as messages...
+            before = asyncio.run(
+                harness.send_replies(base_url, forum.token, forum.tids, 500, "redis-a")
+            )
+            assert set(before.values()) == {202}
+            forum.redis.restart()  # ...and are gone with it (no persistence).
+            after = asyncio.run(
+                harness.send_replies(base_url, forum.token, forum.tids, 1000, "redis-b")
+            )
+            worker = harness.start_worker(forum.env, tmp_path / "worker.log")
+            try:
+                acknowledged = sum(1 for s in [*before.values(), *after.values()] if s == 202)
+                harness.wait_for_jobs(forum.database_url, expected=acknowledged, timeout=120)
+            finally:
+                harness.kill_group(worker, signal.SIGTERM)
+        assert b"re-published" in (tmp_path / "worker.log").read_bytes()
+        assert assert_exactly_once(forum.database_url, before, "redis-a") == 500
+        assert_exactly_once(forum.database_url, after, "redis-b")
 
 
 def test_database_unreachable_for_seconds(tmp_path: Path) -> None:
-    redis = harness.RedisServer(tmp_path)
-    redis.start()
     proxy = harness.TcpProxy("127.0.0.1", 5432)
     try:
-        with harness.fresh_database(port=proxy.port) as database_url:
-            uid, _master, token, cid = seed(database_url)
-            tids = make_topics(database_url, uid, cid, 10)
-            env = harness.fault_env(database_url, redis.url)
-            worker = harness.start_worker(env, tmp_path / "worker.log")
+        with harness.fault_forum(tmp_path, db_port=proxy.port) as forum:
+            worker = harness.start_worker(forum.env, tmp_path / "worker.log")
             try:
-                with servers.running_api(env, tmp_path / "api.log") as base_url:
+                with servers.running_api(forum.env, tmp_path / "api.log") as base_url:
                     cut = threading.Event()
 
                     def cut_midway(sent: int) -> None:
@@ -138,52 +107,43 @@ def test_database_unreachable_for_seconds(tmp_path: Path) -> None:
 
                     statuses = asyncio.run(
                         harness.send_replies(
-                            base_url, token, tids, 1200, "pgcut", on_progress=cut_midway
+                            base_url, forum.token, forum.tids, 1200, "pgcut", on_progress=cut_midway
                         )
                     )
                     counts = collections.Counter(statuses.values())
                     assert set(counts) <= {202, 503}, counts  # never a 500
                     acknowledged = counts[202]
-                    harness.wait_for_jobs(database_url, expected=acknowledged, timeout=120)
+                    harness.wait_for_jobs(forum.database_url, expected=acknowledged, timeout=120)
             finally:
                 harness.kill_group(worker, signal.SIGTERM)
-            engine_for(database_url).dispose()
-            assert assert_exactly_once(database_url, statuses, "pgcut") == acknowledged
+            engine_for(forum.database_url).dispose()
+            assert assert_exactly_once(forum.database_url, statuses, "pgcut") == acknowledged
     finally:
         proxy.close()
-        redis.kill()
 
 
 def test_broker_down_answers_503_and_stores_nothing(tmp_path: Path) -> None:
-    redis = harness.RedisServer(tmp_path)
-    redis.start()
-    try:
-        with harness.fresh_database() as database_url:
-            uid, _master, token, cid = seed(database_url)
-            tid = make_topics(database_url, uid, cid, 1)[0]
-            env = harness.fault_env(database_url, redis.url)
-            with servers.running_api(env, tmp_path / "api.log") as base_url:
-                redis.kill()
-                response = httpx.post(
+    with harness.fault_forum(tmp_path, topics=1) as forum:
+        tid = forum.tids[0]
+        headers = {"Authorization": f"Bearer {forum.token}"}
+        with servers.running_api(forum.env, tmp_path / "api.log") as base_url:
+            forum.redis.kill()
+            response = httpx.post(
+                f"{base_url}/api/v1/topics/{tid}",
+                json={"content": "while the broker is down"}, headers=headers, timeout=30,
+            )  # fmt: skip
+            assert response.status_code == 503
+            assert response.headers["retry-after"]
+            assert response.json()["code"] == "service-unavailable"
+            forum.redis.start()
+            servers.wait_until(
+                lambda: httpx.post(
                     f"{base_url}/api/v1/topics/{tid}",
-                    json={"content": "while the broker is down"},
-                    headers={"Authorization": f"Bearer {token}"},
-                    timeout=30,
-                )
-                assert response.status_code == 503
-                assert response.headers["retry-after"]
-                assert response.json()["code"] == "service-unavailable"
-                redis.start()
-                servers.wait_until(
-                    lambda: httpx.post(
-                        f"{base_url}/api/v1/topics/{tid}",
-                        json={"content": "once the broker is back"},
-                        headers={"Authorization": f"Bearer {token}", "Prefer": "respond-async"},
-                    ).status_code == 202,
-                    30, "accepting again",
-                )  # fmt: skip
-            with engine_for(database_url).connect() as conn:
-                contents = conn.execute(select(Job.command)).scalars().all()
-            assert [c["content"] for c in contents] == ["once the broker is back"]
-    finally:
-        redis.kill()
+                    json={"content": "once the broker is back"},
+                    headers={**headers, "Prefer": "respond-async"},
+                ).status_code == 202,
+                30, "accepting again",
+            )  # fmt: skip
+        with engine_for(forum.database_url).connect() as conn:
+            contents = conn.execute(select(Job.command)).scalars().all()
+        assert [c["content"] for c in contents] == ["once the broker is back"]

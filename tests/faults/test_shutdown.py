@@ -14,9 +14,8 @@ from sqlalchemy import func, select, text
 from forum.db import engine_for
 from forum.models import Job
 from tests import servers
-from tests.conftest import seed
 from tests.faults import harness
-from tests.faults.test_delivery import assert_exactly_once, make_topics
+from tests.faults.test_delivery import assert_exactly_once
 
 pytestmark = pytest.mark.integration
 
@@ -27,76 +26,62 @@ def _count(database_url: str, state: str) -> int:
 
 
 def test_sigterm_worker_finishes_the_job_in_hand(tmp_path: Path) -> None:
-    redis = harness.RedisServer(tmp_path)
-    redis.start()
-    try:
-        with harness.fresh_database() as database_url:
-            uid, _master, token, cid = seed(database_url)
-            tids = make_topics(database_url, uid, cid, 20)
-            env = harness.fault_env(database_url, redis.url)
-            env["FORUMQ_STALE_AFTER_SECONDS"] = "600"  # only the shutdown is under test
-            with servers.running_api(env, tmp_path / "api.log") as base_url:
-                statuses = asyncio.run(harness.send_replies(base_url, token, tids, 600, "term"))
-            worker = harness.start_worker(env, tmp_path / "worker.log")
-            servers.wait_until(lambda: _count(database_url, "succeeded") > 0, 30, "first job")
-            worker.send_signal(signal.SIGTERM)  # warm shutdown
-            assert worker.wait(60) == 0
-            # Whatever a child had started was finished; nothing is left half-done.
-            assert _count(database_url, "running") == 0
-            assert _count(database_url, "queued") > 0, "the worker drained everything first"
-            replacement = harness.start_worker(env, tmp_path / "worker.log")
-            try:
-                harness.wait_for_jobs(database_url, expected=600, timeout=120)
-            finally:
-                harness.kill_group(replacement, signal.SIGTERM)
-            assert assert_exactly_once(database_url, statuses, "term") == 600
-    finally:
-        redis.kill()
+    with harness.fault_forum(tmp_path, topics=20) as forum:
+        env = {**forum.env, "FORUMQ_STALE_AFTER_SECONDS": "600"}  # only shutdown under test
+        with servers.running_api(env, tmp_path / "api.log") as base_url:
+            statuses = asyncio.run(
+                harness.send_replies(base_url, forum.token, forum.tids, 600, "term")
+            )
+        worker = harness.start_worker(env, tmp_path / "worker.log")
+        servers.wait_until(lambda: _count(forum.database_url, "succeeded") > 0, 30, "first job")
+        worker.send_signal(signal.SIGTERM)  # warm shutdown
+        assert worker.wait(60) == 0
+        # Whatever a child had started was finished; nothing is left half-done.
+        assert _count(forum.database_url, "running") == 0
+        assert _count(forum.database_url, "queued") > 0, "the worker drained everything first"
+        replacement = harness.start_worker(env, tmp_path / "worker.log")
+        try:
+            harness.wait_for_jobs(forum.database_url, expected=600, timeout=120)
+        finally:
+            harness.kill_group(replacement, signal.SIGTERM)
+        assert assert_exactly_once(forum.database_url, statuses, "term") == 600
 
 
 def test_sigterm_api_finishes_requests_in_flight(tmp_path: Path) -> None:
-    redis = harness.RedisServer(tmp_path)
-    redis.start()
-    try:
-        with harness.fresh_database() as database_url:
-            uid, _master, token, cid = seed(database_url)
-            tid = make_topics(database_url, uid, cid, 1)[0]
-            env = harness.fault_env(database_url, redis.url)
-            port = servers.free_port()
-            api = servers.forumq("serve", "--port", str(port), env=env, log=tmp_path / "api.log")
-            base_url = f"http://127.0.0.1:{port}"
-            servers.wait_until(
-                lambda: httpx.get(f"{base_url}/api/health").status_code == 200, 60, "API"
+    with harness.fault_forum(tmp_path, topics=1) as forum:
+        port = servers.free_port()
+        api = servers.forumq("serve", "--port", str(port), env=forum.env, log=tmp_path / "api.log")
+        base_url = f"http://127.0.0.1:{port}"
+        servers.wait_until(
+            lambda: httpx.get(f"{base_url}/api/health").status_code == 200, 60, "API"
+        )
+        answer: dict[str, httpx.Response] = {}
+
+        def waiting_request() -> None:
+            # No worker runs: the request waits its full 3 s, then answers 202.
+            answer["response"] = httpx.post(
+                f"{base_url}/api/v1/topics/{forum.tids[0]}",
+                json={"content": "sent just before shutdown"},
+                headers={"Authorization": f"Bearer {forum.token}", "Prefer": "wait=3"},
+                timeout=30,
             )
-            answer: dict[str, httpx.Response] = {}
 
-            def waiting_request() -> None:
-                # No worker runs: the request waits its full 3 s, then answers 202.
-                answer["response"] = httpx.post(
-                    f"{base_url}/api/v1/topics/{tid}",
-                    json={"content": "sent just before shutdown"},
-                    headers={"Authorization": f"Bearer {token}", "Prefer": "wait=3"},
-                    timeout=30,
-                )
-
-            thread = threading.Thread(target=waiting_request)
-            thread.start()
-            time.sleep(1.0)
-            api.send_signal(signal.SIGTERM)
-            time.sleep(0.5)
-            with pytest.raises(httpx.ConnectError):
-                httpx.get(f"{base_url}/api/health", timeout=2)  # no longer accepting
-            thread.join(30)
-            # uvicorn re-raises the signal after its graceful shutdown completes.
-            assert api.wait(30) in (0, -signal.SIGTERM)
-            assert b"Application shutdown complete" in (tmp_path / "api.log").read_bytes()
-            response = answer["response"]
-            assert response.status_code == 202
-            job_id = response.json()["payload"]["job_id"]
-            with engine_for(database_url).connect() as conn:
-                state = conn.execute(
-                    text("SELECT state FROM jobs WHERE id = :id"), {"id": job_id}
-                ).scalar()
-            assert state == "queued"  # stored, and a worker will apply it
-    finally:
-        redis.kill()
+        thread = threading.Thread(target=waiting_request)
+        thread.start()
+        time.sleep(1.0)
+        api.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{base_url}/api/health", timeout=2)  # no longer accepting
+        thread.join(30)
+        # uvicorn re-raises the signal after its graceful shutdown completes.
+        assert api.wait(30) in (0, -signal.SIGTERM)
+        assert b"Application shutdown complete" in (tmp_path / "api.log").read_bytes()
+        response = answer["response"]
+        assert response.status_code == 202
+        job_id = response.json()["payload"]["job_id"]
+        with engine_for(forum.database_url).connect() as conn:
+            state = conn.execute(
+                text("SELECT state FROM jobs WHERE id = :id"), {"id": job_id}
+            ).scalar()
+        assert state == "queued"  # stored, and a worker will apply it
