@@ -68,18 +68,26 @@ def lock_predecessors(session: Session, job: Job) -> list[Job] | None:
     return list(locked) if len(locked) == len(waiting) else None
 
 
-def claim_stale(session: Session, older_than: int, limit: int = 1000) -> list[str]:
+def claim_stale(
+    session: Session,
+    older_than: int,
+    *,
+    kinds: Sequence[str] = (),
+    other_than: Sequence[str] = (),
+    limit: int = 1000,
+) -> list[str]:
     """Unfinished jobs last published before ``older_than`` (ms), marked as published
-    now: their message was lost (broker restart) or their worker died."""
-    stale = (
-        select(Job.seq)
-        .where(Job.state.in_(UNFINISHED), Job.enqueued_at < older_than)
-        .order_by(Job.seq)
-        .limit(limit)
-    )
+    now: their message was lost (broker restart) or their worker died. ``kinds`` /
+    ``other_than`` pick which kinds of job to claim."""
+    stale = select(Job.seq).where(Job.state.in_(UNFINISHED), Job.enqueued_at < older_than)
+    if kinds:
+        stale = stale.where(Job.kind.in_(kinds))
+    if other_than:
+        stale = stale.where(Job.kind.not_in(other_than))
     result = session.execute(
         update(Job)
-        .where(Job.seq.in_(stale.scalar_subquery()), Job.enqueued_at < older_than)
+        .where(Job.seq.in_(stale.order_by(Job.seq).limit(limit).scalar_subquery()))
+        .where(Job.enqueued_at < older_than)
         .values(enqueued_at=now_ms())
         .returning(Job.id, Job.seq)
     )

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # published again once it has been unfinished this long.
     stale_after_seconds: float = 30.0
     sweep_interval_seconds: float = 5.0
+    # A bulk job may queue behind other imports: it is recovered only after this long
+    # without progress (each applied chunk counts as progress).
+    bulk_stale_after_seconds: float = 300.0
     # A job redelivered this many times without finishing (it kills its worker) fails.
     max_attempts: int = 5
     idempotency_retention_hours: float = 24.0

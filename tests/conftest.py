@@ -101,6 +101,7 @@ def stack(pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory)
         "FORUMQ_DATABASE_URL": pg_url,
         "FORUMQ_BROKER_URL": redis_url,
         "FORUMQ_INTERACTIVE_QUEUE": f"forumq.test.{os.getpid()}",
+        "FORUMQ_BULK_QUEUE": f"forumq.test.{os.getpid()}.bulk",
         "FORUMQ_JWT_SECRET": "test-jwt-secret",
     }
     yield from _start_stack(tmp, env, pg_url)

@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 
 from forum import bulk, jobs
 from forum.bulk import jobs as bulk_jobs
-from forum.db import transaction
+from forum.db import session_factory, transaction
 from forum.models import Job
 from forumq.settings import get_settings
 from schemas.bulk import INVALID, BulkImport, item_adapter
 from workers.celery_app import celery_app
-from workers.registry import handles
+
+KIND: str = BulkImport.model_fields["kind"].default
 
 log = logging.getLogger(__name__)
 MAX_RETRIES = 10
@@ -129,20 +130,17 @@ def bulk_chunk(self: Task, job_id: str, items: list[list[Any]], defers: int = 0)
     return outcome.applied
 
 
-@handles(BulkImport)
-def import_inline(session: Session, actor_uid: int, command: BulkImport) -> dict[str, Any]:
-    """A bulk job handed to the interactive task (the sweeper found it stale: its
-    messages were lost): apply what has no result yet, here, and finish the job."""
-    job = jobs.get(session, command.job_id)
-    if job is None:
-        return {"total": len(command.items), "succeeded": 0, "failed": len(command.items)}
+def recover(database_url: str, job_id: str) -> int:
+    """Publish again, as chunks on the bulk queue, the items of a stale bulk job that
+    have no result yet (their messages were lost); returns how many."""
+    with session_factory(database_url)() as session:
+        job = jobs.get(session, job_id)
+        if job is None or job.state not in jobs.UNFINISHED:
+            return 0
+        items: list[dict[str, Any]] = job.command["items"]
+        done = bulk_jobs.applied(session, job_id, range(len(items)))
+    pending = [(index, raw) for index, raw in enumerate(items) if index not in done]
     size = get_settings().bulk_chunk_size
-    pairs = list(enumerate(command.items))
-    for start in range(0, len(pairs), size):
-        apply_pending(session, job, pairs[start : start + size], final=True)
-    progress = job.progress or bulk_jobs.new_progress(len(pairs))
-    return job.result or {
-        "total": progress["total"],
-        "succeeded": progress["total"] - progress["failed"],
-        "failed": progress["failed"],
-    }
+    for start in range(0, len(pending), size):
+        publish(job_id, pending[start : start + size])
+    return len(pending)

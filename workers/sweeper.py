@@ -23,12 +23,20 @@ HOUR_MS = 3_600_000
 
 def sweep_once() -> int:
     """Re-publish stale jobs and expire old ones; returns how many were re-published."""
+    from workers import bulk
     from workers.apply import enqueue
 
     settings = get_settings()
     now = now_ms()
     with transaction(settings.database_url) as session:
-        stale = jobs.claim_stale(session, now - int(settings.stale_after_seconds * 1000))
+        stale = jobs.claim_stale(
+            session, now - int(settings.stale_after_seconds * 1000), other_than=[bulk.KIND]
+        )
+        # A bulk job may wait its turn behind another import: give it longer, and
+        # recover it on the bulk queue, never on the interactive one.
+        stale_bulk = jobs.claim_stale(
+            session, now - int(settings.bulk_stale_after_seconds * 1000), kinds=[bulk.KIND]
+        )
         jobs.expire(
             session,
             keys_before=now - int(settings.idempotency_retention_hours * HOUR_MS),
@@ -36,9 +44,11 @@ def sweep_once() -> int:
         )
     for start in range(0, len(stale), settings.batch_max_jobs):
         enqueue(stale[start : start + settings.batch_max_jobs])
-    if stale:
-        log.warning("re-published %d stale jobs", len(stale))
-    return len(stale)
+    for job_id in stale_bulk:
+        bulk.recover(settings.database_url, job_id)
+    if stale or stale_bulk:
+        log.warning("re-published %d stale jobs", len(stale) + len(stale_bulk))
+    return len(stale) + len(stale_bulk)
 
 
 def _run() -> None:

@@ -1,0 +1,96 @@
+"""A bulk import whose worker is killed mid-import: the sweeper recovers it on the bulk
+queue, no item is applied twice and none is lost."""
+
+import collections
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy import func, select
+
+from forum.db import engine_for
+from forum.models import Job, JobItem, Topic
+from tests import servers
+from tests.faults import harness
+
+pytestmark = pytest.mark.integration
+TOPICS = 3000
+
+
+def ndjson() -> bytes:
+    items: list[dict[str, object]] = [
+        {
+            "type": "user",
+            "external_id": "u1",
+            "username": "importer",
+            "timestamp": 1_400_000_000_000,
+        },
+        {"type": "category", "external_id": "c1", "name": "Imported"},
+    ]
+    items += [
+        {"type": "topic", "external_id": f"t{i}", "category": "c1", "user": "u1",
+         "title": f"Imported topic {i}", "content": f"Imported content {i}",
+         "timestamp": 1_500_000_000_000 + i}
+        for i in range(TOPICS)
+    ]  # fmt: skip
+    return b"\n".join(orjson.dumps(item) for item in items)
+
+
+def progress(database_url: str, job_id: str) -> int:
+    with engine_for(database_url).connect() as conn:
+        return (
+            conn.execute(
+                select(func.count()).select_from(JobItem).where(JobItem.job_id == job_id)
+            ).scalar()
+            or 0
+        )
+
+
+def test_bulk_worker_killed_mid_import(tmp_path: Path) -> None:
+    with harness.fault_forum(tmp_path, topics=0) as forum:
+        env = {**forum.env, "FORUMQ_BULK_QUEUE": f"{forum.env['FORUMQ_INTERACTIVE_QUEUE']}.bulk",
+               "FORUMQ_BULK_CHUNK_SIZE": "100", "FORUMQ_BULK_STALE_AFTER_SECONDS": "3"}  # fmt: skip
+        worker = harness.start_worker(env, tmp_path / "worker.log")
+        with servers.running_api(env, tmp_path / "api.log") as base_url:
+            response = httpx.post(
+                f"{base_url}/api/v2/bulk", content=ndjson(), timeout=60,
+                headers={"Authorization": f"Bearer {forum.token}",
+                         "Content-Type": "application/x-ndjson", "Prefer": "respond-async"},
+            )  # fmt: skip
+            assert response.status_code == 202, response.text
+            job_id = response.json()["payload"]["job_id"]
+            servers.wait_until(lambda: progress(forum.database_url, job_id) > 300, 60, "import")
+            harness.kill_group(worker)  # SIGKILL mid-import
+            done_at_kill = progress(forum.database_url, job_id)
+            assert done_at_kill < TOPICS + 2, "the import finished before the kill"
+            time.sleep(1)
+            replacement = harness.start_worker(env, tmp_path / "worker.log")
+            try:
+                servers.wait_until(
+                    lambda: progress(forum.database_url, job_id) == TOPICS + 2, 120, "recovery"
+                )
+                job = httpx.get(
+                    f"{base_url}/api/jobs/{job_id}", timeout=60,
+                    headers={"Authorization": f"Bearer {forum.token}", "Prefer": "wait=30"},
+                ).json()["payload"]  # fmt: skip
+            finally:
+                harness.kill_group(replacement)
+        assert job["state"] == "succeeded"
+        assert job["result"]["payload"] == {
+            "total": TOPICS + 2,
+            "succeeded": TOPICS + 2,
+            "failed": 0,
+        }
+        assert b"re-published" in (tmp_path / "worker.log").read_bytes()
+        with engine_for(forum.database_url).connect() as conn:
+            titles = collections.Counter(
+                conn.execute(
+                    select(Topic.title).where(Topic.title.like("Imported topic %"))
+                ).scalars()
+            )
+            kinds = dict(conn.execute(select(Job.kind, func.count()).group_by(Job.kind)).all())
+        assert len(titles) == TOPICS and set(titles.values()) == {1}  # each once, none lost
+        assert kinds == {"bulk.import": 1}
+        print(f"\n[bulk] killed at {done_at_kill}/{TOPICS + 2} items; recovered, each applied once")
