@@ -10,7 +10,8 @@ COPY api ./api
 COPY schemas ./schemas
 COPY workers ./workers
 COPY forum ./forum
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . \
+    && mkdir -p /data/uploads && chown forumq:forumq /data/uploads
 
 USER forumq
 EXPOSE 4567
