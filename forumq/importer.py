@@ -210,7 +210,7 @@ def run_direct(path: Path, database_url: str, size: int, resume: bool,
                console: Console) -> Summary:  # fmt: skip
     from forum.bulk import EXISTING, FAILED, apply_items
     from forum.db import transaction
-    from schemas.bulk import INVALID, item_adapter, parse_line
+    from schemas.bulk import INVALID, parse_line
 
     offset, line = _load_offset(path) if resume else (0, 0)
     summary = Summary()
@@ -225,7 +225,7 @@ def run_direct(path: Path, database_url: str, size: int, resume: bool,
                 if item["type"] == INVALID:
                     summary.fail(batch.lines[index], item["error"]["message"])
                 else:
-                    pairs.append((index, item_adapter.validate_python(item).model_dump()))
+                    pairs.append((index, item))  # validated and dumped by parse_line
             with transaction(database_url) as session:
                 outcome = apply_items(session, None, pairs)
             for result in outcome.results:

@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from schemas.commands import Command, Id, NonEmpty, Text, Timestamp
 
-ExternalId = Annotated[str, Field(min_length=1, max_length=255)]
+# Exporters often key by the old numeric id: a number is taken as its decimal string
+# (a field-level coercion, not a Python validator, so items validate in pydantic-core).
+ExternalId = Annotated[str, Field(min_length=1, max_length=255, coerce_numbers_to_str=True)]
 Tag = Annotated[str, Field(max_length=255)]
 
 
@@ -22,14 +24,6 @@ class Item(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     external_id: ExternalId
-
-    @model_validator(mode="before")
-    @classmethod
-    def _numeric_external_id(cls, data: Any) -> Any:
-        # Exporters often key by the old numeric id: accept it as its decimal string.
-        if isinstance(data, dict) and isinstance(data.get("external_id"), int):
-            data = {**data, "external_id": str(data["external_id"])}
-        return data
 
 
 def _one_of(item: BaseModel, by_external: str, by_id: str, wire_id: str) -> None:
@@ -108,19 +102,25 @@ INVALID = "invalid"
 
 
 class BulkImport(Command):
-    """One bulk request: its items in input order, each a dumped item or an invalid marker.
+    """One bulk request as stored: its items in input order, in packed chunks.
 
-    The items stay plain dicts here (validated by the API, again by the worker), so
-    loading the job does not re-validate thousands of items."""
+    Each chunk is ``forum.bulk.jobs.pack`` of ``(index, item)`` pairs, an item being
+    a dumped item (validated once, by the API) or an invalid marker. Packed text keeps
+    the job row small: loading it never parses thousands of items."""
 
     kind: Literal["bulk.import"] = "bulk.import"
     job_id: Annotated[str, Field(max_length=36)]
-    items: list[dict[str, Any]]
+    chunks: list[str]
 
 
 def dump_item(item: Item) -> dict[str, Any]:
     """The item as stored and queued: field names, defaults left out."""
     return item.model_dump(mode="json", exclude_defaults=True) | {"type": item.type}  # type: ignore[attr-defined]
+
+
+def dump_item_json(item: Item) -> bytes:
+    """``dump_item`` as JSON text, built by pydantic-core (no Python dict)."""
+    return item_adapter.dump_json(item, exclude_defaults=True)
 
 
 def invalid(key: str, args: list[str], *, line: int | None = None,
@@ -155,6 +155,22 @@ def parse_item(data: object, *, line: int | None = None) -> dict[str, Any]:
                          for e in errors if e["loc"]})  # fmt: skip
         detail = "; ".join(e["msg"] for e in errors)
         return invalid("invalid-data", [*fields, detail], line=line, data=data)
+
+
+def parse_json_item(raw: bytes, *, line: int | None = None) -> bytes:
+    """One item's JSON text as its stored JSON text; a bad one as an invalid marker.
+
+    The good path stays in pydantic-core (parse, validate, dump); only a bad item
+    pays for the detailed error of ``parse_item``."""
+    try:
+        return dump_item_json(item_adapter.validate_json(raw))
+    except ValidationError:
+        pass
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return orjson.dumps(invalid("invalid-json", [f"line {line}"], line=line))
+    return orjson.dumps(parse_item(data, line=line))
 
 
 def parse_line(raw: bytes, line: int) -> dict[str, Any]:

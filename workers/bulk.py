@@ -1,10 +1,11 @@
 """Bulk import chunks, on their own queue (``settings.bulk_queue``).
 
 The API stores one ``bulk.import`` job and publishes one message per chunk of
-items. A chunk is applied in one transaction with set-based SQL, and its items'
-results and the job's progress commit with it: a redelivered chunk finds its items
-recorded and applies nothing twice. Items waiting for an earlier chunk (a reply
-whose topic is still being imported) are re-published alone, a moment later.
+items (packed: ``forum.bulk.jobs.pack``). A chunk is applied in one transaction
+with set-based SQL, and its items' results and the job's progress commit with it:
+a redelivered chunk finds its items recorded and applies nothing twice. Items
+waiting for an earlier chunk (a reply whose topic is still being imported) are
+re-published alone, a moment later.
 """
 
 import logging
@@ -13,16 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Task
-from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from forum import bulk, jobs
 from forum.bulk import jobs as bulk_jobs
+from forum.bulk.jobs import JobHeader, Pair, pack, unpack
 from forum.db import session_factory, transaction
-from forum.models import Job
 from forumq.settings import get_settings
-from schemas.bulk import INVALID, BulkImport, item_adapter
+from schemas.bulk import INVALID, TYPES, BulkImport
 from workers.celery_app import celery_app
 
 KIND: str = BulkImport.model_fields["kind"].default
@@ -33,7 +33,6 @@ MAX_RETRIES = 10
 # unknown external id is final even though earlier work is still unfinished.
 MAX_DEFERS = 1200
 DEFER_SECONDS = 0.1
-Pair = tuple[int, dict[str, Any]]
 
 
 @dataclass
@@ -54,8 +53,18 @@ def _invalid_result(index: int, raw: dict[str, Any], error: dict[str, Any]) -> b
     return bulk.Result(index, kind, ext if isinstance(ext, str) else None, bulk.FAILED, error=error)
 
 
+def _well_formed(raw: Any) -> bool:
+    """A cheap structural check: items were validated once, by the API, and stored as
+    dumps; the worker only makes sure a stored item can be dispatched."""
+    return (
+        isinstance(raw, dict)
+        and raw.get("type") in TYPES
+        and isinstance(raw.get("external_id"), str)
+    )
+
+
 def apply_pending(
-    session: Session, job: Job, items: Sequence[Pair], *, final: bool
+    session: Session, job: JobHeader, items: Sequence[Pair], *, final: bool
 ) -> ChunkOutcome:
     """Apply the items of ``job`` that have no result yet, and record their results."""
     done = bulk_jobs.applied(session, job.id, [i for i, _ in items])
@@ -68,11 +77,12 @@ def apply_pending(
         if raw.get("type") == INVALID:
             results.append(_invalid_result(index, raw, raw["error"]))
             continue
-        try:
-            valid.append((index, item_adapter.validate_python(raw).model_dump()))
-        except ValidationError as exc:
-            error = {"kind": "bad-request", "key": "invalid-data", "message": str(exc), "args": []}
-            results.append(_invalid_result(index, raw, error))
+        if _well_formed(raw):
+            valid.append((index, raw))
+        else:
+            error = {"kind": "bad-request", "key": "invalid-data",
+                     "message": "[[error:invalid-data]]", "args": []}  # fmt: skip
+            results.append(_invalid_result(index, raw if isinstance(raw, dict) else {}, error))
     first = todo[0][0]
 
     def earlier_pending() -> bool:
@@ -93,27 +103,24 @@ def apply_chunk(
     with transaction(database_url) as session:
         bulk_jobs.mark_running(session, job_id)
     with transaction(database_url) as session:
-        job = jobs.get(session, job_id)
+        job = bulk_jobs.header(session, job_id)
         if job is None or job.state not in jobs.UNFINISHED:
             return ChunkOutcome()  # withdrawn by the API, or already complete
         return apply_pending(session, job, items, final=final)
 
 
-def publish(
-    job_id: str, items: Sequence[Pair], *, defers: int = 0, countdown: float | None = None
-) -> None:
+def publish(job_id: str, packed: str, *, defers: int = 0, countdown: float | None = None) -> None:
+    """One chunk (``forum.bulk.jobs.pack``) on the bulk queue."""
     bulk_chunk.apply_async(
-        args=[job_id, [list(pair) for pair in items], defers],
-        queue=get_settings().bulk_queue,
-        countdown=countdown,
+        args=[job_id, packed, defers], queue=get_settings().bulk_queue, countdown=countdown
     )
 
 
 @celery_app.task(name="forumq.bulk_chunk", bind=True, max_retries=MAX_RETRIES)
-def bulk_chunk(self: Task, job_id: str, items: list[list[Any]], defers: int = 0) -> int:
+def bulk_chunk(self: Task, job_id: str, packed: str, defers: int = 0) -> int:
     from workers.apply import publisher
 
-    pairs = [(int(index), raw) for index, raw in items]
+    pairs = unpack(packed)
     try:
         outcome = apply_chunk(
             get_settings().database_url, job_id, pairs, final=defers >= MAX_DEFERS
@@ -124,7 +131,7 @@ def bulk_chunk(self: Task, job_id: str, items: list[list[Any]], defers: int = 0)
         log.info("bulk chunk of job %s will be retried: %s", job_id, exc.orig)
         raise self.retry(exc=exc, countdown=min(2**self.request.retries * 0.25, 30)) from exc
     if outcome.deferred:
-        publish(job_id, outcome.deferred, defers=defers + 1, countdown=DEFER_SECONDS)
+        publish(job_id, pack(outcome.deferred), defers=defers + 1, countdown=DEFER_SECONDS)
     if outcome.finished:
         publisher().job_finished([job_id])
     return outcome.applied
@@ -137,10 +144,13 @@ def recover(database_url: str, job_id: str) -> int:
         job = jobs.get(session, job_id)
         if job is None or job.state not in jobs.UNFINISHED:
             return 0
-        items: list[dict[str, Any]] = job.command["items"]
-        done = bulk_jobs.applied(session, job_id, range(len(items)))
-    pending = [(index, raw) for index, raw in enumerate(items) if index not in done]
-    size = get_settings().bulk_chunk_size
-    for start in range(0, len(pending), size):
-        publish(job_id, pending[start : start + size])
-    return len(pending)
+        chunks: list[str] = job.command["chunks"]
+        total = (job.progress or {}).get("total", 0)
+        done = bulk_jobs.applied(session, job_id, range(total))
+    pending = 0
+    for packed in chunks:  # one chunk in memory at a time
+        todo = [(index, raw) for index, raw in unpack(packed) if index not in done]
+        if todo:
+            publish(job_id, pack(todo))
+            pending += len(todo)
+    return pending

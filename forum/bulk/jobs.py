@@ -1,11 +1,20 @@
 """Bulk jobs: per-item results (``job_items``) and progress, written in the same
-transaction as the chunk's forum rows, so a redelivered chunk applies nothing twice."""
+transaction as the chunk's forum rows, so a redelivered chunk applies nothing twice.
 
-from collections.abc import Sequence
+A job's items travel and are stored *packed* (``pack``): the JSON text of a chunk's
+``[index, item]`` pairs, zlib-compressed and base64-encoded. The job row stays
+small (loading it never parses thousands of items) and a Celery message carries
+one short string instead of thousands of dicts for kombu to encode."""
+
+import base64
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import exists, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from forum import jobs
 from forum.bulk.apply import FAILED, Result
@@ -14,6 +23,41 @@ from forum.clock import now_ms
 from forum.models import Job, JobItem
 
 KIND = "bulk.import"
+
+
+Pair = tuple[int, dict[str, Any]]
+
+
+def pack_json(pairs: Iterable[tuple[int, bytes]]) -> str:
+    """Pack ``(index, item JSON text)`` pairs (the API's dumps, never re-parsed)."""
+    body = b"[" + b",".join(b"[%d,%b]" % (index, item) for index, item in pairs) + b"]"
+    return base64.b64encode(zlib.compress(body, 1)).decode("ascii")
+
+
+def pack(pairs: Iterable[Pair]) -> str:
+    return pack_json((index, orjson.dumps(item)) for index, item in pairs)
+
+
+def unpack(packed: str) -> list[Pair]:
+    pairs = orjson.loads(zlib.decompress(base64.b64decode(packed)))
+    return [(int(index), item) for index, item in pairs]
+
+
+@dataclass(frozen=True)
+class JobHeader:
+    """What a chunk needs of its job: never the stored items."""
+
+    id: str
+    seq: int
+    state: str
+    actor_uid: int
+
+
+def header(session: Session, job_id: str) -> JobHeader | None:
+    row = session.execute(
+        select(Job.id, Job.seq, Job.state, Job.actor_uid).where(Job.id == job_id)
+    ).first()
+    return JobHeader(*row) if row is not None else None
 
 
 def new_progress(total: int) -> dict[str, int]:
@@ -30,7 +74,7 @@ def applied(session: Session, job_id: str, indexes: Sequence[int]) -> set[int]:
     return set(session.scalars(query)) & set(indexes)
 
 
-def earlier_pending(session: Session, job: Job, first_index: int) -> bool:
+def earlier_pending(session: Session, job: JobHeader, first_index: int) -> bool:
     """Could earlier work still create what an item of this chunk refers to?
 
     True while an item before ``first_index`` of this job has no result yet, or an
@@ -64,7 +108,12 @@ def record(session: Session, job_id: str, results: Sequence[Result]) -> bool:
     ])  # fmt: skip
     # populate_existing: the session loaded this job before the lock; another chunk
     # may have advanced its progress since, and a stale copy would lose that update.
-    locked = select(Job).where(Job.id == job_id).with_for_update()
+    locked = (
+        select(Job)
+        .options(load_only(Job.id, Job.state, Job.progress))  # never the stored items
+        .where(Job.id == job_id)
+        .with_for_update()
+    )
     job = session.scalar(locked.execution_options(populate_existing=True))
     if job is None:
         return False

@@ -174,7 +174,8 @@ def _job(url: str, actor: int, items: list[dict[str, Any]]) -> str:
     with transaction(url) as session:
         session.add(
             Job(id=job_id, kind="bulk.import", router="v2", actor_uid=actor,
-                command={"kind": "bulk.import", "job_id": job_id, "items": items},
+                command={"kind": "bulk.import", "job_id": job_id,
+                         "chunks": [bulk_jobs.pack(enumerate(items))]},
                 state="queued", created_at=T0, enqueued_at=T0, attempts=0,
                 progress=bulk_jobs.new_progress(len(items)))
         )  # fmt: skip
