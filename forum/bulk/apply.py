@@ -19,11 +19,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import bindparam, case, func, select, text, update
 from sqlalchemy.orm import Session
 
 from forum import privileges
-from forum.bulk.sql import allocate_ids, insert_rows, lookup
+from forum.bulk.sql import allocate_ids, insert_rows, is_postgres, lookup
 from forum.clock import now_ms
 from forum.errors import ForumError, bad_request, forbidden, not_found
 from forum.groups import ensure_system_groups
@@ -400,6 +400,10 @@ def _update_existing(
     replies_to: dict[int, int],
 ) -> None:
     """Counters of rows that existed before this chunk: one batched UPDATE per table."""
+    if is_postgres(session):
+        _update_existing_pg(session, topic_agg, cat_topics, cat_posts, user_topics, user_posts,
+                            user_last, replies_to)  # fmt: skip
+        return
     conn = session.connection()
     if topic_agg:
         posters = (
@@ -449,6 +453,85 @@ def _update_existing(
             .values(replies=Post.replies + bindparam("b_n")),
             [{"b_pid": pid, "b_n": n} for pid, n in sorted(replies_to.items())],
         )  # fmt: skip
+
+
+# PostgreSQL: one statement per table, the rows' new values in arrays. Rows are
+# locked first in key order (FOR NO KEY UPDATE: the foreign-key checks of concurrent
+# chunks' inserts still pass), so chunks that share users or categories queue
+# instead of deadlocking.
+_LOCK = "SELECT 1 FROM {table} WHERE {key} = ANY(:keys) ORDER BY {key} FOR NO KEY UPDATE"
+_PG_TOPICS = text("""
+UPDATE topics AS t SET
+  postcount = t.postcount + v.n,
+  lastposttime = GREATEST(t.lastposttime, v.last),
+  postercount = (SELECT count(DISTINCT p.uid) FROM posts AS p WHERE p.tid = t.tid),
+  teaser_pid = CASE WHEN v.teaser_ts >= t.lastposttime THEN v.teaser ELSE t.teaser_pid END
+FROM unnest(CAST(:tids AS bigint[]), CAST(:n AS integer[]), CAST(:last AS bigint[]),
+            CAST(:teaser AS bigint[]), CAST(:teaser_ts AS bigint[]))
+     AS v(tid, n, last, teaser, teaser_ts)
+WHERE t.tid = v.tid""")
+_PG_CATEGORIES = text("""
+UPDATE categories AS c SET
+  topic_count = c.topic_count + v.topics, post_count = c.post_count + v.posts
+FROM unnest(CAST(:cids AS bigint[]), CAST(:topics AS integer[]), CAST(:posts AS integer[]))
+     AS v(cid, topics, posts)
+WHERE c.cid = v.cid""")
+_PG_USERS = text("""
+UPDATE users AS u SET
+  topiccount = u.topiccount + v.topics, postcount = u.postcount + v.posts,
+  lastposttime = GREATEST(u.lastposttime, v.last)
+FROM unnest(CAST(:uids AS bigint[]), CAST(:topics AS integer[]), CAST(:posts AS integer[]),
+            CAST(:last AS bigint[])) AS v(uid, topics, posts, last)
+WHERE u.uid = v.uid""")
+_PG_REPLIES = text("""
+UPDATE posts AS p SET replies = p.replies + v.n
+FROM unnest(CAST(:pids AS bigint[]), CAST(:n AS integer[])) AS v(pid, n)
+WHERE p.pid = v.pid""")
+
+
+def _lock(session: Session, table: str, key: str, keys: list[int]) -> None:
+    session.execute(text(_LOCK.format(table=table, key=key)), {"keys": keys})
+
+
+def _update_existing_pg(
+    session: Session,
+    topic_agg: dict[int, dict[str, Any]],
+    cat_topics: dict[int, int],
+    cat_posts: dict[int, int],
+    user_topics: dict[int, int],
+    user_posts: dict[int, int],
+    user_last: dict[int, int],
+    replies_to: dict[int, int],
+) -> None:
+    # The same table order as single writes take (topic before post; see forum.posts).
+    if topic_agg:
+        tids = sorted(topic_agg)
+        _lock(session, "topics", "tid", tids)
+        aggs = [topic_agg[tid] for tid in tids]
+        session.execute(_PG_TOPICS, {
+            "tids": tids, "n": [a["n"] for a in aggs], "last": [a["last"] for a in aggs],
+            "teaser": [a["teaser"] for a in aggs],
+            "teaser_ts": [a["teaser_ts"] if a["teaser"] is not None else -1 for a in aggs],
+        })  # fmt: skip
+    cids = sorted(set(cat_topics) | set(cat_posts))
+    if cids:
+        _lock(session, "categories", "cid", cids)
+        session.execute(_PG_CATEGORIES, {
+            "cids": cids, "topics": [cat_topics.get(c, 0) for c in cids],
+            "posts": [cat_posts.get(c, 0) for c in cids],
+        })  # fmt: skip
+    uids = sorted(set(user_topics) | set(user_posts))
+    if uids:
+        _lock(session, "users", "uid", uids)
+        session.execute(_PG_USERS, {
+            "uids": uids, "topics": [user_topics.get(u, 0) for u in uids],
+            "posts": [user_posts.get(u, 0) for u in uids],
+            "last": [user_last.get(u, 0) for u in uids],
+        })  # fmt: skip
+    if replies_to:
+        pids = sorted(replies_to)
+        _lock(session, "posts", "pid", pids)
+        session.execute(_PG_REPLIES, {"pids": pids, "n": [replies_to[p] for p in pids]})
 
 
 def apply_items(
