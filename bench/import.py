@@ -154,7 +154,7 @@ def main() -> None:
     parser.add_argument("--categories", type=int, default=20)
     parser.add_argument("--users", type=int, default=0, help="default: topics / 20, >= 50")
     parser.add_argument("--batch", type=int, default=10_000)
-    parser.add_argument("--chunk", type=int, default=2_500)
+    parser.add_argument("--chunk", type=int, default=5_000)
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args()
     users = args.users or max(50, args.topics // 20)
