@@ -215,12 +215,12 @@ async def authenticated(request: Request, *, streamed: bool = False) -> WriteReq
     state = request.app.state
     body = {} if streamed else await read_body(request, state.settings.max_body_bytes)
     principal, params = await state.auth.authenticate(request, body)
+    await maintenance.refuse_writes(request, principal)
     route = request.scope.get("route")
     if isinstance(route, DocumentedRoute) and route.doc.auth == "admin" and not principal.is_admin:
         # The plugin's requireAdmin answers before any parameter is checked; the
         # worker checks again against the database, so a stale cache grants nothing.
-        raise ApiError(403, "forbidden")
-    await maintenance.refuse_writes(request, principal)
+        raise ApiError(403, "forbidden", "no-privileges")
     return WriteRequest(request, envelopes.router_of(request.url.path), principal, params)
 
 
