@@ -88,12 +88,22 @@ def apply_pending(
     def earlier_pending() -> bool:
         return not final and bulk_jobs.earlier_pending(session, job, first)
 
+    stored: list[bulk.Result] = []
+
+    def store(outcome: bulk.ChunkResult) -> None:
+        # Before the counter updates: that part of the transaction locks rows that
+        # concurrent chunks share, so it is kept short.
+        stored.extend(results + outcome.results)
+        stored.sort(key=lambda r: r.index)
+        bulk_jobs.store_results(session, job.id, stored)
+
     # The API checked that the actor is an admin; apply_items checks it again here.
-    chunk = bulk.apply_items(session, job.actor_uid, valid, earlier_pending=earlier_pending)
-    results.extend(chunk.results)
-    results.sort(key=lambda r: r.index)
-    finished = bulk_jobs.record(session, job.id, results) if results else False
-    return ChunkOutcome(finished, len(results), chunk.deferred)
+    chunk = bulk.apply_items(session, job.actor_uid, valid, earlier_pending=earlier_pending,
+                             before_counters=store)  # fmt: skip
+    if not stored and (results or chunk.results):  # nothing written: refused or empty
+        store(chunk)
+    finished = bulk_jobs.advance(session, job.id, stored) if stored else False
+    return ChunkOutcome(finished, len(stored), chunk.deferred)
 
 
 def apply_chunk(

@@ -312,7 +312,7 @@ def _unique_slugs(session: Session, users: list[dict[str, Any]]) -> None:
         pending = retry
 
 
-def _write(chunk: _Chunk) -> None:
+def _write(chunk: _Chunk, before_counters: Callable[[], None]) -> None:
     session = chunk.session
     # Aggregates of this chunk's posts: per topic, category, user and reply target.
     topic_agg: dict[int, dict[str, Any]] = {}
@@ -385,6 +385,9 @@ def _write(chunk: _Chunk) -> None:
     insert_rows(session, Topic.__table__, chunk.topics)
     insert_rows(session, Post.__table__, chunk.posts)
     insert_rows(session, TopicTag.__table__, chunk.tags)
+    # Counters of existing rows last: their row locks (users and categories shared by
+    # concurrent chunks) are then held for as short a time as possible.
+    before_counters()
     _update_existing(session, topic_agg, cat_topics, cat_posts, user_topics, user_posts,
                      user_last, replies_to)  # fmt: skip
 
@@ -540,11 +543,14 @@ def apply_items(
     items: Sequence[tuple[int, Item]],
     *,
     earlier_pending: Callable[[], bool] = lambda: False,
+    before_counters: Callable[[ChunkResult], None] = lambda outcome: None,
 ) -> ChunkResult:
     """Create ``items`` (``(index, item)`` pairs, in input order) as ``actor``.
 
     ``actor`` None is the operator (CLI ``--direct``); any other actor must be an
-    administrator. Never commits; one bad item fails alone."""
+    administrator. Never commits; one bad item fails alone. ``before_counters``
+    gets the outcome once the new rows are written, before the counters of existing
+    rows are updated (the bulk worker stores the per-item results there)."""
     outcome = ChunkResult()
     if not items:
         return outcome
@@ -571,5 +577,5 @@ def apply_items(
             outcome.results.append(Result(index, kind, ext, FAILED, error=error_record(exc)))
             continue
         outcome.results.append(Result(index, kind, ext, state, forum_id))
-    _write(chunk)
+    _write(chunk, lambda: before_counters(outcome))
     return outcome

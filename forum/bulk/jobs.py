@@ -99,20 +99,31 @@ def mark_running(session: Session, job_id: str) -> None:
 
 
 def record(session: Session, job_id: str, results: Sequence[Result]) -> bool:
-    """Store ``results`` and advance the job's progress; True when the job is complete.
+    """Store ``results`` and advance the job's progress; True when the job is complete."""
+    store_results(session, job_id, results)
+    return advance(session, job_id, results)
 
-    The job row is locked last and briefly, so chunks of one job run side by side."""
+
+def store_results(session: Session, job_id: str, results: Sequence[Result]) -> None:
     insert_rows(session, JobItem.__table__, [
         {"job_id": job_id, "index": r.index, "type": r.type, "external_id": r.external_id,
          "state": r.state, "forum_id": r.id, "error": r.error} for r in results
     ])  # fmt: skip
+
+
+def advance(session: Session, job_id: str, results: Sequence[Result]) -> bool:
+    """Advance the job's progress by ``results`` (stored); True when the job is complete.
+
+    The job row is locked last and briefly, so chunks of one job run side by side:
+    FOR NO KEY UPDATE, which the job_items foreign-key checks (KEY SHARE) of another
+    chunk of this job do not block."""
     # populate_existing: the session loaded this job before the lock; another chunk
     # may have advanced its progress since, and a stale copy would lose that update.
     locked = (
         select(Job)
         .options(load_only(Job.id, Job.state, Job.progress))  # never the stored items
         .where(Job.id == job_id)
-        .with_for_update()
+        .with_for_update(key_share=True)  # PostgreSQL: FOR NO KEY UPDATE
     )
     job = session.scalar(locked.execution_options(populate_existing=True))
     if job is None:

@@ -26,11 +26,12 @@ def allocate_ids(session: Session, table: Table, column: str, count: int) -> lis
     if count <= 0:
         return []
     if is_postgres(session):
+        # One array value, not one result row per id.
         query = text(
-            f"SELECT nextval(pg_get_serial_sequence('{table.name}', '{column}')) "
+            f"SELECT array_agg(nextval(pg_get_serial_sequence('{table.name}', '{column}'))) "
             "FROM generate_series(1, :n)"
         )
-        return list(session.scalars(query, {"n": count}))
+        return list(session.scalar(query, {"n": count}))
     top = session.scalar(select(func.coalesce(func.max(table.c[column]), 0))) or 0
     return list(range(top + 1, top + 1 + count))
 
