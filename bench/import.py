@@ -23,10 +23,10 @@ from rich.console import Console
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.stack import (
+    Machine,
     celery_worker,
     fresh_database,
     http_server,
-    loadavg,
     pg_dsn,
     purge_queue,
 )
@@ -156,6 +156,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--chunk", type=int, default=5_000)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--in-flight", type=int, default=2, help="batches the client keeps sent")
     args = parser.parse_args()
     users = args.users or max(50, args.topics // 20)
     console = Console(stderr=True)
@@ -187,12 +188,12 @@ def main() -> None:
                 celery_worker(env, tmp / "worker.log", args.concurrency) as worker_pid,
                 http_server(["-m", "forumq", "serve"], env, tmp / "api.log") as (base, api_pid),
                 PeakRss({"api": api_pid, "worker": worker_pid}) as rss,
+                Machine([api_pid, worker_pid], PG_ADMIN_URL, url.rsplit("/", 1)[1]) as machine,
             ):
-                load_before = loadavg()
                 started = time.perf_counter()
-                summary = run_http(export, base, token, None, args.batch, False, console)
+                summary = run_http(export, base, token, None, args.batch, False, console,
+                                   in_flight=args.in_flight)  # fmt: skip
                 elapsed = time.perf_counter() - started
-                load_after = loadavg()
         finally:
             purge_queue(REDIS_URL, env["FORUMQ_INTERACTIVE_QUEUE"])
             purge_queue(REDIS_URL, env["FORUMQ_BULK_QUEUE"])
@@ -209,7 +210,7 @@ def main() -> None:
         print(f"  COPY ceiling (topics + posts, one transaction): {ceiling:.1f} s, "
               f"{args.topics / ceiling:,.0f} topics/s; end to end = "
               f"{100 * ceiling / elapsed:.0f}% of it")  # fmt: skip
-        print(f"  load average {load_before} -> {load_after} ({os.cpu_count()} cores)")
+        print(f"  {machine.describe()}")
 
 
 if __name__ == "__main__":

@@ -169,11 +169,11 @@ def _progress(console: Console) -> Progress:
 
 
 def run_http(path: Path, url: str, token: str, uid: int | None, size: int, resume: bool,
-             console: Console) -> Summary:  # fmt: skip
+             console: Console, *, in_flight: int = 2) -> Summary:  # fmt: skip
     offset, line = _load_offset(path) if resume else (0, 0)
     summary, client = Summary(), Client(url, token, uid)
     started = time.monotonic()
-    in_flight: deque[Batch] = deque()
+    sent: deque[Batch] = deque()
 
     def finish(batch: Batch) -> None:
         job = client.wait(batch.job_id or "")
@@ -195,11 +195,11 @@ def run_http(path: Path, url: str, token: str, uid: int | None, size: int, resum
                                 items=0, rate=0.0, failed=0)  # fmt: skip
             for batch in batches(path, size, offset, line):
                 batch.job_id = client.submit(batch)
-                in_flight.append(batch)
-                if len(in_flight) > 1:  # keep one applying while the next uploads
-                    finish(in_flight.popleft())
-            while in_flight:
-                finish(in_flight.popleft())
+                sent.append(batch)
+                if len(sent) >= in_flight:  # keep some applying while the next uploads
+                    finish(sent.popleft())
+            while sent:
+                finish(sent.popleft())
     finally:
         client.close()
     state_path(path).unlink(missing_ok=True)
