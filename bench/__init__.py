@@ -1,0 +1,1 @@
+"""Benchmarks of the real forumq stack (not tests): see BENCHMARKS.md."""

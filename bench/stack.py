@@ -1,0 +1,254 @@
+"""The real stack a benchmark runs against: a fresh PostgreSQL database, Redis, and
+``python -m forumq serve`` / ``worker`` processes, all started and removed here."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT = "A benchmark reply, long enough to pass the length rule."
+
+
+@dataclass
+class Seed:
+    admin_uid: int
+    token: str
+    cid: int
+    tids: list[int]
+
+
+def pg_dsn(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@contextmanager
+def fresh_database(admin_url: str, keep: bool = False) -> Iterator[str]:
+    """A new, migrated database ``forumq_bench_<random>`` on admin_url's server, dropped
+    after unless ``keep``."""
+    from forum.db import engine_for
+    from forum.migrate import upgrade
+
+    name = f"forumq_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_dsn(admin_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        engine_for(url).dispose()
+        if keep:
+            print(f"kept database {url}", flush=True)
+        else:
+            with psycopg.connect(pg_dsn(admin_url), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seed(database_url: str, topics: int) -> Seed:
+    """An admin with its own bearer token, a category, and ``topics`` topics to reply to."""
+    from forum import tokens
+    from forum.categories import create_category
+    from forum.db import transaction
+    from forum.topics import create_topic
+    from forum.users import create_user
+
+    with transaction(database_url) as session:
+        admin = create_user(session, None, f"bench-{uuid.uuid4().hex[:6]}", password="password1",
+                            admin=True)  # fmt: skip
+        token = tokens.issue_user_token(session, admin.uid)
+        cid = create_category(session, None, "Benchmarks").cid
+        tids = [
+            int(
+                create_topic(session, admin.uid, cid, f"Bench topic {i}", CONTENT)["topicData"][
+                    "tid"
+                ]
+            )
+            for i in range(topics)
+        ]
+        return Seed(admin.uid, token, cid, tids)
+
+
+def purge_queue(redis_url: str, name: str) -> None:
+    """Drop a run's queues, messages and kombu bindings: every key containing ``name``
+    (a queue name, or the random id a run puts in all its queue names)."""
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"*{name}*"))
+    if keys:
+        client.delete(*keys)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} did not come up within {timeout}s")
+
+
+def start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``python ARGV`` in its own process group, output appended to ``log``."""
+    handle = log.open("ab")
+    return subprocess.Popen(
+        [sys.executable, *argv],
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        cwd=str(log.parent),
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def http_server(argv: list[str], env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    """Start an HTTP server given ``--port`` (appended) and yield (base URL, pid)."""
+    port = free_port()
+    process = start([*argv, "--port", str(port)], env, log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: httpx.get(f"{base}/api/health").status_code == 200, 60, argv[1])
+        yield base, process.pid
+    finally:
+        stop(process)
+
+
+@contextmanager
+def celery_worker(env: dict[str, str], log: Path, concurrency: int) -> Iterator[int]:
+    """``python -m forumq worker --concurrency=N``, yielded (its pid) once ready."""
+    log.write_bytes(b"")
+    process = start(["-m", "forumq", "worker", f"--concurrency={concurrency}"], env, log)
+    try:
+        wait_until(lambda: b"ready." in log.read_bytes(), 90, "celery worker")
+        yield process.pid
+    finally:
+        stop(process)
+
+
+# --- the machine ------------------------------------------------------------------
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields[:8]), idle
+
+
+def _ticks(pid: int) -> int:
+    """CPU ticks used so far by ``pid`` and its finished, reaped children."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+
+
+def _with_descendants(pids: list[int]) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    seen, todo = [], list(pids)
+    while todo:
+        pid = todo.pop()
+        seen.append(pid)
+        todo.extend(children.get(pid, []))
+    return seen
+
+
+def _redis_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().startswith("redis-server"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+class Machine:
+    """How busy the machine was during a measurement, and who used it: this benchmark's
+    processes, the services serving it (its database's PostgreSQL backends and Redis, which
+    other users of the servers may share), and everything else."""
+
+    def __init__(self, our_pids: list[int], admin_url: str, database: str) -> None:
+        self._our_pids = our_pids
+        self._admin_url = admin_url
+        self._database = database
+
+    def _service_pids(self) -> list[int]:
+        with psycopg.connect(pg_dsn(self._admin_url), autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self._database,)
+            ).fetchall()
+        return [row[0] for row in rows] + _redis_pids()
+
+    def _snapshot(self) -> tuple[dict[int, int], dict[int, int]]:
+        ours = {pid: _ticks(pid) for pid in _with_descendants([os.getpid(), *self._our_pids])}
+        services = {pid: _ticks(pid) for pid in self._service_pids()}
+        return ours, services
+
+    def __enter__(self) -> "Machine":
+        self.load_before = loadavg()
+        self._ours, self._services = self._snapshot()
+        self._total, self._idle = _cpu_ticks()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        total, idle = _cpu_ticks()
+        ours, services = self._snapshot()
+        elapsed = max(1, total - self._total)
+
+        def share(after: dict[int, int], before: dict[int, int]) -> float:
+            used = sum(ticks - before.get(pid, 0) for pid, ticks in after.items())
+            return 100 * max(0, used) / elapsed * (os.cpu_count() or 1)
+
+        self.busy = 100 * (1 - (idle - self._idle) / elapsed) * (os.cpu_count() or 1)
+        self.ours = share(ours, self._ours)
+        self.services = share(services, self._services)
+        self.others = max(0.0, self.busy - self.ours - self.services)
+        self.load_after = loadavg()
+
+    def describe(self) -> str:
+        cores = os.cpu_count() or 1
+        return (f"load {self.load_before} -> {self.load_after}; CPU {self.busy:.0f}% of "
+                f"{cores * 100}% busy: bench {self.ours:.0f}%, PG+Redis {self.services:.0f}%, "
+                f"other {self.others:.0f}%")  # fmt: skip
