@@ -64,11 +64,13 @@ def generate(path: Path, topics: int, replies: int, users: int, categories: int)
 
 
 class PeakRss:
-    """Samples VmRSS of processes and their children; keeps the peak per role."""
+    """Samples VmRSS of processes and their children; keeps the peak per role, and
+    the CPU seconds each role's processes used since the first sample."""
 
     def __init__(self, roles: dict[str, int]) -> None:
         self.roles = roles
         self.peak = dict.fromkeys(roles, 0)
+        self._ticks: dict[str, dict[int, tuple[int, int]]] = {role: {} for role in roles}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -95,11 +97,30 @@ class PeakRss:
             pass
         return 0
 
+    @staticmethod
+    def _cpu_ticks(pid: int) -> int:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return -1
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
     def _run(self) -> None:
         while not self._stop.wait(0.2):
             for role, pid in self.roles.items():
-                biggest = max(self._rss_kb(p) for p in self._family(pid))
+                family = self._family(pid)
+                biggest = max(self._rss_kb(p) for p in family)
                 self.peak[role] = max(self.peak[role], biggest)
+                for p in family:
+                    ticks = self._cpu_ticks(p)
+                    if ticks >= 0:
+                        first, _ = self._ticks[role].get(p, (ticks, ticks))
+                        self._ticks[role][p] = (first, ticks)
+
+    def cpu_seconds(self, role: str) -> float:
+        """CPU used by ``role`` while sampled (to 0.2 s; processes seen at least once)."""
+        hz = os.sysconf("SC_CLK_TCK")
+        return sum(last - first for first, last in self._ticks[role].values()) / hz
 
     def __enter__(self) -> "PeakRss":
         self._thread.start()
@@ -154,9 +175,9 @@ def main() -> None:
     parser.add_argument("--categories", type=int, default=20)
     parser.add_argument("--users", type=int, default=0, help="default: topics / 20, >= 50")
     parser.add_argument("--batch", type=int, default=10_000)
-    parser.add_argument("--chunk", type=int, default=5_000)
+    parser.add_argument("--chunk", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--in-flight", type=int, default=2, help="batches the client keeps sent")
+    parser.add_argument("--in-flight", type=int, default=3, help="batches the client keeps sent")
     args = parser.parse_args()
     users = args.users or max(50, args.topics // 20)
     console = Console(stderr=True)
@@ -190,10 +211,11 @@ def main() -> None:
                 PeakRss({"api": api_pid, "worker": worker_pid}) as rss,
                 Machine([api_pid, worker_pid], PG_ADMIN_URL, url.rsplit("/", 1)[1]) as machine,
             ):
-                started = time.perf_counter()
+                started, client_cpu = time.perf_counter(), time.process_time()
                 summary = run_http(export, base, token, None, args.batch, False, console,
                                    in_flight=args.in_flight)  # fmt: skip
                 elapsed = time.perf_counter() - started
+                client_cpu = time.process_time() - client_cpu
         finally:
             purge_queue(REDIS_URL, env["FORUMQ_INTERACTIVE_QUEUE"])
             purge_queue(REDIS_URL, env["FORUMQ_BULK_QUEUE"])
@@ -210,6 +232,9 @@ def main() -> None:
         print(f"  COPY ceiling (topics + posts, one transaction): {ceiling:.1f} s, "
               f"{args.topics / ceiling:,.0f} topics/s; end to end = "
               f"{100 * ceiling / elapsed:.0f}% of it")  # fmt: skip
+        client = client_cpu
+        print(f"  CPU seconds: api {rss.cpu_seconds('api'):.1f}, worker "
+              f"{rss.cpu_seconds('worker'):.1f}, client (this process) {client:.1f}")  # fmt: skip
         print(f"  {machine.describe()}")
 
 
