@@ -29,10 +29,13 @@ KIND: str = BulkImport.model_fields["kind"].default
 
 log = logging.getLogger(__name__)
 MAX_RETRIES = 10
-# A deferred item is retried this many times (about two minutes or more) before an
-# unknown external id is final even though earlier work is still unfinished.
-MAX_DEFERS = 1200
+# A deferred item is retried after 0.1 s, then twice as long each time up to 0.5 s
+# (a re-run costs a chunk's lookups: retrying fast while a large earlier batch is
+# still applying would take CPU from it), about two minutes in all before an unknown
+# external id is final even though earlier work is still unfinished.
+MAX_DEFERS = 240
 DEFER_SECONDS = 0.1
+MAX_DEFER_SECONDS = 0.5
 
 
 @dataclass
@@ -141,7 +144,8 @@ def bulk_chunk(self: Task, job_id: str, packed: str, defers: int = 0) -> int:
         log.info("bulk chunk of job %s will be retried: %s", job_id, exc.orig)
         raise self.retry(exc=exc, countdown=min(2**self.request.retries * 0.25, 30)) from exc
     if outcome.deferred:
-        publish(job_id, pack(outcome.deferred), defers=defers + 1, countdown=DEFER_SECONDS)
+        wait = min(DEFER_SECONDS * 2**defers, MAX_DEFER_SECONDS)
+        publish(job_id, pack(outcome.deferred), defers=defers + 1, countdown=wait)
     if outcome.finished:
         publisher().job_finished([job_id])
     return outcome.applied
