@@ -207,12 +207,17 @@ def _redis_pids() -> list[int]:
 class Machine:
     """How busy the machine was during a measurement, and who used it: this benchmark's
     processes, the services serving it (its database's PostgreSQL backends and Redis, which
-    other users of the servers may share), and everything else."""
+    other users of the servers may share), and everything else. With ``server``, also the
+    share of that process (and its children) alone: near 100% means it is CPU-bound."""
 
-    def __init__(self, our_pids: list[int], admin_url: str, database: str) -> None:
+    def __init__(
+        self, our_pids: list[int], admin_url: str, database: str, server: int | None = None
+    ) -> None:
         self._our_pids = our_pids
         self._admin_url = admin_url
         self._database = database
+        self._server = server
+        self.server = 0.0
 
     def _service_pids(self) -> list[int]:
         with psycopg.connect(pg_dsn(self._admin_url), autocommit=True) as conn:
@@ -245,10 +250,17 @@ class Machine:
         self.ours = share(ours, self._ours)
         self.services = share(services, self._services)
         self.others = max(0.0, self.busy - self.ours - self.services)
+        if self._server is not None:
+            tree = set(_with_descendants([self._server]))
+            self.server = share(
+                {pid: t for pid, t in ours.items() if pid in tree},
+                {pid: t for pid, t in self._ours.items() if pid in tree},
+            )
         self.load_after = loadavg()
 
     def describe(self) -> str:
         cores = os.cpu_count() or 1
+        server = f" (server under test {self.server:.0f}%)" if self._server is not None else ""
         return (f"load {self.load_before} -> {self.load_after}; CPU {self.busy:.0f}% of "
-                f"{cores * 100}% busy: bench {self.ours:.0f}%, PG+Redis {self.services:.0f}%, "
-                f"other {self.others:.0f}%")  # fmt: skip
+                f"{cores * 100}% busy: bench {self.ours:.0f}%{server}, PG+Redis "
+                f"{self.services:.0f}%, other {self.others:.0f}%")  # fmt: skip

@@ -63,8 +63,8 @@ class Context:
     def database(self) -> str:
         return self.database_url.rsplit("/", 1)[1]
 
-    def machine(self) -> Machine:
-        return Machine(self.pids, self.args.pg_admin_url, self.database)
+    def machine(self, server: int | None = None) -> Machine:
+        return Machine(self.pids, self.args.pg_admin_url, self.database, server)
 
     def sql(self, query: str, *params: object) -> list[tuple[Any, ...]]:
         with psycopg.connect(stack.pg_dsn(self.database_url), autocommit=True) as conn:
@@ -116,11 +116,11 @@ def accept_rate(ctx: Context, api: str, api_pid: int) -> None:
     with stack.http_server(["-m", "bench.bare_app"], ctx.env, bare_log) as (bare, bare_pid):
         ctx.pids.append(bare_pid)
         figures: dict[str, Any] = {}
-        for name, base in (("bare", bare), ("forumq", api)):
+        for name, base, pid in (("bare", bare, bare_pid), ("forumq", api, api_pid)):
             url = f"{base}/api/v1/topics/{tid}"
             loadgen.run_load(url, body, headers, args.warmup, args.connections, args.loadgen)
             groups_before = accept_groups(api)
-            with ctx.machine() as machine:
+            with ctx.machine(server=pid) as machine:
                 load = loadgen.run_load(url, body, headers, args.duration, args.connections,
                                         args.loadgen)  # fmt: skip
             say(f"  {name:7} {load.describe()}\n          [{machine.describe()}]")
@@ -425,6 +425,20 @@ def machine_description(args: argparse.Namespace) -> str:
             f"Redis {redis_version}, wrk {wrk.strip()}")  # fmt: skip
 
 
+# Runs ``forumq serve`` after setting the interpreter's GIL switch interval (an experiment:
+# how much of the API's time is threads waiting for the GIL).
+SWITCH_INTERVAL_SERVE = (
+    "import sys; sys.setswitchinterval(float(sys.argv[1])); from forumq.cli import app; "
+    "app(['serve', *sys.argv[2:]], prog_name='forumq')"
+)
+
+
+def api_argv(args: argparse.Namespace) -> list[str]:
+    if args.api_switch_interval is None:
+        return ["-m", "forumq", "serve"]
+    return ["-c", SWITCH_INTERVAL_SERVE, str(args.api_switch_interval)]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -445,6 +459,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "FORUMQ_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))  # fmt: skip
     parser.add_argument("--redis-url", default=os.environ.get(
         "FORUMQ_TEST_REDIS", "redis://127.0.0.1:6379/0"))  # fmt: skip
+    parser.add_argument(
+        "--api-switch-interval",
+        type=float,
+        metavar="SECONDS",
+        help="experiment: sys.setswitchinterval() in the API (default 0.005)",
+    )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     return parser.parse_args(argv)
@@ -490,7 +510,7 @@ def main(argv: list[str] | None = None) -> None:
         }
         say(f"database {database_url.rsplit('/', 1)[1]}, queue {queue}, topics {seed.tids}")
         try:
-            with stack.http_server(["-m", "forumq", "serve"], env, out / "api.log") as (api, pid):
+            with stack.http_server(api_argv(args), env, out / "api.log") as (api, pid):
                 ctx = Context(args, out, database_url, seed, env, pids=[pid])
                 if "a" in only:
                     accept_rate(ctx, api, pid)
