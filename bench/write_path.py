@@ -506,6 +506,8 @@ def main(argv: list[str] | None = None) -> None:
             "FORUMQ_DATABASE_URL": database_url,
             "FORUMQ_BROKER_URL": args.redis_url,
             "FORUMQ_INTERACTIVE_QUEUE": queue,
+            # Workers consume the bulk queue too: never the shared default one.
+            "FORUMQ_BULK_QUEUE": f"forumq.bench.bulk.{run_id}",
             "FORUMQ_JWT_SECRET": "bench-jwt-secret",
         }
         say(f"database {database_url.rsplit('/', 1)[1]}, queue {queue}, topics {seed.tids}")
