@@ -1,6 +1,6 @@
 """Storing and enqueueing jobs in groups.
 
-Requests that arrive while the previous group is being stored share one database
+Requests that arrive while earlier groups are being stored share one database
 transaction and one broker message, so the accept path pays the broker's
 per-message cost once per group, not once per write (measured-ceilings.md).
 A job is committed before it is published; if publishing fails, the group's jobs
@@ -40,24 +40,38 @@ class Draft:
 
 
 class Submitter:
+    """Groups pending jobs, stores each group in one transaction, then publishes it.
+
+    Two stages overlap: while one group is being published, the next one is being
+    stored. Groups are stored one at a time, so ``seq`` order is commit order: the
+    worker's ordering rule never misses an earlier job still being committed.
+    Publishing order does not matter (jobs on one object apply in ``seq`` order)."""
+
+    STORE_THREADS = 1
+
     def __init__(self, database_url: str, queue: str, max_batch: int) -> None:
         self._database_url = database_url
         self._queue_name = queue
         self._max_batch = max_batch
         self._pending: asyncio.Queue[Draft] = asyncio.Queue()
-        # One thread: groups are stored and published in the order they formed.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forumq-submit")
-        self._task: asyncio.Task[None] | None = None
+        self._storing = asyncio.Semaphore(self.STORE_THREADS)
+        self._stores = ThreadPoolExecutor(self.STORE_THREADS, thread_name_prefix="forumq-store")
+        self._publisher = ThreadPoolExecutor(1, thread_name_prefix="forumq-publish")
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        self._loop_task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+        if self._loop_task:
+            self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._executor.shutdown(wait=True)
+                await self._loop_task
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._stores.shutdown(wait=True)
+        self._publisher.shutdown(wait=True)
 
     async def submit(self, row: dict[str, Any]) -> None:
         """Store and enqueue one job; raises DuplicateKey or ApiError (503)."""
@@ -66,27 +80,36 @@ class Submitter:
         await draft.done
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             group = [await self._pending.get()]
+            await self._storing.acquire()
+            # Whatever arrived while we waited for a free store thread joins the group.
             while len(group) < self._max_batch and not self._pending.empty():
                 group.append(self._pending.get_nowait())
-            try:
-                outcomes = await loop.run_in_executor(
-                    self._executor, self._store_and_publish, group
-                )
-            except Exception as exc:  # the database or broker is unreachable
-                log.warning("could not accept %d jobs: %s", len(group), exc)
-                outcomes = [unavailable("The job store or broker is unreachable.")] * len(group)
-            for draft, outcome in zip(group, outcomes, strict=True):
-                if draft.done.done():
-                    continue
-                if outcome is None:
-                    draft.done.set_result(None)
-                else:
-                    draft.done.set_exception(outcome)
+            task = asyncio.create_task(self._accept(group))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-    def _store_and_publish(self, group: list[Draft]) -> list[Exception | None]:
+    async def _accept(self, group: list[Draft]) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            try:
+                outcomes = await loop.run_in_executor(self._stores, self._store, group)
+            finally:
+                self._storing.release()
+            outcomes = await loop.run_in_executor(self._publisher, self._publish, group, outcomes)
+        except Exception as exc:  # the database or broker is unreachable
+            log.warning("could not accept %d jobs: %s", len(group), exc)
+            outcomes = [unavailable("The job store or broker is unreachable.")] * len(group)
+        for draft, outcome in zip(group, outcomes, strict=True):
+            if draft.done.done():
+                continue
+            if outcome is None:
+                draft.done.set_result(None)
+            else:
+                draft.done.set_exception(outcome)
+
+    def _store(self, group: list[Draft]) -> list[Exception | None]:
         outcomes: list[Exception | None] = [None] * len(group)
         try:
             with transaction(self._database_url) as session:
@@ -99,16 +122,22 @@ class Submitter:
                         jobs.insert_jobs(session, [draft.row])
                 except IntegrityError:
                     outcomes[i] = DuplicateKey()
+        return outcomes
+
+    def _publish(
+        self, group: list[Draft], outcomes: list[Exception | None]
+    ) -> list[Exception | None]:
         stored = [d.row["id"] for d, o in zip(group, outcomes, strict=True) if o is None]
-        if stored:
-            ACCEPT_GROUP_SIZE.observe(len(stored))
-            try:
-                apply_jobs.apply_async(args=[stored], queue=self._queue_name)
-            except Exception as exc:
-                log.warning("broker refused %d jobs: %s", len(stored), exc)
-                self._withdraw(stored)
-                error: ApiError = unavailable("The message broker is unreachable.")
-                return [o if o is not None else error for o in outcomes]
+        if not stored:
+            return outcomes
+        ACCEPT_GROUP_SIZE.observe(len(stored))
+        try:
+            apply_jobs.apply_async(args=[stored], queue=self._queue_name)
+        except Exception as exc:
+            log.warning("broker refused %d jobs: %s", len(stored), exc)
+            self._withdraw(stored)
+            error: ApiError = unavailable("The message broker is unreachable.")
+            return [o if o is not None else error for o in outcomes]
         for draft, outcome in zip(group, outcomes, strict=True):
             if outcome is None:
                 JOBS_ACCEPTED.labels(draft.row["kind"]).inc()

@@ -123,7 +123,7 @@ class Writes:
         it to show a new secret once."""
         request, principal = write.request, write.principal
         key = request.headers.get("idempotency-key")
-        fingerprint = request_fingerprint(request, write.body)
+        fingerprint = request_fingerprint(request, write.body) if key else None
         if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
             raise ApiError(400, "bad-request", "Idempotency-Key must be 1-255 characters.")
         if key:
@@ -170,7 +170,7 @@ class Writes:
         (``api/bulk.py``)."""
         return await self._answer(request, job, router, extra, finished)
 
-    async def _replay(self, uid: int, key: str, fingerprint: str, router: str) -> Job | None:
+    async def _replay(self, uid: int, key: str, fingerprint: str | None, router: str) -> Job | None:
         job = await run_in_threadpool(self._by_key, uid, key)
         if job is None:
             return None

@@ -8,7 +8,8 @@ finds its jobs finished and applies nothing twice.
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+import orjson
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from forum.clock import iso, now_ms
@@ -19,8 +20,34 @@ UNFINISHED = (QUEUED, RUNNING)
 STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
 
 
+_JSON_COLUMNS = frozenset({"command", "result", "error", "progress"})
+
+
 def insert_jobs(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    session.execute(insert(Job), list(rows))
+    """Insert job rows (all with the same keys) in one driver-level executemany.
+
+    This is the accept path's hot statement: the driver pipelines it, and skipping the
+    ORM's per-row processing halves the time the API spends storing a group."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    )
+    connection.exec_driver_sql(
+        statement,
+        [
+            tuple(
+                orjson.dumps(row[c]).decode()
+                if c in _JSON_COLUMNS and row[c] is not None
+                else row[c]
+                for c in columns
+            )
+            for row in rows
+        ],
+    )
 
 
 def get(session: Session, job_id: str) -> Job | None:
