@@ -78,21 +78,43 @@ def lock_unfinished(session: Session, job_ids: Sequence[str]) -> list[Job]:
     )
 
 
-def _predecessors(job: Job):  # type: ignore[no-untyped-def]
-    return select(Job).where(
-        Job.ordering_key == job.ordering_key, Job.seq < job.seq, Job.state.in_(UNFINISHED)
+def lock_predecessors(session: Session, batch: Sequence[Job]) -> tuple[list[Job], dict[str, int]]:
+    """Earlier unfinished jobs outside ``batch`` on the same objects, locked; and, per
+    ordering key, the lowest ``seq`` another worker holds (nothing after it may apply).
+
+    Two indexed queries per batch: what is waiting, then what we could lock."""
+    last: dict[str, int] = {}
+    for job in batch:
+        if job.ordering_key:
+            last[job.ordering_key] = max(last.get(job.ordering_key, 0), job.seq)
+    if not last:
+        return [], {}
+    earlier = (
+        Job.ordering_key.in_(last),
+        Job.state.in_(UNFINISHED),
+        Job.seq < max(last.values()),
+        Job.id.not_in([job.id for job in batch]),
     )
-
-
-def lock_predecessors(session: Session, job: Job) -> list[Job] | None:
-    """Earlier unfinished jobs on the same object, locked, oldest first; None when
-    another worker holds one of them (the caller must wait for it)."""
-    query = _predecessors(job).order_by(Job.seq)
-    waiting = session.scalars(query).all()
+    waiting = [
+        row
+        for row in session.execute(select(Job.seq, Job.ordering_key).where(*earlier))
+        if row.seq < last[row.ordering_key]
+    ]
     if not waiting:
-        return []
-    locked = session.scalars(query.with_for_update(skip_locked=True)).all()
-    return list(locked) if len(locked) == len(waiting) else None
+        return [], {}
+    locked = [
+        job
+        for job in session.scalars(
+            select(Job).where(*earlier).order_by(Job.seq).with_for_update(skip_locked=True)
+        )
+        if job.seq < last[job.ordering_key]
+    ]
+    ours = {job.seq for job in locked}
+    held: dict[str, int] = {}
+    for row in waiting:
+        if row.seq not in ours:
+            held[row.ordering_key] = min(held.get(row.ordering_key, row.seq), row.seq)
+    return locked, held
 
 
 def claim_stale(

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -319,7 +320,15 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_state_created", "state", "created_at"),
         Index("ix_jobs_state_enqueued", "state", "enqueued_at"),
-        Index("ix_jobs_ordering", "ordering_key", "seq"),
+        # Only unfinished jobs can hold up a later one: a partial index stays small
+        # however long finished jobs are kept.
+        Index(
+            "ix_jobs_ordering_unfinished",
+            "ordering_key",
+            "seq",
+            postgresql_where=text("state IN ('queued', 'running')"),
+            sqlite_where=text("state IN ('queued', 'running')"),
+        ),
         UniqueConstraint("actor_uid", "idempotency_key", name="uq_jobs_idempotency"),
     )
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from forum import privileges
 from forum.clock import iso, now_ms
@@ -42,6 +43,10 @@ BULK = {"synchronize_session": False}
 
 def _later(column, timestamp: int):  # type: ignore[no-untyped-def]
     return case((column < timestamp, timestamp), else_=column)
+
+
+_TOPIC_TAIL = (Topic.postcount, Topic.lastposttime, Topic.postercount, Topic.main_pid,
+               Topic.teaser_pid)  # fmt: skip
 
 
 def add_post(
@@ -76,7 +81,16 @@ def add_post(
         topic_values["teaser_pid"] = case(
             (Topic.lastposttime <= timestamp, post.pid), else_=Topic.teaser_pid
         )
-    session.execute(update(Topic).where(Topic.tid == topic.tid).values(topic_values))
+    # RETURNING hands back the new counters: no SELECT to refresh the topic after.
+    changed = session.execute(
+        update(Topic)
+        .where(Topic.tid == topic.tid)
+        .values(topic_values)
+        .returning(*_TOPIC_TAIL)
+        .execution_options(synchronize_session=False)
+    ).one()
+    for column, value in zip(_TOPIC_TAIL, changed, strict=True):
+        set_committed_value(topic, column.key, value)
     session.execute(
         update(Category).where(Category.cid == topic.cid).values(post_count=Category.post_count + 1)
     )
@@ -87,7 +101,6 @@ def add_post(
     )
     if to_pid is not None:
         session.execute(update(Post).where(Post.pid == to_pid).values(replies=Post.replies + 1))
-    session.refresh(topic)
     return post
 
 

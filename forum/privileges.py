@@ -4,8 +4,10 @@ Grants live in ``category_privileges`` (cid 0 holds global ones). ``registered-u
 is implicit for every uid > 0, so millions of imported users need no membership rows.
 """
 
-from sqlalchemy import exists, or_, select
-from sqlalchemy.orm import Session
+from typing import Any
+
+from sqlalchemy import event, exists, or_, select
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from forum.clock import now_ms
 from forum.errors import bad_request, forbidden
@@ -47,11 +49,51 @@ DEFAULT_GRANTS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Answers are remembered for the rest of the session's transaction (a worker's batch
+# asks the same questions for every job), and forgotten as soon as the session writes
+# group memberships or grants, or the transaction ends.
+_MEMO = "forumq.privileges"
+_WATCHED = frozenset({GroupMember.__tablename__, CategoryPrivilege.__tablename__})
+
+
+def _memo(session: Session) -> dict[tuple[object, ...], bool]:
+    return session.info.setdefault(_MEMO, {})
+
+
+def _remembered(session: Session, key: tuple[object, ...], query: Any) -> bool:
+    memo = _memo(session)
+    if key not in memo:
+        memo[key] = bool(session.scalar(query))
+    return memo[key]
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_on_dml(state: ORMExecuteState) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    if table is not None and table.name in _WATCHED:
+        state.session.info.pop(_MEMO, None)
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_on_flush(session: Session, _context: object, _instances: object) -> None:
+    touched = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, GroupMember | CategoryPrivilege) for obj in touched):
+        session.info.pop(_MEMO, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_on_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction, not a savepoint
+        session.info.pop(_MEMO, None)
+
+
 def is_admin(session: Session, uid: int | None) -> bool:
     if not uid:
         return False
     query = select(exists().where(GroupMember.group_name == ADMINISTRATORS, GroupMember.uid == uid))
-    return bool(session.scalar(query))
+    return _remembered(session, ("admin", uid), query)
 
 
 def require_admin(session: Session, actor: int | None) -> None:
@@ -78,7 +120,7 @@ def has(session: Session, uid: int, privilege: str, cid: int) -> bool:
             ),
         )
     )
-    return bool(session.scalar(query))
+    return _remembered(session, ("has", uid, privilege, cid), query)
 
 
 def default_grants(cid: int) -> list[dict[str, object]]:
@@ -91,7 +133,7 @@ def default_grants(cid: int) -> list[dict[str, object]]:
 
 def in_group(session: Session, uid: int, group_name: str) -> bool:
     query = select(exists().where(GroupMember.group_name == group_name, GroupMember.uid == uid))
-    return bool(session.scalar(query))
+    return _remembered(session, ("member", uid, group_name), query)
 
 
 def is_moderator(session: Session, uid: int, cid: int) -> bool:

@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     bulk_queue: str = "forumq.bulk"
     bulk_max_items: int = 10_000
     bulk_max_bytes: int = 64 * 1_048_576
-    bulk_chunk_size: int = 2_000
+    bulk_chunk_size: int = 10_000
 
     # Uploads (util/upload): files land in upload_dir under generated names and are
     # served read-only at upload_url_prefix. NodeBB's maximumFileSize default is 2 MiB.

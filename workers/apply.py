@@ -76,41 +76,35 @@ class Outcome:
     deferred: list[str] = field(default_factory=list)
 
 
-def _apply_in_order(session: Session, job: Job, blocked: set[str], outcome: Outcome) -> None:
-    key = job.ordering_key
-    if key:
-        earlier = None if key in blocked else jobs.lock_predecessors(session, job)
-        if earlier is None:  # another worker is applying an earlier write to this object
-            blocked.add(key)
-            # Back in line: waiting its turn is neither running nor a failed delivery.
-            job.state, job.started_at = jobs.QUEUED, None
-            job.attempts -= 1
-            outcome.deferred.append(job.id)
-            return
-        for predecessor in earlier:
-            apply_job(session, predecessor)
-            outcome.finished.append(predecessor.id)
-    if job.attempts > get_settings().max_attempts:
-        reason = "[[error:too-many-attempts]]"  # it kept killing its worker
-        jobs.finish(job, error=error_record("internal", "too-many-attempts", reason))
-    else:
-        apply_job(session, job)
-    outcome.finished.append(job.id)
-
-
 def apply_batch(database_url: str, job_ids: Sequence[str]) -> Outcome:
-    """Apply what is unfinished among ``job_ids``."""
+    """Apply what is unfinished among ``job_ids``, with the earlier jobs on the same
+    objects first; a job behind one another worker holds waits (is deferred)."""
     with transaction(database_url) as session:
         if session.get_bind().dialect.name == "postgresql":
             # Losing a "running" mark in a crash is harmless: skip the fsync.
             session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         jobs.mark_running(session, job_ids)
     outcome = Outcome()
+    max_attempts = get_settings().max_attempts
     with transaction(database_url) as session:
-        blocked: set[str] = set()
-        for job in jobs.lock_unfinished(session, job_ids):
-            if job.state in jobs.UNFINISHED:  # not already applied as a predecessor
-                _apply_in_order(session, job, blocked, outcome)
+        batch = jobs.lock_unfinished(session, job_ids)
+        earlier, held = jobs.lock_predecessors(session, batch)
+        ours = {job.id for job in batch}
+        for job in sorted([*batch, *earlier], key=lambda job: job.seq):
+            key = job.ordering_key
+            if key in held and job.seq > held[key]:
+                if job.id in ours:
+                    # Back in line: waiting its turn is neither running nor a failed delivery.
+                    job.state, job.started_at = jobs.QUEUED, None
+                    job.attempts -= 1
+                    outcome.deferred.append(job.id)
+                continue
+            if job.attempts > max_attempts:
+                reason = "[[error:too-many-attempts]]"  # it kept killing its worker
+                jobs.finish(job, error=error_record("internal", "too-many-attempts", reason))
+            else:
+                apply_job(session, job)
+            outcome.finished.append(job.id)
     return outcome
 
 

@@ -101,7 +101,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_jobs_actor_uid"), ["actor_uid"], unique=False)
         batch_op.create_index("ix_jobs_state_created", ["state", "created_at"], unique=False)
         batch_op.create_index("ix_jobs_state_enqueued", ["state", "enqueued_at"], unique=False)
-        batch_op.create_index("ix_jobs_ordering", ["ordering_key", "seq"], unique=False)
+        batch_op.create_index(
+            "ix_jobs_ordering_unfinished",
+            ["ordering_key", "seq"],
+            unique=False,
+            postgresql_where=sa.text("state IN ('queued', 'running')"),
+            sqlite_where=sa.text("state IN ('queued', 'running')"),
+        )
 
     op.create_table(
         "users",
