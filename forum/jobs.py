@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from forum.clock import iso, now_ms
@@ -141,6 +141,12 @@ def claim_stale(
         .returning(Job.id, Job.seq)
     )
     return [row.id for row in sorted(result, key=lambda row: row.seq)]
+
+
+def newest_finished(session: Session) -> int | None:
+    """Creation time of the newest succeeded job (an index scan): it moves while
+    workers are applying jobs."""
+    return session.scalar(select(func.max(Job.created_at)).where(Job.state == SUCCEEDED))
 
 
 def list_jobs(session: Session, state: str | None, offset: int, limit: int) -> list[Job]:

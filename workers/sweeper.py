@@ -10,6 +10,7 @@ import logging
 import threading
 
 from celery.signals import worker_ready, worker_shutdown
+from sqlalchemy.orm import Session
 
 from forum import jobs
 from forum.clock import now_ms
@@ -19,6 +20,17 @@ from forumq.settings import get_settings
 log = logging.getLogger(__name__)
 _stop = threading.Event()
 HOUR_MS = 3_600_000
+# While workers are visibly draining a backlog, a queued job is late, not lost: it is
+# re-published only once it has waited this many times the usual staleness.
+BACKLOG_PATIENCE = 10
+_progress: dict[str, int | None] = {"newest_finished": None}
+
+
+def _draining(session: Session) -> bool:
+    """Has a newer job finished since the last sweep (workers are consuming)?"""
+    newest = jobs.newest_finished(session)
+    previous, _progress["newest_finished"] = _progress["newest_finished"], newest
+    return previous is not None and newest is not None and newest > previous
 
 
 def sweep_once() -> int:
@@ -29,9 +41,10 @@ def sweep_once() -> int:
     settings = get_settings()
     now = now_ms()
     with transaction(settings.database_url) as session:
-        stale = jobs.claim_stale(
-            session, now - int(settings.stale_after_seconds * 1000), other_than=[bulk.KIND]
-        )
+        stale_ms = int(settings.stale_after_seconds * 1000)
+        if _draining(session):
+            stale_ms *= BACKLOG_PATIENCE
+        stale = jobs.claim_stale(session, now - stale_ms, other_than=[bulk.KIND])
         # A bulk job may wait its turn behind another import: give it longer, and
         # recover it on the bulk queue, never on the interactive one.
         stale_bulk = jobs.claim_stale(
