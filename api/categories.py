@@ -3,10 +3,10 @@
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.endpoints import Endpoint, command_on
 from api.errors import bad_request
 from api.inputs import Body, path_id
 from api.routing import DocumentedRoute, route
-from api.topics import Endpoint
 from api.writes import authenticated, submit
 from schemas.categories import (
     CreateCategory,
@@ -51,13 +51,7 @@ def update(version: str) -> Endpoint:
 
 
 def category_write(model: type[Command]) -> Endpoint:
-    async def endpoint(request: Request) -> Response:
-        cid = path_id(request, "cid")
-        write = await authenticated(request)
-        return await submit(write, write.command(model, cid=cid))
-
-    endpoint.__name__ = endpoint.__qualname__ = f"category_{model.__name__}"
-    return endpoint
+    return command_on(model, "cid")
 
 
 def privileges_write(model: type[GrantPrivileges] | type[RevokePrivileges]) -> Endpoint:

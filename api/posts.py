@@ -2,13 +2,8 @@
 ``/state`` (restore / soft delete) and bookmark routes. An unknown pid is 404 on every
 route (v2's "additional validation", applied to v1 too)."""
 
-from starlette.requests import Request
-from starlette.responses import Response
-
-from api.inputs import path_id
+from api.endpoints import Endpoint, command_on
 from api.routing import DocumentedRoute, route
-from api.topics import Endpoint
-from api.writes import authenticated, submit
 from schemas.posts import (
     BookmarkPost,
     DeletePost,
@@ -23,15 +18,8 @@ from schemas.posts import (
 
 
 def post_write(model: type[PostCommand]) -> Endpoint:
-    """An endpoint applying ``model`` to the post named in the path (non-numeric: 404)."""
-
-    async def endpoint(request: Request) -> Response:
-        pid = path_id(request, "pid")
-        write = await authenticated(request)
-        return await submit(write, write.command(model, pid=pid))
-
-    endpoint.__name__ = endpoint.__qualname__ = f"post_{model.__name__}"
-    return endpoint
+    """An endpoint applying ``model`` to the post named in the path."""
+    return command_on(model, "pid")
 
 
 def routes(version: str) -> list[DocumentedRoute]:

@@ -1,12 +1,10 @@
 """Topic routes. v1 and v2 differ in verbs (follow and tags are POST on v1, PUT on v2)
 and in what ``DELETE /topics/:tid`` means: a soft delete on v1, a purge on v2."""
 
-from collections.abc import Awaitable, Callable
-
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.inputs import path_id
+from api.endpoints import Endpoint, command_on
 from api.routing import DocumentedRoute, route
 from api.writes import authenticated, submit
 from schemas.topics import (
@@ -25,8 +23,6 @@ from schemas.topics import (
     UnpinTopic,
 )
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-
 
 async def create_topic(request: Request) -> Response:
     write = await authenticated(request)
@@ -34,15 +30,8 @@ async def create_topic(request: Request) -> Response:
 
 
 def topic_write(model: type[TopicCommand] | type[ReplyTopic] | type[EditTopicPost]) -> Endpoint:
-    """An endpoint applying ``model`` to the topic named in the path (non-numeric: 404)."""
-
-    async def endpoint(request: Request) -> Response:
-        tid = path_id(request, "tid")
-        write = await authenticated(request)
-        return await submit(write, write.command(model, tid=tid))
-
-    endpoint.__name__ = endpoint.__qualname__ = f"topic_{model.__name__}"
-    return endpoint
+    """An endpoint applying ``model`` to the topic named in the path."""
+    return command_on(model, "tid")
 
 
 reply = topic_write(ReplyTopic)

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api import envelopes
+from api.endpoints import command_on
 from api.errors import ApiError, bad_request, not_authorised, params_missing
 from api.inputs import build_command, path_id
 from api.routing import DocumentedRoute, route
@@ -119,10 +120,7 @@ async def chat_v1(request: Request) -> Response:
     return await submit(write, build_command(SendChat, body, uid=uid))
 
 
-async def chat_v2(request: Request) -> Response:
-    uid = path_id(request, "uid")
-    write = await authenticated(request)
-    return await submit(write, write.command(SendChat, uid=uid))
+chat_v2 = command_on(SendChat, "uid")
 
 
 async def ban_v1(request: Request) -> Response:
@@ -132,10 +130,7 @@ async def ban_v1(request: Request) -> Response:
     return await submit(write, BanUser(uid=uid))
 
 
-async def ban_v2(request: Request) -> Response:
-    uid = path_id(request, "uid")
-    write = await authenticated(request)
-    return await submit(write, write.command(BanUser, uid=uid))
+ban_v2 = command_on(BanUser, "uid")
 
 
 async def unban(request: Request) -> Response:
