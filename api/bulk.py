@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,7 +23,8 @@ from starlette.responses import Response
 from api import envelopes
 from api.errors import ApiError, bad_request, not_found, unavailable
 from api.routing import DocumentedRoute, route
-from api.writes import Writes, authenticated
+from api.submitter import DuplicateKey
+from api.writes import Writes, authenticated, idempotency_key, request_fingerprint
 from forum import jobs
 from forum.bulk import jobs as bulk_jobs
 from forum.bulk.jobs import pack_json
@@ -92,8 +94,11 @@ def _pack_chunks(items: list[bytes], size: int) -> list[str]:
 
 
 def _store_and_publish(settings: Settings, row: dict[str, Any]) -> None:
-    with transaction(settings.database_url) as session:
-        jobs.insert_jobs(session, [row])
+    try:
+        with transaction(settings.database_url) as session:
+            jobs.insert_jobs(session, [row])
+    except IntegrityError:
+        raise DuplicateKey from None  # a concurrent request holds the Idempotency-Key
     try:
         for packed in row["command"]["chunks"]:
             bulk_worker.publish(row["id"], packed)
@@ -113,7 +118,14 @@ async def bulk_import(request: Request) -> Response:
         raise ApiError(403, "forbidden")
     state = request.app.state
     settings: Settings = state.settings
+    writes: Writes = state.writes
+    key = idempotency_key(request)
     raw = await _read(request, settings.bulk_max_bytes)
+    fingerprint = request_fingerprint(request, raw) if key else None
+    if key:
+        replay = await writes.replay(request, write.principal.uid, key, fingerprint, write.router)
+        if replay is not None:
+            return replay
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     items = await run_in_threadpool(parse_items, raw, media_type, settings.bulk_max_items)
     del raw
@@ -134,8 +146,8 @@ async def bulk_import(request: Request) -> Response:
         "actor_uid": write.principal.uid,
         "command": command,
         "state": jobs.QUEUED,
-        "idempotency_key": None,
-        "request_hash": None,
+        "idempotency_key": key,
+        "request_hash": fingerprint,
         "created_at": now,
         "enqueued_at": now,
         "attempts": 0,
@@ -144,10 +156,16 @@ async def bulk_import(request: Request) -> Response:
     finished = state.waiter.expect(job_id)
     try:
         await run_in_threadpool(_store_and_publish, settings, row)
+    except DuplicateKey:
+        state.waiter.forget(job_id, finished)
+        replay = await writes.replay(request, write.principal.uid, key or "", fingerprint,
+                                     write.router)  # fmt: skip
+        if replay is None:
+            raise ApiError(409, "conflict") from None
+        return replay
     except BaseException:
         state.waiter.forget(job_id, finished)
         raise
-    writes: Writes = state.writes
     return await writes.answer(request, row, write.router, None, finished)
 
 

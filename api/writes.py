@@ -89,13 +89,24 @@ def final_answer(job: Job, extra: dict[str, Any] | None) -> Response:
     return envelopes.JSONResponse(body, status)
 
 
-def request_fingerprint(request: Request, body: Body) -> str:
-    """What "the same request" means for an Idempotency-Key: method, path and body."""
-    canonical = orjson.dumps(
-        [request.method, request.url.path, body],
-        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
-    )
+def request_fingerprint(request: Request, body: Body | bytes) -> str:
+    """What "the same request" means for an Idempotency-Key: method, path and body
+    (parsed parameters, or the raw bytes of a bulk upload)."""
+    if isinstance(body, bytes):
+        canonical = orjson.dumps([request.method, request.url.path]) + body
+    else:
+        canonical = orjson.dumps(
+            [request.method, request.url.path, body],
+            option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+        )
     return hashlib.sha256(canonical).hexdigest()
+
+
+def idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise ApiError(400, "bad-request", "Idempotency-Key must be 1-255 characters.")
+    return key or None
 
 
 class Writes:
@@ -122,14 +133,12 @@ class Writes:
         ``extra`` is merged into the answer only (never stored): the token route uses
         it to show a new secret once."""
         request, principal = write.request, write.principal
-        key = request.headers.get("idempotency-key")
+        key = idempotency_key(request)
         fingerprint = request_fingerprint(request, write.body) if key else None
-        if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
-            raise ApiError(400, "bad-request", "Idempotency-Key must be 1-255 characters.")
         if key:
-            replay = await self._replay(principal.uid, key, fingerprint, write.router)
-            if replay is not None:  # a replay never shows a secret minted for this attempt
-                return await self._answer(request, replay, write.router, None)
+            replay = await self.replay(request, principal.uid, key, fingerprint, write.router)
+            if replay is not None:
+                return replay
         now = int(time.time() * 1000)
         row = {
             "id": uuid.uuid4().hex,
@@ -151,8 +160,10 @@ class Writes:
             await self._state.submitter.submit(row)
         except DuplicateKey:
             waiter.forget(row["id"], finished)
-            replay = await self._replay(principal.uid, key or "", fingerprint, write.router)
-            return await self._answer(request, replay, write.router, None)
+            replay = await self.replay(request, principal.uid, key or "", fingerprint, write.router)
+            if replay is None:  # the other request's job was withdrawn meanwhile
+                raise ApiError(409, "conflict") from None
+            return replay
         except BaseException:
             waiter.forget(row["id"], finished)
             raise
@@ -169,6 +180,15 @@ class Writes:
         """Wait as ``Prefer`` asks, then answer; for routes with their own submit path
         (``api/bulk.py``)."""
         return await self._answer(request, job, router, extra, finished)
+
+    async def replay(
+        self, request: Request, uid: int, key: str, fingerprint: str | None, router: str
+    ) -> Response | None:
+        """The answer to a retry of an earlier request with this key, or None when the
+        key is new (422 for another body, 409 while the first is unfinished). A replay
+        never shows a secret minted for this attempt."""
+        job = await self._replay(uid, key, fingerprint, router)
+        return None if job is None else await self._answer(request, job, router, None)
 
     async def _replay(self, uid: int, key: str, fingerprint: str | None, router: str) -> Job | None:
         job = await run_in_threadpool(self._by_key, uid, key)

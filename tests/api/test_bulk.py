@@ -194,3 +194,20 @@ def test_cli_import_streams_batches_and_resumes(bulk_stack: Stack, tmp_path: Pat
     with bulk_stack.session() as session:
         topics = session.scalars(select(Topic).where(Topic.external_id == f"{p}t1")).all()
         assert len(topics) == 1 and topics[0].postcount == 3
+
+
+def test_idempotency_key_on_bulk(bulk_stack: Stack) -> None:
+    p = uuid.uuid4().hex[:8]
+    body = ndjson(forum_items(p, bulk_stack.cid))
+    key = f"bulk-{p}"
+    first = post_bulk(bulk_stack, body, **{"Idempotency-Key": key})
+    again = post_bulk(bulk_stack, body, **{"Idempotency-Key": key})
+    other = post_bulk(bulk_stack, ndjson(forum_items(p + "x", bulk_stack.cid)),
+                      **{"Idempotency-Key": key})  # fmt: skip
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()  # the original job's answer, no second job
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency-key-reused"
+    with bulk_stack.session() as session:
+        titles = session.scalars(select(Topic.title).where(Topic.external_id == f"{p}t1")).all()
+        assert titles == ["Old topic"]
