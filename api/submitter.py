@@ -5,16 +5,31 @@ transaction and one broker message, so the accept path pays the broker's
 per-message cost once per group, not once per write (measured-ceilings.md).
 A job is committed before it is published; if publishing fails, the group's jobs
 are removed again and the callers get 503: nothing acknowledged is left behind.
+
+On PostgreSQL a group is stored from the event loop (psycopg ``AsyncConnection``) and on
+a Redis broker it is published from the event loop too (one ``LPUSH`` of the Celery
+message kombu would have written): the API process then has no thread contending for
+the GIL with the event loop. SQLite and other brokers keep the thread path.
 """
 
 import asyncio
+import base64
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+import psycopg
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ConstantBackoff
 from sqlalchemy import delete
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.errors import ApiError, unavailable
@@ -23,8 +38,12 @@ from forum import jobs
 from forum.db import transaction
 from forum.models import Job
 from workers.apply import apply_jobs
+from workers.celery_app import celery_app
 
 log = logging.getLogger(__name__)
+
+# A store or publish that takes longer than this is abandoned: its callers get 503.
+IO_TIMEOUT_SECONDS = 10.0
 
 
 class DuplicateKey(Exception):
@@ -37,6 +56,159 @@ class Draft:
     done: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+
+
+def async_store_url(database_url: str) -> str | None:
+    """The libpq URL for psycopg's ``AsyncConnection``, or None if the database is not
+    PostgreSQL (SQLite keeps the thread path)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        return None
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class AsyncStore:
+    """Stores groups of jobs on one long-lived ``AsyncConnection``.
+
+    Used by one group at a time (the Submitter's store semaphore). A connection that
+    failed is dropped: that group's callers get 503 and the next group reconnects."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._connection: psycopg.AsyncConnection[Any] | None = None
+
+    async def store(self, rows: list[dict[str, Any]]) -> list[Exception | None]:
+        try:
+            return await asyncio.wait_for(self._store(rows), IO_TIMEOUT_SECONDS)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _store(self, rows: list[dict[str, Any]]) -> list[Exception | None]:
+        connection = await self._connect()
+        outcomes: list[Exception | None] = [None] * len(rows)
+        try:
+            async with connection.transaction():
+                await jobs.insert_jobs_async(connection, rows)
+        except psycopg.errors.UniqueViolation:
+            # An Idempotency-Key collided: store one by one so only duplicates fail.
+            for i, row in enumerate(rows):
+                try:
+                    async with connection.transaction():
+                        await jobs.insert_jobs_async(connection, [row])
+                except psycopg.errors.UniqueViolation:
+                    outcomes[i] = DuplicateKey()
+        return outcomes
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        if self._connection is not None and not self._connection.closed:
+            return self._connection
+        connection = await psycopg.AsyncConnection.connect(
+            self._url, autocommit=True, connect_timeout=3
+        )
+        # A 202 promises the job survives a crash: never acknowledge on an
+        # asynchronous commit, whatever the server's default.
+        cursor = await connection.execute("SHOW synchronous_commit")
+        if (await cursor.fetchone()) == ("off",):
+            await connection.execute("SET synchronous_commit TO on")
+        self._connection = connection
+        return connection
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+
+def redis_broker_url() -> str | None:
+    """The broker URL if the fast publish path can serve it: plain Redis, no transport
+    options (a key prefix, priority steps or another body encoding change the message)."""
+    conf = celery_app.conf
+    url = str(conf.broker_url or "")
+    if not url.startswith(("redis://", "rediss://")) or conf.broker_transport_options:
+        return None
+    if conf.task_protocol != 2 or conf.task_serializer != "json" or conf.task_compression:
+        return None
+    return url
+
+
+class RedisPublisher:
+    """Publishes ``forumq.apply_jobs`` messages with one ``LPUSH`` each, from the event loop.
+
+    The message is what Celery's ``apply_async`` and kombu's Redis transport write
+    (protocol 2: celery/app/amqp.py ``as_task_v2``, kombu/transport/redis.py ``_put``),
+    built without Celery's per-message work (producer pool, routing, signals)."""
+
+    TASK = "forumq.apply_jobs"
+
+    def __init__(self, url: str, queue: str) -> None:
+        # Fail fast like Celery's publish retry policy (2 retries, 0.2 s apart): a broker
+        # that is down answers 503 in well under a second, never a hung request.
+        self._redis = aioredis.Redis.from_url(
+            url,
+            socket_connect_timeout=3,
+            socket_timeout=IO_TIMEOUT_SECONDS,
+            retry=Retry(ConstantBackoff(0.2), 2),
+        )
+        self._queue = queue
+        self._origin = f"gen{os.getpid()}@{socket.gethostname()}"
+        self._reply_to = celery_app.thread_oid
+        self._argsrepr_max = celery_app.amqp.argsrepr_maxsize
+
+    async def publish(self, job_ids: list[str]) -> None:
+        await self._redis.lpush(self._queue, self.message(job_ids))
+
+    def message(self, job_ids: list[str]) -> bytes:
+        task_id = str(uuid.uuid4())
+        args = [job_ids]
+        body = orjson.dumps(
+            [args, {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]
+        )
+        argsrepr = repr(args)
+        if len(argsrepr) > self._argsrepr_max:
+            argsrepr = argsrepr[: self._argsrepr_max - 3] + "..."
+        return orjson.dumps(
+            {
+                "body": base64.b64encode(body).decode(),
+                "content-encoding": "utf-8",
+                "content-type": "application/json",
+                "headers": {
+                    "lang": "py",
+                    "task": self.TASK,
+                    "id": task_id,
+                    "shadow": None,
+                    "eta": None,
+                    "expires": None,
+                    "group": None,
+                    "group_index": None,
+                    "retries": 0,
+                    "timelimit": [None, None],
+                    "root_id": task_id,
+                    "parent_id": None,
+                    "argsrepr": argsrepr,
+                    "kwargsrepr": "{}",
+                    "origin": self._origin,
+                    "ignore_result": apply_jobs.ignore_result,
+                    "replaced_task_nesting": 0,
+                    "stamped_headers": None,
+                    "stamps": {},
+                },
+                "properties": {
+                    "correlation_id": task_id,
+                    "reply_to": self._reply_to,
+                    "delivery_mode": 2,
+                    "delivery_info": {"exchange": "", "routing_key": self._queue},
+                    "priority": 0,
+                    "body_encoding": "base64",
+                    "delivery_tag": str(uuid.uuid4()),
+                },
+            }
+        )
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._redis.aclose()
 
 
 class Submitter:
@@ -57,6 +229,10 @@ class Submitter:
         self._storing = asyncio.Semaphore(self.STORE_THREADS)
         self._stores = ThreadPoolExecutor(self.STORE_THREADS, thread_name_prefix="forumq-store")
         self._publisher = ThreadPoolExecutor(1, thread_name_prefix="forumq-publish")
+        store_url = async_store_url(database_url)
+        self._async_store = AsyncStore(store_url) if store_url else None
+        broker_url = redis_broker_url()
+        self._redis = RedisPublisher(broker_url, queue) if broker_url else None
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -70,6 +246,10 @@ class Submitter:
                 await self._loop_task
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._async_store:
+            await self._async_store.close()
+        if self._redis:
+            await self._redis.close()
         self._stores.shutdown(wait=True)
         self._publisher.shutdown(wait=True)
 
@@ -83,7 +263,7 @@ class Submitter:
         while True:
             group = [await self._pending.get()]
             await self._storing.acquire()
-            # Whatever arrived while we waited for a free store thread joins the group.
+            # Whatever arrived while the previous group was being stored joins the group.
             while len(group) < self._max_batch and not self._pending.empty():
                 group.append(self._pending.get_nowait())
             task = asyncio.create_task(self._accept(group))
@@ -92,14 +272,18 @@ class Submitter:
 
     async def _accept(self, group: list[Draft]) -> None:
         loop = asyncio.get_running_loop()
+        rows = [d.row for d in group]
         try:
             try:
-                outcomes = await loop.run_in_executor(self._stores, self._store, group)
+                if self._async_store:
+                    outcomes = await self._async_store.store(rows)
+                else:
+                    outcomes = await loop.run_in_executor(self._stores, self._store, rows)
             finally:
                 self._storing.release()
-            outcomes = await loop.run_in_executor(self._publisher, self._publish, group, outcomes)
+            outcomes = await self._publish(rows, outcomes)
         except Exception as exc:  # the database or broker is unreachable
-            log.warning("could not accept %d jobs: %s", len(group), exc)
+            log.warning("could not accept %d jobs: %r", len(group), exc)
             outcomes = [unavailable("The job store or broker is unreachable.")] * len(group)
         for draft, outcome in zip(group, outcomes, strict=True):
             if draft.done.done():
@@ -109,39 +293,46 @@ class Submitter:
             else:
                 draft.done.set_exception(outcome)
 
-    def _store(self, group: list[Draft]) -> list[Exception | None]:
-        outcomes: list[Exception | None] = [None] * len(group)
+    def _store(self, rows: list[dict[str, Any]]) -> list[Exception | None]:
+        outcomes: list[Exception | None] = [None] * len(rows)
         try:
             with transaction(self._database_url) as session:
-                jobs.insert_jobs(session, [d.row for d in group])
+                jobs.insert_jobs(session, rows)
         except IntegrityError:
             # An Idempotency-Key collided: store one by one so only duplicates fail.
-            for i, draft in enumerate(group):
+            for i, row in enumerate(rows):
                 try:
                     with transaction(self._database_url) as session:
-                        jobs.insert_jobs(session, [draft.row])
+                        jobs.insert_jobs(session, [row])
                 except IntegrityError:
                     outcomes[i] = DuplicateKey()
         return outcomes
 
-    def _publish(
-        self, group: list[Draft], outcomes: list[Exception | None]
+    async def _publish(
+        self, rows: list[dict[str, Any]], outcomes: list[Exception | None]
     ) -> list[Exception | None]:
-        stored = [d.row["id"] for d, o in zip(group, outcomes, strict=True) if o is None]
+        stored = [row["id"] for row, o in zip(rows, outcomes, strict=True) if o is None]
         if not stored:
             return outcomes
         ACCEPT_GROUP_SIZE.observe(len(stored))
+        loop = asyncio.get_running_loop()
         try:
-            apply_jobs.apply_async(args=[stored], queue=self._queue_name)
+            if self._redis:
+                await asyncio.wait_for(self._redis.publish(stored), IO_TIMEOUT_SECONDS)
+            else:
+                await loop.run_in_executor(self._publisher, self._apply_async, stored)
         except Exception as exc:
-            log.warning("broker refused %d jobs: %s", len(stored), exc)
-            self._withdraw(stored)
+            log.warning("broker refused %d jobs: %r", len(stored), exc)
+            await loop.run_in_executor(self._publisher, self._withdraw, stored)
             error: ApiError = unavailable("The message broker is unreachable.")
             return [o if o is not None else error for o in outcomes]
-        for draft, outcome in zip(group, outcomes, strict=True):
+        for row, outcome in zip(rows, outcomes, strict=True):
             if outcome is None:
-                JOBS_ACCEPTED.labels(draft.row["kind"]).inc()
+                JOBS_ACCEPTED.labels(row["kind"]).inc()
         return outcomes
+
+    def _apply_async(self, job_ids: list[str]) -> None:
+        apply_jobs.apply_async(args=[job_ids], queue=self._queue_name)
 
     def _withdraw(self, job_ids: list[str]) -> None:
         try:

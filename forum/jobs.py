@@ -6,14 +6,17 @@ finds its jobs finished and applies nothing twice.
 """
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from forum.clock import iso, now_ms
 from forum.models import Job
+
+if TYPE_CHECKING:
+    import psycopg
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 UNFINISHED = (QUEUED, RUNNING)
@@ -30,24 +33,40 @@ def insert_jobs(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     ORM's per-row processing halves the time the API spends storing a group."""
     if not rows:
         return
-    columns = list(rows[0])
     connection = session.connection()
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    statement, params = _insert_statement(rows, mark)
+    connection.exec_driver_sql(statement, params)
+
+
+async def insert_jobs_async(
+    connection: "psycopg.AsyncConnection[Any]", rows: Sequence[dict[str, Any]]
+) -> None:
+    """``insert_jobs`` on a psycopg ``AsyncConnection`` (PostgreSQL, from the event loop).
+
+    The caller owns the transaction; psycopg pipelines the executemany."""
+    if not rows:
+        return
+    statement, params = _insert_statement(rows, "%s")
+    async with connection.cursor() as cursor:
+        await cursor.executemany(statement, params)
+
+
+def _insert_statement(
+    rows: Sequence[dict[str, Any]], mark: str
+) -> tuple[str, list[tuple[Any, ...]]]:
+    columns = list(rows[0])
     statement = (
         f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
     )
-    connection.exec_driver_sql(
-        statement,
-        [
-            tuple(
-                orjson.dumps(row[c]).decode()
-                if c in _JSON_COLUMNS and row[c] is not None
-                else row[c]
-                for c in columns
-            )
-            for row in rows
-        ],
-    )
+    params = [
+        tuple(
+            orjson.dumps(row[c]).decode() if c in _JSON_COLUMNS and row[c] is not None else row[c]
+            for c in columns
+        )
+        for row in rows
+    ]
+    return statement, params
 
 
 def get(session: Session, job_id: str) -> Job | None:
@@ -58,12 +77,31 @@ def by_idempotency_key(session: Session, actor_uid: int, key: str) -> Job | None
     return session.scalar(select(Job).where(Job.actor_uid == actor_uid, Job.idempotency_key == key))
 
 
-def mark_running(session: Session, job_ids: Sequence[str]) -> None:
+def mark_running(
+    session: Session, job_ids: Sequence[str], *, uncounted_before: bool = False
+) -> None:
+    """Count a delivery of ``job_ids``, in a transaction of its own (before applying).
+    ``uncounted_before``: the message was delivered before, and a job still at 0 was
+    applied by a first delivery that died before its count committed: count it too."""
+    counted = Job.attempts + 1
+    if uncounted_before:
+        counted = counted + case((Job.attempts == 0, 1), else_=0)
     session.execute(
         update(Job)
         .where(Job.id.in_(job_ids), Job.state.in_(UNFINISHED))
-        .values(state=RUNNING, started_at=now_ms(), attempts=Job.attempts + 1)
+        .values(state=RUNNING, started_at=now_ms(), attempts=counted)
     )
+
+
+def first_delivery(job: Job) -> bool:
+    """Nothing says ``job`` was delivered before: queued, never counted, never
+    re-published by the sweeper (that moves ``enqueued_at``) nor retried by an operator."""
+    return job.state == QUEUED and job.attempts == 0 and job.enqueued_at == job.created_at
+
+
+def count_delivery(job: Job, started_at: int) -> None:
+    """``mark_running`` for a job applied in the transaction that counts it."""
+    job.started_at, job.attempts = started_at, job.attempts + 1
 
 
 def lock_unfinished(session: Session, job_ids: Sequence[str]) -> list[Job]:

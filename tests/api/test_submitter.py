@@ -1,0 +1,161 @@
+"""The accept path's event-loop store (psycopg AsyncConnection) and publisher (Redis LPUSH)."""
+
+import asyncio
+import base64
+import time
+import uuid
+from typing import Any
+
+import orjson
+import psycopg
+import pytest
+import redis
+from sqlalchemy import select
+
+from api.submitter import AsyncStore, DuplicateKey, RedisPublisher, async_store_url
+from forum import jobs
+from forum.models import Job, Post
+from schemas import dump_command
+from schemas.topics import ReplyTopic
+from tests.conftest import Stack
+from workers.apply import apply_jobs
+from workers.celery_app import celery_app
+
+
+def job_row(tid: int, uid: int, content: str, key: str | None = None) -> dict[str, Any]:
+    """A reply job as api/writes.py builds it."""
+    command = ReplyTopic(tid=tid, content=content)
+    now = int(time.time() * 1000)
+    return {
+        "id": uuid.uuid4().hex,
+        "kind": command.kind,
+        "router": "v1",
+        "actor_uid": uid,
+        "command": dump_command(command),
+        "state": jobs.QUEUED,
+        "idempotency_key": key,
+        "request_hash": None,
+        "created_at": now,
+        "enqueued_at": now,
+        "ordering_key": command.ordering_key(),
+        "attempts": 0,
+    }
+
+
+def test_async_store_url() -> None:
+    url = "postgresql+psycopg://postgres:s3cret@127.0.0.1:5432/test"
+    assert async_store_url(url) == "postgresql://postgres:s3cret@127.0.0.1:5432/test"
+    assert async_store_url("sqlite:///forumq.sqlite3") is None
+
+
+def test_async_store_commits_in_order_and_flags_duplicate_keys(pg_url: str) -> None:
+    dsn = async_store_url(pg_url)
+    assert dsn is not None
+    first = [job_row(1, 1, f"first {i}") for i in range(3)]
+    key = f"key-{uuid.uuid4().hex}"
+    second = [job_row(1, 1, "keyed", key), job_row(1, 1, "plain"), job_row(1, 1, "again", key)]
+
+    async def run() -> tuple[list[Exception | None], list[Exception | None]]:
+        store = AsyncStore(dsn)
+        try:
+            return await store.store(first), await store.store(second)
+        finally:
+            await store.close()
+
+    outcomes_first, outcomes_second = asyncio.run(run())
+    assert outcomes_first == [None, None, None]
+    assert outcomes_second[:2] == [None, None]
+    assert isinstance(outcomes_second[2], DuplicateKey)
+    # Committed (visible to another connection) and numbered in acceptance order.
+    with psycopg.connect(dsn) as conn:
+        ids = [r["id"] for r in [*first, *second[:2]]]
+        stored = conn.execute(
+            "SELECT id, command FROM jobs WHERE id = ANY(%s) ORDER BY seq", [ids]
+        ).fetchall()
+        assert [row[0] for row in stored] == ids
+        assert stored[0][1] == first[0]["command"]
+        assert not conn.execute("SELECT 1 FROM jobs WHERE id = %s", [second[2]["id"]]).fetchall()
+
+
+def test_async_store_reconnects_after_losing_its_connection(pg_url: str) -> None:
+    dsn = async_store_url(pg_url)
+    assert dsn is not None
+
+    async def run() -> list[Exception | None]:
+        store = AsyncStore(dsn)
+        try:
+            assert await store.store([job_row(1, 1, "before")]) == [None]
+            with psycopg.connect(dsn, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            # That group fails (its callers get 503); the next one is stored again.
+            with pytest.raises(psycopg.OperationalError):
+                await store.store([job_row(1, 1, "lost")])
+            return await store.store([job_row(1, 1, "after")])
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == [None]
+
+
+def test_redis_message_is_what_celery_apply_async_writes(redis_url: str) -> None:
+    queue = f"forumq.test.message.{uuid.uuid4().hex[:8]}"
+    client = redis.Redis.from_url(redis_url)
+    ids = [uuid.uuid4().hex, uuid.uuid4().hex]
+    try:
+        with celery_app.connection_for_write(redis_url) as connection:
+            apply_jobs.apply_async(args=[ids], queue=queue, connection=connection)
+        theirs = orjson.loads(client.lpop(queue))  # type: ignore[arg-type]
+        ours = orjson.loads(RedisPublisher(redis_url, queue).message(ids))
+    finally:
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+    for message in (theirs, ours):
+        assert base64.b64decode(message["body"]) and message["properties"]["delivery_tag"]
+        message["body"] = orjson.loads(base64.b64decode(message.pop("body")))
+        for name in ("id", "root_id", "origin"):
+            message["headers"].pop(name)
+        for name in ("correlation_id", "delivery_tag"):
+            message["properties"].pop(name)
+    assert ours == theirs
+
+
+def test_a_celery_worker_applies_a_message_published_with_lpush(
+    stack: Stack, redis_url: str
+) -> None:
+    with stack.client(stack.admin_token) as client:
+        created = client.post(
+            "/api/v1/topics", json={"title": "Pushed", "content": "Opening post", "cid": stack.cid}
+        )
+    assert created.status_code == 200, created.text
+    tid = created.json()["payload"]["topicData"]["tid"]
+    row = job_row(tid, stack.admin_uid, "A reply published by LPUSH")
+    dsn = async_store_url(stack.database_url)
+    assert dsn is not None
+
+    async def accept() -> None:
+        store = AsyncStore(dsn)
+        publisher = RedisPublisher(redis_url, stack.env["FORUMQ_INTERACTIVE_QUEUE"])
+        try:
+            assert await store.store([row]) == [None]
+            await publisher.publish([row["id"]])
+        finally:
+            await store.close()
+            await publisher.close()
+
+    asyncio.run(accept())
+    deadline = time.monotonic() + 30
+    with stack.session() as session:
+        while True:
+            job = session.scalar(select(Job).where(Job.id == row["id"]))
+            assert job is not None
+            if job.state in (jobs.SUCCEEDED, jobs.FAILED) or time.monotonic() > deadline:
+                break
+            session.rollback()
+            time.sleep(0.05)
+        assert job.state == jobs.SUCCEEDED, (job.state, job.error)
+        assert job.result is not None
+        post = session.get(Post, job.result["pid"])
+        assert post is not None and post.tid == tid
+        assert post.content == "A reply published by LPUSH"
