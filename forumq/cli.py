@@ -49,12 +49,20 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (4567 is NodeBB's).")] = 4567,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Log every request (about 5% of the API's CPU under load; a proxy in "
+            "front usually logs them already).",
+        ),
+    ] = True,
 ) -> None:
     """Run the HTTP API (uvicorn)."""
     import uvicorn
 
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", timeout_graceful_shutdown=30)  # fmt: skip
+                log_level="info", access_log=access_log, timeout_graceful_shutdown=30)  # fmt: skip
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
