@@ -87,15 +87,15 @@ class AsyncStore:
     async def _store(self, rows: list[dict[str, Any]]) -> list[Exception | None]:
         connection = await self._connect()
         outcomes: list[Exception | None] = [None] * len(rows)
+        # Autocommit: each COPY is one transaction, all its rows or none, committed
+        # (synchronously) before it returns.
         try:
-            async with connection.transaction():
-                await jobs.insert_jobs_async(connection, rows)
+            await jobs.insert_jobs_async(connection, rows)
         except psycopg.errors.UniqueViolation:
             # An Idempotency-Key collided: store one by one so only duplicates fail.
             for i, row in enumerate(rows):
                 try:
-                    async with connection.transaction():
-                        await jobs.insert_jobs_async(connection, [row])
+                    await jobs.insert_jobs_async(connection, [row])
                 except psycopg.errors.UniqueViolation:
                     outcomes[i] = DuplicateKey()
         return outcomes
