@@ -80,12 +80,19 @@ def accepted(job: Job | dict[str, Any], router: str, extra: dict[str, Any] | Non
 
 
 def final_answer(job: Job, extra: dict[str, Any] | None) -> Response:
-    if job.state == jobs.SUCCEEDED:
-        payload = job.result
+    return rendered_answer(job.router, job.state, job.result, job.error, extra)
+
+
+def rendered_answer(
+    router: str, state: str, result: Any, error: dict[str, Any] | None, extra: dict[str, Any] | None
+) -> Response:
+    """A finished job's answer, from the job row or from its completion notice."""
+    if state == jobs.SUCCEEDED:
+        payload = result
         if extra and isinstance(payload, dict):
             payload = {**payload, **extra}
-        return envelopes.success(job.router, payload)
-    status, body = envelopes.forum_error_body(job.router, job.error or {})
+        return envelopes.success(router, payload)
+    status, body = envelopes.forum_error_body(router, error or {})
     return envelopes.JSONResponse(body, status)
 
 
@@ -216,7 +223,12 @@ class Writes:
             parse_prefer(request.headers.get("prefer")), self._default_wait, self._max_wait
         )
         if timeout > 0:
-            await self._state.waiter.wait(job_id, timeout, finished)
+            notice = await self._state.waiter.wait(job_id, timeout, finished)
+            if notice is not None and notice.get("state") in (jobs.SUCCEEDED, jobs.FAILED):
+                # The worker's notice carried the final answer: no need to read it back.
+                return rendered_answer(
+                    router, notice["state"], notice.get("result"), notice.get("error"), extra
+                )
             stored = await run_in_threadpool(self._load, job_id)
             if stored is not None and stored.state not in jobs.UNFINISHED:
                 return final_answer(stored, extra)

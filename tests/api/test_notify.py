@@ -1,0 +1,72 @@
+"""Completion notices carry the final answer: a waiting request answers from the notice
+without reading the job back; ids-only notices (bulk jobs, big answers) still wake it."""
+
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from forum.models import Job, Post
+from tests.conftest import Stack
+from workers import notify
+from workers.notify import Publisher, Waiter
+
+CONTENT = "Content that is long enough"
+
+
+def test_notice_round_trip_keeps_small_answers_and_drops_big_ones() -> None:
+    small = {"state": "succeeded", "result": {"pid": 7, "content": "é"}, "error": None}
+    big = {"state": "succeeded", "result": {"content": "x" * notify.MAX_ANSWER_BYTES}}
+    failed = {"state": "failed", "result": None, "error": {"kind": "not-found", "key": "no-topic"}}
+    data = notify.encode(["a", "b", "c", "d"], {"a": small, "b": big, "c": failed})
+    assert notify.decode(data) == {"a": small, "b": None, "c": failed, "d": None}
+    # Ids only: the format workers used before, and bulk jobs still use.
+    assert notify.encode(["a", "b"]) == b"a,b"
+    assert notify.decode(b"a,b") == {"a": None, "b": None}
+
+
+def test_waiter_gets_the_answer_published_by_a_worker(redis_url: str, pg_url: str) -> None:
+    answer = {"state": "succeeded", "result": {"pid": 1}, "error": None}
+    job_id, other = uuid.uuid4().hex, uuid.uuid4().hex
+
+    async def scenario() -> tuple[object, object]:
+        waiter = Waiter(redis_url, pg_url)
+        await waiter.start()
+        try:
+            with_answer, ids_only = waiter.expect(job_id), waiter.expect(other)
+            await asyncio.sleep(0.3)  # subscribed
+            publisher = Publisher(redis_url)
+            publisher.job_finished([job_id], {job_id: answer})
+            publisher.job_finished([other])
+            return (
+                await waiter.wait(job_id, 5, with_answer),
+                await waiter.wait(other, 5, ids_only),
+            )
+        finally:
+            await waiter.stop()
+
+    assert asyncio.run(scenario()) == (answer, None)
+
+
+@pytest.mark.parametrize("router", ["v1", "v2"])
+def test_sync_reply_answers_from_the_notice_like_the_job(stack: Stack, router: str) -> None:
+    with stack.client(stack.admin_token, Prefer="wait=10") as client:
+        topic = client.post(
+            f"/api/{router}/topics", json={"cid": stack.cid, "title": "Notices", "content": CONTENT}
+        )
+        assert topic.status_code == 200, topic.text
+        tid = topic.json()["payload"]["topicData"]["tid"]
+        reply = client.post(f"/api/{router}/topics/{tid}", json={"content": CONTENT})
+        missing = client.post(f"/api/{router}/topics/99999999", json={"content": CONTENT})
+    assert reply.status_code == 200, reply.text
+    post = reply.json()["payload"]
+    assert post["tid"] == tid and post["content"] == CONTENT
+    assert missing.status_code == 404, missing.text
+    with stack.session() as session:
+        stored = session.get(Post, post["pid"])
+        assert stored is not None and stored.content == CONTENT
+        job = session.scalars(select(Job).order_by(Job.seq.desc())).first()
+        # The apply transaction counted its one delivery with the final state.
+        assert job is not None and job.state == "failed" and job.attempts == 1
+        assert job.started_at and job.finished_at and job.started_at <= job.finished_at
