@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.orm import Session
 
 from forum import jobs
+from forum.clock import now_ms
 from forum.db import transaction
 from forum.errors import ForumError, Kind
 from forum.models import Job
@@ -74,20 +75,54 @@ def apply_job(session: Session, job: Job) -> None:
 class Outcome:
     finished: list[str] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
+    # Final answers of the finished jobs, for the completion notice.
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def finish(self, job: Job) -> None:
+        self.finished.append(job.id)
+        self.answers[job.id] = {"state": job.state, "result": job.result, "error": job.error}
 
 
-def apply_batch(database_url: str, job_ids: Sequence[str]) -> Outcome:
-    """Apply what is unfinished among ``job_ids``, with the earlier jobs on the same
-    objects first; a job behind one another worker holds waits (is deferred)."""
+class _MarkFirst(Exception):
+    """The batch may have been delivered before: count this delivery durably first."""
+
+
+def mark_running(database_url: str, job_ids: Sequence[str], *, redelivered: bool) -> None:
     with transaction(database_url) as session:
         if session.get_bind().dialect.name == "postgresql":
             # Losing a "running" mark in a crash is harmless: skip the fsync.
             session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        jobs.mark_running(session, job_ids)
+        jobs.mark_running(session, job_ids, uncounted_before=redelivered)
+
+
+def apply_batch(database_url: str, job_ids: Sequence[str], *, redelivered: bool = False) -> Outcome:
+    """Apply what is unfinished among ``job_ids``, with the earlier jobs on the same
+    objects first; a job behind one another worker holds waits (is deferred).
+
+    ``attempts`` counts deliveries so that a job that kills its worker fails after
+    ``max_attempts``. A first delivery (the message not redelivered, its jobs queued,
+    never counted, never re-published) counts itself in the apply transaction: one
+    commit instead of two. If it dies, it leaves no trace, but its next delivery is
+    either a redelivered message or a sweeper re-publish (``enqueued_at`` moved), and
+    that one, like any delivery that may repeat, commits its count before applying (a
+    redelivered message also counts the delivery that left no trace)."""
+    try:
+        return _apply(database_url, job_ids, durable_mark=redelivered, redelivered=redelivered)
+    except _MarkFirst:
+        return _apply(database_url, job_ids, durable_mark=True, redelivered=redelivered)
+
+
+def _apply(
+    database_url: str, job_ids: Sequence[str], *, durable_mark: bool, redelivered: bool
+) -> Outcome:
+    if durable_mark:
+        mark_running(database_url, job_ids, redelivered=redelivered)
     outcome = Outcome()
     max_attempts = get_settings().max_attempts
     with transaction(database_url) as session:
         batch = jobs.lock_unfinished(session, job_ids)
+        if not durable_mark and not all(jobs.first_delivery(job) for job in batch):
+            raise _MarkFirst  # rolls back: nothing was written
         earlier, held = jobs.lock_predecessors(session, batch)
         ours = {job.id for job in batch}
         for job in sorted([*batch, *earlier], key=lambda job: job.seq):
@@ -103,8 +138,12 @@ def apply_batch(database_url: str, job_ids: Sequence[str]) -> Outcome:
                 reason = "[[error:too-many-attempts]]"  # it kept killing its worker
                 jobs.finish(job, error=error_record("internal", "too-many-attempts", reason))
             else:
+                started = now_ms()
                 apply_job(session, job)
-            outcome.finished.append(job.id)
+                if not durable_mark and job.id in ours:
+                    # Counted with the final state, in the one UPDATE the commit sends.
+                    jobs.count_delivery(job, started)
+            outcome.finish(job)
     return outcome
 
 
@@ -136,8 +175,9 @@ def enqueue(job_ids: list[str], queue: str | None = None, countdown: float | Non
 @celery_app.task(name="forumq.apply_jobs", bind=True, max_retries=MAX_RETRIES)
 def apply_jobs(self: Task, job_ids: list[str]) -> int:
     database_url = get_settings().database_url
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     try:
-        outcome = apply_batch(database_url, job_ids)
+        outcome = apply_batch(database_url, job_ids, redelivered=redelivered)
     except TRANSIENT as exc:
         if self.request.retries >= MAX_RETRIES:
             log.error("giving up on %d jobs: %s", len(job_ids), exc)
@@ -149,5 +189,5 @@ def apply_jobs(self: Task, job_ids: list[str]) -> int:
     if outcome.deferred:
         queue = (self.request.delivery_info or {}).get("routing_key")
         enqueue(outcome.deferred, queue=queue, countdown=DEFER_SECONDS)
-    publisher().job_finished(outcome.finished)
+    publisher().job_finished(outcome.finished, outcome.answers)
     return len(outcome.finished)
