@@ -8,10 +8,10 @@ from typing import Any
 
 import orjson
 import psycopg
-import pytest
 import redis
 from sqlalchemy import select
 
+from api.errors import ApiError
 from api.submitter import AsyncStore, DuplicateKey, RedisPublisher, async_store_url
 from forum import jobs
 from forum.models import Job, Post
@@ -80,24 +80,41 @@ def test_async_store_commits_in_order_and_flags_duplicate_keys(pg_url: str) -> N
 def test_async_store_reconnects_after_losing_its_connection(pg_url: str) -> None:
     dsn = async_store_url(pg_url)
     assert dsn is not None
+    rows = [job_row(1, 1, "before"), job_row(1, 1, "after the server dropped us")]
 
     async def run() -> list[Exception | None]:
         store = AsyncStore(dsn)
         try:
-            assert await store.store([job_row(1, 1, "before")]) == [None]
+            assert await store.store(rows[:1]) == [None]
+            assert store._connection is not None
             with psycopg.connect(dsn, autocommit=True) as admin:
                 admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    "SELECT pg_terminate_backend(%s)", [store._connection.info.backend_pid]
                 )
-            # That group fails (its callers get 503); the next one is stored again.
-            with pytest.raises(psycopg.OperationalError):
-                await store.store([job_row(1, 1, "lost")])
-            return await store.store([job_row(1, 1, "after")])
+            # The group finds its connection gone: nothing of it was stored, so it is
+            # stored again on a new connection instead of being refused.
+            return await store.store(rows[1:])
         finally:
             await store.close()
 
     assert asyncio.run(run()) == [None]
+    with psycopg.connect(dsn) as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM jobs WHERE id = ANY(%s)", [[r["id"] for r in rows]]
+        ).fetchone()
+    assert found == (2,)
+
+
+def test_async_store_refuses_when_the_database_is_unreachable() -> None:
+    async def run() -> list[Exception | None]:
+        store = AsyncStore("postgresql://postgres@127.0.0.1:9/nowhere")
+        try:
+            return await store.store([job_row(1, 1, "nowhere")])
+        finally:
+            await store.close()
+
+    [outcome] = asyncio.run(run())
+    assert isinstance(outcome, ApiError) and outcome.status == 503
 
 
 def test_redis_message_is_what_celery_apply_async_writes(redis_url: str) -> None:
