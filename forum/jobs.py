@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import case, delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import case, delete, exists, func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from forum.clock import iso, now_ms
 from forum.models import Job
@@ -122,6 +122,30 @@ def lock_unfinished(session: Session, job_ids: Sequence[str]) -> list[Job]:
             .with_for_update()
         )
     )
+
+
+def lock_batch(session: Session, job_ids: Sequence[str]) -> tuple[list[Job], bool]:
+    """``lock_unfinished``, and whether any earlier unfinished job outside the batch
+    shares an ordering key with one of them (only then is ``lock_predecessors`` needed):
+    one statement for a lone job, on the partial index of unfinished jobs."""
+    earlier = aliased(Job)
+    waiting = (
+        exists()
+        .where(
+            earlier.ordering_key == Job.ordering_key,
+            earlier.state.in_(UNFINISHED),
+            earlier.seq < Job.seq,
+            earlier.id.not_in(job_ids),
+        )
+        .label("waiting")
+    )
+    rows = session.execute(
+        select(Job, waiting)
+        .where(Job.id.in_(job_ids), Job.state.in_(UNFINISHED))
+        .order_by(Job.seq)
+        .with_for_update(of=Job)
+    ).all()
+    return [row[0] for row in rows], any(row[1] for row in rows)
 
 
 def lock_predecessors(session: Session, batch: Sequence[Job]) -> tuple[list[Job], dict[str, int]]:

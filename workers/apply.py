@@ -40,35 +40,56 @@ def error_record(kind: str, key: str, message: str, args: Sequence[str] = ()) ->
     return {"kind": kind, "key": key, "message": message, "args": list(args)}
 
 
-def apply_job(session: Session, job: Job) -> None:
-    """Run one job's command in a savepoint and record its outcome on the job."""
+class Failed(Exception):
+    """A job applied alone failed: its transaction rolls back, and the failure is
+    recorded in a new one."""
+
+    def __init__(self, job_id: str, error: dict[str, Any]) -> None:
+        super().__init__(job_id)
+        self.job_id, self.error = job_id, error
+
+
+def apply_job(session: Session, job: Job, *, alone: bool = False) -> None:
+    """Run one job's command and record its outcome on the job.
+
+    In a batch the command runs in a savepoint, so a failure undoes its writes only.
+    A job ``alone`` in its transaction runs without one (two round trips less): if it
+    fails, ``Failed`` rolls the whole transaction back for the caller to record."""
     try:
         command = load_command(job.command)
-        with session.begin_nested():
+        if alone:
             result = registry.run(session, job.actor_uid, command)
-        jobs.finish(job, result=result)
-    except ForumError as exc:
-        jobs.finish(job, error=error_record(exc.kind, exc.key, exc.message, exc.args_))
-    except ValidationError as exc:
-        jobs.finish(job, error=error_record(Kind.BAD_REQUEST, "invalid-data", str(exc)))
-    except IntegrityError as exc:
-        # A unique key taken by a concurrent write: this job's data, not the batch's.
-        log.info("job %s conflicted: %s", job.id, exc.orig)
-        jobs.finish(job, error=error_record(Kind.BAD_REQUEST, "conflict", "[[error:conflict]]"))
+        else:
+            with session.begin_nested():
+                result = registry.run(session, job.actor_uid, command)
     except TRANSIENT:
         raise  # the database itself failed: retry the whole batch
-    except DBAPIError as exc:
-        # The database refused this job's data (a value too long, ...): its savepoint
-        # is rolled back and it fails alone; the rest of the batch goes on.
+    except Exception as exc:
+        error = failure(job, exc)
+        if alone:
+            raise Failed(job.id, error) from exc
+        jobs.finish(job, error=error)
+    else:
+        jobs.finish(job, result=result)
+
+
+def failure(job: Job, exc: Exception) -> dict[str, Any]:
+    """The error a job's command raised, as the job records it."""
+    if isinstance(exc, ForumError):
+        return error_record(exc.kind, exc.key, exc.message, exc.args_)
+    if isinstance(exc, ValidationError):
+        return error_record(Kind.BAD_REQUEST, "invalid-data", str(exc))
+    if isinstance(exc, IntegrityError):
+        # A unique key taken by a concurrent write: this job's data, not the batch's.
+        log.info("job %s conflicted: %s", job.id, exc.orig)
+        return error_record(Kind.BAD_REQUEST, "conflict", "[[error:conflict]]")
+    if isinstance(exc, DBAPIError):
+        # The database refused this job's data (a value too long, ...): its writes are
+        # rolled back and it fails alone; the rest of the batch goes on.
         log.warning("job %s refused by the database: %s", job.id, exc.orig)
-        jobs.finish(
-            job, error=error_record(Kind.BAD_REQUEST, "invalid-data", "[[error:invalid-data]]")
-        )
-    except Exception:
-        log.exception("job %s raised", job.id)
-        jobs.finish(
-            job, error=error_record("internal", "internal-server-error", "[[error:internal]]")
-        )
+        return error_record(Kind.BAD_REQUEST, "invalid-data", "[[error:invalid-data]]")
+    log.error("job %s raised", job.id, exc_info=exc)
+    return error_record("internal", "internal-server-error", "[[error:internal]]")
 
 
 @dataclass
@@ -118,33 +139,59 @@ def _apply(
     if durable_mark:
         mark_running(database_url, job_ids, redelivered=redelivered)
     outcome = Outcome()
-    max_attempts = get_settings().max_attempts
-    with transaction(database_url) as session:
-        batch = jobs.lock_unfinished(session, job_ids)
-        if not durable_mark and not all(jobs.first_delivery(job) for job in batch):
-            raise _MarkFirst  # rolls back: nothing was written
-        earlier, held = jobs.lock_predecessors(session, batch)
-        ours = {job.id for job in batch}
-        for job in sorted([*batch, *earlier], key=lambda job: job.seq):
-            key = job.ordering_key
-            if key in held and job.seq > held[key]:
-                if job.id in ours:
-                    # Back in line: waiting its turn is neither running nor a failed delivery.
-                    job.state, job.started_at = jobs.QUEUED, None
-                    job.attempts -= 1
-                    outcome.deferred.append(job.id)
-                continue
-            if job.attempts > max_attempts:
-                reason = "[[error:too-many-attempts]]"  # it kept killing its worker
-                jobs.finish(job, error=error_record("internal", "too-many-attempts", reason))
-            else:
-                started = now_ms()
-                apply_job(session, job)
-                if not durable_mark and job.id in ours:
-                    # Counted with the final state, in the one UPDATE the commit sends.
+    started = now_ms()
+    try:
+        with transaction(database_url) as session:
+            batch, waiting = jobs.lock_batch(session, job_ids)
+            if not durable_mark and not all(jobs.first_delivery(job) for job in batch):
+                raise _MarkFirst  # rolls back: nothing was written
+            earlier, held = jobs.lock_predecessors(session, batch) if waiting else ([], {})
+            _apply_locked(session, batch, earlier, held, outcome, count=not durable_mark)
+    except Failed as failed:
+        # A lone job's command failed and its transaction rolled back: record why.
+        with transaction(database_url) as session:
+            for job in jobs.lock_unfinished(session, [failed.job_id]):
+                if not durable_mark:
                     jobs.count_delivery(job, started)
-            outcome.finish(job)
+                jobs.finish(job, error=failed.error)
+                outcome.finish(job)
     return outcome
+
+
+def _apply_locked(
+    session: Session,
+    batch: list[Job],
+    earlier: list[Job],
+    held: dict[str, int],
+    outcome: Outcome,
+    *,
+    count: bool,
+) -> None:
+    """Apply the locked ``batch`` and ``earlier`` jobs in ``seq`` order; ``count``:
+    this transaction counts the delivery of the batch's jobs it applies."""
+    max_attempts = get_settings().max_attempts
+    alone = len(batch) == 1 and not earlier
+    ours = {job.id for job in batch}
+    for job in sorted([*batch, *earlier], key=lambda job: job.seq):
+        key = job.ordering_key
+        if key in held and job.seq > held[key]:
+            if job.id in ours:
+                # Back in line: waiting its turn is neither running nor a failed delivery.
+                job.state, job.started_at = jobs.QUEUED, None
+                if not count:
+                    job.attempts -= 1  # undo the count mark_running committed
+                outcome.deferred.append(job.id)
+            continue
+        if job.attempts > max_attempts:
+            reason = "[[error:too-many-attempts]]"  # it kept killing its worker
+            jobs.finish(job, error=error_record("internal", "too-many-attempts", reason))
+        else:
+            started = now_ms()
+            apply_job(session, job, alone=alone)
+            if count and job.id in ours:
+                # Counted with the final state, in the one UPDATE the commit sends.
+                jobs.count_delivery(job, started)
+        outcome.finish(job)
 
 
 def fail_batch(database_url: str, job_ids: Sequence[str], reason: str) -> list[str]:

@@ -1,0 +1,127 @@
+"""A job's deliveries are counted even when the first one counts itself in the apply
+transaction: a job that kills its worker still fails after ``max_attempts``."""
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+
+from forum import jobs
+from forum.categories import create_category
+from forum.db import transaction
+from forum.migrate import upgrade
+from forum.models import Job, Post
+from forum.topics import create_topic
+from forum.users import create_user
+from forumq.settings import get_settings
+from schemas import dump_command, load_command
+from workers import apply, registry
+
+CONTENT = "Content that is long enough"
+
+
+@pytest.fixture(scope="module")
+def forum(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, int]]:
+    url = f"sqlite:///{Path(tmp_path_factory.mktemp('delivery')) / 'forum.db'}"
+    upgrade(url)
+    with transaction(url) as session:
+        admin = create_user(session, None, f"a{uuid.uuid4().hex[:8]}", admin=True).uid
+        cid = create_category(session, None, "Deliveries").cid
+        tid = int(create_topic(session, admin, cid, "Deliveries", CONTENT)["topicData"]["tid"])
+    yield url, admin, tid
+
+
+def _job(url: str, admin: int, tid: int, **overrides: Any) -> str:
+    command = load_command({"kind": "topics.reply", "tid": tid, "content": CONTENT})
+    now = int(time.time() * 1000)
+    row = {
+        "id": uuid.uuid4().hex, "kind": command.kind, "router": "v3", "actor_uid": admin,
+        "command": dump_command(command), "state": jobs.QUEUED, "idempotency_key": None,
+        "request_hash": None, "created_at": now, "enqueued_at": now,
+        "ordering_key": command.ordering_key(), "attempts": 0,
+    }  # fmt: skip
+    with transaction(url) as session:
+        jobs.insert_jobs(session, [row])
+        if overrides:
+            session.execute(update(Job).where(Job.id == row["id"]).values(**overrides))
+    return str(row["id"])
+
+
+def _stored(url: str, job_id: str) -> Job:
+    with transaction(url) as session:
+        job = jobs.get(session, job_id)
+        assert job is not None
+        return job
+
+
+def _posts(url: str, tid: int) -> int:
+    with transaction(url) as session:
+        return int(session.scalar(select(func.count()).where(Post.tid == tid)) or 0)
+
+
+def test_first_delivery_counts_itself_with_its_write(forum: tuple[str, int, int]) -> None:
+    url, admin, tid = forum
+    job_id, posts = _job(url, admin, tid), _posts(url, tid)
+    outcome = apply.apply_batch(url, [job_id])
+    job = _stored(url, job_id)
+    assert (job.state, job.attempts) == (jobs.SUCCEEDED, 1)
+    assert job.started_at and job.finished_at and job.started_at <= job.finished_at
+    assert outcome.answers[job_id]["state"] == jobs.SUCCEEDED
+    assert outcome.answers[job_id]["result"]["pid"] == job.result["pid"]
+    assert _posts(url, tid) == posts + 1
+    # A second delivery of the same message applies nothing.
+    assert apply.apply_batch(url, [job_id], redelivered=True).finished == []
+    assert _posts(url, tid) == posts + 1 and _stored(url, job_id).attempts == 1
+
+
+def test_a_lone_job_that_fails_is_recorded_without_its_writes(
+    forum: tuple[str, int, int],
+) -> None:
+    url, admin, _ = forum
+    job_id = _job(url, admin, 99_999_999)
+    outcome = apply.apply_batch(url, [job_id])
+    job = _stored(url, job_id)
+    assert (job.state, job.attempts, job.error["key"]) == (jobs.FAILED, 1, "no-topic")
+    assert outcome.answers[job_id]["error"]["key"] == "no-topic"
+
+
+def test_redelivery_counts_the_delivery_that_left_no_trace(forum: tuple[str, int, int]) -> None:
+    url, admin, tid = forum
+    job_id = _job(url, admin, tid)
+    apply.apply_batch(url, [job_id], redelivered=True)
+    assert (_stored(url, job_id).state, _stored(url, job_id).attempts) == (jobs.SUCCEEDED, 2)
+    # Re-published by the sweeper (enqueued_at moved): counted before applying, once.
+    swept = _job(url, admin, tid, enqueued_at=int(time.time() * 1000) + 5)
+    apply.apply_batch(url, [swept])
+    assert (_stored(url, swept).state, _stored(url, swept).attempts) == (jobs.SUCCEEDED, 1)
+
+
+def test_a_job_that_kills_its_worker_fails_after_max_attempts(
+    forum: tuple[str, int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, admin, tid = forum
+    job_id, posts = _job(url, admin, tid), _posts(url, tid)
+
+    def dies(*args: Any) -> None:
+        raise SystemExit("the worker died")  # like SIGKILL: nothing after it commits
+
+    monkeypatch.setattr(registry, "run", dies)
+    deliveries = 0
+    while _stored(url, job_id).state != jobs.FAILED:
+        deliveries += 1
+        assert deliveries <= 10
+        with pytest.raises(SystemExit):
+            apply.apply_batch(url, [job_id], redelivered=deliveries > 1)
+        if deliveries == 1:  # the first delivery counted nothing, durably
+            assert _stored(url, job_id).attempts == 0
+        if deliveries == get_settings().max_attempts:
+            monkeypatch.undo()  # the next delivery fails it without running it
+            apply.apply_batch(url, [job_id], redelivered=True)
+    job = _stored(url, job_id)
+    assert deliveries == get_settings().max_attempts
+    assert job.error is not None and job.error["key"] == "too-many-attempts"
+    assert _posts(url, tid) == posts
