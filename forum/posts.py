@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from forum import privileges
 from forum.clock import iso, now_ms
@@ -99,7 +100,13 @@ def add_post(
         update(User)
         .where(User.uid == uid)
         .values(postcount=User.postcount + 1, lastposttime=_later(User.lastposttime, timestamp))
+        .execution_options(synchronize_session=False)
     )
+    # Only the two counters are stale: the author stays loaded (a batch of replies by
+    # one user reads them once), the counters reload if read.
+    author = session.identity_map.get(identity_key(User, uid))
+    if author is not None:
+        session.expire(author, ["postcount", "lastposttime"])
     if to_pid is not None:
         session.execute(update(Post).where(Post.pid == to_pid).values(replies=Post.replies + 1))
     return post

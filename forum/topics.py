@@ -76,6 +76,15 @@ def create_topic(
     return {"topicData": topic_data(topic, cleaned_tags), "postData": post_data(post, topic)}
 
 
+def _poster(session: Session, actor: int) -> User:
+    """``get_poster``, the user kept loaded for the transaction: the session only holds
+    objects weakly, and a worker applying a batch of one user's replies then reads the
+    user once (``add_post`` leaves it loaded, its counters expired)."""
+    poster = get_poster(session, actor)
+    session.info.setdefault("forum.posters", {})[actor] = poster
+    return poster
+
+
 def reply(
     session: Session,
     actor: int,
@@ -85,7 +94,7 @@ def reply(
     to_pid: int | None = None,
     timestamp: int | None = None,
 ) -> dict[str, object]:
-    get_poster(session, actor)
+    _poster(session, actor)
     topic = session.get(Topic, tid, with_for_update=True)
     if topic is None:
         raise not_found("no-topic")
