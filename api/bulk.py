@@ -22,8 +22,8 @@ from starlette.responses import Response
 
 from api import envelopes
 from api.errors import ApiError, bad_request, not_found, unavailable
+from api.job_store import DuplicateKey
 from api.routing import DocumentedRoute, route
-from api.submitter import DuplicateKey
 from api.writes import Writes, authenticated, idempotency_key, request_fingerprint
 from forum import jobs
 from forum.bulk import jobs as bulk_jobs

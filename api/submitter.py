@@ -13,41 +13,25 @@ the GIL with the event loop. SQLite and other brokers keep the thread path.
 """
 
 import asyncio
-import base64
 import contextlib
 import logging
-import os
-import socket
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-import psycopg
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import ConstantBackoff
 from sqlalchemy import delete
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.errors import ApiError, unavailable
+from api.job_store import IO_TIMEOUT_SECONDS, AsyncStore, DuplicateKey, async_store_url
 from api.metrics import ACCEPT_GROUP_SIZE, JOBS_ACCEPTED
+from api.task_messages import RedisPublisher, redis_broker_url
 from forum import jobs
 from forum.db import transaction
 from forum.models import Job
 from workers.apply import apply_jobs
-from workers.celery_app import celery_app
 
 log = logging.getLogger(__name__)
-
-# A store or publish that takes longer than this is abandoned: its callers get 503.
-IO_TIMEOUT_SECONDS = 10.0
-
-
-class DuplicateKey(Exception):
-    """Another job of this actor holds the Idempotency-Key."""
 
 
 @dataclass
@@ -56,215 +40,6 @@ class Draft:
     done: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
-
-
-def async_store_url(database_url: str) -> str | None:
-    """The libpq URL for psycopg's ``AsyncConnection``, or None if the database is not
-    PostgreSQL (SQLite keeps the thread path)."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "postgresql":
-        return None
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-class AsyncStore:
-    """Stores groups of jobs on one long-lived ``AsyncConnection``.
-
-    Used by one group at a time (the Submitter's store semaphore), so a group's retries
-    never let a later group commit first. A connection lost while a group was being
-    stored leaves the group in doubt (the COPY may have committed just before): a new
-    connection asks which of its jobs exist, and only the others are stored again. A
-    group is answered 503 only when the database cannot be reached, or cannot tell,
-    within ``IO_TIMEOUT_SECONDS``."""
-
-    RECONNECT_PAUSE_SECONDS = 0.2
-
-    def __init__(self, url: str) -> None:
-        self._url = url
-        self._connection: psycopg.AsyncConnection[Any] | None = None
-
-    async def store(self, rows: list[dict[str, Any]]) -> list[Exception | None]:
-        """Per row: None (committed), DuplicateKey, or an ApiError (503)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + IO_TIMEOUT_SECONDS
-        outcomes: dict[str, Exception | None] = {}
-        pending = rows
-        while pending:
-            try:
-                connection = await self._connect()
-            except (psycopg.Error, OSError) as exc:  # nothing was sent: plainly refused
-                log.warning("job store unreachable: %r", exc)
-                break
-            try:
-                stored = await asyncio.wait_for(
-                    self._copy(connection, pending), max(deadline - loop.time(), 0.1)
-                )
-            except (psycopg.OperationalError, psycopg.InterfaceError, TimeoutError) as exc:
-                await self.close()
-                log.warning("job store connection lost storing %d jobs: %r", len(pending), exc)
-                committed = await self._committed([row["id"] for row in pending], deadline)
-                if committed is None:
-                    log.error(
-                        "jobs %s may or may not be stored (answered 503; the sweeper "
-                        "publishes them if they were)",
-                        [row["id"] for row in pending],
-                    )
-                    break
-                outcomes.update(dict.fromkeys(committed))
-                pending = [row for row in pending if row["id"] not in committed]
-                continue
-            except BaseException:
-                await self.close()
-                raise
-            outcomes.update(stored)
-            pending = []
-        refused = unavailable("The job store is unreachable.")
-        return [outcomes.get(row["id"], refused) for row in rows]
-
-    async def _copy(
-        self, connection: psycopg.AsyncConnection[Any], rows: list[dict[str, Any]]
-    ) -> dict[str, Exception | None]:
-        # Autocommit: each COPY is one transaction, all its rows or none, committed
-        # (synchronously) before it returns.
-        outcomes: dict[str, Exception | None] = dict.fromkeys(row["id"] for row in rows)
-        try:
-            await jobs.insert_jobs_async(connection, rows)
-        except psycopg.errors.UniqueViolation:
-            # An Idempotency-Key collided: store one by one so only duplicates fail.
-            for row in rows:
-                try:
-                    await jobs.insert_jobs_async(connection, [row])
-                except psycopg.errors.UniqueViolation:
-                    outcomes[row["id"]] = DuplicateKey()
-        return outcomes
-
-    async def _committed(self, job_ids: list[str], deadline: float) -> set[str] | None:
-        """Which of these jobs exist, asked on a new connection; None if the database
-        cannot tell before ``deadline``."""
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                connection = await self._connect()
-                cursor = await asyncio.wait_for(
-                    connection.execute("SELECT id FROM jobs WHERE id = ANY(%s)", [job_ids]),
-                    max(deadline - loop.time(), 0.1),
-                )
-                return {job_id for (job_id,) in await cursor.fetchall()}
-            except (psycopg.Error, OSError, TimeoutError):
-                await self.close()
-            if loop.time() + self.RECONNECT_PAUSE_SECONDS > deadline:
-                return None
-            await asyncio.sleep(self.RECONNECT_PAUSE_SECONDS)
-
-    async def _connect(self) -> psycopg.AsyncConnection[Any]:
-        if self._connection is not None and not self._connection.closed:
-            return self._connection
-        connection = await psycopg.AsyncConnection.connect(
-            self._url, autocommit=True, connect_timeout=3
-        )
-        # A 202 promises the job survives a crash: never acknowledge on an
-        # asynchronous commit, whatever the server's default.
-        cursor = await connection.execute("SHOW synchronous_commit")
-        if (await cursor.fetchone()) == ("off",):
-            await connection.execute("SET synchronous_commit TO on")
-        self._connection = connection
-        return connection
-
-    async def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                await connection.close()
-
-
-def redis_broker_url() -> str | None:
-    """The broker URL if the fast publish path can serve it: plain Redis, no transport
-    options (a key prefix, priority steps or another body encoding change the message)."""
-    conf = celery_app.conf
-    url = str(conf.broker_url or "")
-    if not url.startswith(("redis://", "rediss://")) or conf.broker_transport_options:
-        return None
-    if conf.task_protocol != 2 or conf.task_serializer != "json" or conf.task_compression:
-        return None
-    return url
-
-
-class RedisPublisher:
-    """Publishes ``forumq.apply_jobs`` messages with one ``LPUSH`` each, from the event loop.
-
-    The message is what Celery's ``apply_async`` and kombu's Redis transport write
-    (protocol 2: celery/app/amqp.py ``as_task_v2``, kombu/transport/redis.py ``_put``),
-    built without Celery's per-message work (producer pool, routing, signals)."""
-
-    TASK = "forumq.apply_jobs"
-
-    def __init__(self, url: str, queue: str) -> None:
-        # Fail fast like Celery's publish retry policy (2 retries, 0.2 s apart): a broker
-        # that is down answers 503 in well under a second, never a hung request.
-        self._redis = aioredis.Redis.from_url(
-            url,
-            socket_connect_timeout=3,
-            socket_timeout=IO_TIMEOUT_SECONDS,
-            retry=Retry(ConstantBackoff(0.2), 2),
-        )
-        self._queue = queue
-        self._origin = f"gen{os.getpid()}@{socket.gethostname()}"
-        self._reply_to = celery_app.thread_oid
-        self._argsrepr_max = celery_app.amqp.argsrepr_maxsize
-
-    async def publish(self, job_ids: list[str]) -> None:
-        await self._redis.lpush(self._queue, self.message(job_ids))
-
-    def message(self, job_ids: list[str]) -> bytes:
-        task_id = str(uuid.uuid4())
-        args = [job_ids]
-        body = orjson.dumps(
-            [args, {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]
-        )
-        argsrepr = repr(args)
-        if len(argsrepr) > self._argsrepr_max:
-            argsrepr = argsrepr[: self._argsrepr_max - 3] + "..."
-        return orjson.dumps(
-            {
-                "body": base64.b64encode(body).decode(),
-                "content-encoding": "utf-8",
-                "content-type": "application/json",
-                "headers": {
-                    "lang": "py",
-                    "task": self.TASK,
-                    "id": task_id,
-                    "shadow": None,
-                    "eta": None,
-                    "expires": None,
-                    "group": None,
-                    "group_index": None,
-                    "retries": 0,
-                    "timelimit": [None, None],
-                    "root_id": task_id,
-                    "parent_id": None,
-                    "argsrepr": argsrepr,
-                    "kwargsrepr": "{}",
-                    "origin": self._origin,
-                    "ignore_result": apply_jobs.ignore_result,
-                    "replaced_task_nesting": 0,
-                    "stamped_headers": None,
-                    "stamps": {},
-                },
-                "properties": {
-                    "correlation_id": task_id,
-                    "reply_to": self._reply_to,
-                    "delivery_mode": 2,
-                    "delivery_info": {"exchange": "", "routing_key": self._queue},
-                    "priority": 0,
-                    "body_encoding": "base64",
-                    "delivery_tag": str(uuid.uuid4()),
-                },
-            }
-        )
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._redis.aclose()
 
 
 class Submitter:

@@ -17,9 +17,9 @@ from api import envelopes, maintenance
 from api.auth import Principal
 from api.errors import ApiError
 from api.inputs import Body, build_command, read_body
+from api.job_store import DuplicateKey
 from api.prefer import parse_prefer, wait_seconds
 from api.routing import DocumentedRoute
-from api.submitter import DuplicateKey
 from forum import jobs
 from forum.db import session_factory
 from forum.models import Job

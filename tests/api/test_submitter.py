@@ -12,7 +12,8 @@ import redis
 from sqlalchemy import select
 
 from api.errors import ApiError
-from api.submitter import AsyncStore, DuplicateKey, RedisPublisher, async_store_url
+from api.job_store import AsyncStore, DuplicateKey, async_store_url
+from api.task_messages import RedisPublisher
 from forum import jobs
 from forum.models import Job, Post
 from schemas import dump_command

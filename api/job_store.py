@@ -1,0 +1,141 @@
+"""The job store on the event loop: groups of jobs committed on one long-lived psycopg
+``AsyncConnection`` (PostgreSQL), with no thread contending for the GIL."""
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from api.errors import unavailable
+from forum import jobs
+
+log = logging.getLogger(__name__)
+
+# A store or publish that takes longer than this is abandoned: its callers get 503.
+IO_TIMEOUT_SECONDS = 10.0
+
+
+class DuplicateKey(Exception):
+    """Another job of this actor holds the Idempotency-Key."""
+
+
+def async_store_url(database_url: str) -> str | None:
+    """The libpq URL for psycopg's ``AsyncConnection``, or None if the database is not
+    PostgreSQL (SQLite keeps the thread path)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        return None
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class AsyncStore:
+    """Stores groups of jobs on one long-lived ``AsyncConnection``.
+
+    Used by one group at a time (the Submitter's store semaphore), so a group's retries
+    never let a later group commit first. A connection lost while a group was being
+    stored leaves the group in doubt (the COPY may have committed just before): a new
+    connection asks which of its jobs exist, and only the others are stored again. A
+    group is answered 503 only when the database cannot be reached, or cannot tell,
+    within ``IO_TIMEOUT_SECONDS``."""
+
+    RECONNECT_PAUSE_SECONDS = 0.2
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._connection: psycopg.AsyncConnection[Any] | None = None
+
+    async def store(self, rows: list[dict[str, Any]]) -> list[Exception | None]:
+        """Per row: None (committed), DuplicateKey, or an ApiError (503)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + IO_TIMEOUT_SECONDS
+        outcomes: dict[str, Exception | None] = {}
+        pending = rows
+        while pending:
+            try:
+                connection = await self._connect()
+            except (psycopg.Error, OSError) as exc:  # nothing was sent: plainly refused
+                log.warning("job store unreachable: %r", exc)
+                break
+            try:
+                stored = await asyncio.wait_for(
+                    self._copy(connection, pending), max(deadline - loop.time(), 0.1)
+                )
+            except (psycopg.OperationalError, psycopg.InterfaceError, TimeoutError) as exc:
+                await self.close()
+                log.warning("job store connection lost storing %d jobs: %r", len(pending), exc)
+                committed = await self._committed([row["id"] for row in pending], deadline)
+                if committed is None:
+                    log.error(
+                        "jobs %s may or may not be stored (answered 503; the sweeper "
+                        "publishes them if they were)",
+                        [row["id"] for row in pending],
+                    )
+                    break
+                outcomes.update(dict.fromkeys(committed))
+                pending = [row for row in pending if row["id"] not in committed]
+                continue
+            except BaseException:
+                await self.close()
+                raise
+            outcomes.update(stored)
+            pending = []
+        refused = unavailable("The job store is unreachable.")
+        return [outcomes.get(row["id"], refused) for row in rows]
+
+    async def _copy(
+        self, connection: psycopg.AsyncConnection[Any], rows: list[dict[str, Any]]
+    ) -> dict[str, Exception | None]:
+        # Autocommit: each COPY is one transaction, all its rows or none, committed
+        # (synchronously) before it returns.
+        outcomes: dict[str, Exception | None] = dict.fromkeys(row["id"] for row in rows)
+        try:
+            await jobs.insert_jobs_async(connection, rows)
+        except psycopg.errors.UniqueViolation:
+            # An Idempotency-Key collided: store one by one so only duplicates fail.
+            for row in rows:
+                try:
+                    await jobs.insert_jobs_async(connection, [row])
+                except psycopg.errors.UniqueViolation:
+                    outcomes[row["id"]] = DuplicateKey()
+        return outcomes
+
+    async def _committed(self, job_ids: list[str], deadline: float) -> set[str] | None:
+        """Which of these jobs exist, asked on a new connection; None if the database
+        cannot tell before ``deadline``."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                connection = await self._connect()
+                cursor = await asyncio.wait_for(
+                    connection.execute("SELECT id FROM jobs WHERE id = ANY(%s)", [job_ids]),
+                    max(deadline - loop.time(), 0.1),
+                )
+                return {job_id for (job_id,) in await cursor.fetchall()}
+            except (psycopg.Error, OSError, TimeoutError):
+                await self.close()
+            if loop.time() + self.RECONNECT_PAUSE_SECONDS > deadline:
+                return None
+            await asyncio.sleep(self.RECONNECT_PAUSE_SECONDS)
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        if self._connection is not None and not self._connection.closed:
+            return self._connection
+        connection = await psycopg.AsyncConnection.connect(
+            self._url, autocommit=True, connect_timeout=3
+        )
+        # A 202 promises the job survives a crash: never acknowledge on an
+        # asynchronous commit, whatever the server's default.
+        cursor = await connection.execute("SHOW synchronous_commit")
+        if (await cursor.fetchone()) == ("off",):
+            await connection.execute("SET synchronous_commit TO on")
+        self._connection = connection
+        return connection
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
