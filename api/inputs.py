@@ -1,11 +1,12 @@
 """Reading requests: bodies (JSON or form, size-limited), path ids, commands."""
 
+import functools
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from api.errors import ApiError, bad_request, not_found, params_missing
 
@@ -20,11 +21,7 @@ async def read_body(request: Request, limit: int) -> Body:
     declared = request.headers.get("content-length")
     if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise _too_large(limit)
+    raw = await _receive_body(request, limit)
     if not raw.strip():
         return {}
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -39,6 +36,28 @@ async def read_body(request: Request, limit: int) -> Body:
             raise bad_request("The request body must be a JSON object.")
         return _without_nul(body)
     raise bad_request(f"Unsupported content type {media_type!r}: send JSON or a form.")
+
+
+async def _receive_body(request: Request, limit: int) -> bytearray:
+    """The body's bytes, read from the ASGI messages themselves: iterating
+    ``request.stream()`` (an async generator) costs asyncio's generator hooks a
+    ``WeakSet.add`` per request, about 5% of the API's CPU on the accept path."""
+    raw = bytearray()
+    receive = request.receive
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            raw += message.get("body", b"")
+            if len(raw) > limit:
+                raise _too_large(limit)
+            if not message.get("more_body", False):
+                break
+        elif message["type"] == "http.disconnect":
+            request._is_disconnected = True
+            raise ClientDisconnect()
+    # As after ``request.stream()``: the body was read once and cannot be read again.
+    request._stream_consumed = True
+    return raw
 
 
 def _without_nul(body: Body) -> Body:
@@ -94,13 +113,16 @@ def path_id(request: Request, name: str) -> int:
     return int(raw)
 
 
-def _accepted_keys(model: type[BaseModel]) -> set[str]:
+@functools.cache
+def _accepted_keys(model: type[BaseModel]) -> frozenset[str]:
+    """The body keys ``model`` takes (wire aliases and field names); models are
+    defined once at import, so this is computed once per model, not per request."""
     keys: set[str] = set()
     for name, field in model.model_fields.items():
         if name != "kind":
             keys.add(field.alias or name)
             keys.add(name)
-    return keys
+    return frozenset(keys)
 
 
 def build_command(model: type[M], body: Body, **trusted: Any) -> M:
