@@ -43,10 +43,15 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
+# "/api/v1" and "/api/v1/..." -> "v1" (built once: this runs on every request).
+_ROUTER_PREFIXES = tuple((f"/api/{router}", router) for router in (V1, V2, V3))
+
+
 def router_of(path: str) -> str:
-    for router in (V1, V2, V3):
-        if path.startswith(f"/api/{router}/") or path == f"/api/{router}":
-            return router
+    if path.startswith("/api/v"):
+        for prefix, router in _ROUTER_PREFIXES:
+            if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+                return router
     return V2  # forumq's own routes speak the plugin's envelope
 
 
