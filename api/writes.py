@@ -16,7 +16,7 @@ from starlette.responses import Response
 from api import envelopes, maintenance
 from api.auth import Principal
 from api.errors import ApiError
-from api.inputs import Body, build_command, read_body
+from api.inputs import Body, build_command, header, read_body
 from api.job_store import DuplicateKey
 from api.prefer import parse_prefer, wait_seconds
 from api.routing import DocumentedRoute
@@ -122,7 +122,7 @@ def request_fingerprint(request: Request, body: Body | bytes) -> str:
 
 
 def idempotency_key(request: Request) -> str | None:
-    key = request.headers.get("idempotency-key")
+    key = header(request, "idempotency-key")
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
         raise ApiError(400, "bad-request", "Idempotency-Key must be 1-255 characters.")
     return key or None
@@ -174,19 +174,28 @@ class Writes:
             "attempts": 0,
         }
         waiter = self._state.waiter
-        finished = waiter.expect(row["id"])
+        timeout = self._timeout(request)
+        # Only a client that waits needs the finish notice (respond-async answers 202 now).
+        finished = waiter.expect(row["id"]) if timeout > 0 else None
         try:
             await self._state.submitter.submit(row)
         except DuplicateKey:
-            waiter.forget(row["id"], finished)
+            if finished is not None:
+                waiter.forget(row["id"], finished)
             replay = await self.replay(request, principal.uid, key or "", fingerprint, write.router)
             if replay is None:  # the other request's job was withdrawn meanwhile
                 raise ApiError(409, "conflict") from None
             return replay
         except BaseException:
-            waiter.forget(row["id"], finished)
+            if finished is not None:
+                waiter.forget(row["id"], finished)
             raise
-        return await self._answer(request, row, write.router, extra, finished)
+        return await self._answer(request, row, write.router, extra, finished, timeout)
+
+    def _timeout(self, request: Request) -> float:
+        """How long this request waits for its job, as its ``Prefer`` header asks."""
+        prefer = parse_prefer(header(request, "prefer"))
+        return wait_seconds(prefer, self._default_wait, self._max_wait)
 
     async def answer(
         self,
@@ -227,13 +236,13 @@ class Writes:
         router: str,
         extra: dict[str, Any] | None,
         finished: asyncio.Future[None] | None = None,
+        timeout: float | None = None,
     ) -> Response:
         if isinstance(job, Job) and job.state not in jobs.UNFINISHED:
             return final_answer(job, extra)
         job_id = job.id if isinstance(job, Job) else job["id"]
-        timeout = wait_seconds(
-            parse_prefer(request.headers.get("prefer")), self._default_wait, self._max_wait
-        )
+        if timeout is None:
+            timeout = self._timeout(request)
         if timeout > 0:
             notice = await self._state.waiter.wait(job_id, timeout, finished)
             if notice is not None and notice.get("state") in (jobs.SUCCEEDED, jobs.FAILED):
