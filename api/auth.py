@@ -11,6 +11,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from api import inputs
 from api.errors import bad_request, not_authorised, params_missing
 from api.inputs import Body
 from forum import privileges, tokens
@@ -42,7 +43,7 @@ class Authenticator:
 
     async def authenticate(self, request: Request, body: Body) -> tuple[Principal, Body]:
         """The caller, and the parameters to use (a JWT's claims may supply them)."""
-        header = request.headers.get("authorization")
+        header = inputs.header(request, "authorization")
         if header is not None:
             return await self._bearer(request, header, body), body
         if self._settings.jwt_secret and self._jwt_token(request, body):

@@ -16,15 +16,31 @@ M = TypeVar("M", bound=BaseModel)
 MAX_DEPTH = 32
 
 
+_HEADERS = "forumq.headers"
+
+
+def header(request: Request, name: str) -> str | None:
+    """``request.headers.get(name)`` for a lowercase ``name`` (the first value), from a
+    dict built once per request: Starlette's ``Headers`` scans the header list on each
+    lookup, and a missing header costs it a raised and caught KeyError."""
+    scope = request.scope
+    headers: dict[str, str] | None = scope.get(_HEADERS)
+    if headers is None:
+        # reversed(): the first of repeated headers wins, as in Headers.get.
+        pairs = reversed(scope["headers"])
+        headers = scope[_HEADERS] = {k.decode("latin-1"): v.decode("latin-1") for k, v in pairs}
+    return headers.get(name)
+
+
 async def read_body(request: Request, limit: int) -> Body:
     """The request's parameters: a JSON object or a urlencoded form; {} when empty."""
-    declared = request.headers.get("content-length")
+    declared = header(request, "content-length")
     if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     raw = await _receive_body(request, limit)
     if not raw.strip():
         return {}
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media_type = (header(request, "content-type") or "").split(";")[0].strip().lower()
     if media_type == "application/x-www-form-urlencoded":
         return _without_nul(parse_form(raw.decode("utf-8", errors="replace")))
     if media_type in ("application/json", "") or media_type.endswith("+json"):
@@ -60,24 +76,30 @@ async def _receive_body(request: Request, limit: int) -> bytearray:
     return raw
 
 
+def _bad_value(value: Any) -> bool:
+    """A NUL anywhere in ``value``, or nesting deeper than MAX_DEPTH."""
+    if isinstance(value, str):  # most parameters: no need for the walk below
+        return "\x00" in value
+    if not isinstance(value, list | dict):
+        return False
+    pending = [(value, 0)]  # a loop, not recursion: JSON may nest 1024 deep
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_DEPTH or (isinstance(item, str) and "\x00" in item):
+            return True
+        if isinstance(item, list):
+            pending.extend((child, depth + 1) for child in item)
+        elif isinstance(item, dict):
+            pending.extend((child, depth + 1) for child in (*item.keys(), *item.values()))
+    return False
+
+
 def _without_nul(body: Body) -> Body:
     """Refuse U+0000 anywhere in the parameters (PostgreSQL cannot store it, so such a
     write would fail in the worker instead of getting its 400 here), and values nested
     deeper than any route takes (they could not even be serialised into a job)."""
 
-    def bad_value(value: Any) -> bool:
-        pending = [(value, 0)]  # a loop, not recursion: JSON may nest 1024 deep
-        while pending:
-            item, depth = pending.pop()
-            if depth > MAX_DEPTH or (isinstance(item, str) and "\x00" in item):
-                return True
-            if isinstance(item, list):
-                pending.extend((child, depth + 1) for child in item)
-            elif isinstance(item, dict):
-                pending.extend((child, depth + 1) for child in (*item.keys(), *item.values()))
-        return False
-
-    bad = sorted(str(key) for key, value in body.items() if bad_value(key) or bad_value(value))
+    bad = sorted(str(key) for key, value in body.items() if _bad_value(key) or _bad_value(value))
     if bad:
         raise bad_request(
             f"Parameters must not contain NUL (U+0000) characters or nest over {MAX_DEPTH} deep.",
