@@ -28,8 +28,9 @@ class Command(BaseModel):
 
     def ordering_key(self) -> str | None:
         """Writes to one post or topic are applied in the order they were accepted."""
+        fields = type(self).model_fields  # a missing attribute would raise inside pydantic
         for field, prefix in (("pid", "post"), ("tid", "topic")):
-            value = getattr(self, field, None)
+            value = getattr(self, field) if field in fields else None
             if isinstance(value, int) and value > 0:
                 return f"{prefix}:{value}"
         return None
