@@ -27,8 +27,8 @@ class Settings(BaseSettings):
     # Waiting for job results (seconds).
     default_wait: float = 10.0
     max_wait: float = 60.0
-    # The API groups requests arriving within this window into one broker message.
-    batch_window_ms: float = 2.0
+    # At most this many jobs share one transaction and one broker message (a group is
+    # whatever arrived while the previous group was being stored; no timer waits).
     batch_max_jobs: int = 200
 
     max_body_bytes: int = 1_048_576
