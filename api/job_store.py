@@ -1,5 +1,13 @@
-"""The job store on the event loop: groups of jobs committed on one long-lived psycopg
-``AsyncConnection`` (PostgreSQL), with no thread contending for the GIL."""
+"""The job store on the event loop: groups of jobs committed on long-lived psycopg
+``AsyncConnection``s (PostgreSQL), with no thread contending for the GIL.
+
+Durability follows what the answer promises. A group with a job answered 202 at once
+is committed synchronously: the 202 promises the job survives a crash. A group whose
+callers all wait for their result is committed asynchronously (no fsync of its own):
+the worker's commit of the write is synchronous and flushes the WAL past the job row
+it read, so every final answer is durable; a wait that runs out calls ``flush`` before
+it answers 202. If the server crashes before then, the job is gone with nothing
+promised: the caller gets an error, and its message finds no job to apply."""
 
 import asyncio
 import contextlib
@@ -45,17 +53,21 @@ class AsyncStore:
 
     def __init__(self, url: str) -> None:
         self._url = url
-        self._connection: psycopg.AsyncConnection[Any] | None = None
+        # One connection per commit mode (durable or not), each set up once.
+        self._connections: dict[bool, psycopg.AsyncConnection[Any]] = {}
 
-    async def store(self, rows: list[dict[str, Any]]) -> list[Exception | None]:
-        """Per row: None (committed), DuplicateKey, or an ApiError (503)."""
+    async def store(
+        self, rows: list[dict[str, Any]], *, durable: bool = True
+    ) -> list[Exception | None]:
+        """Per row: None (committed), DuplicateKey, or an ApiError (503). Not ``durable``:
+        committed without waiting for the WAL flush (see the module docstring)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + IO_TIMEOUT_SECONDS
         outcomes: dict[str, Exception | None] = {}
         pending = rows
         while pending:
             try:
-                connection = await self._connect()
+                connection = await self._connect(durable)
             except (psycopg.Error, OSError) as exc:  # nothing was sent: plainly refused
                 log.warning("job store unreachable: %r", exc)
                 break
@@ -89,7 +101,7 @@ class AsyncStore:
         self, connection: psycopg.AsyncConnection[Any], rows: list[dict[str, Any]]
     ) -> dict[str, Exception | None]:
         # Autocommit: each COPY is one transaction, all its rows or none, committed
-        # (synchronously) before it returns.
+        # before it returns.
         outcomes: dict[str, Exception | None] = dict.fromkeys(row["id"] for row in rows)
         try:
             await jobs.insert_jobs_async(connection, rows)
@@ -108,7 +120,7 @@ class AsyncStore:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                connection = await self._connect()
+                connection = await self._connect(True)
                 cursor = await asyncio.wait_for(
                     connection.execute("SELECT id FROM jobs WHERE id = ANY(%s)", [job_ids]),
                     max(deadline - loop.time(), 0.1),
@@ -120,22 +132,38 @@ class AsyncStore:
                 return None
             await asyncio.sleep(self.RECONNECT_PAUSE_SECONDS)
 
-    async def _connect(self) -> psycopg.AsyncConnection[Any]:
-        if self._connection is not None and not self._connection.closed:
-            return self._connection
+    async def flush(self) -> None:
+        """Make every job stored so far durable (before a 202 for a job that was stored
+        asynchronously). A synchronous commit flushes the WAL up to its own record,
+        earlier commits included, but only if its transaction wrote WAL: a transactional
+        logical message is the smallest such write (no table, no lock, any wal_level)."""
+        try:
+            connection = await self._connect(True)
+            await asyncio.wait_for(
+                connection.execute("SELECT pg_logical_emit_message(true, 'forumq', 'flush')"),
+                IO_TIMEOUT_SECONDS,
+            )
+        except (psycopg.Error, OSError, TimeoutError) as exc:
+            await self.close()
+            log.warning("could not flush the job store: %r", exc)
+            raise unavailable("The job store is unreachable.") from exc
+
+    async def _connect(self, durable: bool) -> psycopg.AsyncConnection[Any]:
+        connection = self._connections.get(durable)
+        if connection is not None and not connection.closed:
+            return connection
         connection = await psycopg.AsyncConnection.connect(
             self._url, autocommit=True, connect_timeout=3
         )
-        # A 202 promises the job survives a crash: never acknowledge on an
-        # asynchronous commit, whatever the server's default.
-        cursor = await connection.execute("SHOW synchronous_commit")
-        if (await cursor.fetchone()) == ("off",):
-            await connection.execute("SET synchronous_commit TO on")
-        self._connection = connection
+        # Set explicitly, whatever the server's default: a 202 must never rest on an
+        # asynchronous commit.
+        mode = "on" if durable else "off"
+        await connection.execute(f"SET synchronous_commit TO {mode}")
+        self._connections[durable] = connection
         return connection
 
     async def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
+        connections, self._connections = self._connections, {}
+        for connection in connections.values():
             with contextlib.suppress(Exception):
                 await connection.close()

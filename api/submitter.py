@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Draft:
     row: dict[str, Any]
+    durable: bool
     done: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -84,11 +85,21 @@ class Submitter:
         self._stores.shutdown(wait=True)
         self._publisher.shutdown(wait=True)
 
-    async def submit(self, row: dict[str, Any]) -> None:
-        """Store and enqueue one job; raises DuplicateKey or ApiError (503)."""
-        draft = Draft(row)
+    async def submit(self, row: dict[str, Any], *, durable: bool = True) -> None:
+        """Store and enqueue one job; raises DuplicateKey or ApiError (503).
+
+        ``durable=False`` is for a caller that waits for the job's result: its job may
+        be committed without an fsync of its own (``api.job_store``), and ``flush``
+        must run before it is answered 202."""
+        draft = Draft(row, durable)
         await self._pending.put(draft)
         await draft.done
+
+    async def flush(self) -> None:
+        """Make the jobs stored so far durable (raises ApiError 503 if it cannot)."""
+        if self._async_store:
+            await self._async_store.flush()
+        # The thread path always commits synchronously.
 
     async def _run(self) -> None:
         while True:
@@ -107,7 +118,8 @@ class Submitter:
         try:
             try:
                 if self._async_store:
-                    outcomes = await self._async_store.store(rows)
+                    durable = any(d.durable for d in group)
+                    outcomes = await self._async_store.store(rows, durable=durable)
                 else:
                     outcomes = await loop.run_in_executor(self._stores, self._store, rows)
             finally:

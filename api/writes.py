@@ -178,7 +178,7 @@ class Writes:
         # Only a client that waits needs the finish notice (respond-async answers 202 now).
         finished = waiter.expect(row["id"]) if timeout > 0 else None
         try:
-            await self._state.submitter.submit(row)
+            await self._state.submitter.submit(row, durable=finished is None)
         except DuplicateKey:
             if finished is not None:
                 waiter.forget(row["id"], finished)
@@ -190,7 +190,9 @@ class Writes:
             if finished is not None:
                 waiter.forget(row["id"], finished)
             raise
-        return await self._answer(request, row, write.router, extra, finished, timeout)
+        return await self._answer(
+            request, row, write.router, extra, finished, timeout, durable=finished is None
+        )
 
     def _timeout(self, request: Request) -> float:
         """How long this request waits for its job, as its ``Prefer`` header asks."""
@@ -237,7 +239,11 @@ class Writes:
         extra: dict[str, Any] | None,
         finished: asyncio.Future[None] | None = None,
         timeout: float | None = None,
+        *,
+        durable: bool = True,
     ) -> Response:
+        """The final answer, or 202 with the job; a job not ``durable`` yet (stored for
+        a waiting caller) is flushed before a 202 promises it."""
         if isinstance(job, Job) and job.state not in jobs.UNFINISHED:
             return final_answer(job, extra)
         job_id = job.id if isinstance(job, Job) else job["id"]
@@ -257,6 +263,8 @@ class Writes:
                 job = stored
         elif finished is not None:
             self._state.waiter.forget(job_id, finished)
+        if not durable:
+            await self._state.submitter.flush()
         return accepted(job, router, extra)
 
 

@@ -87,11 +87,9 @@ def test_async_store_reconnects_after_losing_its_connection(pg_url: str) -> None
         store = AsyncStore(dsn)
         try:
             assert await store.store(rows[:1]) == [None]
-            assert store._connection is not None
+            connection = store._connections[True]
             with psycopg.connect(dsn, autocommit=True) as admin:
-                admin.execute(
-                    "SELECT pg_terminate_backend(%s)", [store._connection.info.backend_pid]
-                )
+                admin.execute("SELECT pg_terminate_backend(%s)", [connection.info.backend_pid])
             # The group finds its connection gone: nothing of it was stored, so it is
             # stored again on a new connection instead of being refused.
             return await store.store(rows[1:])
@@ -104,6 +102,52 @@ def test_async_store_reconnects_after_losing_its_connection(pg_url: str) -> None
             "SELECT count(*) FROM jobs WHERE id = ANY(%s)", [[r["id"] for r in rows]]
         ).fetchone()
     assert found == (2,)
+
+
+def test_async_store_commits_a_group_of_waiting_callers_without_an_fsync_of_its_own(
+    pg_url: str,
+) -> None:
+    """Only a group with a caller answered 202 at once waits for the WAL flush; a group
+    of waiting callers relies on the worker's synchronous commit, or on ``flush``."""
+    dsn = async_store_url(pg_url)
+    assert dsn is not None
+    waiting, answered_now = job_row(1, 1, "waits"), job_row(1, 1, "answered at once")
+
+    async def commit_modes() -> dict[bool, str]:
+        store = AsyncStore(dsn)
+        try:
+            assert await store.store([waiting], durable=False) == [None]
+            assert await store.store([answered_now], durable=True) == [None]
+            await store.flush()
+            modes = {}
+            for durable, connection in store._connections.items():
+                cursor = await connection.execute("SHOW synchronous_commit")
+                modes[durable] = (await cursor.fetchone())[0]  # type: ignore[index]
+            return modes
+        finally:
+            await store.close()
+
+    assert asyncio.run(commit_modes()) == {False: "off", True: "on"}
+    with psycopg.connect(dsn) as conn:
+        ids = [waiting["id"], answered_now["id"]]
+        found = conn.execute("SELECT count(*) FROM jobs WHERE id = ANY(%s)", [ids]).fetchone()
+    assert found == (2,)
+
+
+def test_async_store_flush_refuses_when_the_database_is_unreachable() -> None:
+    async def run() -> None:
+        store = AsyncStore("postgresql://postgres@127.0.0.1:9/nowhere")
+        try:
+            await store.flush()
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(run())
+    except ApiError as error:
+        assert error.status == 503
+    else:
+        raise AssertionError("flush answered without a database")
 
 
 def test_async_store_refuses_when_the_database_is_unreachable() -> None:

@@ -147,3 +147,28 @@ def test_broker_down_answers_503_and_stores_nothing(tmp_path: Path) -> None:
         with engine_for(forum.database_url).connect() as conn:
             contents = conn.execute(select(Job.command)).scalars().all()
         assert [c["content"] for c in contents] == ["once the broker is back"]
+
+
+def test_a_wait_that_runs_out_answers_202_for_a_stored_job(tmp_path: Path) -> None:
+    """A waiting caller's job is committed without an fsync of its own; when no worker
+    answers in time, the job is flushed and the caller gets 202 with it, and a worker
+    started later applies it."""
+    with harness.fault_forum(tmp_path, topics=1) as forum:
+        tid = forum.tids[0]
+        headers = {"Authorization": f"Bearer {forum.token}", "Prefer": "wait=1"}
+        with servers.running_api(forum.env, tmp_path / "api.log") as base_url:
+            response = httpx.post(
+                f"{base_url}/api/v1/topics/{tid}",
+                json={"content": "waited for nobody"}, headers=headers, timeout=30,
+            )  # fmt: skip
+        assert response.status_code == 202, response.text
+        job_id = response.json()["payload"]["job_id"]
+        assert response.headers["location"] == f"/api/jobs/{job_id}"
+        worker = harness.start_worker(forum.env, tmp_path / "worker.log", concurrency=1)
+        try:
+            harness.wait_for_jobs(forum.database_url, expected=1, timeout=30)
+        finally:
+            harness.kill_group(worker, signal.SIGTERM)
+        with engine_for(forum.database_url).connect() as conn:
+            contents = conn.execute(select(Post.content).where(Post.tid == tid)).scalars().all()
+        assert "waited for nobody" in contents
