@@ -203,8 +203,7 @@ async def job_items(request: Request) -> Response:
             job = jobs.get(session, job_id)
             if job is None or job.kind != bulk_jobs.KIND:
                 return None, []
-            rows = bulk_jobs.items_page(session, job_id, offset, limit)
-            return job, [bulk_jobs.item_view(r) for r in rows]
+            return job, bulk_jobs.items_page(session, job_id, offset, limit)
 
     job, rows = await run_in_threadpool(load)
     if job is None or not (write.principal.is_admin or job.actor_uid == write.principal.uid):

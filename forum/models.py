@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -333,15 +334,17 @@ class Job(Base):
     )
 
 
-class JobItem(Base):
-    """One item of a bulk job: its outcome, in input order."""
+class JobChunk(Base):
+    """The per-item results of one applied chunk of a bulk job, in one row.
 
-    __tablename__ = "job_items"
+    ``results`` is packed (``forum.bulk.jobs.pack_results``): one record per item,
+    in input order. A chunk's items need not be consecutive (items deferred to a
+    later run are left out), so ``first_index``/``last_index`` only bound them."""
+
+    __tablename__ = "job_chunks"
 
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
-    index: Mapped[int] = mapped_column(Integer, primary_key=True)
-    type: Mapped[str] = mapped_column(String(16))
-    external_id: Mapped[str | None] = mapped_column(String(255))
-    state: Mapped[str] = mapped_column(String(16))  # created | existing | failed
-    forum_id: Mapped[int | None] = mapped_column(BigInteger)
-    error: Mapped[dict | None] = mapped_column(JSON)
+    first_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_index: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)
+    results: Mapped[bytes] = mapped_column(LargeBinary)

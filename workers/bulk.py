@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from forum import bulk, jobs
 from forum.bulk import jobs as bulk_jobs
-from forum.bulk.jobs import JobHeader, Pair, pack, unpack
+from forum.bulk.jobs import JobHeader, Pair, ResultsConflict, pack, unpack
 from forum.db import session_factory, transaction
 from forumq.settings import get_settings
 from schemas.bulk import INVALID, TYPES, BulkImport
@@ -138,10 +138,10 @@ def bulk_chunk(self: Task, job_id: str, packed: str, defers: int = 0) -> int:
         outcome = apply_chunk(
             get_settings().database_url, job_id, pairs, final=defers >= MAX_DEFERS
         )
-    except (OperationalError, IntegrityError) as exc:
+    except (OperationalError, IntegrityError, ResultsConflict) as exc:
         # The database failed, or a concurrent chunk imported the same external id
         # (or this very chunk, redelivered) first: retrying sees its committed rows.
-        log.info("bulk chunk of job %s will be retried: %s", job_id, exc.orig)
+        log.info("bulk chunk of job %s will be retried: %s", job_id, getattr(exc, "orig", exc))
         raise self.retry(exc=exc, countdown=min(2**self.request.retries * 0.25, 30)) from exc
     if outcome.deferred:
         wait = min(DEFER_SECONDS * 2**defers, MAX_DEFER_SECONDS)

@@ -1,5 +1,9 @@
-"""Bulk jobs: per-item results (``job_items``) and progress, written in the same
-transaction as the chunk's forum rows, so a redelivered chunk applies nothing twice.
+"""Bulk jobs: per-item results and progress, written in the same transaction as the
+chunk's forum rows, so a redelivered chunk applies nothing twice.
+
+A chunk's results are ONE ``job_chunks`` row (``pack_results``: the items' records
+in input order, zlib-compressed JSON), not one row per item: a 10,000-item chunk
+writes one row and one foreign-key check instead of 10,000 of each.
 
 A job's items travel and are stored *packed* (``pack``): the JSON text of a chunk's
 ``[index, item]`` pairs, zlib-compressed and base64-encoded. The job row stays
@@ -13,19 +17,25 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.orm import Session, load_only
 
 from forum import jobs
 from forum.bulk.apply import FAILED, Result
-from forum.bulk.sql import insert_rows
 from forum.clock import now_ms
-from forum.models import Job, JobItem
+from forum.models import Job, JobChunk
 
 KIND = "bulk.import"
 
 
 Pair = tuple[int, dict[str, Any]]
+# One item's result as stored: [index, type, external_id, state, forum id, error].
+Record = list[Any]
+
+
+class ResultsConflict(Exception):
+    """Another delivery recorded some of this chunk's items first (the chunk is retried,
+    and skips them)."""
 
 
 def pack_json(pairs: Iterable[tuple[int, bytes]]) -> str:
@@ -64,14 +74,34 @@ def new_progress(total: int) -> dict[str, int]:
     return {"done": 0, "failed": 0, "total": total}
 
 
-def applied(session: Session, job_id: str, indexes: Sequence[int]) -> set[int]:
-    """Which of ``indexes`` already have a result (a redelivered chunk skips them)."""
-    if not indexes:
-        return set()
-    query = select(JobItem.index).where(
-        JobItem.job_id == job_id, JobItem.index.between(min(indexes), max(indexes))
+def pack_results(records: Sequence[Record]) -> bytes:
+    return zlib.compress(orjson.dumps(records), 1)
+
+
+def unpack_results(packed: bytes) -> list[Record]:
+    return orjson.loads(zlib.decompress(packed))
+
+
+def _records(
+    session: Session, job_id: str, low: int, high: int, *, besides: int | None = None
+) -> list[Record]:
+    """The records of the chunks that may hold an index from ``low`` to ``high``
+    (those of the chunk whose first index is ``besides`` left out)."""
+    query = select(JobChunk.results).where(
+        JobChunk.job_id == job_id, JobChunk.first_index <= high, JobChunk.last_index >= low
     )
-    return set(session.scalars(query)) & set(indexes)
+    if besides is not None:
+        query = query.where(JobChunk.first_index != besides)
+    return [record for packed in session.scalars(query) for record in unpack_results(packed)]
+
+
+def applied(session: Session, job_id: str, indexes: Iterable[int]) -> set[int]:
+    """Which of ``indexes`` already have a result (a redelivered chunk skips them)."""
+    wanted = set(indexes)
+    if not wanted:
+        return set()
+    records = _records(session, job_id, min(wanted), max(wanted))
+    return {record[0] for record in records if record[0] in wanted}
 
 
 def earlier_pending(session: Session, job: JobHeader, first_index: int) -> bool:
@@ -79,12 +109,16 @@ def earlier_pending(session: Session, job: JobHeader, first_index: int) -> bool:
 
     True while an item before ``first_index`` of this job has no result yet, or an
     earlier bulk job is unfinished (importers send a file's batches in order)."""
-    done_before = session.scalar(
-        select(func.count())
-        .select_from(JobItem)
-        .where(JobItem.job_id == job.id, JobItem.index < first_index)
-    )
-    if (done_before or 0) < first_index:
+    chunks = session.execute(
+        select(JobChunk.last_index, JobChunk.count).where(
+            JobChunk.job_id == job.id, JobChunk.first_index < first_index
+        )
+    ).all()
+    done_before = sum(count for last, count in chunks if last < first_index)
+    if any(last >= first_index for last, _ in chunks):  # a chunk around first_index
+        records = _records(session, job.id, first_index, first_index)
+        done_before += sum(1 for record in records if record[0] < first_index)
+    if done_before < first_index:
         return True
     earlier = exists().where(Job.kind == KIND, Job.state.in_(jobs.UNFINISHED), Job.seq < job.seq)
     return bool(session.scalar(select(earlier)))
@@ -105,18 +139,24 @@ def record(session: Session, job_id: str, results: Sequence[Result]) -> bool:
 
 
 def store_results(session: Session, job_id: str, results: Sequence[Result]) -> None:
-    insert_rows(session, JobItem.__table__, [
-        {"job_id": job_id, "index": r.index, "type": r.type, "external_id": r.external_id,
-         "state": r.state, "forum_id": r.id, "error": r.error} for r in results
-    ])  # fmt: skip
+    """``results`` (in index order) as one chunk record."""
+    if not results:  # every item deferred
+        return
+    records = [[r.index, r.type, r.external_id, r.state, r.id, r.error] for r in results]
+    session.execute(insert(JobChunk), [{
+        "job_id": job_id, "first_index": records[0][0], "last_index": records[-1][0],
+        "count": len(records), "results": pack_results(records),
+    }])  # fmt: skip
 
 
 def advance(session: Session, job_id: str, results: Sequence[Result]) -> bool:
     """Advance the job's progress by ``results`` (stored); True when the job is complete.
 
     The job row is locked last and briefly, so chunks of one job run side by side:
-    FOR NO KEY UPDATE, which the job_items foreign-key checks (KEY SHARE) of another
-    chunk of this job do not block."""
+    FOR NO KEY UPDATE, which the job_chunks foreign-key check (KEY SHARE) of another
+    chunk of this job does not block. Under that lock, no other chunk record of this
+    job may hold one of ``results``' items: two deliveries that raced past
+    ``applied`` serialise here, and the later one raises ``ResultsConflict``."""
     # populate_existing: the session loaded this job before the lock; another chunk
     # may have advanced its progress since, and a stale copy would lose that update.
     locked = (
@@ -128,6 +168,10 @@ def advance(session: Session, job_id: str, results: Sequence[Result]) -> bool:
     job = session.scalar(locked.execution_options(populate_existing=True))
     if job is None:
         return False
+    mine = {r.index for r in results}
+    others = _records(session, job_id, min(mine), max(mine), besides=min(mine))
+    if any(record[0] in mine for record in others):
+        raise ResultsConflict(f"job {job_id}: items recorded by another delivery")
     progress: dict[str, Any] = dict(job.progress or new_progress(len(results)))
     progress["done"] += len(results)
     progress["failed"] += sum(1 for r in results if r.state == FAILED)
@@ -144,21 +188,14 @@ def advance(session: Session, job_id: str, results: Sequence[Result]) -> bool:
     return True
 
 
-def item_view(row: JobItem) -> dict[str, Any]:
-    return {
-        "index": row.index,
-        "type": row.type,
-        "external_id": row.external_id,
-        "state": row.state,
-        "id": row.forum_id,
-        "error": row.error,
-    }
+def item_view(record: Record) -> dict[str, Any]:
+    index, kind, external_id, state, forum_id, error = record
+    return {"index": index, "type": kind, "external_id": external_id, "state": state,
+            "id": forum_id, "error": error}  # fmt: skip
 
 
-def items_page(session: Session, job_id: str, offset: int, limit: int) -> list[JobItem]:
-    query = (
-        select(JobItem)
-        .where(JobItem.job_id == job_id, JobItem.index >= offset, JobItem.index < offset + limit)
-        .order_by(JobItem.index)
-    )
-    return list(session.scalars(query))
+def items_page(session: Session, job_id: str, offset: int, limit: int) -> list[dict[str, Any]]:
+    """The results of items ``offset`` to ``offset + limit - 1`` that have one, in order."""
+    records = _records(session, job_id, offset, offset + limit - 1)
+    page = sorted((r for r in records if offset <= r[0] < offset + limit), key=lambda r: r[0])
+    return [item_view(record) for record in page]

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from forum.db import engine_for
-from forum.models import Job, JobItem, Topic
+from forum.models import Job, JobChunk, Topic
 from tests import servers
 from tests.faults import harness
 
@@ -39,11 +39,10 @@ def ndjson() -> bytes:
 
 
 def progress(database_url: str, job_id: str) -> int:
+    """Items with a recorded result."""
     with engine_for(database_url).connect() as conn:
         return (
-            conn.execute(
-                select(func.count()).select_from(JobItem).where(JobItem.job_id == job_id)
-            ).scalar()
+            conn.execute(select(func.sum(JobChunk.count)).where(JobChunk.job_id == job_id)).scalar()
             or 0
         )
 

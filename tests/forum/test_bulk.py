@@ -3,13 +3,14 @@
 import uuid
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from forum import jobs
 from forum.bulk import jobs as bulk_jobs
-from forum.bulk.apply import apply_items
+from forum.bulk.apply import Result, apply_items
 from forum.db import transaction
-from forum.models import Category, Job, JobItem, Post, Topic, User
+from forum.models import Category, Job, Post, Topic, User
 from forum.topics import create_topic, reply
 from schemas.bulk import parse_item
 from tests.forum.conftest import new_category, new_user, unique
@@ -204,8 +205,9 @@ def test_redelivered_chunk_applies_nothing_twice(db_url: str) -> None:
         job = jobs.get(session, job_id)
         assert job is not None and job.state == "succeeded"
         assert job.result == {"total": 10, "succeeded": 10, "failed": 0}
-        rows = session.scalars(select(JobItem).where(JobItem.job_id == job_id)).all()
-        assert [r.index for r in sorted(rows, key=lambda r: r.index)] == list(range(10))
+        rows = bulk_jobs.items_page(session, job_id, 0, 100)
+        assert [r["index"] for r in rows] == list(range(10))
+        assert {r["state"] for r in rows} == {"created"}
         topic = session.scalar(select(Topic).where(Topic.external_id == f"{prefix}t1"))
         assert topic is not None and topic.postcount == 6
 
@@ -226,3 +228,22 @@ def test_reply_waits_for_its_topic_in_an_earlier_chunk(db_url: str) -> None:
     with transaction(db_url) as session:
         job = jobs.get(session, job_id)
         assert job is not None and job.result == {"total": 8, "succeeded": 8, "failed": 0}
+
+
+def test_items_recorded_by_another_delivery_are_refused(db_url: str) -> None:
+    """Two deliveries that both passed the 'already applied?' check (e.g. a recovered
+    chunk racing the original): the one that records second is rolled back."""
+    admin = new_user(db_url, admin=True)
+    prefix = unique("x")
+    items = _items(prefix)
+    job_id = _job(db_url, admin, items)
+    apply_chunk(db_url, job_id, list(enumerate(items))[:4])
+    stale = [Result(i, "reply", f"{prefix}late{i}", "failed", error={"key": "k"}) for i in (3, 4)]
+    with pytest.raises(bulk_jobs.ResultsConflict), transaction(db_url) as session:
+        bulk_jobs.store_results(session, job_id, stale)
+        bulk_jobs.advance(session, job_id, stale)
+    with transaction(db_url) as session:
+        rows = bulk_jobs.items_page(session, job_id, 0, 100)
+        assert [r["index"] for r in rows] == [0, 1, 2, 3]
+        job = jobs.get(session, job_id)
+        assert job is not None and job.progress == {"done": 4, "failed": 0, "total": 8}
