@@ -67,7 +67,7 @@ def _well_formed(raw: Any) -> bool:
 
 
 def apply_pending(
-    session: Session, job: JobHeader, items: Sequence[Pair], *, final: bool
+    session: Session, job: JobHeader, items: Sequence[Pair], *, final: bool, optimistic: bool
 ) -> ChunkOutcome:
     """Apply the items of ``job`` that have no result yet, and record their results."""
     done = bulk_jobs.applied(session, job.id, [i for i, _ in items])
@@ -102,7 +102,7 @@ def apply_pending(
 
     # The API checked that the actor is an admin; apply_items checks it again here.
     chunk = bulk.apply_items(session, job.actor_uid, valid, earlier_pending=earlier_pending,
-                             before_counters=store)  # fmt: skip
+                             before_counters=store, optimistic=optimistic)  # fmt: skip
     if not stored and (results or chunk.results):  # nothing written: refused or empty
         store(chunk)
     finished = bulk_jobs.advance(session, job.id, stored) if stored else False
@@ -110,16 +110,37 @@ def apply_pending(
 
 
 def apply_chunk(
-    database_url: str, job_id: str, items: Sequence[Pair], *, final: bool = False
+    database_url: str,
+    job_id: str,
+    items: Sequence[Pair],
+    *,
+    final: bool = False,
+    optimistic: bool = False,
 ) -> ChunkOutcome:
-    """One chunk of a bulk job, effectively once (the worker task's body)."""
+    """One chunk of a bulk job, effectively once (the worker task's body).
+
+    ``optimistic`` (a first attempt): the chunk's own topics and replies are taken to
+    be new (``forum.bulk.apply_items``); if one was imported before, its unique
+    external_id refuses the insert and the chunk runs again at once with the full
+    lookups, which then give it as ``existing``."""
     with transaction(database_url) as session:
         bulk_jobs.mark_running(session, job_id)
+    if optimistic:
+        try:
+            return _apply_once(database_url, job_id, items, final=final, optimistic=True)
+        except IntegrityError as exc:
+            log.info("bulk chunk of job %s runs again with full lookups: %s", job_id, exc.orig)
+    return _apply_once(database_url, job_id, items, final=final, optimistic=False)
+
+
+def _apply_once(
+    database_url: str, job_id: str, items: Sequence[Pair], *, final: bool, optimistic: bool
+) -> ChunkOutcome:
     with transaction(database_url) as session:
         job = bulk_jobs.header(session, job_id)
         if job is None or job.state not in jobs.UNFINISHED:
             return ChunkOutcome()  # withdrawn by the API, or already complete
-        return apply_pending(session, job, items, final=final)
+        return apply_pending(session, job, items, final=final, optimistic=optimistic)
 
 
 def publish(job_id: str, packed: str, *, defers: int = 0, countdown: float | None = None) -> None:
@@ -135,9 +156,10 @@ def bulk_chunk(self: Task, job_id: str, packed: str, defers: int = 0) -> int:
 
     pairs = unpack(packed)
     try:
-        outcome = apply_chunk(
-            get_settings().database_url, job_id, pairs, final=defers >= MAX_DEFERS
-        )
+        # A retry follows a failure (often a conflict on an external id): full lookups.
+        first_attempt = self.request.retries == 0
+        outcome = apply_chunk(get_settings().database_url, job_id, pairs,
+                              final=defers >= MAX_DEFERS, optimistic=first_attempt)  # fmt: skip
     except (OperationalError, IntegrityError, ResultsConflict) as exc:
         # The database failed, or a concurrent chunk imported the same external id
         # (or this very chunk, redelivered) first: retrying sees its committed rows.

@@ -81,9 +81,11 @@ class _Chunk:
         session: Session,
         items: Sequence[tuple[int, Item]],
         earlier_pending: Callable[[], bool],
+        optimistic: bool,
     ) -> None:
         self.session = session
         self.items = items
+        self.optimistic = optimistic
         # Asked before the references are looked up: once nothing earlier is pending,
         # everything earlier is committed and the lookups below see it (asking after
         # could miss a chunk that committed in between, and fail a good item).
@@ -111,8 +113,19 @@ class _Chunk:
         user_refs = [i["external_id"] for i in users] + [i.get("user") for i in topics + replies]
         cat_refs = [i["external_id"] for i in cats] + [i.get("parent") for i in cats]
         cat_refs += [i.get("category") for i in topics]
-        topic_refs = [i["external_id"] for i in topics] + [i.get("topic") for i in replies]
-        post_refs = [i["external_id"] for i in replies] + [i.get("to") for i in replies]
+        topic_refs = [i.get("topic") for i in replies]
+        post_refs = [i.get("to") for i in replies]
+        if self.optimistic:
+            # Topics and replies of this chunk are taken to be new (the unique external_id
+            # indexes, and ``unsure_existing``, check it), so references to them resolve
+            # within the chunk, without looking them up.
+            own_topics = {i["external_id"] for i in topics}
+            own_posts = {i["external_id"] for i in replies}
+            topic_refs = [ref for ref in topic_refs if ref not in own_topics]
+            post_refs = [ref for ref in post_refs if ref not in own_posts]
+        else:
+            topic_refs += [i["external_id"] for i in topics]
+            post_refs += [i["external_id"] for i in replies]
         self.uid_of = lookup(s, User.external_id, User.uid, user_refs)
         self.cid_of = lookup(s, Category.external_id, Category.cid, cat_refs)
         self.pid_of = lookup(s, Post.external_id, Post.pid, post_refs)
@@ -279,6 +292,15 @@ class _Chunk:
             "deleted": deleted, "upvotes": max(votes, 0), "downvotes": max(-votes, 0),
             "replies": 0, "bookmarks": 0, "deleter_uid": 0, "external_id": external_id,
         })  # fmt: skip
+
+    def unsure_existing(self, unsure: Mapping[str, list[str]]) -> bool:
+        """Optimistic mode: does a topic or reply that was NOT inserted (failed or
+        deferred) already exist? Then the full lookups must decide its result."""
+        s = self.session
+        return bool(
+            lookup(s, Topic.external_id, Topic.tid, unsure["topic"])
+            or lookup(s, Post.external_id, Post.pid, unsure["reply"])
+        )
 
     def existing(self, item: Item) -> int | None:
         mapping = {"user": self.uid_of, "category": self.cid_of, "topic": self.tid_of,
@@ -544,13 +566,21 @@ def apply_items(
     *,
     earlier_pending: Callable[[], bool] = lambda: False,
     before_counters: Callable[[ChunkResult], None] = lambda outcome: None,
+    optimistic: bool = False,
 ) -> ChunkResult:
     """Create ``items`` (``(index, item)`` pairs, in input order) as ``actor``.
 
     ``actor`` None is the operator (CLI ``--direct``); any other actor must be an
     administrator. Never commits; one bad item fails alone. ``before_counters``
     gets the outcome once the new rows are written, before the counters of existing
-    rows are updated (the bulk worker stores the per-item results there)."""
+    rows are updated (the bulk worker stores the per-item results there).
+
+    ``optimistic``: a first delivery skips looking up the external ids of its own
+    topics and replies (they are almost always new). A topic or reply imported
+    before then makes the insert fail on its unique external_id (IntegrityError: the
+    caller rolls back and runs the chunk again with ``optimistic=False``); one that
+    failed or was deferred is checked here, and the chunk walked again with the full
+    lookups if it exists, so the results are those of the full lookups."""
     outcome = ChunkResult()
     if not items:
         return outcome
@@ -559,9 +589,10 @@ def apply_items(
         outcome.results = [Result(i, it["type"], it.get("external_id"), FAILED, error=record)
                            for i, it in items]  # fmt: skip
         return outcome
-    chunk = _Chunk(session, items, earlier_pending)
+    chunk = _Chunk(session, items, earlier_pending, optimistic)
     apply_one = {"user": chunk.user, "category": chunk.category, "topic": chunk.topic,
                  "reply": chunk.reply}  # fmt: skip
+    unsure: dict[str, list[str]] = {"topic": [], "reply": []}
     for index, item in items:
         kind, ext = item["type"], item["external_id"]
         known = chunk.existing(item)
@@ -572,10 +603,15 @@ def apply_items(
             state, forum_id = apply_one[kind](item)
         except _Deferred:
             outcome.deferred.append((index, item))
+            unsure.get(kind, []).append(ext)
             continue
         except ForumError as exc:
             outcome.results.append(Result(index, kind, ext, FAILED, error=error_record(exc)))
+            unsure.get(kind, []).append(ext)
             continue
         outcome.results.append(Result(index, kind, ext, state, forum_id))
+    if optimistic and chunk.unsure_existing(unsure):
+        return apply_items(session, actor, items, earlier_pending=earlier_pending,
+                           before_counters=before_counters)  # fmt: skip
     _write(chunk, lambda: before_counters(outcome))
     return outcome

@@ -5,8 +5,10 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import JSON, Table, any_, bindparam, func, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 IN_CHUNK = 5_000  # bound parameters per IN list (SQLite allows 32,766 per statement)
@@ -73,13 +75,20 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     as_json = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
     values = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
     raw = session.connection().connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:  # type: ignore[union-attr]
-        if not as_json:
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            if not as_json:
+                for row in rows:
+                    copy.write_row(values(row))
+                return
             for row in rows:
-                copy.write_row(values(row))
-            return
-        for row in rows:
-            record = list(values(row))
-            for i in as_json:
-                record[i] = _json_text(record[i])
-            copy.write_row(record)
+                record = list(values(row))
+                for i in as_json:
+                    record[i] = _json_text(record[i])
+                copy.write_row(record)
+    except psycopg.IntegrityError as exc:
+        # On the driver's connection SQLAlchemy does not wrap errors: callers catch
+        # SQLAlchemy's IntegrityError (an external id taken by concurrent work) as for
+        # any other statement.
+        raise IntegrityError(statement, None, exc) from exc

@@ -247,3 +247,45 @@ def test_items_recorded_by_another_delivery_are_refused(db_url: str) -> None:
         assert [r["index"] for r in rows] == [0, 1, 2, 3]
         job = jobs.get(session, job_id)
         assert job is not None and job.progress == {"done": 4, "failed": 0, "total": 8}
+
+
+def _results(url: str, job_id: str) -> list[tuple[str, int | None]]:
+    with transaction(url) as session:
+        return [(r["state"], r["id"]) for r in bulk_jobs.items_page(session, job_id, 0, 100)]
+
+
+def test_first_delivery_of_items_imported_before_gives_them_as_existing(db_url: str) -> None:
+    """A first delivery does not look up its own topics and replies: a re-sent import
+    trips their unique external ids and runs again with the full lookups."""
+    admin = new_user(db_url, admin=True)
+    prefix = unique("o")
+    items = _items(prefix)
+    first = _job(db_url, admin, items)
+    apply_chunk(db_url, first, list(enumerate(items)), optimistic=True)
+    created = _results(db_url, first)
+    assert {state for state, _ in created} == {"created"}
+    with transaction(db_url) as session:
+        posts = session.scalar(select(func.count()).select_from(Post))
+    again = _job(db_url, admin, items)  # the importer sends the same items again
+    outcome = apply_chunk(db_url, again, list(enumerate(items)), optimistic=True)
+    assert outcome.finished
+    assert _results(db_url, again) == [("existing", forum_id) for _, forum_id in created]
+    with transaction(db_url) as session:
+        assert session.scalar(select(func.count()).select_from(Post)) == posts
+
+
+def test_first_delivery_of_an_imported_reply_that_would_fail_gives_it_as_existing(
+    db_url: str,
+) -> None:
+    """Not inserted, so no unique index can tell: the failed items are checked."""
+    admin = new_user(db_url, admin=True)
+    prefix = unique("f")
+    items = _items(prefix)
+    first = _job(db_url, admin, items)
+    apply_chunk(db_url, first, list(enumerate(items)), optimistic=True)
+    pid = _results(db_url, first)[4][1]
+    resent = parse_item({"type": "reply", "external_id": f"{prefix}r1", "tid": 10**9,
+                         "uid": admin, "content": CONTENT})  # fmt: skip
+    again = _job(db_url, admin, [resent])
+    apply_chunk(db_url, again, [(0, resent)], optimistic=True)
+    assert _results(db_url, again) == [("existing", pid)]
