@@ -5,15 +5,24 @@ NDJSON, imports it with ``forumq import`` (the real client) through the real sta
 (uvicorn, Redis, Celery workers, PostgreSQL; a fresh database), and prints topics/s
 and posts/s end to end, the peak RSS of the API and worker processes, and, in the
 same run on the same rows, the raw ceiling of PostgreSQL COPY and the ratio.
+
+``--own-postgres`` runs everything (import and COPY ceiling) on a PostgreSQL server
+the script starts itself (initdb in a temporary directory, a free port) with the
+settings README recommends for bulk imports (``BULK_SETTINGS``), instead of the
+server at ``FORUMQ_BENCH_PG``; the machine's server is left as it is.
 """
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import orjson
@@ -25,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.stack import (
     Machine,
     celery_worker,
+    free_port,
     fresh_database,
     http_server,
     pg_dsn,
@@ -37,6 +47,52 @@ PG_ADMIN_URL = os.environ.get(
 REDIS_URL = os.environ.get("FORUMQ_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 CONTENT = "Imported benchmark content, long enough to look like a real post body."
 T0 = 1_400_000_000_000
+# A server for bulk imports (README, "Bulk import"): room for the tables and indexes an
+# import writes, and checkpoints far enough apart that one does not start every few
+# seconds (each one makes the next write to every page log a full-page image).
+BULK_SETTINGS = {
+    "shared_buffers": "1GB",
+    "max_wal_size": "8GB",
+    "min_wal_size": "1GB",
+    "checkpoint_timeout": "30min",
+    "wal_buffers": "64MB",
+}
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return str(found[-1]) if found else shutil.which(name) or name
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    """initdb and postgres refuse to run as root: run them as the postgres user then."""
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
+@contextmanager
+def own_postgres() -> Iterator[str]:
+    """A PostgreSQL server with ``BULK_SETTINGS`` in a temporary directory; yields its
+    admin URL (database ``postgres``), stops and removes it after."""
+    root = Path(tempfile.mkdtemp(prefix="forumq-bench-pg-"))
+    data, port = root / "data", free_port()
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    subprocess.run(_as_postgres([_pg_bin("initdb"), "-D", str(data), "-U", "postgres",
+                                 "-A", "trust", "--no-sync"]),
+                   check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    options = [f"-c {key}={value}" for key, value in BULK_SETTINGS.items()]
+    options += ["-c listen_addresses=127.0.0.1", f"-c port={port}",
+                f"-c unix_socket_directories={root}"]  # fmt: skip
+    subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-l", str(root / "log"),
+                                 "-o", " ".join(options), "-w", "start"]),
+                   check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    try:
+        yield url  # pg_ctl -w returned once the server accepts connections
+    finally:
+        subprocess.run(_as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast",
+                                     "stop"]), stdout=subprocess.DEVNULL)  # fmt: skip
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def generate(path: Path, topics: int, replies: int, users: int, categories: int) -> None:
@@ -131,12 +187,12 @@ class PeakRss:
         self._thread.join()
 
 
-def copy_ceiling(topics: int, replies: int) -> float:
+def copy_ceiling(admin_url: str, topics: int, replies: int) -> float:
     """Seconds to COPY the same topic and post rows into a fresh database, one transaction."""
     from forum.db import transaction
     from forum.models import Category, User
 
-    with fresh_database(PG_ADMIN_URL) as url:
+    with fresh_database(admin_url) as url:
         with transaction(url) as session:
             session.add(User(uid=1, username="u", userslug="u", joindate=T0, lastonline=T0))
             session.add(Category(cid=1, name="c", slug="1/c"))
@@ -178,12 +234,19 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--in-flight", type=int, default=3, help="batches the client keeps sent")
+    parser.add_argument("--own-postgres", action="store_true",
+                        help="run on a PostgreSQL server started with BULK_SETTINGS")  # fmt: skip
     args = parser.parse_args()
+    with own_postgres() if args.own_postgres else nullcontext(PG_ADMIN_URL) as admin_url:
+        run(args, admin_url)
+
+
+def run(args: argparse.Namespace, admin_url: str) -> None:
     users = args.users or max(50, args.topics // 20)
     console = Console(stderr=True)
     from forumq.importer import run_http
 
-    with tempfile.TemporaryDirectory() as tmp_dir, fresh_database(PG_ADMIN_URL) as url:
+    with tempfile.TemporaryDirectory() as tmp_dir, fresh_database(admin_url) as url:
         tmp = Path(tmp_dir)
         export = tmp / "forum.ndjson"
         generate(export, args.topics, args.replies, users, args.categories)
@@ -209,7 +272,7 @@ def main() -> None:
                 celery_worker(env, tmp / "worker.log", args.concurrency) as worker_pid,
                 http_server(["-m", "forumq", "serve"], env, tmp / "api.log") as (base, api_pid),
                 PeakRss({"api": api_pid, "worker": worker_pid}) as rss,
-                Machine([api_pid, worker_pid], PG_ADMIN_URL, url.rsplit("/", 1)[1]) as machine,
+                Machine([api_pid, worker_pid], admin_url, url.rsplit("/", 1)[1]) as machine,
             ):
                 started, client_cpu = time.perf_counter(), time.process_time()
                 summary = run_http(export, base, token, None, args.batch, False, console,
@@ -220,11 +283,12 @@ def main() -> None:
             purge_queue(REDIS_URL, env["FORUMQ_INTERACTIVE_QUEUE"])
             purge_queue(REDIS_URL, env["FORUMQ_BULK_QUEUE"])
         posts = args.topics * (1 + args.replies)
-        ceiling = copy_ceiling(args.topics, args.replies)
+        ceiling = copy_ceiling(admin_url, args.topics, args.replies)
         size_mb = export.stat().st_size / 1e6
         print(f"bulk import: {args.topics:,} topics x {args.replies} replies, {users:,} users, "
               f"{args.categories} categories = {items:,} items ({size_mb:.0f} MB), "
-              f"batch {args.batch}, chunk {args.chunk}, worker -c {args.concurrency}")  # fmt: skip
+              f"batch {args.batch}, chunk {args.chunk}, worker -c {args.concurrency}"
+              + (", own PostgreSQL (bulk settings)" if args.own_postgres else ""))  # fmt: skip
         print(f"  end to end: {elapsed:.1f} s, {args.topics / elapsed:,.0f} topics/s, "
               f"{posts / elapsed:,.0f} posts/s, {summary.failed} failed")  # fmt: skip
         print(f"  peak RSS: api {rss.peak['api'] / 1024:.0f} MB, "
