@@ -2,7 +2,6 @@
 the token route, in the plugin's order of precedence (plugin-write-api.md §2.2)."""
 
 import re
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +13,7 @@ from starlette.requests import Request
 from api import inputs
 from api.errors import bad_request, not_authorised, params_missing
 from api.inputs import Body
+from api.lookups import Lookups
 from forum import privileges, tokens
 from forum.db import session_factory
 from forum.models import User
@@ -37,9 +37,12 @@ class Authenticator:
         self._settings = settings
         self._sessions = session_factory(settings.database_url)
         self._algorithms = [a for a in settings.jwt_algorithms if a in SAFE_JWT_ALGORITHMS]
-        # token digest -> (owner, expires at); short-lived so revocations land fast.
-        self._cache: dict[str, tuple[tokens.TokenOwner | None, float]] = {}
-        self._users: dict[int, tuple[bool, bool, float]] = {}
+        seconds = settings.token_cache_seconds
+        # token digest -> its owner (None: no such token)
+        self._tokens: Lookups[tokens.TokenOwner | None] = Lookups(seconds)
+        # uid -> (exists, is admin); an unknown uid is not remembered, so a user
+        # created a moment ago is found at once.
+        self._users: Lookups[tuple[bool, bool]] = Lookups(seconds, keep=lambda user: user[0])
 
     async def authenticate(self, request: Request, body: Body) -> tuple[Principal, Body]:
         """The caller, and the parameters to use (a JWT's claims may supply them)."""
@@ -58,9 +61,12 @@ class Authenticator:
         if scheme.lower() != "bearer" or not secret.strip():
             raise not_authorised()
         secret = secret.strip()
-        # A cached token is answered on the event loop: a thread hop costs about as
+        key = tokens.digest(secret)
+        # A remembered token is answered on the event loop: a thread hop costs about as
         # much as a whole bare request.
-        owner = self._cached(secret) or await run_in_threadpool(self._lookup, secret)
+        found, owner = self._tokens.cached(key)
+        if not found:
+            owner = await self._tokens.get(key, lambda: self._lookup(secret))
         if owner is None:
             raise not_authorised()
         if owner.uid is not None:
@@ -70,18 +76,9 @@ class Authenticator:
             raise params_missing(["_uid"])
         return await self._principal(self._parse_uid(raw_uid), "master")
 
-    def _cached(self, secret: str) -> tokens.TokenOwner | None:
-        cached = self._cache.get(tokens.digest(secret))
-        return cached[0] if cached and cached[1] > time.monotonic() else None
-
     def _lookup(self, secret: str) -> tokens.TokenOwner | None:
-        key = tokens.digest(secret)
         with self._sessions() as session:
-            owner = tokens.lookup(session, secret)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[key] = (owner, time.monotonic() + self._settings.token_cache_seconds)
-        return owner
+            return tokens.lookup(session, secret)
 
     def _jwt_token(self, request: Request, body: Body) -> str | None:
         for key in filter(None, (self._settings.jwt_payload_key, "token")):
@@ -127,13 +124,7 @@ class Authenticator:
     def _load_user(self, uid: int) -> tuple[bool, bool]:
         with self._sessions() as session:
             exists = session.get(User, uid) is not None
-            admin = exists and privileges.is_admin(session, uid)
-        if len(self._users) > 10_000:
-            self._users.clear()
-        if exists:  # a user created a moment ago must not stay unknown
-            ttl = self._settings.token_cache_seconds
-            self._users[uid] = (exists, admin, time.monotonic() + ttl)
-        return exists, admin
+            return exists, exists and privileges.is_admin(session, uid)
 
     @staticmethod
     def _parse_uid(raw: object) -> int:
@@ -144,11 +135,10 @@ class Authenticator:
         return int(text)
 
     async def _principal(self, uid: int, via: str) -> Principal:
-        cached = self._users.get(uid)
-        if cached and cached[2] > time.monotonic():
-            exists, admin = cached[0], cached[1]
-        else:
-            exists, admin = await run_in_threadpool(self._load_user, uid)
+        found, user = self._users.cached(uid)
+        if not found:
+            user = await self._users.get(uid, lambda: self._load_user(uid))
+        exists, admin = user  # type: ignore[misc]
         if not exists:
             if via in ("master", "jwt"):
                 raise bad_request("_uid must name an existing user", ["_uid"])
