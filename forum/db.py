@@ -26,7 +26,10 @@ def _begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pre_ping: bool = True) -> Engine:
+    """``pre_ping``: test each pooled connection before use (a round trip per
+    transaction). Without it a connection the server dropped fails its first statement
+    and the pool discards every connection as old; for callers that retry anyway."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None}
@@ -34,21 +37,31 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _tune_sqlite)
         event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=pre_ping)
+
+
+def engine_for(url: str, *, pre_ping: bool = True) -> Engine:
+    """One engine (one pool) per URL and ``pre_ping``, shared by the process."""
+    return _engine(url, pre_ping)
+
+
+def session_factory(url: str, *, pre_ping: bool = True) -> sessionmaker[Session]:
+    return _session_factory(url, pre_ping)
+
+
+# Positional cache keys: engine_for(url) and engine_for(url, pre_ping=True) are one engine.
+@lru_cache(maxsize=8)
+def _engine(url: str, pre_ping: bool) -> Engine:
+    return make_engine(url, pre_ping=pre_ping)
 
 
 @lru_cache(maxsize=8)
-def engine_for(url: str) -> Engine:
-    return make_engine(url)
-
-
-@lru_cache(maxsize=8)
-def session_factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(engine_for(url), expire_on_commit=False)
+def _session_factory(url: str, pre_ping: bool) -> sessionmaker[Session]:
+    return sessionmaker(_engine(url, pre_ping), expire_on_commit=False)
 
 
 @contextmanager
-def transaction(url: str) -> Iterator[Session]:
+def transaction(url: str, *, pre_ping: bool = True) -> Iterator[Session]:
     """One session, one transaction: committed on success, rolled back on error."""
-    with session_factory(url)() as session, session.begin():
+    with session_factory(url, pre_ping=pre_ping)() as session, session.begin():
         yield session

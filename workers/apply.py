@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError)
 MAX_RETRIES = 10
 DEFER_SECONDS = 0.05
+# No test round trip per transaction: a batch that meets a dropped connection fails
+# with OperationalError and is retried like any transient error, on fresh connections.
+PRE_PING = False
 
 
 def error_record(kind: str, key: str, message: str, args: Sequence[str] = ()) -> dict[str, Any]:
@@ -109,7 +112,7 @@ class _MarkFirst(Exception):
 
 
 def mark_running(database_url: str, job_ids: Sequence[str], *, redelivered: bool) -> None:
-    with transaction(database_url) as session:
+    with transaction(database_url, pre_ping=PRE_PING) as session:
         if session.get_bind().dialect.name == "postgresql":
             # Losing a "running" mark in a crash is harmless: skip the fsync.
             session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
@@ -141,7 +144,7 @@ def _apply(
     outcome = Outcome()
     started = now_ms()
     try:
-        with transaction(database_url) as session:
+        with transaction(database_url, pre_ping=PRE_PING) as session:
             batch, waiting = jobs.lock_batch(session, job_ids)
             if not durable_mark and not all(jobs.first_delivery(job) for job in batch):
                 raise _MarkFirst  # rolls back: nothing was written
@@ -149,7 +152,7 @@ def _apply(
             _apply_locked(session, batch, earlier, held, outcome, count=not durable_mark)
     except Failed as failed:
         # A lone job's command failed and its transaction rolled back: record why.
-        with transaction(database_url) as session:
+        with transaction(database_url, pre_ping=PRE_PING) as session:
             for job in jobs.lock_unfinished(session, [failed.job_id]):
                 if not durable_mark:
                     jobs.count_delivery(job, started)
@@ -196,7 +199,7 @@ def _apply_locked(
 
 def fail_batch(database_url: str, job_ids: Sequence[str], reason: str) -> list[str]:
     """Give up on jobs after the retry limit: they end ``failed``, never stuck."""
-    with transaction(database_url) as session:
+    with transaction(database_url, pre_ping=PRE_PING) as session:
         pending = jobs.lock_unfinished(session, job_ids)
         for job in pending:
             jobs.finish(job, error=error_record("unavailable", "service-unavailable", reason))

@@ -30,7 +30,11 @@ def test_replies_to_one_topic_apply_in_acceptance_order(redis_url: str, tmp_path
             with servers.running_api(env, tmp_path / "api.log") as base_url:
 
                 async def send() -> list[str]:
-                    async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
+                    # 300 requests at once against eight busy workers on two cores: wait
+                    # for a pooled connection as long as it takes, not httpx's 5 s.
+                    async with httpx.AsyncClient(
+                        base_url=base_url, headers=headers, timeout=60
+                    ) as client:
                         responses = await asyncio.gather(
                             *(client.post(f"/api/v1/topics/{tid}",
                                           json={"content": f"{tag} reply {i:04d}"})
