@@ -50,48 +50,53 @@ def plugin_router(version: str) -> list[BaseRoute]:
 
 
 class PathIndexedRouter(Router):
-    """A Router that tries only the routes whose path can match the request's.
+    """A Router that tries only the routes that can match the request.
 
     Starlette tries every route in order; a write to ``/topics/{tid}`` was about the
     thirtieth, a tenth of the API's CPU per request. Routes are grouped by the literal
-    first segment of their path ("topics"); a request tries, in the original order, the
-    routes of its segment plus any whose first segment is not literal. A route of another
-    segment cannot match the path, fully or partly, so the first match is the same route
-    Starlette would pick. Without one, Starlette's own lookup decides (redirects, 404)."""
+    first segment of their path ("topics"), and within it by method: a request tries, in
+    the original order, the routes of its segment that take its method, plus any whose
+    first segment is not literal. A route left out can only fail to match, or match the
+    path with another method (a partial match), so the first full match is the route
+    Starlette would pick. Without one, the request goes through Starlette's own lookup,
+    which then decides between 405, redirects and 404."""
 
     def __init__(self, routes: list[BaseRoute]) -> None:
         super().__init__(routes=routes)
         segments = [_first_segment(item) for item in routes]
-        self._by_segment = {
-            segment: [
-                item for item, its in zip(routes, segments, strict=True) if its in (None, segment)
+        literal = {segment for segment in segments if segment is not None}
+        self._candidates = {
+            (segment, method): [
+                item
+                for item, its in zip(routes, segments, strict=True)
+                if its in (None, segment) and _takes(item, method)
             ]
-            for segment in segments
-            if segment is not None
+            for segment in literal
+            for method in METHODS
         }
-        self._anywhere = [item for item, its in zip(routes, segments, strict=True) if its is None]
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().app(scope, receive, send)
             return
         segment = get_route_path(scope)[1:].partition("/")[0]
-        found: BaseRoute | None = None
-        found_scope: Scope = {}
-        for item in self._by_segment.get(segment, self._anywhere):
+        for item in self._candidates.get((segment, scope["method"]), ()):
             match, child_scope = item.matches(scope)
             if match is Match.FULL:
-                found, found_scope = item, child_scope
-                break
-            if match is Match.PARTIAL and found is None:
-                found, found_scope = item, child_scope
-        if found is None:
-            await super().app(scope, receive, send)
-            return
-        scope.setdefault("router", self)
-        scope["route"] = found
-        scope.update(found_scope)
-        await found.handle(scope, receive, send)
+                scope.setdefault("router", self)
+                scope["route"] = item
+                scope.update(child_scope)
+                await item.handle(scope, receive, send)
+                return
+        await super().app(scope, receive, send)
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _takes(item: BaseRoute, method: str) -> bool:
+    methods = getattr(item, "methods", None)
+    return methods is None or method in methods
 
 
 def _first_segment(item: BaseRoute) -> str | None:
