@@ -35,6 +35,7 @@ from api.errors import ApiError
 from api.submitter import Submitter
 from api.writes import Writes
 from forum.db import engine_for
+from forumq.runtime import tune_gc
 from forumq.settings import Settings, get_settings
 from workers.notify import Waiter
 
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.writes = Writes(app.state)
         await app.state.waiter.start()
         await app.state.submitter.start()
+        tune_gc()
         try:
             yield
         finally:

@@ -1,8 +1,12 @@
 """The Celery application: broker from settings, late acks, one queue per kind of work."""
 
+from typing import Any
+
 from celery import Celery
+from celery.signals import worker_init, worker_process_init
 from kombu import Exchange, Queue
 
+from forumq.runtime import tune_gc
 from forumq.settings import get_settings
 
 
@@ -45,3 +49,10 @@ def make_celery() -> Celery:
 
 
 celery_app = make_celery()
+
+
+@worker_init.connect
+@worker_process_init.connect
+def _tune_gc(**_: Any) -> None:
+    # In the main process (solo and thread pools) and in each prefork child.
+    tune_gc()
