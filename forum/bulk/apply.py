@@ -348,18 +348,23 @@ def _write(chunk: _Chunk, before_counters: Callable[[], None]) -> None:
     for topic in chunk.topics:
         cat_topics[topic["cid"]] += 1
         user_topics[topic["uid"]] += 1
+    topic_cid = chunk.topic_cid
     for post in chunk.posts:  # input order: a topic's main post precedes its replies
         tid, uid, ts = post["tid"], post["uid"], post["timestamp"]
-        agg = topic_agg.setdefault(tid, {"n": 0, "last": 0, "uids": set(), "teaser": None,
-                                         "teaser_ts": -1})  # fmt: skip
+        agg = topic_agg.get(tid)
+        if agg is None:  # (not setdefault: that builds a dict and a set for every post)
+            agg = topic_agg[tid] = {"n": 0, "last": 0, "uids": set(), "teaser": None,
+                                    "teaser_ts": -1}  # fmt: skip
         agg["n"] += 1
-        agg["last"] = max(agg["last"], ts)
+        if ts > agg["last"]:
+            agg["last"] = ts
         agg["uids"].add(uid)
-        if post["pid"] not in main_pids and ts >= agg["teaser_ts"]:
+        if ts >= agg["teaser_ts"] and post["pid"] not in main_pids:
             agg["teaser"], agg["teaser_ts"] = post["pid"], ts
-        cat_posts[chunk.topic_cid[tid]] += 1
+        cat_posts[topic_cid[tid]] += 1
         user_posts[uid] += 1
-        user_last[uid] = max(user_last.get(uid, 0), ts)
+        if ts > user_last.get(uid, 0):
+            user_last[uid] = ts
         if post["to_pid"] is not None:
             replies_to[post["to_pid"]] += 1
 
