@@ -7,9 +7,11 @@ from typing import Any
 import orjson
 import psycopg
 from sqlalchemy import JSON, Table, any_, bindparam, func, insert, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
 IN_CHUNK = 5_000  # bound parameters per IN list (SQLite allows 32,766 per statement)
 
@@ -69,6 +71,11 @@ def lookup(session: Session, key, value, wanted: Iterable[Any]) -> dict[Any, Any
     return found
 
 
+def _pg_type(column_type: TypeEngine[Any]) -> str:
+    """The PostgreSQL type name of a column type, without its length (``varchar``)."""
+    return column_type.compile(dialect=postgresql.dialect()).split("(")[0].lower()
+
+
 def _json_text(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
@@ -90,10 +97,14 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     as_json = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
     values = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
     raw = session.connection().connection.driver_connection
-    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
+    # Binary COPY where no JSON column needs its text: formatting a row costs the
+    # client less than half as much as in text format (typed by the columns' types).
+    binary = " (FORMAT BINARY)" if not as_json else ""
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN{binary}'
     try:
         with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
             if not as_json:
+                copy.set_types([_pg_type(table.c[c].type) for c in columns])
                 for row in rows:
                     copy.write_row(values(row))
                 return
