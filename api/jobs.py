@@ -30,14 +30,21 @@ async def get_job(request: Request) -> Response:
     write = await authenticated(request)
     state = request.app.state
     job_id = request.path_params["job_id"]
-    job = await run_in_threadpool(_load, state.settings.database_url, job_id)
-    if job is None or not (write.principal.is_admin or job.actor_uid == write.principal.uid):
-        raise not_found()
     preference = parse_prefer(request.headers.get("prefer"))
     timeout = wait_seconds(preference, 0.0, state.settings.max_wait)
-    if job.state in jobs.UNFINISHED and timeout > 0:
-        await state.waiter.wait(job_id, timeout)
-        job = await run_in_threadpool(_load, state.settings.database_url, job_id) or job
+    # Expect the finish notice before reading the job: a job finishing between the read
+    # and the registration would otherwise notify nobody, and the wait run its full time.
+    finished = state.waiter.expect(job_id) if timeout > 0 else None
+    try:
+        job = await run_in_threadpool(_load, state.settings.database_url, job_id)
+        if job is None or not (write.principal.is_admin or job.actor_uid == write.principal.uid):
+            raise not_found()
+        if finished is not None and job.state in jobs.UNFINISHED:
+            await state.waiter.wait(job_id, timeout, finished)
+            job = await run_in_threadpool(_load, state.settings.database_url, job_id) or job
+    finally:
+        if finished is not None:
+            state.waiter.forget(job_id, finished)
     return envelopes.success(job.router, job_view(job))
 
 

@@ -70,3 +70,52 @@ def test_sync_reply_answers_from_the_notice_like_the_job(stack: Stack, router: s
         # The apply transaction counted its one delivery with the final state.
         assert job is not None and job.state == "failed" and job.attempts == 1
         assert job.started_at and job.finished_at and job.started_at <= job.finished_at
+
+
+def test_waiting_on_the_job_route_misses_no_notice(
+    redis_url: str, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``GET /api/jobs/{id}`` with ``Prefer: wait``: a job that finishes right after the
+    route read it (unfinished) still wakes the request at once, not after the wait."""
+    import time
+
+    from starlette.testclient import TestClient
+
+    from api import jobs as job_route
+    from api.app import create_app
+    from forum import jobs
+    from forum.db import transaction
+    from forumq.settings import Settings
+    from tests.api.test_submitter import job_row
+    from tests.conftest import seed
+
+    uid, _master, token, _cid = seed(pg_url)
+    row = job_row(1, uid, "finishes during the read")
+    with transaction(pg_url) as session:
+        jobs.insert_jobs(session, [row])
+    read = job_route._load
+
+    def read_then_finish(database_url: str, job_id: str) -> Job | None:
+        job = read(database_url, job_id)  # still queued
+        if job is not None and job.state == jobs.QUEUED:
+            # The worker finishes now, between the route's read and its wait.
+            with transaction(database_url) as session:
+                stored = session.get(Job, job.seq)
+                assert stored is not None
+                jobs.finish(stored, result={"pid": 1})
+            Publisher(redis_url).job_finished([job_id])
+        return job
+
+    monkeypatch.setattr(job_route, "_load", read_then_finish)
+    settings = Settings(database_url=pg_url, broker_url=redis_url)
+    with TestClient(create_app(settings)) as client:
+        time.sleep(0.3)  # the waiter has subscribed
+        started = time.monotonic()
+        response = client.get(
+            f"/api/jobs/{row['id']}",
+            headers={"Authorization": f"Bearer {token}", "Prefer": "wait=20"},
+        )
+        took = time.monotonic() - started
+    assert response.status_code == 200, response.text
+    assert response.json()["payload"]["state"] == "succeeded"
+    assert took < 5, f"the finish notice was missed: waited {took:.1f} s"
