@@ -142,10 +142,13 @@ def http_server(argv: list[str], env: dict[str, str], log: Path) -> Iterator[tup
 
 
 @contextmanager
-def celery_worker(env: dict[str, str], log: Path, concurrency: int) -> Iterator[int]:
-    """``python -m forumq worker --concurrency=N``, yielded (its pid) once ready."""
+def celery_worker(
+    env: dict[str, str], log: Path, concurrency: int, pool: str = "prefork"
+) -> Iterator[int]:
+    """``python -m forumq worker --concurrency=N --pool=P``, yielded (its pid) once ready."""
     log.write_bytes(b"")
-    process = start(["-m", "forumq", "worker", f"--concurrency={concurrency}"], env, log)
+    argv = ["-m", "forumq", "worker", f"--concurrency={concurrency}", f"--pool={pool}"]
+    process = start(argv, env, log)
     try:
         wait_until(lambda: b"ready." in log.read_bytes(), 90, "celery worker")
         yield process.pid

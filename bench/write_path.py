@@ -249,7 +249,7 @@ def applied_rate(ctx: Context, api: str, workers: int) -> None:
     count = ctx.args.replies
     worker_log = ctx.out / f"worker-{workers}.log"
     tids = ctx.seed.tids
-    with stack.celery_worker(ctx.env, worker_log, workers) as worker_pid:
+    with stack.celery_worker(ctx.env, worker_log, workers, ctx.args.worker_pool) as worker_pid:
         ctx.pids.append(worker_pid)
         warm_up_worker(ctx, api, workers)
         posts_before = ctx.sql("SELECT count(*) FROM posts WHERE tid = ANY(%s)", tids)[0][0]
@@ -290,7 +290,9 @@ def profile_workers(ctx: Context, api: str) -> None:
     """A 1-process worker draining replies: where its CPU goes (GIL samples of the pool
     process) and where a task's wall time goes (all samples inside the task)."""
     seconds = ctx.args.profile_seconds
-    with stack.celery_worker(ctx.env, ctx.out / "worker-profile.log", 1) as worker_pid:
+    with stack.celery_worker(
+        ctx.env, ctx.out / "worker-profile.log", 1, ctx.args.worker_pool
+    ) as worker_pid:
         warm_up_worker(ctx, api, 1)
         raws = {mode: ctx.out / f"profile-worker-{mode}.txt" for mode in ("gil", "wall")}
         spies = [profiling.record(worker_pid, seconds, raw, True, mode=mode)
@@ -317,8 +319,11 @@ def sync_latency(ctx: Context, api: str) -> None:
 
     n, seed = ctx.args.sync_requests, ctx.seed
     tid = seed.tids[0]
-    say(f"\n(c) synchronous reply latency, {n} sequential requests (Prefer: wait=10) against "
-        f"forum.topics.reply in a transaction, interleaved; 1 worker process")  # fmt: skip
+    pool = ctx.args.worker_pool
+    say(
+        f"\n(c) synchronous reply latency, {n} sequential requests (Prefer: wait=10) against "
+        f"forum.topics.reply in a transaction, interleaved; 1 worker process, {pool} pool"
+    )
 
     def direct() -> float:
         began = time.perf_counter()
@@ -328,7 +333,9 @@ def sync_latency(ctx: Context, api: str) -> None:
 
     bare_log = ctx.out / "bare-sync.log"
     with (
-        stack.celery_worker(ctx.env, ctx.out / "worker-sync.log", 1) as worker_pid,
+        stack.celery_worker(
+            ctx.env, ctx.out / "worker-sync.log", 1, ctx.args.worker_pool
+        ) as worker_pid,
         stack.http_server(["-m", "bench.bare_app"], ctx.env, bare_log) as (bare, bare_pid),
         httpx.Client(headers=ctx.headers("wait=10"), timeout=30) as client,
     ):
@@ -454,6 +461,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--loadgen", choices=["auto", "wrk", "httpx"], default="auto")
     parser.add_argument("--profile", action="store_true", help="py-spy the API and a worker")
     parser.add_argument("--profile-seconds", type=float, default=8)
+    parser.add_argument(
+        "--worker-pool",
+        choices=["prefork", "threads", "solo"],
+        default="prefork",
+        help="the Celery pool of the workers (forumq worker's default: prefork)",
+    )
     parser.add_argument("--only", default="a,b,c", help="which benchmarks to run, e.g. 'a,c'")
     parser.add_argument("--pg-admin-url", default=os.environ.get(
         "FORUMQ_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))  # fmt: skip
