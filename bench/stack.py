@@ -2,12 +2,10 @@
 ``python -m forumq serve`` / ``worker`` processes, all started and removed here."""
 
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +13,8 @@ from pathlib import Path
 import httpx
 import psycopg
 import redis
+
+from tests.servers import descendants, free_port, stop, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = "A benchmark reply, long enough to pass the length rule."
@@ -88,24 +88,6 @@ def purge_queue(redis_url: str, name: str) -> None:
         client.delete(*keys)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except Exception:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{what} did not come up within {timeout}s")
-
-
 def start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """``python ARGV`` in its own process group, output appended to ``log``."""
     handle = log.open("ab")
@@ -116,16 +98,6 @@ def start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
         stdout=handle,
         stderr=subprocess.STDOUT,
     )
-
-
-def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextmanager
@@ -178,21 +150,9 @@ def _ticks(pid: int) -> int:
     return sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
 
 
-def _with_descendants(pids: list[int]) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    seen, todo = [], list(pids)
-    while todo:
-        pid = todo.pop()
-        seen.append(pid)
-        todo.extend(children.get(pid, []))
-    return seen
+def _family(pids: list[int]) -> list[int]:
+    """``pids`` and every live process below them."""
+    return [*pids, *descendants(pids)]
 
 
 def _redis_pids() -> list[int]:
@@ -230,7 +190,7 @@ class Machine:
         return [row[0] for row in rows] + _redis_pids()
 
     def _snapshot(self) -> tuple[dict[int, int], dict[int, int]]:
-        ours = {pid: _ticks(pid) for pid in _with_descendants([os.getpid(), *self._our_pids])}
+        ours = {pid: _ticks(pid) for pid in _family([os.getpid(), *self._our_pids])}
         services = {pid: _ticks(pid) for pid in self._service_pids()}
         return ours, services
 
@@ -254,7 +214,7 @@ class Machine:
         self.services = share(services, self._services)
         self.others = max(0.0, self.busy - self.ours - self.services)
         if self._server is not None:
-            tree = set(_with_descendants([self._server]))
+            tree = set(_family([self._server]))
             self.server = share(
                 {pid: t for pid, t in ours.items() if pid in tree},
                 {pid: t for pid, t in self._ours.items() if pid in tree},

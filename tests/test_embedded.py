@@ -19,25 +19,6 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 CONTENT = "Embedded content, long enough"
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every live process below ``pid`` (from /proc; no psutil needed)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found: set[int] = set()
-    pending = [pid]
-    while pending:
-        for child in children.get(pending.pop(), []):
-            found.add(child)
-            pending.append(child)
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -60,7 +41,7 @@ def forumq_up(home: Path, port: int, *, group_sigint: bool) -> Iterator[tuple[st
     try:
         servers.wait_until(lambda: httpx.get(f"{base}/api/health").status_code == 200, 60, "up")
         yield base, out
-        family = _descendants(process.pid)
+        family = servers.descendants([process.pid])
         assert family, "forumq up runs the API and the worker as child processes"
         if group_sigint:  # Ctrl-C in a terminal signals the whole foreground group
             os.killpg(process.pid, signal.SIGINT)
