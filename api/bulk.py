@@ -27,11 +27,11 @@ from api.routing import DocumentedRoute, route
 from api.writes import Writes, authenticated, idempotency_key, request_fingerprint
 from forum import jobs
 from forum.bulk import jobs as bulk_jobs
-from forum.bulk.jobs import pack_json
+from forum.bulk.jobs import pack
 from forum.db import session_factory, transaction
 from forum.models import Job
 from forumq.settings import Settings
-from schemas.bulk import BulkImport, dump_item_json, item_adapter, parse_item, parse_json_item
+from schemas.bulk import BulkImport, parse_item, parse_line
 from workers import bulk as bulk_worker
 
 NDJSON = "application/x-ndjson"
@@ -56,23 +56,14 @@ def _too_many(count: int, limit: int) -> ApiError:
     return ApiError(413, "payload-too-large", message, {"limit": limit, "items": count})
 
 
-def _array_item(data: object) -> bytes:
-    if isinstance(data, dict):
-        try:
-            return dump_item_json(item_adapter.validate_python(data))
-        except ValueError:
-            pass
-    return orjson.dumps(parse_item(data))
-
-
-def parse_items(raw: bytes, media_type: str, limit: int) -> list[bytes]:
-    """The request's items as stored JSON text: valid items dumped, bad ones as
-    invalid markers (each validated once, here; the worker trusts them)."""
+def parse_items(raw: bytes, media_type: str, limit: int) -> list[dict[str, Any]]:
+    """The request's items as stored: valid items as validated, bad ones as invalid
+    markers (each validated once, here; the worker trusts them)."""
     if media_type == NDJSON:
         lines = [(n, line) for n, line in enumerate(raw.split(b"\n"), 1) if line.strip()]
         if len(lines) > limit:
             raise _too_many(len(lines), limit)
-        return [parse_json_item(line, line=n) for n, line in lines]
+        return [parse_line(line, n) for n, line in lines]
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -83,13 +74,12 @@ def parse_items(raw: bytes, media_type: str, limit: int) -> list[bytes]:
         raise bad_request("The request body must be a JSON array of items, or NDJSON.")
     if len(body) > limit:
         raise _too_many(len(body), limit)
-    return [_array_item(item) for item in body]
+    return [parse_item(item) for item in body]
 
 
-def _pack_chunks(items: list[bytes], size: int) -> list[str]:
+def _pack_chunks(items: list[dict[str, Any]], size: int) -> list[str]:
     return [
-        pack_json(enumerate(items[start : start + size], start))
-        for start in range(0, len(items), size)
+        pack(enumerate(items[start : start + size], start)) for start in range(0, len(items), size)
     ]
 
 

@@ -7,10 +7,11 @@ are ignored, as on every write route. Items are not commands: the command is the
 ``BulkImport`` job that carries them.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from schemas.commands import Command, Id, NonEmpty, Text, Timestamp
 
@@ -18,83 +19,95 @@ from schemas.commands import Command, Id, NonEmpty, Text, Timestamp
 # (a field-level coercion, not a Python validator, so items validate in pydantic-core).
 ExternalId = Annotated[str, Field(min_length=1, max_length=255, coerce_numbers_to_str=True)]
 Tag = Annotated[str, Field(max_length=255)]
+# Items are TypedDicts, not models: the validated dict IS the item as stored and
+# queued (field names, not wire aliases; a field left out stays out), with no model
+# instance to build and dump again. The worker reads optional fields with .get().
+ITEM_CONFIG = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True)
 
 
-class Item(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
+class Item(TypedDict):
     external_id: ExternalId
 
 
-def _one_of(item: BaseModel, by_external: str, by_id: str, wire_id: str) -> None:
-    if (getattr(item, by_external) is None) == (getattr(item, by_id) is None):
+def _one_of(item: Item, by_external: str, by_id: str, wire_id: str) -> None:
+    if (item.get(by_external) is None) == (item.get(by_id) is None):
         raise ValueError(f"give exactly one of {by_external!r} or {wire_id!r}")
 
 
+@with_config(ITEM_CONFIG)
 class UserItem(Item):
     type: Literal["user"]
     username: Annotated[NonEmpty, Field(max_length=255)]
-    email: Annotated[str, Field(max_length=255)] | None = None
-    password: Annotated[str, Field(max_length=512)] | None = None
-    timestamp: Timestamp | None = None
-    admin: bool = False
+    email: NotRequired[Annotated[str, Field(max_length=255)] | None]
+    password: NotRequired[Annotated[str, Field(max_length=512)] | None]
+    timestamp: NotRequired[Timestamp | None]
+    admin: NotRequired[bool]
 
 
+@with_config(ITEM_CONFIG)
 class CategoryItem(Item):
     type: Literal["category"]
     name: Annotated[NonEmpty, Field(max_length=255)]
-    description: Annotated[str, Field(max_length=65535)] = ""
-    parent: ExternalId | None = None
-    parent_cid: Annotated[Id | None, Field(alias="parentCid")] = None
-    order: int | None = None
+    description: NotRequired[Annotated[str, Field(max_length=65535)]]
+    parent: NotRequired[ExternalId | None]
+    parent_cid: NotRequired[Annotated[Id | None, Field(alias="parentCid")]]
+    order: NotRequired[int | None]
 
 
+@with_config(ITEM_CONFIG)
 class TopicItem(Item):
     type: Literal["topic"]
-    category: ExternalId | None = None
-    cid: Id | None = None
-    user: ExternalId | None = None
-    uid: Id | None = None
+    category: NotRequired[ExternalId | None]
+    cid: NotRequired[Id | None]
+    user: NotRequired[ExternalId | None]
+    uid: NotRequired[Id | None]
     title: Annotated[NonEmpty, Field(max_length=1024)]
     content: Text
-    timestamp: Timestamp | None = None
-    tags: Annotated[tuple[Tag, ...], Field(max_length=100)] = ()
-    locked: bool = False
-    pinned: bool = False
-    deleted: bool = False
-    viewcount: Annotated[int, Field(ge=0, lt=2**31)] = 0
-
-    @model_validator(mode="after")
-    def _references(self) -> "TopicItem":
-        _one_of(self, "category", "cid", "cid")
-        _one_of(self, "user", "uid", "uid")
-        return self
+    timestamp: NotRequired[Timestamp | None]
+    tags: NotRequired[Annotated[tuple[Tag, ...], Field(max_length=100)]]
+    locked: NotRequired[bool]
+    pinned: NotRequired[bool]
+    deleted: NotRequired[bool]
+    viewcount: NotRequired[Annotated[int, Field(ge=0, lt=2**31)]]
 
 
+def _topic_references(item: TopicItem) -> TopicItem:
+    _one_of(item, "category", "cid", "cid")
+    _one_of(item, "user", "uid", "uid")
+    return item
+
+
+@with_config(ITEM_CONFIG)
 class ReplyItem(Item):
     type: Literal["reply"]
-    topic: ExternalId | None = None
-    tid: Id | None = None
-    user: ExternalId | None = None
-    uid: Id | None = None
+    topic: NotRequired[ExternalId | None]
+    tid: NotRequired[Id | None]
+    user: NotRequired[ExternalId | None]
+    uid: NotRequired[Id | None]
     content: Text
-    timestamp: Timestamp | None = None
-    to: ExternalId | None = None
-    to_pid: Annotated[Id | None, Field(alias="toPid")] = None
-    deleted: bool = False
-    votes: Annotated[int, Field(gt=-(2**31), lt=2**31)] = 0
-
-    @model_validator(mode="after")
-    def _references(self) -> "ReplyItem":
-        _one_of(self, "topic", "tid", "tid")
-        _one_of(self, "user", "uid", "uid")
-        if self.to is not None and self.to_pid is not None:
-            raise ValueError("give at most one of 'to' or 'toPid'")
-        return self
+    timestamp: NotRequired[Timestamp | None]
+    to: NotRequired[ExternalId | None]
+    to_pid: NotRequired[Annotated[Id | None, Field(alias="toPid")]]
+    deleted: NotRequired[bool]
+    votes: NotRequired[Annotated[int, Field(gt=-(2**31), lt=2**31)]]
 
 
-AnyItem = Annotated[UserItem | CategoryItem | TopicItem | ReplyItem, Field(discriminator="type")]
-item_adapter: TypeAdapter[Item] = TypeAdapter(AnyItem)
+def _reply_references(item: ReplyItem) -> ReplyItem:
+    _one_of(item, "topic", "tid", "tid")
+    _one_of(item, "user", "uid", "uid")
+    if item.get("to") is not None and item.get("to_pid") is not None:
+        raise ValueError("give at most one of 'to' or 'toPid'")
+    return item
+
+
+AnyItem = Annotated[
+    UserItem
+    | CategoryItem
+    | Annotated[TopicItem, AfterValidator(_topic_references)]
+    | Annotated[ReplyItem, AfterValidator(_reply_references)],
+    Field(discriminator="type"),
+]
+item_adapter: TypeAdapter[dict[str, Any]] = TypeAdapter(AnyItem)
 TYPES = ("user", "category", "topic", "reply")
 # An input the API could not read as an item (a malformed NDJSON line, a missing
 # field): stored as {"type": "invalid", "error": {...}} so it fails alone, in place.
@@ -105,22 +118,12 @@ class BulkImport(Command):
     """One bulk request as stored: its items in input order, in packed chunks.
 
     Each chunk is ``forum.bulk.jobs.pack`` of ``(index, item)`` pairs, an item being
-    a dumped item (validated once, by the API) or an invalid marker. Packed text keeps
+    a validated item (validated once, by the API) or an invalid marker. Packed text keeps
     the job row small: loading it never parses thousands of items."""
 
     kind: Literal["bulk.import"] = "bulk.import"
     job_id: Annotated[str, Field(max_length=36)]
     chunks: list[str]
-
-
-def dump_item(item: Item) -> dict[str, Any]:
-    """The item as stored and queued: field names, defaults left out."""
-    return item.model_dump(mode="json", exclude_defaults=True) | {"type": item.type}  # type: ignore[attr-defined]
-
-
-def dump_item_json(item: Item) -> bytes:
-    """``dump_item`` as JSON text, built by pydantic-core (no Python dict)."""
-    return item_adapter.dump_json(item, exclude_defaults=True)
 
 
 def invalid(key: str, args: list[str], *, line: int | None = None,
@@ -144,7 +147,7 @@ def parse_item(data: object, *, line: int | None = None) -> dict[str, Any]:
     if not isinstance(data, dict):
         return invalid("invalid-item", ["not a JSON object"], line=line)
     try:
-        return dump_item(item_adapter.validate_python(data))
+        return item_adapter.validate_python(data)
     except ValidationError as exc:
         errors = exc.errors()
         missing = sorted({str(e["loc"][1]) for e in errors
@@ -157,24 +160,15 @@ def parse_item(data: object, *, line: int | None = None) -> dict[str, Any]:
         return invalid("invalid-data", [*fields, detail], line=line, data=data)
 
 
-def parse_json_item(raw: bytes, *, line: int | None = None) -> bytes:
-    """One item's JSON text as its stored JSON text; a bad one as an invalid marker.
+def parse_line(raw: bytes, line: int) -> dict[str, Any]:
+    """One NDJSON line (1-based ``line``) as a stored item or an invalid marker.
 
-    The good path stays in pydantic-core (parse, validate, dump); only a bad item
-    pays for the detailed error of ``parse_item``."""
+    A good line is parsed and validated in one pydantic-core call; only a bad one
+    is decoded again for its detailed error."""
     try:
-        return dump_item_json(item_adapter.validate_json(raw))
+        return item_adapter.validate_json(raw)
     except ValidationError:
         pass
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return orjson.dumps(invalid("invalid-json", [f"line {line}"], line=line))
-    return orjson.dumps(parse_item(data, line=line))
-
-
-def parse_line(raw: bytes, line: int) -> dict[str, Any]:
-    """One NDJSON line (1-based ``line``) as a stored item or an invalid marker."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:

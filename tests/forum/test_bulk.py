@@ -3,6 +3,7 @@
 import uuid
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import func, select
 
@@ -289,3 +290,32 @@ def test_first_delivery_of_an_imported_reply_that_would_fail_gives_it_as_existin
     again = _job(db_url, admin, [resent])
     apply_chunk(db_url, again, [(0, resent)], optimistic=True)
     assert _results(db_url, again) == [("existing", pid)]
+
+
+# A chunk as the API packed it before items were dumped in one call: jobs stored then
+# must still unpack (same format: base64 of zlib-compressed JSON [index, item] pairs).
+OLD_PACKED = (
+    "eAFNjksOwjAMRK9SeZ0uWCBoLsEBogiF1iqhwQn5IKqqd8cpSLCbeR57rNRBLJDngCAhYnAzCMBXxkjGne1Q6Y5R9s"
+    "H2bHI1JWFkXaruPWWkzPbkhqa/Fpq2+DnU5f2qhTr+Giw9jeMBd8To+cgCk6XacjFDG/FRMGWeTjgz+6bbW/LE8I4p"
+    "mbE+qtS2Lv8DonGWsOm05qiJYwKp4INAi02B7NZV6zeFSU8i"
+)
+
+
+def test_unpack_reads_chunks_packed_before() -> None:
+    invalid = {"kind": "bad-request", "key": "invalid-json", "args": ["line 9"], "line": 9,
+               "message": "[[error:invalid-json, line 9]]"}  # fmt: skip
+    assert bulk_jobs.unpack(OLD_PACKED) == [
+        (7, {"type": "reply", "external_id": "r1", "topic": "t1", "user": "u1",
+             "content": "Old chunk", "to_pid": 5}),
+        (8, {"type": "invalid", "error": invalid}),
+    ]  # fmt: skip
+
+
+def test_pack_round_trips_stored_items() -> None:
+    aliased = parse_item({"type": "reply", "external_id": 1, "tid": 2, "uid": 3,
+                          "content": CONTENT, "toPid": 4})  # fmt: skip
+    items = [*_items("p"), aliased]
+    pairs = list(enumerate(items, 10_000))
+    unpacked = bulk_jobs.unpack(bulk_jobs.pack(iter(pairs)))
+    assert unpacked == [(i, orjson.loads(orjson.dumps(item))) for i, item in pairs]
+    assert unpacked[3][1]["tags"] == ["imported", "x"] and unpacked[-1][1]["to_pid"] == 4

@@ -1,0 +1,80 @@
+"""Bulk items as the API stores them (``schemas.bulk``): the one-call fast path of an
+NDJSON line must accept, store and reject exactly what the detailed path does."""
+
+from typing import Any
+
+import orjson
+import pytest
+
+from api.bulk import NDJSON, parse_items
+from schemas.bulk import parse_item, parse_line
+
+CONTENT = "Imported content"
+LINES = [
+    # good: aliases, numbers as external ids, stripped names, unknown keys, explicit defaults
+    {"type": "user", "external_id": 12, "username": "  bob ", "admin": False, "x": 1},
+    {"type": "category", "external_id": "c", "name": "Cat", "parentCid": 3},
+    {"type": "category", "external_id": "c2", "name": "Cat", "parent_cid": 3, "order": 0},
+    {"type": "topic", "external_id": "t", "cid": 2, "uid": 1, "title": "T", "content": CONTENT,
+     "tags": ["a", "b"], "locked": True, "viewcount": 0},
+    {"type": "reply", "external_id": "r", "topic": "t", "user": "u", "content": CONTENT,
+     "toPid": 5, "votes": -2, "timestamp": None},
+    # bad: missing fields, one-of rules, types and bounds, the discriminator
+    {"type": "reply", "external_id": 9, "topic": "t1"},
+    {"type": "topic", "external_id": "t1", "cid": 3, "category": "c", "user": "u",
+     "title": "T", "content": CONTENT},
+    {"type": "topic", "external_id": "t1", "category": "c", "title": "T", "content": CONTENT},
+    {"type": "reply", "external_id": "r", "tid": 1, "uid": 1, "content": CONTENT, "to": "a",
+     "toPid": 2},
+    {"type": "user", "external_id": "u", "username": "  ", "admin": "maybe"},
+    {"type": "topic", "external_id": "", "cid": 1, "uid": 1, "title": "T", "content": "  ",
+     "tags": ["x"] * 101, "viewcount": -1},
+    {"type": "nope", "external_id": "n"},
+    {"external_id": "n"},
+    [1],
+    "text",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("data", LINES)
+def test_a_line_is_stored_as_its_decoded_value_would_be(data: Any) -> None:
+    # The fast path (validate_json) and the detailed one (decode, validate_python)
+    # give the same stored item, or the same invalid marker with the line number.
+    assert parse_line(orjson.dumps(data), 7) == parse_item(data, line=7)
+
+
+def test_a_stored_item_has_field_names_and_only_what_was_given() -> None:
+    category = parse_line(orjson.dumps(LINES[1]), 1)
+    assert category == {"type": "category", "external_id": "c", "name": "Cat", "parent_cid": 3}
+    user = parse_line(orjson.dumps(LINES[0]), 1)
+    assert user == {"type": "user", "external_id": "12", "username": "bob", "admin": False}
+    reply = parse_line(orjson.dumps(LINES[4]), 1)
+    assert reply["to_pid"] == 5 and "toPid" not in reply and reply["votes"] == -2
+
+
+def test_bad_lines_keep_their_error_envelopes() -> None:
+    assert parse_line(b"{not json", 4) == {"type": "invalid", "error": {
+        "kind": "bad-request", "key": "invalid-json", "message": "[[error:invalid-json, line 4]]",
+        "args": ["line 4"], "line": 4}}  # fmt: skip
+    assert parse_line(orjson.dumps(LINES[5]), 4) == {"type": "invalid", "error": {
+        "kind": "bad-request", "key": "params-missing", "args": ["content"], "line": 4,
+        "message": "[[error:params-missing, content]]"}, "item_type": "reply",
+        "external_id": "9"}  # fmt: skip
+    detail = "Value error, give exactly one of 'category' or 'cid'"
+    assert parse_line(orjson.dumps(LINES[6]), 4) == {"type": "invalid", "error": {
+        "kind": "bad-request", "key": "invalid-data",
+        "message": f"[[error:invalid-data, topic, {detail}]]", "args": ["topic", detail],
+        "line": 4}, "item_type": "topic", "external_id": "t1"}  # fmt: skip
+    detail = "Value error, give at most one of 'to' or 'toPid'"
+    assert parse_line(orjson.dumps(LINES[8]), 4)["error"]["args"] == ["reply", detail]
+    assert parse_line(b"[1]", 4)["error"]["key"] == "invalid-item"
+
+
+def test_ndjson_and_array_bodies_store_the_same_items() -> None:
+    ndjson = b"\n".join(orjson.dumps(data) for data in LINES) + b"\n"
+    by_line = parse_items(ndjson, NDJSON, 100)
+    by_array = parse_items(orjson.dumps(LINES), "application/json", 100)
+    for n, (line_item, array_item) in enumerate(zip(by_line, by_array, strict=True), 1):
+        if line_item["type"] == "invalid":
+            assert line_item["error"].pop("line") == n
+        assert line_item == array_item
