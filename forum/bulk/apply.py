@@ -23,7 +23,14 @@ from sqlalchemy import bindparam, case, func, select, text, update
 from sqlalchemy.orm import Session
 
 from forum import privileges
-from forum.bulk.sql import allocate_ids, insert_rows, is_postgres, lookup
+from forum.bulk.sql import (
+    allocate_ids,
+    copy_rows,
+    insert_rows,
+    int_array,
+    is_postgres,
+    lookup,
+)
 from forum.clock import now_ms
 from forum.errors import ForumError, bad_request, forbidden, not_found
 from forum.groups import ensure_system_groups
@@ -45,8 +52,27 @@ from forumq.settings import get_settings
 CREATED, EXISTING, FAILED = "created", "existing", "failed"
 Item = Mapping[str, Any]
 
+# Topic and post rows are lists in these column orders, built once and handed to COPY
+# as they are (no dict per row, no per-row key lookups to order its values).
+TOPIC_COLUMNS = ("tid", "cid", "uid", "title", "slug", "main_pid", "timestamp", "lastposttime",
+                 "postcount", "viewcount", "postercount", "teaser_pid", "locked", "pinned",
+                 "deleted", "upvotes", "downvotes", "followercount", "deleter_uid",
+                 "deleted_timestamp", "external_id")  # fmt: skip
+T_TID, T_TIMESTAMP, T_LAST, T_POSTCOUNT, T_POSTERS, T_TEASER = 0, 6, 7, 8, 10, 11
+POST_COLUMNS = ("pid", "tid", "uid", "content", "timestamp", "to_pid", "edited", "editor",
+                "deleted", "upvotes", "downvotes", "replies", "bookmarks", "deleter_uid",
+                "external_id")  # fmt: skip
+P_PID, P_REPLIES = 0, 11
+TAG_COLUMNS = ("tid", "tag")
+# The counters of one topic's posts in this chunk: [posts, last timestamp, poster uids,
+# teaser pid, teaser timestamp]; of one user's: [topics, posts, last timestamp]; of one
+# category's: [topics, posts]. Lists: cheaper to build and bump than objects.
+A_POSTS, A_LAST, A_UIDS, A_TEASER, A_TEASER_TS = 0, 1, 2, 3, 4
+U_TOPICS, U_POSTS, U_LAST = 0, 1, 2
+C_TOPICS, C_POSTS = 0, 1
 
-@dataclass
+
+@dataclass(slots=True)
 class Result:
     """One item's outcome; ``id`` is the forum id (uid, cid, tid or pid)."""
 
@@ -100,10 +126,16 @@ class _Chunk:
         self.users: list[dict[str, Any]] = []
         self.admins: list[int] = []
         self.categories: list[dict[str, Any]] = []
-        self.topics: list[dict[str, Any]] = []
-        self.posts: list[dict[str, Any]] = []
-        self.tags: list[dict[str, Any]] = []
+        self.topics: list[list[Any]] = []  # TOPIC_COLUMNS
+        self.posts: list[list[Any]] = []  # POST_COLUMNS
+        self.tags: list[tuple[int, str]] = []  # TAG_COLUMNS
         self.emails: set[str] = set()
+        # Counters of this chunk's posts, kept up as items are walked (see A_, U_, C_).
+        self.topic_agg: dict[int, list[Any]] = {}
+        self.user_agg: dict[int, list[int]] = {}
+        self.replies_to: dict[int, int] = {}
+        rules = get_settings()
+        self.tag_lengths = (rules.minimum_tag_length, rules.maximum_tag_length)
 
     # -- references -------------------------------------------------------------
 
@@ -232,23 +264,24 @@ class _Chunk:
             if cid not in self.known_cids:
                 raise bad_request("no-category")
         uid = self.poster(item)
-        rules = get_settings()
-        tags = clean_tags(list(item.get("tags") or ()), rules.minimum_tag_length,
-                          rules.maximum_tag_length)  # fmt: skip
+        raw_tags = item.get("tags")
+        tags = clean_tags(list(raw_tags), *self.tag_lengths) if raw_tags else ()
         title = item["title"].strip()
         tid, pid = next(self._tids), next(self._pids)
         created = item.get("timestamp") or self.now
-        self.topics.append({
-            "tid": tid, "cid": cid, "uid": uid, "title": title,
-            "slug": f"{tid}/{slugify(title) or 'topic'}", "main_pid": pid, "timestamp": created,
-            "lastposttime": 0, "postcount": 0, "viewcount": item.get("viewcount") or 0,
-            "postercount": 0, "teaser_pid": None, "locked": bool(item.get("locked")),
-            "pinned": bool(item.get("pinned")), "deleted": bool(item.get("deleted")),
-            "upvotes": 0, "downvotes": 0, "followercount": 0, "deleter_uid": 0,
-            "deleted_timestamp": 0, "external_id": item["external_id"],
-        })  # fmt: skip
-        self._post(pid, tid, uid, item["content"], created, None, False, 0, None)
-        self.tags.extend({"tid": tid, "tag": tag} for tag in tags)
+        self.topics.append([
+            tid, cid, uid, title, f"{tid}/{_title_slug(title)}", pid, created, 0, 0,
+            item.get("viewcount") or 0, 0, None, bool(item.get("locked")),
+            bool(item.get("pinned")), bool(item.get("deleted")), 0, 0, 0, 0, 0,
+            item["external_id"],
+        ])  # fmt: skip
+        self.posts.append([pid, tid, uid, item["content"].rstrip(), created, None, 0, None,
+                           False, 0, 0, 0, 0, 0, None])  # fmt: skip
+        # The main post: never the teaser.
+        self.topic_agg[tid] = [1, created, {uid}, None, -1]
+        self._count_user(uid, 1, created)
+        if tags:
+            self.tags.extend((tid, tag) for tag in tags)
         self.tid_of[item["external_id"]] = tid
         self.topic_cid[tid] = cid
         return CREATED, tid
@@ -268,30 +301,37 @@ class _Chunk:
             to_pid = int(item["to_pid"])  # NodeBB ignores a reply-to target that does not exist
         pid = next(self._pids)
         created = item.get("timestamp") or self.now
-        self._post(pid, tid, uid, item["content"], created, to_pid, bool(item.get("deleted")),
-                   int(item.get("votes") or 0), item["external_id"])  # fmt: skip
+        votes = int(item.get("votes") or 0)
+        self.posts.append([
+            pid, tid, uid, item["content"].rstrip(), created, to_pid, 0, None,
+            bool(item.get("deleted")), max(votes, 0), max(-votes, 0), 0, 0, 0,
+            item["external_id"],
+        ])  # fmt: skip
+        agg = self.topic_agg.get(tid)
+        if agg is None:  # a topic that existed before this chunk
+            agg = self.topic_agg[tid] = [0, 0, set(), None, -1]
+        agg[A_POSTS] += 1
+        if created > agg[A_LAST]:
+            agg[A_LAST] = created
+        agg[A_UIDS].add(uid)
+        if created >= agg[A_TEASER_TS]:  # the latest reply (the later one of equals)
+            agg[A_TEASER], agg[A_TEASER_TS] = pid, created
+        self._count_user(uid, 0, created)
+        if to_pid is not None:
+            self.replies_to[to_pid] = self.replies_to.get(to_pid, 0) + 1
         self.pid_of[item["external_id"]] = pid
         self.known_pids.add(pid)
         return CREATED, pid
 
-    def _post(
-        self,
-        pid: int,
-        tid: int,
-        uid: int,
-        content: str,
-        timestamp: int,
-        to_pid: int | None,
-        deleted: bool,
-        votes: int,
-        external_id: str | None,
-    ) -> None:
-        self.posts.append({
-            "pid": pid, "tid": tid, "uid": uid, "content": content.rstrip(),
-            "timestamp": timestamp, "to_pid": to_pid, "edited": 0, "editor": None,
-            "deleted": deleted, "upvotes": max(votes, 0), "downvotes": max(-votes, 0),
-            "replies": 0, "bookmarks": 0, "deleter_uid": 0, "external_id": external_id,
-        })  # fmt: skip
+    def _count_user(self, uid: int, topics: int, timestamp: int) -> None:
+        counts = self.user_agg.get(uid)
+        if counts is None:
+            self.user_agg[uid] = [topics, 1, timestamp]
+            return
+        counts[U_TOPICS] += topics
+        counts[U_POSTS] += 1
+        if timestamp > counts[U_LAST]:
+            counts[U_LAST] = timestamp
 
     def unsure_existing(self, unsure: Mapping[str, list[str]]) -> bool:
         """Optimistic mode: does a topic or reply that was NOT inserted (failed or
@@ -306,6 +346,14 @@ class _Chunk:
         mapping = {"user": self.uid_of, "category": self.cid_of, "topic": self.tid_of,
                    "reply": self.pid_of}[item["type"]]  # fmt: skip
         return mapping.get(item["external_id"])
+
+
+def _title_slug(title: str) -> str:
+    """``slugify(title) or "topic"``; a (stripped) title of ASCII letters, digits and
+    spaces, the common case, without the regular expressions (same result)."""
+    if title.isascii() and title.replace(" ", "").isalnum():
+        return "-".join(title.lower().split())
+    return slugify(title) or "topic"
 
 
 def _later(column, value):  # type: ignore[no-untyped-def]
@@ -336,58 +384,36 @@ def _unique_slugs(session: Session, users: list[dict[str, Any]]) -> None:
 
 def _write(chunk: _Chunk, before_counters: Callable[[], None]) -> None:
     session = chunk.session
-    # Aggregates of this chunk's posts: per topic, category, user and reply target.
-    topic_agg: dict[int, dict[str, Any]] = {}
-    cat_topics: dict[int, int] = defaultdict(int)
-    cat_posts: dict[int, int] = defaultdict(int)
-    user_topics: dict[int, int] = defaultdict(int)
-    user_posts: dict[int, int] = defaultdict(int)
-    user_last: dict[int, int] = {}
-    replies_to: dict[int, int] = defaultdict(int)
-    main_pids = {t["main_pid"]: t for t in chunk.topics}
-    for topic in chunk.topics:
-        cat_topics[topic["cid"]] += 1
-        user_topics[topic["uid"]] += 1
+    topic_agg, user_agg, replies_to = chunk.topic_agg, chunk.user_agg, chunk.replies_to
+    cat_agg: dict[int, list[int]] = {}
     topic_cid = chunk.topic_cid
-    for post in chunk.posts:  # input order: a topic's main post precedes its replies
-        tid, uid, ts = post["tid"], post["uid"], post["timestamp"]
-        agg = topic_agg.get(tid)
-        if agg is None:  # (not setdefault: that builds a dict and a set for every post)
-            agg = topic_agg[tid] = {"n": 0, "last": 0, "uids": set(), "teaser": None,
-                                    "teaser_ts": -1}  # fmt: skip
-        agg["n"] += 1
-        if ts > agg["last"]:
-            agg["last"] = ts
-        agg["uids"].add(uid)
-        if ts >= agg["teaser_ts"] and post["pid"] not in main_pids:
-            agg["teaser"], agg["teaser_ts"] = post["pid"], ts
-        cat_posts[topic_cid[tid]] += 1
-        user_posts[uid] += 1
-        if ts > user_last.get(uid, 0):
-            user_last[uid] = ts
-        if post["to_pid"] is not None:
-            replies_to[post["to_pid"]] += 1
+    for tid, agg in topic_agg.items():
+        cid = topic_cid[tid]
+        counts = cat_agg.get(cid)
+        if counts is None:
+            cat_agg[cid] = [0, agg[A_POSTS]]
+        else:
+            counts[C_POSTS] += agg[A_POSTS]
 
     # New rows carry their final counters; rows that existed get one UPDATE each.
     for user in chunk.users:
-        uid = user["uid"]
-        user["topiccount"], user["postcount"] = user_topics.pop(uid, 0), user_posts.pop(uid, 0)
-        user["lastposttime"] = user_last.pop(uid, 0)
+        topics, posts, last = user_agg.pop(user["uid"], (0, 0, 0))
+        user["topiccount"], user["postcount"], user["lastposttime"] = topics, posts, last
         if user["password_hash"]:
             user["password_hash"] = hash_password(user["password_hash"])
-    new_cats = {c["cid"]: c for c in chunk.categories}
-    for cid, category in new_cats.items():
-        category["topic_count"] = cat_topics.pop(cid, 0)
-        category["post_count"] = cat_posts.pop(cid, 0)
     for topic in chunk.topics:
-        agg = topic_agg.pop(topic["tid"])
-        topic["postcount"], topic["postercount"] = agg["n"], len(agg["uids"])
-        topic["lastposttime"] = agg["last"]
-        if agg["teaser"] is not None and agg["teaser_ts"] >= topic["timestamp"]:
-            topic["teaser_pid"] = agg["teaser"]
-    new_posts = {p["pid"]: p for p in chunk.posts}
-    for pid in [p for p in replies_to if p in new_posts]:
-        new_posts[pid]["replies"] = replies_to.pop(pid)
+        cat_agg[topic[1]][C_TOPICS] += 1  # (its main post put the category in cat_agg)
+        agg = topic_agg.pop(topic[T_TID])
+        topic[T_POSTCOUNT], topic[T_POSTERS] = agg[A_POSTS], len(agg[A_UIDS])
+        topic[T_LAST] = agg[A_LAST]
+        if agg[A_TEASER] is not None and agg[A_TEASER_TS] >= topic[T_TIMESTAMP]:
+            topic[T_TEASER] = agg[A_TEASER]
+    for category in chunk.categories:
+        category["topic_count"], category["post_count"] = cat_agg.pop(category["cid"], (0, 0))
+    if replies_to:
+        new_posts = {post[P_PID]: post for post in chunk.posts}
+        for pid in [p for p in replies_to if p in new_posts]:
+            new_posts[pid][P_REPLIES] = replies_to.pop(pid)
 
     if chunk.users:
         _unique_slugs(session, chunk.users)
@@ -409,33 +435,34 @@ def _write(chunk: _Chunk, before_counters: Callable[[], None]) -> None:
             {"cid": g["cid"], "privilege": g["privilege"], "group_name": g["group_name"],
              "uid": g["uid"]} for g in grants
         ])  # fmt: skip
-    insert_rows(session, Topic.__table__, chunk.topics)
-    insert_rows(session, Post.__table__, chunk.posts)
-    insert_rows(session, TopicTag.__table__, chunk.tags)
+    copy_rows(session, Topic.__table__, TOPIC_COLUMNS, chunk.topics)
+    copy_rows(session, Post.__table__, POST_COLUMNS, chunk.posts)
+    copy_rows(session, TopicTag.__table__, TAG_COLUMNS, chunk.tags)
     # Counters of existing rows last: their row locks (users and categories shared by
     # concurrent chunks) are then held for as short a time as possible.
     before_counters()
-    _update_existing(session, topic_agg, cat_topics, cat_posts, user_topics, user_posts,
-                     user_last, replies_to)  # fmt: skip
+    _update_existing(session, topic_agg, cat_agg, user_agg, replies_to)
 
 
 def _update_existing(
     session: Session,
-    topic_agg: dict[int, dict[str, Any]],
-    cat_topics: dict[int, int],
-    cat_posts: dict[int, int],
-    user_topics: dict[int, int],
-    user_posts: dict[int, int],
-    user_last: dict[int, int],
+    topic_agg: dict[int, list[Any]],
+    cat_agg: dict[int, list[int]],
+    user_agg: dict[int, list[int]],
     replies_to: dict[int, int],
 ) -> None:
-    """Counters of rows that existed before this chunk: one batched UPDATE per table."""
+    """Counters of rows that existed before this chunk: one batched UPDATE per table,
+    in the table order single writes take (topic, category, user, post), each table's
+    rows in key order."""
+    topics = sorted(topic_agg.items())
+    cats = sorted(cat_agg.items())
+    users = sorted(user_agg.items())
+    replies = sorted(replies_to.items())
     if is_postgres(session):
-        _update_existing_pg(session, topic_agg, cat_topics, cat_posts, user_topics, user_posts,
-                            user_last, replies_to)  # fmt: skip
+        _update_existing_pg(session, topics, cats, users, replies)
         return
     conn = session.connection()
-    if topic_agg:
+    if topics:
         posters = (
             select(func.count(func.distinct(Post.uid)))
             .where(Post.tid == Topic.tid)
@@ -451,117 +478,120 @@ def _update_existing(
                     else_=Topic.teaser_pid,
                 ),
             ),
-            [{"b_tid": tid, "b_n": a["n"], "b_last": a["last"], "b_teaser": a["teaser"],
-              "b_teaser_ts": a["teaser_ts"] if a["teaser"] is not None else -1}
-             for tid, a in sorted(topic_agg.items())],
+            [{"b_tid": tid, "b_n": a[A_POSTS], "b_last": a[A_LAST], "b_teaser": a[A_TEASER],
+              "b_teaser_ts": a[A_TEASER_TS] if a[A_TEASER] is not None else -1}
+             for tid, a in topics],
         )  # fmt: skip
-    cids = sorted(set(cat_topics) | set(cat_posts))
-    if cids:
+    if cats:
         conn.execute(
             update(Category.__table__).where(Category.cid == bindparam("b_cid")).values(
                 topic_count=Category.topic_count + bindparam("b_topics"),
                 post_count=Category.post_count + bindparam("b_posts"),
             ),
-            [{"b_cid": cid, "b_topics": cat_topics.get(cid, 0), "b_posts": cat_posts.get(cid, 0)}
-             for cid in cids],
+            [{"b_cid": cid, "b_topics": c[C_TOPICS], "b_posts": c[C_POSTS]} for cid, c in cats],
         )  # fmt: skip
-    uids = sorted(set(user_topics) | set(user_posts))
-    if uids:
+    if users:
         conn.execute(
             update(User.__table__).where(User.uid == bindparam("b_uid")).values(
                 topiccount=User.topiccount + bindparam("b_topics"),
                 postcount=User.postcount + bindparam("b_posts"),
                 lastposttime=_later(User.lastposttime, bindparam("b_last")),
             ),
-            [{"b_uid": uid, "b_topics": user_topics.get(uid, 0),
-              "b_posts": user_posts.get(uid, 0), "b_last": user_last.get(uid, 0)}
-             for uid in uids],
+            [{"b_uid": uid, "b_topics": u[U_TOPICS], "b_posts": u[U_POSTS], "b_last": u[U_LAST]}
+             for uid, u in users],
         )  # fmt: skip
-    if replies_to:
+    if replies:
         conn.execute(
             update(Post.__table__).where(Post.pid == bindparam("b_pid"))
             .values(replies=Post.replies + bindparam("b_n")),
-            [{"b_pid": pid, "b_n": n} for pid, n in sorted(replies_to.items())],
+            [{"b_pid": pid, "b_n": n} for pid, n in replies],
         )  # fmt: skip
 
 
-# PostgreSQL: one statement per table, the rows' new values in arrays. Rows are
-# locked first in key order (FOR NO KEY UPDATE: the foreign-key checks of concurrent
-# chunks' inserts still pass), so chunks that share users or categories queue
-# instead of deadlocking.
-_LOCK = "SELECT 1 FROM {table} WHERE {key} = ANY(:keys) ORDER BY {key} FOR NO KEY UPDATE"
-_PG_TOPICS = text("""
+# PostgreSQL: one statement per table, the rows' new values in arrays (passed as array
+# literals: psycopg would dump a list value by value, in Python). Each statement first
+# locks its rows in key order (FOR NO KEY UPDATE: the foreign-key checks of concurrent
+# chunks' inserts still pass), so chunks that share users or categories queue instead
+# of deadlocking; the one-time filter on the locked count makes every lock come before
+# the first row is updated.
+_LOCKED = """WITH locked AS MATERIALIZED (
+  SELECT 1 FROM {table} WHERE {key} = ANY(CAST(:keys AS bigint[]))
+  ORDER BY {key} FOR NO KEY UPDATE)
+"""
+_LOCKS_FIRST = "(SELECT count(*) FROM locked) >= 0"
+_PG_TOPICS = text(
+    _LOCKED.format(table="topics", key="tid")
+    + f"""
 UPDATE topics AS t SET
   postcount = t.postcount + v.n,
   lastposttime = GREATEST(t.lastposttime, v.last),
   postercount = (SELECT count(DISTINCT p.uid) FROM posts AS p WHERE p.tid = t.tid),
   teaser_pid = CASE WHEN v.teaser_ts >= t.lastposttime THEN v.teaser ELSE t.teaser_pid END
-FROM unnest(CAST(:tids AS bigint[]), CAST(:n AS integer[]), CAST(:last AS bigint[]),
+FROM unnest(CAST(:keys AS bigint[]), CAST(:n AS integer[]), CAST(:last AS bigint[]),
             CAST(:teaser AS bigint[]), CAST(:teaser_ts AS bigint[]))
      AS v(tid, n, last, teaser, teaser_ts)
-WHERE t.tid = v.tid""")
-_PG_CATEGORIES = text("""
+WHERE t.tid = v.tid AND {_LOCKS_FIRST}"""
+)
+_PG_CATEGORIES = text(
+    _LOCKED.format(table="categories", key="cid")
+    + f"""
 UPDATE categories AS c SET
   topic_count = c.topic_count + v.topics, post_count = c.post_count + v.posts
-FROM unnest(CAST(:cids AS bigint[]), CAST(:topics AS integer[]), CAST(:posts AS integer[]))
+FROM unnest(CAST(:keys AS bigint[]), CAST(:topics AS integer[]), CAST(:posts AS integer[]))
      AS v(cid, topics, posts)
-WHERE c.cid = v.cid""")
-_PG_USERS = text("""
+WHERE c.cid = v.cid AND {_LOCKS_FIRST}"""
+)
+_PG_USERS = text(
+    _LOCKED.format(table="users", key="uid")
+    + f"""
 UPDATE users AS u SET
   topiccount = u.topiccount + v.topics, postcount = u.postcount + v.posts,
   lastposttime = GREATEST(u.lastposttime, v.last)
-FROM unnest(CAST(:uids AS bigint[]), CAST(:topics AS integer[]), CAST(:posts AS integer[]),
+FROM unnest(CAST(:keys AS bigint[]), CAST(:topics AS integer[]), CAST(:posts AS integer[]),
             CAST(:last AS bigint[])) AS v(uid, topics, posts, last)
-WHERE u.uid = v.uid""")
-_PG_REPLIES = text("""
+WHERE u.uid = v.uid AND {_LOCKS_FIRST}"""
+)
+_PG_REPLIES = text(
+    _LOCKED.format(table="posts", key="pid")
+    + f"""
 UPDATE posts AS p SET replies = p.replies + v.n
-FROM unnest(CAST(:pids AS bigint[]), CAST(:n AS integer[])) AS v(pid, n)
-WHERE p.pid = v.pid""")
-
-
-def _lock(session: Session, table: str, key: str, keys: list[int]) -> None:
-    session.execute(text(_LOCK.format(table=table, key=key)), {"keys": keys})
+FROM unnest(CAST(:keys AS bigint[]), CAST(:n AS integer[])) AS v(pid, n)
+WHERE p.pid = v.pid AND {_LOCKS_FIRST}"""
+)
 
 
 def _update_existing_pg(
     session: Session,
-    topic_agg: dict[int, dict[str, Any]],
-    cat_topics: dict[int, int],
-    cat_posts: dict[int, int],
-    user_topics: dict[int, int],
-    user_posts: dict[int, int],
-    user_last: dict[int, int],
-    replies_to: dict[int, int],
+    topics: list[tuple[int, list[Any]]],
+    cats: list[tuple[int, list[int]]],
+    users: list[tuple[int, list[int]]],
+    replies: list[tuple[int, int]],
 ) -> None:
-    # The same table order as single writes take (topic before post; see forum.posts).
-    if topic_agg:
-        tids = sorted(topic_agg)
-        _lock(session, "topics", "tid", tids)
-        aggs = [topic_agg[tid] for tid in tids]
+    if topics:
         session.execute(_PG_TOPICS, {
-            "tids": tids, "n": [a["n"] for a in aggs], "last": [a["last"] for a in aggs],
-            "teaser": [a["teaser"] for a in aggs],
-            "teaser_ts": [a["teaser_ts"] if a["teaser"] is not None else -1 for a in aggs],
+            "keys": int_array(tid for tid, _ in topics),
+            "n": int_array(a[A_POSTS] for _, a in topics),
+            "last": int_array(a[A_LAST] for _, a in topics),
+            "teaser": int_array(a[A_TEASER] for _, a in topics),
+            "teaser_ts": int_array(a[A_TEASER_TS] if a[A_TEASER] is not None else -1
+                                   for _, a in topics),
         })  # fmt: skip
-    cids = sorted(set(cat_topics) | set(cat_posts))
-    if cids:
-        _lock(session, "categories", "cid", cids)
+    if cats:
         session.execute(_PG_CATEGORIES, {
-            "cids": cids, "topics": [cat_topics.get(c, 0) for c in cids],
-            "posts": [cat_posts.get(c, 0) for c in cids],
+            "keys": int_array(cid for cid, _ in cats),
+            "topics": int_array(c[C_TOPICS] for _, c in cats),
+            "posts": int_array(c[C_POSTS] for _, c in cats),
         })  # fmt: skip
-    uids = sorted(set(user_topics) | set(user_posts))
-    if uids:
-        _lock(session, "users", "uid", uids)
+    if users:
         session.execute(_PG_USERS, {
-            "uids": uids, "topics": [user_topics.get(u, 0) for u in uids],
-            "posts": [user_posts.get(u, 0) for u in uids],
-            "last": [user_last.get(u, 0) for u in uids],
+            "keys": int_array(uid for uid, _ in users),
+            "topics": int_array(u[U_TOPICS] for _, u in users),
+            "posts": int_array(u[U_POSTS] for _, u in users),
+            "last": int_array(u[U_LAST] for _, u in users),
         })  # fmt: skip
-    if replies_to:
-        pids = sorted(replies_to)
-        _lock(session, "posts", "pid", pids)
-        session.execute(_PG_REPLIES, {"pids": pids, "n": [replies_to[p] for p in pids]})
+    if replies:
+        session.execute(_PG_REPLIES, {"keys": int_array(pid for pid, _ in replies),
+                                      "n": int_array(n for _, n in replies)})  # fmt: skip
 
 
 def apply_items(

@@ -6,9 +6,8 @@ from typing import Any
 
 import orjson
 import psycopg
-from sqlalchemy import JSON, Table, any_, bindparam, func, insert, select, text
+from sqlalchemy import JSON, Integer, Table, func, insert, select, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
@@ -55,20 +54,47 @@ def _sequence(session: Session, table: Table, column: str) -> str:
     return _SEQUENCES[key]
 
 
+def int_array(values: Iterable[int | None]) -> str:
+    """A PostgreSQL array literal of integers (``{1,2,NULL}``): built by orjson in one
+    call, where psycopg dumps a list parameter value by value in Python."""
+    return "{" + orjson.dumps(list(values))[1:-1].decode() + "}"
+
+
+_BIGINT = range(-(2**63), 2**63)
+
+
 def lookup(session: Session, key, value, wanted: Iterable[Any]) -> dict[Any, Any]:  # type: ignore[no-untyped-def]
     """``{key: value}`` for the rows whose ``key`` is in ``wanted``, in bounded IN lists."""
     values = list({w for w in wanted if w is not None})
+    if isinstance(key.type, Integer):  # an id out of bigint's range exists nowhere
+        values = [v for v in values if v in _BIGINT]
+    if not values:
+        return {}
+    if is_postgres(session):
+        return _lookup_pg(session, key, value, values)
     found: dict[Any, Any] = {}
-    if values and is_postgres(session):
-        # One array parameter: thousands of IN parameters cost more to build and
-        # parse than the index lookups themselves.
-        match = key == any_(bindparam("wanted", values, type_=ARRAY(key.type)))
-        found.update((k, v) for k, v in session.execute(select(key, value).where(match)))
-        return found
     for start in range(0, len(values), IN_CHUNK):
         part = values[start : start + IN_CHUNK]
         found.update((k, v) for k, v in session.execute(select(key, value).where(key.in_(part))))
     return found
+
+
+def _lookup_pg(session: Session, key, value, values: list[Any]) -> dict[Any, Any]:  # type: ignore[no-untyped-def]
+    """One statement on the driver's connection, the wanted keys in one array value:
+    thousands of IN parameters cost more to build and parse than the index lookups, and
+    SQLAlchemy's statement and result handling more than the rows (``insert_rows``
+    uses the same connection, so the same transaction)."""
+    if isinstance(key.type, Integer):
+        wanted = int_array(values)
+        array = "CAST(%s AS bigint[])"
+    else:
+        wanted = orjson.dumps(values).decode()
+        array = "ARRAY(SELECT json_array_elements_text(CAST(%s AS json)))"
+    query = (f'SELECT "{key.name}", "{value.name}" FROM "{key.table.name}" '
+             f'WHERE "{key.name}" = ANY({array})')  # fmt: skip
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:  # type: ignore[union-attr]
+        return dict(cursor.execute(query, (wanted,)).fetchall())
 
 
 def _pg_type(column_type: TypeEngine[Any]) -> str:
@@ -81,21 +107,34 @@ def _json_text(value: Any) -> str | None:
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` (all with the same keys, every NOT NULL column given).
+    """Insert ``rows`` (all with the same keys, every NOT NULL column given)."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    if not is_postgres(session):
+        session.execute(insert(table), list(rows))
+        return
+    # One C-level itemgetter per row picks the values in column order.
+    values = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+    copy_rows(session, table, columns, [values(row) for row in rows])
+
+
+def copy_rows(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert ``rows``, each a sequence of values in ``columns`` order (every NOT NULL
+    column given).
 
     PostgreSQL gets COPY on the session's own connection (same transaction); other
     databases a multi-row executemany."""
     if not rows:
         return
     if not is_postgres(session):
-        session.execute(insert(table), list(rows))
+        session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
         return
-    columns = list(rows[0])
     names = ", ".join(f'"{c}"' for c in columns)
-    # Only JSON columns need converting: every other value goes to psycopg as it is,
-    # picked by one C-level itemgetter per row (no Python call per value).
+    # Only JSON columns need converting: every other value goes to psycopg as it is.
     as_json = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
-    values = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
     raw = session.connection().connection.driver_connection
     # Binary COPY where no JSON column needs its text: formatting a row costs the
     # client less than half as much as in text format (typed by the columns' types).
@@ -105,11 +144,12 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
             if not as_json:
                 copy.set_types([_pg_type(table.c[c].type) for c in columns])
+                write = copy.write_row
                 for row in rows:
-                    copy.write_row(values(row))
+                    write(row)
                 return
             for row in rows:
-                record = list(values(row))
+                record = list(row)
                 for i in as_json:
                     record[i] = _json_text(record[i])
                 copy.write_row(record)

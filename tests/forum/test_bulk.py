@@ -9,9 +9,11 @@ from sqlalchemy import func, select
 
 from forum import jobs
 from forum.bulk import jobs as bulk_jobs
-from forum.bulk.apply import Result, apply_items
+from forum.bulk.apply import Result, _title_slug, apply_items
+from forum.bulk.sql import lookup
 from forum.db import transaction
 from forum.models import Category, Job, Post, Topic, User
+from forum.text import slugify
 from forum.topics import create_topic, reply
 from schemas.bulk import parse_item
 from tests.forum.conftest import new_category, new_user, unique
@@ -319,3 +321,28 @@ def test_pack_round_trips_stored_items() -> None:
     unpacked = bulk_jobs.unpack(bulk_jobs.pack(iter(pairs)))
     assert unpacked == [(i, orjson.loads(orjson.dumps(item))) for i, item in pairs]
     assert unpacked[3][1]["tags"] == ["imported", "x"] and unpacked[-1][1]["to_pid"] == 4
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["Imported topic number 7", "Two  spaces", "x", "ABC def 123", "Ünïcode title",
+     "dots. and, commas", "under_score", "-dash-", "tab\there", "..", "!!!"],
+)  # fmt: skip
+def test_topic_slug_is_slugify(title: str) -> None:
+    assert _title_slug(title.strip()) == (slugify(title.strip()) or "topic")
+
+
+def test_lookup_of_ids_out_of_range_finds_nothing(db_url: str) -> None:
+    uid = new_user(db_url)
+    with transaction(db_url) as session:
+        assert lookup(session, User.uid, User.uid, [uid, 2**63, None]) == {uid: uid}
+        assert lookup(session, User.uid, User.external_id, [2**64]) == {}
+
+
+def test_lookup_of_external_ids_with_quotes_and_backslashes(db_url: str) -> None:
+    prefix = unique("q")
+    odd = f'{prefix}"{{a,b}}\\ \u00e9 NULL'
+    items = [parse_item({"type": "user", "external_id": odd, "username": f"{prefix}q"})]
+    (created,) = _apply(db_url, items)
+    with transaction(db_url) as session:
+        assert lookup(session, User.external_id, User.uid, [odd, "NULL"]) == {odd: created.id}
