@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from celery import Task
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from forum import bulk, jobs
 from forum.bulk import jobs as bulk_jobs
 from forum.bulk.jobs import JobHeader, Pair, ResultsConflict, pack, unpack
+from forum.clock import now_ms
 from forum.db import session_factory, transaction
 from forumq.settings import get_settings
 from schemas.bulk import INVALID, TYPES, BulkImport
@@ -69,25 +71,31 @@ def _well_formed(raw: Any) -> bool:
 
 
 def apply_pending(
-    session: Session, job: JobHeader, items: Sequence[Pair], *, final: bool, optimistic: bool
+    session: Session,
+    job: JobHeader,
+    items: Sequence[Pair],
+    *,
+    final: bool,
+    optimistic: bool,
+    started_at: int | None = None,
 ) -> ChunkOutcome:
     """Apply the items of ``job`` that have no result yet, and record their results."""
     done = bulk_jobs.applied(session, job.id, [i for i, _ in items])
-    todo = [(i, raw) for i, raw in items if i not in done]
+    todo = [(i, raw) for i, raw in items if i not in done] if done else items
     if not todo:
         return ChunkOutcome()
     results: list[bulk.Result] = []
     valid: list[tuple[int, dict[str, Any]]] = []
-    for index, raw in todo:
-        if raw.get("type") == INVALID:
-            results.append(_invalid_result(index, raw, raw["error"]))
-            continue
+    for pair in todo:
+        raw = pair[1]
         if _well_formed(raw):
-            valid.append((index, raw))
+            valid.append(pair)
+        elif isinstance(raw, dict) and raw.get("type") == INVALID:
+            results.append(_invalid_result(pair[0], raw, raw["error"]))
         else:
             error = {"kind": "bad-request", "key": "invalid-data",
                      "message": "[[error:invalid-data]]", "args": []}  # fmt: skip
-            results.append(_invalid_result(index, raw if isinstance(raw, dict) else {}, error))
+            results.append(_invalid_result(pair[0], raw if isinstance(raw, dict) else {}, error))
     first = todo[0][0]
 
     def earlier_pending() -> bool:
@@ -98,8 +106,10 @@ def apply_pending(
     def store(outcome: bulk.ChunkResult) -> None:
         # Before the counter updates: that part of the transaction locks rows that
         # concurrent chunks share, so it is kept short.
-        stored.extend(results + outcome.results)
-        stored.sort(key=lambda r: r.index)
+        stored.extend(outcome.results)
+        if results:  # (the chunk's own results come in input order)
+            stored.extend(results)
+            stored.sort(key=attrgetter("index"))
         bulk_jobs.store_results(session, job.id, stored)
 
     # The API checked that the actor is an admin; apply_items checks it again here.
@@ -107,7 +117,7 @@ def apply_pending(
                              before_counters=store, optimistic=optimistic)  # fmt: skip
     if not stored and (results or chunk.results):  # nothing written: refused or empty
         store(chunk)
-    finished = bulk_jobs.advance(session, job.id, stored) if stored else False
+    finished = bulk_jobs.advance(session, job.id, stored, started_at) if stored else False
     return ChunkOutcome(finished, len(stored), chunk.deferred)
 
 
@@ -125,24 +135,32 @@ def apply_chunk(
     be new (``forum.bulk.apply_items``); if one was imported before, its unique
     external_id refuses the insert and the chunk runs again at once with the full
     lookups, which then give it as ``existing``."""
-    with transaction(database_url) as session:
-        bulk_jobs.mark_running(session, job_id)
+    started_at = now_ms()  # a queued job becomes running when the chunk records results
     if optimistic:
         try:
-            return _apply_once(database_url, job_id, items, final=final, optimistic=True)
+            return _apply_once(database_url, job_id, items, final=final, optimistic=True,
+                               started_at=started_at)  # fmt: skip
         except IntegrityError as exc:
             log.info("bulk chunk of job %s runs again with full lookups: %s", job_id, exc.orig)
-    return _apply_once(database_url, job_id, items, final=final, optimistic=False)
+    return _apply_once(database_url, job_id, items, final=final, optimistic=False,
+                       started_at=started_at)  # fmt: skip
 
 
 def _apply_once(
-    database_url: str, job_id: str, items: Sequence[Pair], *, final: bool, optimistic: bool
+    database_url: str,
+    job_id: str,
+    items: Sequence[Pair],
+    *,
+    final: bool,
+    optimistic: bool,
+    started_at: int,
 ) -> ChunkOutcome:
     with transaction(database_url) as session:
         job = bulk_jobs.header(session, job_id)
         if job is None or job.state not in jobs.UNFINISHED:
             return ChunkOutcome()  # withdrawn by the API, or already complete
-        return apply_pending(session, job, items, final=final, optimistic=optimistic)
+        return apply_pending(session, job, items, final=final, optimistic=optimistic,
+                             started_at=started_at)  # fmt: skip
 
 
 def publish(job_id: str, packed: str, *, defers: int = 0, countdown: float | None = None) -> None:

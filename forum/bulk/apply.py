@@ -17,7 +17,7 @@ create it is still running; otherwise the item fails with ``unknown-external-id`
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import bindparam, case, func, select, text, update
 from sqlalchemy.orm import Session
@@ -190,13 +190,21 @@ class _Chunk:
         found = mapping.get(ext)
         if found is not None:
             return found
+        self.unknown(ext, what)
+
+    def unknown(self, ext: str, what: str) -> NoReturn:
+        """A reference to an external id that is not known (yet)."""
         if self.pending:
             raise _Deferred
         raise bad_request("unknown-external-id", what, ext)
 
     def poster(self, item: Item) -> int:
-        if item.get("user") is not None:
-            return self.resolve(self.uid_of, item["user"], "user")
+        ref = item.get("user")
+        if ref is not None:
+            uid = self.uid_of.get(ref)
+            if uid is None:
+                self.unknown(ref, "user")
+            return uid
         if item["uid"] not in self.known_uids:
             raise not_found("no-user")
         return int(item["uid"])
@@ -257,8 +265,11 @@ class _Chunk:
         return CREATED, cid
 
     def topic(self, item: Item) -> tuple[str, int]:
-        if item.get("category") is not None:
-            cid = self.resolve(self.cid_of, item["category"], "category")
+        ref = item.get("category")
+        if ref is not None:
+            cid = self.cid_of.get(ref)
+            if cid is None:
+                self.unknown(ref, "category")
         else:
             cid = int(item["cid"])
             if cid not in self.known_cids:
@@ -279,7 +290,14 @@ class _Chunk:
                            False, 0, 0, 0, 0, 0, None])  # fmt: skip
         # The main post: never the teaser.
         self.topic_agg[tid] = [1, created, {uid}, None, -1]
-        self._count_user(uid, 1, created)
+        counts = self.user_agg.get(uid)
+        if counts is None:
+            self.user_agg[uid] = [1, 1, created]
+        else:
+            counts[U_TOPICS] += 1
+            counts[U_POSTS] += 1
+            if created > counts[U_LAST]:
+                counts[U_LAST] = created
         if tags:
             self.tags.extend((tid, tag) for tag in tags)
         self.tid_of[item["external_id"]] = tid
@@ -287,8 +305,11 @@ class _Chunk:
         return CREATED, tid
 
     def reply(self, item: Item) -> tuple[str, int]:
-        if item.get("topic") is not None:
-            tid = self.resolve(self.tid_of, item["topic"], "topic")
+        ref = item.get("topic")
+        if ref is not None:
+            tid = self.tid_of.get(ref)
+            if tid is None:
+                self.unknown(ref, "topic")
         else:
             tid = int(item["tid"])
             if tid not in self.topic_cid:
@@ -316,22 +337,18 @@ class _Chunk:
         agg[A_UIDS].add(uid)
         if created >= agg[A_TEASER_TS]:  # the latest reply (the later one of equals)
             agg[A_TEASER], agg[A_TEASER_TS] = pid, created
-        self._count_user(uid, 0, created)
+        counts = self.user_agg.get(uid)
+        if counts is None:
+            self.user_agg[uid] = [0, 1, created]
+        else:
+            counts[U_POSTS] += 1
+            if created > counts[U_LAST]:
+                counts[U_LAST] = created
         if to_pid is not None:
             self.replies_to[to_pid] = self.replies_to.get(to_pid, 0) + 1
         self.pid_of[item["external_id"]] = pid
         self.known_pids.add(pid)
         return CREATED, pid
-
-    def _count_user(self, uid: int, topics: int, timestamp: int) -> None:
-        counts = self.user_agg.get(uid)
-        if counts is None:
-            self.user_agg[uid] = [topics, 1, timestamp]
-            return
-        counts[U_TOPICS] += topics
-        counts[U_POSTS] += 1
-        if timestamp > counts[U_LAST]:
-            counts[U_LAST] = timestamp
 
     def unsure_existing(self, unsure: Mapping[str, list[str]]) -> bool:
         """Optimistic mode: does a topic or reply that was NOT inserted (failed or
@@ -342,10 +359,10 @@ class _Chunk:
             or lookup(s, Post.external_id, Post.pid, unsure["reply"])
         )
 
-    def existing(self, item: Item) -> int | None:
-        mapping = {"user": self.uid_of, "category": self.cid_of, "topic": self.tid_of,
-                   "reply": self.pid_of}[item["type"]]  # fmt: skip
-        return mapping.get(item["external_id"])
+    def ids_by_type(self) -> dict[str, dict[str, int]]:
+        """The forum ids known by external id, per item type."""
+        return {"user": self.uid_of, "category": self.cid_of, "topic": self.tid_of,
+                "reply": self.pid_of}  # fmt: skip
 
 
 def _title_slug(title: str) -> str:
@@ -628,11 +645,12 @@ def apply_items(
     apply_one = {"user": chunk.user, "category": chunk.category, "topic": chunk.topic,
                  "reply": chunk.reply}  # fmt: skip
     unsure: dict[str, list[str]] = {"topic": [], "reply": []}
+    ids, results = chunk.ids_by_type(), outcome.results
     for index, item in items:
         kind, ext = item["type"], item["external_id"]
-        known = chunk.existing(item)
+        known = ids[kind].get(ext)
         if known is not None:  # imported before (or earlier in this chunk)
-            outcome.results.append(Result(index, kind, ext, EXISTING, known))
+            results.append(Result(index, kind, ext, EXISTING, known))
             continue
         try:
             state, forum_id = apply_one[kind](item)
@@ -641,10 +659,10 @@ def apply_items(
             unsure.get(kind, []).append(ext)
             continue
         except ForumError as exc:
-            outcome.results.append(Result(index, kind, ext, FAILED, error=error_record(exc)))
+            results.append(Result(index, kind, ext, FAILED, error=error_record(exc)))
             unsure.get(kind, []).append(ext)
             continue
-        outcome.results.append(Result(index, kind, ext, state, forum_id))
+        results.append(Result(index, kind, ext, state, forum_id))
     if optimistic and chunk.unsure_existing(unsure):
         return apply_items(session, actor, items, earlier_pending=earlier_pending,
                            before_counters=before_counters)  # fmt: skip

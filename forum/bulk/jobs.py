@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import exists, insert, select
 from sqlalchemy.orm import Session, load_only
 
 from forum import jobs
@@ -119,33 +119,34 @@ def earlier_pending(session: Session, job: JobHeader, first_index: int) -> bool:
     return bool(session.scalar(select(earlier)))
 
 
-def mark_running(session: Session, job_id: str) -> None:
-    session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.state == jobs.QUEUED)
-        .values(state=jobs.RUNNING, started_at=now_ms(), attempts=Job.attempts + 1)
-    )
-
-
-def record(session: Session, job_id: str, results: Sequence[Result]) -> bool:
+def record(
+    session: Session, job_id: str, results: Sequence[Result], started_at: int | None = None
+) -> bool:
     """Store ``results`` and advance the job's progress; True when the job is complete."""
     store_results(session, job_id, results)
-    return advance(session, job_id, results)
+    return advance(session, job_id, results, started_at)
 
 
 def store_results(session: Session, job_id: str, results: Sequence[Result]) -> None:
     """``results`` (in index order) as one chunk record."""
     if not results:  # every item deferred
         return
-    records = [[r.index, r.type, r.external_id, r.state, r.id, r.error] for r in results]
-    session.execute(insert(JobChunk), [{
+    records = [(r.index, r.type, r.external_id, r.state, r.id, r.error) for r in results]
+    session.execute(insert(JobChunk.__table__), {
         "job_id": job_id, "first_index": records[0][0], "last_index": records[-1][0],
         "count": len(records), "results": pack_results(records),
-    }])  # fmt: skip
+    })  # fmt: skip
 
 
-def advance(session: Session, job_id: str, results: Sequence[Result]) -> bool:
+def advance(
+    session: Session, job_id: str, results: Sequence[Result], started_at: int | None = None
+) -> bool:
     """Advance the job's progress by ``results`` (stored); True when the job is complete.
+
+    A queued job becomes running here (``started_at``: when this chunk began; now if
+    None), under the lock below: marking it in a transaction of its own cost every
+    chunk one more commit, and at the start of this one would hold the job row while
+    the chunk's other row locks are taken (two chunks of a job could deadlock).
 
     The job row is locked last and briefly, so chunks of one job run side by side:
     FOR NO KEY UPDATE, which the job_chunks foreign-key check (KEY SHARE) of another
@@ -156,17 +157,23 @@ def advance(session: Session, job_id: str, results: Sequence[Result]) -> bool:
     # may have advanced its progress since, and a stale copy would lose that update.
     locked = (
         select(Job)
-        .options(load_only(Job.id, Job.state, Job.progress))  # never the stored items
+        # never the stored items
+        .options(load_only(Job.id, Job.state, Job.progress, Job.started_at, Job.attempts))
         .where(Job.id == job_id)
         .with_for_update(key_share=True)  # PostgreSQL: FOR NO KEY UPDATE
     )
     job = session.scalar(locked.execution_options(populate_existing=True))
     if job is None:
         return False
-    mine = {r.index for r in results}
-    others = _records(session, job_id, min(mine), max(mine), besides=min(mine))
-    if any(record[0] in mine for record in others):
-        raise ResultsConflict(f"job {job_id}: items recorded by another delivery")
+    low, high = results[0].index, results[-1].index  # (in index order)
+    others = _records(session, job_id, low, high, besides=low)
+    if others:
+        mine = {r.index for r in results}
+        if any(record[0] in mine for record in others):
+            raise ResultsConflict(f"job {job_id}: items recorded by another delivery")
+    if job.state == jobs.QUEUED:
+        jobs.count_delivery(job, started_at or now_ms())
+        job.state = jobs.RUNNING
     progress: dict[str, Any] = dict(job.progress or new_progress(len(results)))
     progress["done"] += len(results)
     progress["failed"] += sum(1 for r in results if r.state == FAILED)

@@ -202,11 +202,15 @@ def test_redelivered_chunk_applies_nothing_twice(db_url: str) -> None:
         job = jobs.get(session, job_id)
         assert job is not None and job.state == "running"
         assert job.progress == {"done": 5, "failed": 0, "total": 10}
+        # Counted once, as running since the first chunk began.
+        started = job.started_at
+        assert job.attempts == 1 and started is not None and started > T0
     last = apply_chunk(db_url, job_id, pairs[5:])
     assert last.finished
     with transaction(db_url) as session:
         job = jobs.get(session, job_id)
         assert job is not None and job.state == "succeeded"
+        assert job.attempts == 1 and job.started_at == started
         assert job.result == {"total": 10, "succeeded": 10, "failed": 0}
         rows = bulk_jobs.items_page(session, job_id, 0, 100)
         assert [r["index"] for r in rows] == list(range(10))
