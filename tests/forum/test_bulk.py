@@ -1,6 +1,7 @@
 """``forum.bulk.apply_items`` and the bulk worker's chunk function, on both databases."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -350,3 +351,48 @@ def test_lookup_of_external_ids_with_quotes_and_backslashes(db_url: str) -> None
     (created,) = _apply(db_url, items)
     with transaction(db_url) as session:
         assert lookup(session, User.external_id, User.uid, [odd, "NULL"]) == {odd: created.id}
+
+
+def test_concurrent_chunks_sharing_users_and_categories_count_exactly(pg_url: str) -> None:
+    """Chunks applied side by side, their posters in opposite orders: the counter
+    updates queue on the shared rows (no deadlock) and add up exactly."""
+    admin = new_user(pg_url, admin=True)
+    prefix = unique("cc")
+    base = [parse_item({"type": "user", "external_id": f"{prefix}u{u}", "username": f"{prefix}{u}"})
+            for u in range(6)]  # fmt: skip
+    base += [parse_item({"type": "category", "external_id": f"{prefix}c{c}", "name": "C"})
+             for c in range(2)]  # fmt: skip
+    apply_chunk(pg_url, _job(pg_url, admin, base), list(enumerate(base)))
+
+    def chunk(n: int) -> list[dict[str, Any]]:
+        users = list(range(6)) if n % 2 else list(reversed(range(6)))
+        items = []
+        for t, u in enumerate(users):
+            ext = f"{prefix}t{n}-{t}"
+            items.append(parse_item({
+                "type": "topic", "external_id": ext, "category": f"{prefix}c{t % 2}",
+                "user": f"{prefix}u{u}", "title": "T", "content": CONTENT, "timestamp": T0 + t,
+            }))  # fmt: skip
+            items.append(parse_item({
+                "type": "reply", "external_id": f"{ext}r", "topic": ext,
+                "user": f"{prefix}u{users[-1 - t]}", "content": CONTENT, "timestamp": T0 + n,
+            }))  # fmt: skip
+        return items
+
+    chunks = [chunk(n) for n in range(12)]
+    jobs_ids = [_job(pg_url, admin, items) for items in chunks]
+    with ThreadPoolExecutor(4) as pool:
+        done = list(pool.map(lambda j, items: apply_chunk(pg_url, j, list(enumerate(items)),
+                                                           optimistic=True),
+                             jobs_ids, chunks))  # fmt: skip
+    assert all(outcome.finished for outcome in done)
+    with transaction(pg_url) as session:
+        for user in session.scalars(select(User).where(User.external_id.like(f"{prefix}u%"))):
+            posts = session.scalar(select(func.count()).where(Post.uid == user.uid))
+            topics = session.scalar(select(func.count()).where(Topic.uid == user.uid))
+            assert (user.postcount, user.topiccount) == (posts, topics) == (24, 12)
+            assert user.lastposttime == T0 + 11
+        for category in session.scalars(
+            select(Category).where(Category.external_id.like(f"{prefix}c%"))
+        ):
+            assert (category.topic_count, category.post_count) == (36, 72)
