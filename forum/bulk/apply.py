@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from sqlalchemy import bindparam, case, func, select, text, update
+from sqlalchemy import TextClause, bindparam, case, func, select, text, update
 from sqlalchemy.orm import Session
 
 from forum import privileges
@@ -526,19 +526,17 @@ def _update_existing(
 
 
 # PostgreSQL: one statement per table, the rows' new values in arrays (passed as array
-# literals: psycopg would dump a list value by value, in Python). Each statement first
-# locks its rows in key order (FOR NO KEY UPDATE: the foreign-key checks of concurrent
-# chunks' inserts still pass), so chunks that share users or categories queue instead
-# of deadlocking; the one-time filter on the locked count makes every lock come before
-# the first row is updated.
-_LOCKED = """WITH locked AS MATERIALIZED (
-  SELECT 1 FROM {table} WHERE {key} = ANY(CAST(:keys AS bigint[]))
-  ORDER BY {key} FOR NO KEY UPDATE)
-"""
-_LOCKS_FIRST = "(SELECT count(*) FROM locked) >= 0"
-_PG_TOPICS = text(
-    _LOCKED.format(table="topics", key="tid")
-    + f"""
+# literals: psycopg would dump a list value by value, in Python). Rows are locked first
+# in key order (FOR NO KEY UPDATE: the foreign-key checks of concurrent chunks' inserts
+# still pass), so chunks that share users or categories queue instead of deadlocking.
+# (Not one statement with the lock in a CTE: its UPDATE would run on a snapshot taken
+# before the lock waits, and re-check every row a concurrent chunk updated meanwhile,
+# rescanning the arrays for each: slower than a second statement under contention.)
+_LOCK = (
+    "SELECT 1 FROM {table} WHERE {key} = ANY(CAST(:keys AS bigint[])) "
+    "ORDER BY {key} FOR NO KEY UPDATE"
+)
+_PG_TOPICS = text("""
 UPDATE topics AS t SET
   postcount = t.postcount + v.n,
   lastposttime = GREATEST(t.lastposttime, v.last),
@@ -547,34 +545,31 @@ UPDATE topics AS t SET
 FROM unnest(CAST(:keys AS bigint[]), CAST(:n AS integer[]), CAST(:last AS bigint[]),
             CAST(:teaser AS bigint[]), CAST(:teaser_ts AS bigint[]))
      AS v(tid, n, last, teaser, teaser_ts)
-WHERE t.tid = v.tid AND {_LOCKS_FIRST}"""
-)
-_PG_CATEGORIES = text(
-    _LOCKED.format(table="categories", key="cid")
-    + f"""
+WHERE t.tid = v.tid""")
+_PG_CATEGORIES = text("""
 UPDATE categories AS c SET
   topic_count = c.topic_count + v.topics, post_count = c.post_count + v.posts
 FROM unnest(CAST(:keys AS bigint[]), CAST(:topics AS integer[]), CAST(:posts AS integer[]))
      AS v(cid, topics, posts)
-WHERE c.cid = v.cid AND {_LOCKS_FIRST}"""
-)
-_PG_USERS = text(
-    _LOCKED.format(table="users", key="uid")
-    + f"""
+WHERE c.cid = v.cid""")
+_PG_USERS = text("""
 UPDATE users AS u SET
   topiccount = u.topiccount + v.topics, postcount = u.postcount + v.posts,
   lastposttime = GREATEST(u.lastposttime, v.last)
 FROM unnest(CAST(:keys AS bigint[]), CAST(:topics AS integer[]), CAST(:posts AS integer[]),
             CAST(:last AS bigint[])) AS v(uid, topics, posts, last)
-WHERE u.uid = v.uid AND {_LOCKS_FIRST}"""
-)
-_PG_REPLIES = text(
-    _LOCKED.format(table="posts", key="pid")
-    + f"""
+WHERE u.uid = v.uid""")
+_PG_REPLIES = text("""
 UPDATE posts AS p SET replies = p.replies + v.n
 FROM unnest(CAST(:keys AS bigint[]), CAST(:n AS integer[])) AS v(pid, n)
-WHERE p.pid = v.pid AND {_LOCKS_FIRST}"""
-)
+WHERE p.pid = v.pid""")
+
+
+def _locked_update(
+    session: Session, table: str, key: str, statement: TextClause, values: dict[str, str]
+) -> None:
+    session.execute(text(_LOCK.format(table=table, key=key)), {"keys": values["keys"]})
+    session.execute(statement, values)
 
 
 def _update_existing_pg(
@@ -585,7 +580,7 @@ def _update_existing_pg(
     replies: list[tuple[int, int]],
 ) -> None:
     if topics:
-        session.execute(_PG_TOPICS, {
+        _locked_update(session, "topics", "tid", _PG_TOPICS, {
             "keys": int_array(tid for tid, _ in topics),
             "n": int_array(a[A_POSTS] for _, a in topics),
             "last": int_array(a[A_LAST] for _, a in topics),
@@ -594,21 +589,22 @@ def _update_existing_pg(
                                    for _, a in topics),
         })  # fmt: skip
     if cats:
-        session.execute(_PG_CATEGORIES, {
+        _locked_update(session, "categories", "cid", _PG_CATEGORIES, {
             "keys": int_array(cid for cid, _ in cats),
             "topics": int_array(c[C_TOPICS] for _, c in cats),
             "posts": int_array(c[C_POSTS] for _, c in cats),
         })  # fmt: skip
     if users:
-        session.execute(_PG_USERS, {
+        _locked_update(session, "users", "uid", _PG_USERS, {
             "keys": int_array(uid for uid, _ in users),
             "topics": int_array(u[U_TOPICS] for _, u in users),
             "posts": int_array(u[U_POSTS] for _, u in users),
             "last": int_array(u[U_LAST] for _, u in users),
         })  # fmt: skip
     if replies:
-        session.execute(_PG_REPLIES, {"keys": int_array(pid for pid, _ in replies),
-                                      "n": int_array(n for _, n in replies)})  # fmt: skip
+        _locked_update(session, "posts", "pid", _PG_REPLIES, {
+            "keys": int_array(pid for pid, _ in replies), "n": int_array(n for _, n in replies),
+        })  # fmt: skip
 
 
 def apply_items(
