@@ -106,10 +106,8 @@ def apply_pending(
     def store(outcome: bulk.ChunkResult) -> None:
         # Before the counter updates: that part of the transaction locks rows that
         # concurrent chunks share, so it is kept short.
-        stored.extend(outcome.results)
-        if results:  # (the chunk's own results come in input order)
-            stored.extend(results)
-            stored.sort(key=attrgetter("index"))
+        stored.extend(results + outcome.results)
+        stored.sort(key=attrgetter("index"))
         bulk_jobs.store_results(session, job.id, stored)
 
     # The API checked that the actor is an admin; apply_items checks it again here.

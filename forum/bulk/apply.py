@@ -58,7 +58,7 @@ TOPIC_COLUMNS = ("tid", "cid", "uid", "title", "slug", "main_pid", "timestamp", 
                  "postcount", "viewcount", "postercount", "teaser_pid", "locked", "pinned",
                  "deleted", "upvotes", "downvotes", "followercount", "deleter_uid",
                  "deleted_timestamp", "external_id")  # fmt: skip
-T_TID, T_TIMESTAMP, T_LAST, T_POSTCOUNT, T_POSTERS, T_TEASER = 0, 6, 7, 8, 10, 11
+T_TID, T_CID, T_TIMESTAMP, T_LAST, T_POSTCOUNT, T_POSTERS, T_TEASER = 0, 1, 6, 7, 8, 10, 11
 POST_COLUMNS = ("pid", "tid", "uid", "content", "timestamp", "to_pid", "edited", "editor",
                 "deleted", "upvotes", "downvotes", "replies", "bookmarks", "deleter_uid",
                 "external_id")  # fmt: skip
@@ -419,7 +419,7 @@ def _write(chunk: _Chunk, before_counters: Callable[[], None]) -> None:
         if user["password_hash"]:
             user["password_hash"] = hash_password(user["password_hash"])
     for topic in chunk.topics:
-        cat_agg[topic[1]][C_TOPICS] += 1  # (its main post put the category in cat_agg)
+        cat_agg[topic[T_CID]][C_TOPICS] += 1  # (its main post put the category in cat_agg)
         agg = topic_agg.pop(topic[T_TID])
         topic[T_POSTCOUNT], topic[T_POSTERS] = agg[A_POSTS], len(agg[A_UIDS])
         topic[T_LAST] = agg[A_LAST]
