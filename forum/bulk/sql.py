@@ -1,6 +1,7 @@
 """Set-based SQL helpers for bulk work: id blocks, COPY on PostgreSQL, batched updates."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
@@ -8,7 +9,7 @@ import orjson
 import psycopg
 from sqlalchemy import JSON, Integer, Table, func, insert, select, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
@@ -92,9 +93,23 @@ def _lookup_pg(session: Session, key, value, values: list[Any]) -> dict[Any, Any
         array = "ARRAY(SELECT json_array_elements_text(CAST(%s AS json)))"
     query = (f'SELECT "{key.name}", "{value.name}" FROM "{key.table.name}" '
              f'WHERE "{key.name}" = ANY({array})')  # fmt: skip
-    raw = session.connection().connection.driver_connection
-    with raw.cursor() as cursor:  # type: ignore[union-attr]
+    with driver_cursor(session, query) as cursor:
         return dict(cursor.execute(query, (wanted,)).fetchall())
+
+
+@contextmanager
+def driver_cursor(session: Session, statement: str) -> Iterator[psycopg.Cursor[Any]]:
+    """A cursor on the session's own psycopg connection (same transaction), for what
+    SQLAlchemy would slow down (COPY, large array parameters). Its errors are raised as
+    SQLAlchemy's, as for any other statement: callers retry an ``OperationalError`` (the
+    connection dropped) and an ``IntegrityError`` (an external id taken by concurrent
+    work) the same way whichever path sent the statement."""
+    raw = session.connection().connection.driver_connection
+    try:
+        with raw.cursor() as cursor:  # type: ignore[union-attr]
+            yield cursor
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
 def _pg_type(column_type: TypeEngine[Any]) -> str:
@@ -135,26 +150,19 @@ def copy_rows(
     names = ", ".join(f'"{c}"' for c in columns)
     # Only JSON columns need converting: every other value goes to psycopg as it is.
     as_json = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
-    raw = session.connection().connection.driver_connection
     # Binary COPY where no JSON column needs its text: formatting a row costs the
     # client less than half as much as in text format (typed by the columns' types).
     binary = " (FORMAT BINARY)" if not as_json else ""
     statement = f'COPY "{table.name}" ({names}) FROM STDIN{binary}'
-    try:
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-            if not as_json:
-                copy.set_types([_pg_type(table.c[c].type) for c in columns])
-                write = copy.write_row
-                for row in rows:
-                    write(row)
-                return
+    with driver_cursor(session, statement) as cursor, cursor.copy(statement) as copy:
+        if not as_json:
+            copy.set_types([_pg_type(table.c[c].type) for c in columns])
+            write = copy.write_row
             for row in rows:
-                record = list(row)
-                for i in as_json:
-                    record[i] = _json_text(record[i])
-                copy.write_row(record)
-    except psycopg.IntegrityError as exc:
-        # On the driver's connection SQLAlchemy does not wrap errors: callers catch
-        # SQLAlchemy's IntegrityError (an external id taken by concurrent work) as for
-        # any other statement.
-        raise IntegrityError(statement, None, exc) from exc
+                write(row)
+            return
+        for row in rows:
+            record = list(row)
+            for i in as_json:
+                record[i] = _json_text(record[i])
+            copy.write_row(record)

@@ -5,14 +5,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from forum import jobs
 from forum.bulk import jobs as bulk_jobs
 from forum.bulk.apply import Result, _title_slug, apply_items
-from forum.bulk.sql import lookup
-from forum.db import transaction
+from forum.bulk.sql import copy_rows, lookup
+from forum.db import session_factory, transaction
 from forum.models import Category, Job, Post, Topic, User
 from forum.text import slugify
 from forum.topics import create_topic, reply
@@ -396,3 +398,30 @@ def test_concurrent_chunks_sharing_users_and_categories_count_exactly(pg_url: st
             select(Category).where(Category.external_id.like(f"{prefix}c%"))
         ):
             assert (category.topic_count, category.post_count) == (36, 72)
+
+
+def test_a_connection_lost_on_the_driver_path_is_sqlalchemys_operational_error(
+    pg_url: str,
+) -> None:
+    """Lookups and COPY go to the psycopg connection under the session: a dropped
+    connection must still raise what the bulk worker retries, not a psycopg error."""
+    session = session_factory(pg_url)()
+    try:
+        backend = session.scalar(text("SELECT pg_backend_pid()"))
+        with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [backend])
+        with pytest.raises(OperationalError):
+            lookup(session, User.external_id, User.uid, ["anyone"])
+    finally:
+        session.invalidate()  # the connection is gone: no rollback to send
+
+
+def test_a_taken_external_id_in_copy_is_sqlalchemys_integrity_error(pg_url: str) -> None:
+    uid = new_user(pg_url)
+    with transaction(pg_url) as session:
+        session.execute(text("UPDATE users SET external_id = :e WHERE uid = :u"),
+                        {"e": f"x{uid}", "u": uid})  # fmt: skip
+    row = (uid + 10**9, f"copy{uid}", f"copy{uid}", 0, 0, f"x{uid}")
+    columns = ["uid", "username", "userslug", "joindate", "lastonline", "external_id"]
+    with pytest.raises(IntegrityError), transaction(pg_url) as session:
+        copy_rows(session, User.__table__, columns, [row])
