@@ -190,7 +190,7 @@ async def job_items(request: Request) -> Response:
 
     def load() -> tuple[Job | None, list[dict[str, Any]]]:
         with session_factory(request.app.state.settings.database_url)() as session:
-            job = jobs.get(session, job_id)
+            job = jobs.get(session, job_id, command=False)
             if job is None or job.kind != bulk_jobs.KIND:
                 return None, []
             return job, bulk_jobs.items_page(session, job_id, offset, limit)

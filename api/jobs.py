@@ -23,7 +23,7 @@ def _load(database_url: str, job_id: str) -> Job | None:
     if not _JOB_ID.fullmatch(job_id):
         return None
     with session_factory(database_url)() as session:
-        return jobs.get(session, job_id)
+        return jobs.get(session, job_id, command=False)
 
 
 async def get_job(request: Request) -> Response:

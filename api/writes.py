@@ -138,11 +138,11 @@ class Writes:
 
     def _load(self, job_id: str) -> Job | None:
         with self._sessions() as session:
-            return jobs.get(session, job_id)
+            return jobs.get(session, job_id, command=False)
 
     def _by_key(self, uid: int, key: str) -> Job | None:
         with self._sessions() as session:
-            return jobs.by_idempotency_key(session, uid, key)
+            return jobs.by_idempotency_key(session, uid, key, command=False)
 
     async def submit(
         self, write: WriteRequest, command: Command, extra: dict[str, Any] | None = None

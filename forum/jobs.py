@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Select, bindparam, case, delete, exists, func, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, defer
 
 from forum.clock import iso, now_ms
 from forum.models import Job
@@ -77,12 +77,22 @@ def _insert_statement(
     return statement, params
 
 
-def get(session: Session, job_id: str) -> Job | None:
-    return session.scalar(select(Job).where(Job.id == job_id))
+def get(session: Session, job_id: str, *, command: bool = True) -> Job | None:
+    """The job; without its ``command`` unless asked (a bulk job's is its packed items,
+    hundreds of kB a request: what shows a job never needs them)."""
+    return session.scalar(_select_job(command).where(Job.id == job_id))
 
 
-def by_idempotency_key(session: Session, actor_uid: int, key: str) -> Job | None:
-    return session.scalar(select(Job).where(Job.actor_uid == actor_uid, Job.idempotency_key == key))
+def by_idempotency_key(
+    session: Session, actor_uid: int, key: str, *, command: bool = True
+) -> Job | None:
+    where = (Job.actor_uid == actor_uid, Job.idempotency_key == key)
+    return session.scalar(_select_job(command).where(*where))
+
+
+def _select_job(command: bool) -> Select[tuple[Job]]:
+    # raiseload: reading a command left out is a bug to see, not a query to hide.
+    return select(Job) if command else select(Job).options(defer(Job.command, raiseload=True))
 
 
 def mark_running(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import InvalidRequestError
 
 from forum import jobs
 from forum.categories import create_category
@@ -125,3 +126,14 @@ def test_a_job_that_kills_its_worker_fails_after_max_attempts(
     assert deliveries == get_settings().max_attempts
     assert job.error is not None and job.error["key"] == "too-many-attempts"
     assert _posts(url, tid) == posts
+
+
+def test_a_job_read_to_be_shown_leaves_its_command_out(forum: tuple[str, int, int]) -> None:
+    url, admin, tid = forum
+    job_id = _job(url, admin, tid)
+    with transaction(url) as session:
+        shown = jobs.get(session, job_id, command=False)
+        assert shown is not None and shown.state == jobs.QUEUED
+        with pytest.raises(InvalidRequestError):
+            _ = shown.command  # left out on purpose: never loaded behind the caller's back
+    assert _stored(url, job_id).command["kind"] == "topics.reply"

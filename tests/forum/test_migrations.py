@@ -41,3 +41,25 @@ def test_users_leave_room_for_counter_updates_and_the_revision_reverts(
     assert _users_options(empty_database) is None
     upgrade(empty_database)
     assert _users_options(empty_database) == ["fillfactor=80"]
+
+
+def _command_storage(database_url: str) -> str:
+    dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT attstorage FROM pg_attribute "
+            "WHERE attrelid = 'jobs'::regclass AND attname = 'command'"
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_job_commands_are_not_compressed_again_and_the_revision_reverts(
+    empty_database: str,
+) -> None:
+    upgrade(empty_database)
+    assert _command_storage(empty_database) == "e"  # external: out of line, uncompressed
+    command.downgrade(alembic_config(empty_database), "0003")
+    assert _command_storage(empty_database) == "x"  # extended, PostgreSQL's default
+    upgrade(empty_database)
+    assert _command_storage(empty_database) == "e"
