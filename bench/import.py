@@ -42,6 +42,7 @@ from bench.stack import (
     pg_dsn,
     purge_queue,
 )
+from forumq.importer import IN_FLIGHT
 
 PG_ADMIN_URL = os.environ.get(
     "FORUMQ_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -263,7 +264,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--chunk", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--in-flight", type=int, default=3, help="batches the client keeps sent")
+    parser.add_argument("--in-flight", type=int, default=IN_FLIGHT,
+                        help="batches the client keeps sent (forumq import's default)")  # fmt: skip
     parser.add_argument("--own-postgres", action="store_true",
                         help="run on a PostgreSQL server started with BULK_SETTINGS")  # fmt: skip
     args = parser.parse_args()

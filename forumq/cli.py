@@ -12,6 +12,7 @@ from rich.console import Console
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
+from forumq.importer import IN_FLIGHT
 from forumq.settings import get_settings
 
 app = typer.Typer(help="forumq: a NodeBB-compatible forum Write API, driven by a message queue.",
@@ -94,6 +95,12 @@ def import_file(
     ] = None,
     uid: Annotated[int | None, typer.Option(help="Act as this admin (master token).")] = None,
     batch: Annotated[int, typer.Option(min=1, help="Items per request.")] = 5000,
+    in_flight: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Requests sent before the oldest must finish (keeps bulk workers busy)."
+        ),
+    ] = IN_FLIGHT,
     direct: Annotated[
         bool,
         typer.Option(
@@ -116,7 +123,9 @@ def import_file(
         else:
             if not token:
                 _fail("give --token (or FORUMQ_TOKEN), or use --direct")
-            summary = importer.run_http(file, url, token or "", uid, batch, not restart, err)
+            summary = importer.run_http(
+                file, url, token or "", uid, batch, not restart, err, in_flight=in_flight
+            )
     except importer.ImportError_ as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

@@ -28,6 +28,9 @@ from rich.progress import (
 )
 
 RETRIES = 8
+# Requests in flight: with 2-3 sent, a bulk worker that finishes a chunk finds the next
+# one already queued while the client uploads another.
+IN_FLIGHT = 3
 MAX_FAILURES_SHOWN = 20
 
 
@@ -169,7 +172,7 @@ def _progress(console: Console) -> Progress:
 
 
 def run_http(path: Path, url: str, token: str, uid: int | None, size: int, resume: bool,
-             console: Console, *, in_flight: int = 2) -> Summary:  # fmt: skip
+             console: Console, *, in_flight: int = IN_FLIGHT) -> Summary:  # fmt: skip
     offset, line = _load_offset(path) if resume else (0, 0)
     summary, client = Summary(), Client(url, token, uid)
     started = time.monotonic()
