@@ -142,7 +142,6 @@ class _Chunk:
     def _load_references(self) -> None:
         s, t = self.session, self.by_type
         users, cats, topics, replies = t["user"], t["category"], t["topic"], t["reply"]
-        user_refs = [i["external_id"] for i in users] + [i.get("user") for i in topics + replies]
         cat_refs = [i["external_id"] for i in cats] + [i.get("parent") for i in cats]
         cat_refs += [i.get("category") for i in topics]
         topic_refs = [i.get("topic") for i in replies]
@@ -158,7 +157,9 @@ class _Chunk:
         else:
             topic_refs += [i["external_id"] for i in topics]
             post_refs += [i["external_id"] for i in replies]
-        self.uid_of = lookup(s, User.external_id, User.uid, user_refs)
+        authors = [i.get("user") for i in topics + replies]
+        own_users = [i["external_id"] for i in users]
+        self.uid_of = _user_ids(s, own_users, authors, cached=self.optimistic)
         self.cid_of = lookup(s, Category.external_id, Category.cid, cat_refs)
         self.pid_of = lookup(s, Post.external_id, Post.pid, post_refs)
         self.tid_of: dict[str, int] = lookup(s, Topic.external_id, Topic.tid, topic_refs)
@@ -363,6 +364,50 @@ class _Chunk:
         """The forum ids known by external id, per item type."""
         return {"user": self.uid_of, "category": self.cid_of, "topic": self.tid_of,
                 "reply": self.pid_of}  # fmt: skip
+
+
+# The uids of users' external ids as read from each database (by URL): the authors of
+# topics and replies, referenced over and over by an import's chunks, are looked up
+# once per worker process instead of once per chunk. Only committed rows read by a
+# lookup enter it, never a chunk's own new users. A user deleted since then: the
+# foreign key on posts.uid / topics.uid refuses the insert (IntegrityError), and the
+# chunk's second run (optimistic=False) bypasses and clears the database's entries.
+# Uids are never reused (a sequence), so an entry is either right or refused.
+# PostgreSQL only (SQLite may not enforce the foreign keys).
+_UIDS_CACHED_MAX = 200_000  # per database; reaching it clears that database's entries
+_cached_uids: dict[str, dict[str, int]] = {}
+
+
+def _user_ids(
+    session: Session, own: list[str], references: list[str | None], *, cached: bool
+) -> dict[str, int]:
+    """``{external id: uid}`` of the users known for a chunk's user items (``own``:
+    always read from the database, their results say ``existing``) and for its
+    topics' and replies' ``user`` references (from the cache when ``cached``)."""
+    if not is_postgres(session):
+        return lookup(session, User.external_id, User.uid, own + references)
+    database = str(session.get_bind().url)
+    if not cached:
+        _cached_uids.pop(database, None)
+        return lookup(session, User.external_id, User.uid, own + references)
+    cache = _cached_uids.setdefault(database, {})
+    own_set = set(own)
+    hits: dict[str, int] = {}
+    wanted = list(own_set)
+    for ref in set(references):
+        if ref is None or ref in own_set:
+            continue
+        uid = cache.get(ref)
+        if uid is None:
+            wanted.append(ref)
+        else:
+            hits[ref] = uid
+    found = lookup(session, User.external_id, User.uid, wanted)
+    if len(cache) + len(found) > _UIDS_CACHED_MAX:
+        cache.clear()
+    cache.update(found)
+    hits.update(found)
+    return hits
 
 
 def _title_slug(title: str) -> str:

@@ -12,12 +12,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from forum import jobs
 from forum.bulk import jobs as bulk_jobs
-from forum.bulk.apply import Result, _title_slug, apply_items
+from forum.bulk.apply import Result, _cached_uids, _title_slug, apply_items
 from forum.bulk.sql import copy_rows, lookup
-from forum.db import session_factory, transaction
+from forum.db import engine_for, session_factory, transaction
 from forum.models import Category, Job, Post, Topic, User
 from forum.text import slugify
 from forum.topics import create_topic, reply
+from forum.users import delete_user
 from schemas.bulk import parse_item
 from tests.forum.conftest import new_category, new_user, unique
 from workers.bulk import apply_chunk
@@ -299,6 +300,68 @@ def test_first_delivery_of_an_imported_reply_that_would_fail_gives_it_as_existin
     again = _job(db_url, admin, [resent])
     apply_chunk(db_url, again, [(0, resent)], optimistic=True)
     assert _results(db_url, again) == [("existing", pid)]
+
+
+def _full_results(url: str, job_id: str) -> list[dict[str, Any]]:
+    with transaction(url) as session:
+        return bulk_jobs.items_page(session, job_id, 0, 100)
+
+
+def test_an_author_deleted_after_being_cached_fails_the_reply_alone(pg_url: str) -> None:
+    """A first delivery takes the authors' uids from the worker's cache; the foreign
+    key refuses a deleted one, and the chunk's second run (full lookups, cache
+    bypassed and cleared) fails that reply alone."""
+    admin = new_user(pg_url, admin=True)
+    prefix = unique("d")
+    items = _items(prefix)
+    apply_chunk(pg_url, _job(pg_url, admin, items), list(enumerate(items)), optimistic=True)
+    later = _later_replies(prefix)  # by u1: reads u1's uid from the database, caches it
+    apply_chunk(pg_url, _job(pg_url, admin, later), list(enumerate(later)), optimistic=True)
+    with transaction(pg_url) as session:
+        u1, u2 = (session.scalar(select(User.uid).where(User.external_id == f"{prefix}{u}"))
+                  for u in ("u1", "u2"))  # fmt: skip
+    assert _cached_uids[str(engine_for(pg_url).url)][f"{prefix}u1"] == u1
+    with transaction(pg_url) as session:
+        delete_user(session, None, u1)  # (its topic t1 goes with it)
+    u2_posts = _user_state(pg_url, u2)[1]
+    replies = [
+        parse_item({"type": "reply", "external_id": f"{prefix}r6", "topic": f"{prefix}t2",
+                    "user": f"{prefix}u1", "content": CONTENT, "timestamp": T0 + 40}),
+        parse_item({"type": "reply", "external_id": f"{prefix}r7", "topic": f"{prefix}t2",
+                    "user": f"{prefix}u2", "content": CONTENT, "timestamp": T0 + 50}),
+    ]  # fmt: skip
+    job_id = _job(pg_url, admin, replies)
+    outcome = apply_chunk(pg_url, job_id, list(enumerate(replies)), optimistic=True)
+    assert outcome.finished and not outcome.deferred
+    results = _full_results(pg_url, job_id)
+    assert [r["state"] for r in results] == ["failed", "created"]
+    assert results[0]["error"]["key"] == "unknown-external-id"
+    assert results[0]["error"]["args"] == ["user", f"{prefix}u1"]
+    assert f"{prefix}u1" not in _cached_uids.get(str(engine_for(pg_url).url), {})
+    with transaction(pg_url) as session:
+        post = session.scalar(select(Post).where(Post.external_id == f"{prefix}r7"))
+        assert post is not None and post.uid == u2
+        assert session.scalar(select(Post).where(Post.external_id == f"{prefix}r6")) is None
+    assert _user_state(pg_url, u2)[1] == u2_posts + 1
+
+
+def test_a_user_item_is_existing_only_if_its_row_exists(pg_url: str) -> None:
+    """A user item's own external id is always read from the database: a cached
+    entry of a deleted user does not make it ``existing``."""
+    admin = new_user(pg_url, admin=True)
+    prefix = unique("e")
+    items = _items(prefix)
+    apply_chunk(pg_url, _job(pg_url, admin, items), list(enumerate(items)), optimistic=True)
+    later = _later_replies(prefix)
+    apply_chunk(pg_url, _job(pg_url, admin, later), list(enumerate(later)), optimistic=True)
+    with transaction(pg_url) as session:
+        u1 = session.scalar(select(User.uid).where(User.external_id == f"{prefix}u1"))
+        delete_user(session, None, u1)
+    again = [items[0]]
+    job_id = _job(pg_url, admin, again)
+    apply_chunk(pg_url, job_id, list(enumerate(again)), optimistic=True)
+    [result] = _full_results(pg_url, job_id)
+    assert result["state"] == "created" and result["id"] != u1
 
 
 # A chunk as the API packed it before items were dumped in one call: jobs stored then
