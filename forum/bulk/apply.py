@@ -402,6 +402,7 @@ def _user_ids(
             wanted.append(ref)
         else:
             hits[ref] = uid
+    # (Read before the chunk writes anything: only committed rows.)
     found = lookup(session, User.external_id, User.uid, wanted)
     if len(cache) + len(found) > _UIDS_CACHED_MAX:
         cache.clear()
@@ -673,7 +674,9 @@ def apply_items(
     before then makes the insert fail on its unique external_id (IntegrityError: the
     caller rolls back and runs the chunk again with ``optimistic=False``); one that
     failed or was deferred is checked here, and the chunk walked again with the full
-    lookups if it exists, so the results are those of the full lookups."""
+    lookups if it exists, so the results are those of the full lookups. It also takes
+    the authors' uids from the worker's cache (``_user_ids``); a run that is not
+    optimistic reads them all from the database and clears the cache."""
     outcome = ChunkResult()
     if not items:
         return outcome
