@@ -1,14 +1,11 @@
 """The accept path's event-loop store (psycopg AsyncConnection) and publisher (Redis LPUSH)."""
 
 import asyncio
-import base64
 import time
 import uuid
 from typing import Any
 
-import orjson
 import psycopg
-import redis
 from sqlalchemy import select
 
 from api.errors import ApiError
@@ -19,8 +16,6 @@ from forum.models import Job, Post
 from schemas import dump_command
 from schemas.topics import ReplyTopic
 from tests.conftest import Stack
-from workers.apply import apply_jobs
-from workers.celery_app import celery_app
 
 
 def job_row(tid: int, uid: int, content: str, key: str | None = None) -> dict[str, Any]:
@@ -160,27 +155,6 @@ def test_async_store_refuses_when_the_database_is_unreachable() -> None:
 
     [outcome] = asyncio.run(run())
     assert isinstance(outcome, ApiError) and outcome.status == 503
-
-
-def test_redis_message_is_what_celery_apply_async_writes(redis_url: str) -> None:
-    queue = f"forumq.test.message.{uuid.uuid4().hex[:8]}"
-    client = redis.Redis.from_url(redis_url)
-    ids = [uuid.uuid4().hex, uuid.uuid4().hex]
-    try:
-        with celery_app.connection_for_write(redis_url) as connection:
-            apply_jobs.apply_async(args=[ids], queue=queue, connection=connection)
-        theirs = orjson.loads(client.lpop(queue))  # type: ignore[arg-type]
-        ours = orjson.loads(RedisPublisher(redis_url, queue).message(ids))
-    finally:
-        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
-    for message in (theirs, ours):
-        assert base64.b64decode(message["body"]) and message["properties"]["delivery_tag"]
-        message["body"] = orjson.loads(base64.b64decode(message.pop("body")))
-        for name in ("id", "root_id", "origin"):
-            message["headers"].pop(name)
-        for name in ("correlation_id", "delivery_tag"):
-            message["properties"].pop(name)
-    assert ours == theirs
 
 
 def test_a_celery_worker_applies_a_message_published_with_lpush(

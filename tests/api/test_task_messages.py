@@ -10,6 +10,7 @@ from celery import Task
 
 from api.task_messages import RedisPublisher
 from forum.bulk.jobs import pack
+from workers.apply import apply_jobs
 from workers.bulk import bulk_chunk
 from workers.celery_app import celery_app
 
@@ -48,3 +49,11 @@ def test_bulk_chunk_message_is_what_celery_apply_async_writes(redis_url: str) ->
     ours = RedisPublisher(redis_url, queue).task_message(bulk_chunk, args)
     assert _comparable(ours) == _comparable(theirs)
     assert _comparable(ours)["body"][0] == args
+
+
+def test_apply_jobs_message_is_what_celery_apply_async_writes(redis_url: str) -> None:
+    queue = f"forumq.test.message.{uuid.uuid4().hex[:8]}"
+    ids = [uuid.uuid4().hex, uuid.uuid4().hex]
+    theirs = _celery_message(redis_url, queue, apply_jobs, [ids])
+    ours = RedisPublisher(redis_url, queue).message(ids)
+    assert _comparable(ours) == _comparable(theirs)

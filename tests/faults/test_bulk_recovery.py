@@ -47,17 +47,22 @@ def progress(database_url: str, job_id: str) -> int:
         )
 
 
+def post_import(base_url: str, token: str) -> httpx.Response:
+    """``ndjson()`` as one bulk request, answered at once (202 with the job, or an error)."""
+    return httpx.post(
+        f"{base_url}/api/v2/bulk", content=ndjson(), timeout=60,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson",
+                 "Prefer": "respond-async"},
+    )  # fmt: skip
+
+
 def test_bulk_worker_killed_mid_import(tmp_path: Path) -> None:
     with harness.fault_forum(tmp_path, topics=0) as forum:
         env = {**forum.env, "FORUMQ_BULK_QUEUE": f"{forum.env['FORUMQ_INTERACTIVE_QUEUE']}.bulk",
                "FORUMQ_BULK_CHUNK_SIZE": "100", "FORUMQ_BULK_STALE_AFTER_SECONDS": "3"}  # fmt: skip
         worker = harness.start_worker(env, tmp_path / "worker.log")
         with servers.running_api(env, tmp_path / "api.log") as base_url:
-            response = httpx.post(
-                f"{base_url}/api/v2/bulk", content=ndjson(), timeout=60,
-                headers={"Authorization": f"Bearer {forum.token}",
-                         "Content-Type": "application/x-ndjson", "Prefer": "respond-async"},
-            )  # fmt: skip
+            response = post_import(base_url, forum.token)
             assert response.status_code == 202, response.text
             job_id = response.json()["payload"]["job_id"]
             servers.wait_until(lambda: progress(forum.database_url, job_id) > 300, 60, "import")
@@ -100,11 +105,7 @@ def test_bulk_import_with_the_broker_down_answers_503_and_stores_no_job(tmp_path
         env = {**forum.env, "FORUMQ_BULK_QUEUE": f"{forum.env['FORUMQ_INTERACTIVE_QUEUE']}.bulk"}
         with servers.running_api(env, tmp_path / "api.log") as base_url:
             forum.redis.kill()
-            response = httpx.post(
-                f"{base_url}/api/v2/bulk", content=ndjson(), timeout=30,
-                headers={"Authorization": f"Bearer {forum.token}",
-                         "Content-Type": "application/x-ndjson", "Prefer": "respond-async"},
-            )  # fmt: skip
+            response = post_import(base_url, forum.token)
             assert response.status_code == 503, response.text
             assert response.json()["code"] == "service-unavailable"
             forum.redis.start()
