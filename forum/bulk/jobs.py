@@ -119,14 +119,6 @@ def earlier_pending(session: Session, job: JobHeader, first_index: int) -> bool:
     return bool(session.scalar(select(earlier)))
 
 
-def record(
-    session: Session, job_id: str, results: Sequence[Result], started_at: int | None = None
-) -> bool:
-    """Store ``results`` and advance the job's progress; True when the job is complete."""
-    store_results(session, job_id, results)
-    return advance(session, job_id, results, started_at)
-
-
 def store_results(session: Session, job_id: str, results: Sequence[Result]) -> None:
     """``results`` (in index order) as one chunk record."""
     if not results:  # every item deferred
