@@ -128,7 +128,8 @@ class Topic(Base):
     __tablename__ = "topics"
 
     tid: Mapped[int] = mapped_column(Id, primary_key=True)
-    cid: Mapped[int] = mapped_column(ForeignKey("categories.cid"), index=True)
+    # Indexed by ix_topics_cid_lastposttime (its leading column).
+    cid: Mapped[int] = mapped_column(ForeignKey("categories.cid"))
     uid: Mapped[int] = mapped_column(ForeignKey("users.uid"), index=True)
     title: Mapped[str] = mapped_column(String(1024))
     slug: Mapped[str] = mapped_column(String(1100))

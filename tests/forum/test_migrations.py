@@ -2,12 +2,17 @@
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
 
 from forum.migrate import alembic_config, upgrade
+from forum.models import Base
 from tests import servers
 
 
@@ -63,3 +68,41 @@ def test_job_commands_are_not_compressed_again_and_the_revision_reverts(
     assert _command_storage(empty_database) == "x"  # extended, PostgreSQL's default
     upgrade(empty_database)
     assert _command_storage(empty_database) == "e"
+
+
+def _topic_indexes(database_url: str) -> set[str]:
+    dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'topics'")
+        return {name for (name,) in rows}
+
+
+def test_topics_keep_one_index_by_category_and_the_revision_reverts(empty_database: str) -> None:
+    upgrade(empty_database)
+    assert "ix_topics_cid" not in _topic_indexes(empty_database)
+    assert "ix_topics_cid_lastposttime" in _topic_indexes(empty_database)
+    command.downgrade(alembic_config(empty_database), "0004")
+    assert "ix_topics_cid" in _topic_indexes(empty_database)
+    upgrade(empty_database)
+    assert "ix_topics_cid" not in _topic_indexes(empty_database)
+
+
+def _schema_drift(database_url: str) -> list[object]:
+    """What Alembic would change to make the migrated database match the models."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
+    finally:
+        engine.dispose()
+
+
+def test_the_migrations_build_the_schema_the_models_declare(empty_database: str) -> None:
+    upgrade(empty_database)
+    assert _schema_drift(empty_database) == []
+
+
+def test_the_migrations_build_the_declared_schema_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'forum.db'}"
+    upgrade(url)
+    assert _schema_drift(url) == []
