@@ -22,6 +22,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+# An importer's id for a row: compared byte for byte on PostgreSQL ("C"), not by the
+# database's language rules, which only make each unique-index probe slower (every
+# imported row inserts one, every reference looks one up). SQLite compares bytes anyway.
+ExternalId = String(255).with_variant(String(255, collation="C"), "postgresql")
 
 
 class Base(DeclarativeBase):
@@ -57,7 +61,7 @@ class User(Base):
     following_count: Mapped[int] = mapped_column(Integer, default=0)
     # Editable profile fields (fullname, website, location, birthday, signature, aboutme).
     profile: Mapped[dict] = mapped_column(JSON, default=dict)
-    external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    external_id: Mapped[str | None] = mapped_column(ExternalId, unique=True)
 
     # Room on each page for the counters' new row versions: updated in place (HOT), an
     # UPDATE adds no entry to the unique indexes (migration 0003).
@@ -107,7 +111,7 @@ class Category(Base):
     post_count: Mapped[int] = mapped_column(Integer, default=0)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     background_image: Mapped[str | None] = mapped_column(String(1024))
-    external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    external_id: Mapped[str | None] = mapped_column(ExternalId, unique=True)
 
 
 class CategoryPrivilege(Base):
@@ -148,7 +152,7 @@ class Topic(Base):
     followercount: Mapped[int] = mapped_column(Integer, default=0)
     deleter_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     deleted_timestamp: Mapped[int] = mapped_column(BigInteger, default=0)
-    external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    external_id: Mapped[str | None] = mapped_column(ExternalId, unique=True)
 
     __table_args__ = (Index("ix_topics_cid_lastposttime", "cid", "lastposttime"),)
 
@@ -170,7 +174,7 @@ class Post(Base):
     replies: Mapped[int] = mapped_column(Integer, default=0)
     bookmarks: Mapped[int] = mapped_column(Integer, default=0)
     deleter_uid: Mapped[int] = mapped_column(BigInteger, default=0)
-    external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    external_id: Mapped[str | None] = mapped_column(ExternalId, unique=True)
 
     __table_args__ = (Index("ix_posts_tid_timestamp", "tid", "timestamp"),)
 

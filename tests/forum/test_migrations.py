@@ -106,3 +106,23 @@ def test_the_migrations_build_the_declared_schema_on_sqlite(tmp_path: Path) -> N
     url = f"sqlite:///{tmp_path / 'forum.db'}"
     upgrade(url)
     assert _schema_drift(url) == []
+
+
+def _external_id_collations(database_url: str) -> dict[str, str | None]:
+    dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT table_name, collation_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND column_name = 'external_id'"
+        )
+        return dict(rows.fetchall())
+
+
+def test_external_ids_compare_bytewise_and_the_revision_reverts(empty_database: str) -> None:
+    tables = ("categories", "posts", "topics", "users")
+    upgrade(empty_database)
+    assert _external_id_collations(empty_database) == dict.fromkeys(tables, "C")
+    command.downgrade(alembic_config(empty_database), "0005")
+    assert _external_id_collations(empty_database) == dict.fromkeys(tables, None)
+    upgrade(empty_database)
+    assert _external_id_collations(empty_database) == dict.fromkeys(tables, "C")
