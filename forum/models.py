@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -46,7 +47,8 @@ class User(Base):
     uid: Mapped[int] = mapped_column(Id, primary_key=True)
     username: Mapped[str] = mapped_column(String(255))
     userslug: Mapped[str] = mapped_column(String(255), unique=True)
-    email: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Unique whatever its case: ix_users_email_lower, below the class.
+    email: Mapped[str | None] = mapped_column(String(255))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     joindate: Mapped[int] = mapped_column(BigInteger)
     lastonline: Mapped[int] = mapped_column(BigInteger)
@@ -66,6 +68,12 @@ class User(Base):
     # Room on each page for the counters' new row versions: updated in place (HOT), an
     # UPDATE adds no entry to the unique indexes (migration 0003).
     __table_args__ = ({"postgresql_with": {"fillfactor": 80}},)
+
+
+# NodeBB keys addresses in lower case (email:uid): one address per user whatever its
+# case, stored as the user gave it (migration 0007). forum.users asks with this lower().
+EMAIL_INDEX = "ix_users_email_lower"
+Index(EMAIL_INDEX, func.lower(User.email), unique=True)
 
 
 class Group(Base):

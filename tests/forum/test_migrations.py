@@ -102,6 +102,8 @@ def test_the_migrations_build_the_schema_the_models_declare(empty_database: str)
     assert _schema_drift(empty_database) == []
 
 
+# SQLite cannot reflect expression indexes (ix_users_email_lower): PostgreSQL checks it.
+@pytest.mark.filterwarnings("ignore:.*expression-based index.*")
 def test_the_migrations_build_the_declared_schema_on_sqlite(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'forum.db'}"
     upgrade(url)
@@ -126,3 +128,65 @@ def test_external_ids_compare_bytewise_and_the_revision_reverts(empty_database: 
     assert _external_id_collations(empty_database) == dict.fromkeys(tables, None)
     upgrade(empty_database)
     assert _external_id_collations(empty_database) == dict.fromkeys(tables, "C")
+
+
+def _dsn(database_url: str) -> str:
+    return database_url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _users_indexes(database_url: str) -> dict[str, str]:
+    with psycopg.connect(_dsn(database_url)) as conn:
+        rows = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'users'")
+        return {name: definition for name, definition in rows}
+
+
+def _add_users(database_url: str, emails: list[str]) -> None:
+    with psycopg.connect(_dsn(database_url)) as conn:
+        for n, email in enumerate(emails):
+            conn.execute(
+                "INSERT INTO users (username, userslug, email, joindate, lastonline,"
+                " lastposttime, postcount, topiccount, reputation, banned, banned_until,"
+                " ban_reason, follower_count, following_count, profile)"
+                " VALUES (%s, %s, %s, 0, 0, 0, 0, 0, 0, false, 0, '', 0, 0, '{}')",
+                [f"user{n}", f"user{n}", email],
+            )
+
+
+def test_emails_are_unique_in_any_case_and_the_revision_reverts(empty_database: str) -> None:
+    upgrade(empty_database)
+    indexes = _users_indexes(empty_database)
+    assert "uq_users_email" not in indexes  # the case-sensitive one, made redundant
+    assert indexes["ix_users_email_lower"].startswith("CREATE UNIQUE INDEX")
+    assert "lower((email)::text)" in indexes["ix_users_email_lower"]
+    _add_users(empty_database, ["Ann@Example.org"])
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        _add_users(empty_database, ["ann@example.ORG"])
+    command.downgrade(alembic_config(empty_database), "0006")
+    indexes = _users_indexes(empty_database)
+    assert "ix_users_email_lower" not in indexes and "uq_users_email" in indexes
+    upgrade(empty_database)
+    assert "ix_users_email_lower" in _users_indexes(empty_database)
+
+
+def test_addresses_differing_only_in_case_stop_the_revision_and_are_named(
+    empty_database: str,
+) -> None:
+    upgrade(empty_database, "0006")
+    _add_users(empty_database, ["bob@x.org", "Ann@x.org", "ANN@X.ORG", "ann@x.org"])
+    with pytest.raises(RuntimeError) as caught:
+        upgrade(empty_database)
+    message = str(caught.value)
+    assert "3 users hold e-mail addresses that differ only in case" in message
+    assert "Ann@x.org (uid 2), ANN@X.ORG (uid 3), ann@x.org (uid 4)" in message
+    assert "bob@x.org" not in message
+    # Nothing changed: still at 0006, every address as it was.
+    with psycopg.connect(_dsn(empty_database)) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0006",)
+        emails = [row[0] for row in conn.execute("SELECT email FROM users ORDER BY uid")]
+    assert emails == ["bob@x.org", "Ann@x.org", "ANN@X.ORG", "ann@x.org"]
+    assert "uq_users_email" in _users_indexes(empty_database)
+    # The operator gives the address to one user; the revision then applies.
+    with psycopg.connect(_dsn(empty_database)) as conn:
+        conn.execute("UPDATE users SET email = NULL WHERE uid IN (3, 4)")
+    upgrade(empty_database)
+    assert "ix_users_email_lower" in _users_indexes(empty_database)
