@@ -1,14 +1,19 @@
 """Users: creation, the checks every poster goes through, profile, password and deletion."""
 
 import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import delete, func, or_, select, update
+import orjson
+from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from forum.clock import iso, now_ms
 from forum.errors import ForumError, Kind, bad_request, not_found
 from forum.groups import add_member, ensure_system_groups
 from forum.models import (
+    EMAIL_INDEX,
     ApiToken,
     Bookmark,
     ChatMessage,
@@ -62,6 +67,79 @@ def check_password(password: str) -> None:
         raise bad_request("password-too-long")
 
 
+# --- E-mail addresses --------------------------------------------------------------------
+# One address per user whatever its case (NodeBB keys addresses in lower case, email:uid),
+# stored in the case the user gave. The unique index on lower(email) (EMAIL_INDEX,
+# migration 0005) enforces it; the checks below compare with the database's lower() on
+# both sides, so they agree with the index (Python's str.lower folds some letters
+# differently) and find addresses through it. Single writes and bulk imports use them.
+
+
+def email_taken(session: Session, email: str, *, other_than: int | None = None) -> bool:
+    """Does a user (other than ``other_than``) hold ``email``, in any case?"""
+    holder = select(User.uid).where(func.lower(User.email) == func.lower(email))
+    if other_than is not None:
+        holder = holder.where(User.uid != other_than)
+    return session.scalar(holder.limit(1)) is not None
+
+
+# A bulk chunk's addresses travel as one JSON array parameter, read as rows of w.value.
+_ADDRESSES = {
+    "postgresql": "json_array_elements_text(CAST(:addresses AS json)) AS w(value)",
+    "sqlite": "json_each(:addresses) AS w",
+}
+# The keys users hold among theirs: one probe of the index per address. (On PostgreSQL an
+# array, not IN (SELECT ...) nor EXISTS, which may be planned as a scan of all users.)
+_HELD_KEYS = {
+    "postgresql": "SELECT lower(email) FROM users WHERE lower(email) = ANY(ARRAY("
+    "SELECT lower(w.value) FROM {addresses}))",
+    "sqlite": "SELECT lower(email) FROM users WHERE lower(email) IN ("
+    "SELECT lower(w.value) FROM {addresses})",
+}
+
+
+def email_keys(session: Session, emails: Iterable[str]) -> tuple[dict[str, str], set[str]]:
+    """For many addresses at once (a bulk chunk's): ``{address: key}`` (its lower case,
+    as the index compares), and the keys users hold already. Two statements."""
+    wanted = list(set(emails))
+    if not wanted:
+        return {}, set()
+    dialect = session.get_bind().dialect.name
+    addresses = {"addresses": orjson.dumps(wanted).decode()}
+    keys = text(f"SELECT w.value, lower(w.value) FROM {_ADDRESSES[dialect]}")
+    held = text(_HELD_KEYS[dialect].format(addresses=_ADDRESSES[dialect]))
+    return (
+        {address: key for address, key in session.execute(keys, addresses)},
+        set(session.scalars(held, addresses)),
+    )
+
+
+def _check_email(session: Session, email: str, uid: int | None = None) -> str:
+    """A valid address that no other user holds (``uid``: the user changing theirs)."""
+    email = email.strip()
+    if "@" not in email or "," in email or ";" in email or len(email) > 255:
+        raise bad_request("invalid-email")
+    if email_taken(session, email, other_than=uid):
+        raise bad_request("email-taken")
+    return email
+
+
+@contextmanager
+def _claiming_email(session: Session) -> Iterator[None]:
+    """Write a new or changed address (inside the block) in a savepoint. A concurrent
+    write of the same address, in any case, that committed after our check makes the
+    index refuse ours: email-taken, like the check. The savepoint keeps the caller's
+    transaction usable, as after any other refusal (a queued job records its error in
+    it). begin_nested() flushes earlier changes first: only the address is at stake."""
+    try:
+        with session.begin_nested():
+            yield
+    except IntegrityError as exc:
+        if EMAIL_INDEX in str(exc.orig):
+            raise bad_request("email-taken") from exc
+        raise
+
+
 def create_user(
     session: Session,
     actor: int | None,
@@ -83,11 +161,7 @@ def create_user(
         raise bad_request("invalid-username")
     email = (email or "").strip() or None  # NodeBB: a blank email is no email
     if email is not None:
-        if "@" not in email or "," in email or ";" in email:
-            raise bad_request("invalid-email")
-        # NodeBB keys addresses in lower case (email:uid).
-        if session.scalar(select(func.count()).where(func.lower(User.email) == email.lower())):
-            raise bad_request("email-taken")
+        email = _check_email(session, email)
     if password:  # a blank password is no password, as NodeBB's ``if (userData.password)``
         check_password(password)
         password_hash = hash_password(password)
@@ -100,8 +174,8 @@ def create_user(
         joindate=joined, lastonline=joined, lastposttime=0, postcount=0, topiccount=0,
         reputation=0, banned=False, profile={},
     )  # fmt: skip
-    session.add(user)
-    session.flush()
+    with _claiming_email(session):
+        session.add(user)
     if admin:
         add_member(session, ADMINISTRATORS, user.uid)
     return user
@@ -163,18 +237,6 @@ def is_banned(user: User, now: int | None = None) -> bool:
     return not user.banned_until or user.banned_until > (now or now_ms())
 
 
-def _check_email(session: Session, email: str, uid: int | None = None) -> str:
-    email = email.strip()
-    if "@" not in email or "," in email or ";" in email or len(email) > 255:
-        raise bad_request("invalid-email")
-    taken = select(func.count()).where(func.lower(User.email) == email.lower())
-    if uid is not None:
-        taken = taken.where(User.uid != uid)
-    if session.scalar(taken):
-        raise bad_request("email-taken")
-    return email
-
-
 def _check_profile_field(name: str, value: str) -> str:
     value = value.strip()
     if len(value) > MAX_FIELD_LENGTH.get(name, 255):
@@ -205,7 +267,9 @@ def update_profile(
         user.username, user.userslug = username, slug
     if "email" in changes:
         email = changes["email"].strip()
-        user.email = _check_email(session, email, uid) if email else None
+        email = _check_email(session, email, uid) if email else None
+        with _claiming_email(session):
+            user.email = email
     profile = dict(user.profile or {})
     for name in PROFILE_FIELDS:
         if name in changes:

@@ -3,16 +3,19 @@
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 
+from forum.db import engine_for, transaction
 from forum.migrate import alembic_config, upgrade
 from forum.models import Base
+from forum.users import email_keys, email_taken
 from tests import servers
 
 
@@ -190,3 +193,40 @@ def test_addresses_differing_only_in_case_stop_the_revision_and_are_named(
         conn.execute("UPDATE users SET email = NULL WHERE uid IN (3, 4)")
     upgrade(empty_database)
     assert "ix_users_email_lower" in _users_indexes(empty_database)
+
+
+def test_the_email_checks_find_addresses_through_the_index(empty_database: str) -> None:
+    """On a users table of 20,000 rows, every statement the checks send (single writes'
+    and a bulk chunk's) is planned as a probe of ix_users_email_lower, never a scan."""
+    upgrade(empty_database)
+    with psycopg.connect(_dsn(empty_database)) as conn:
+        conn.execute(
+            "INSERT INTO users (username, userslug, email, joindate, lastonline,"
+            " lastposttime, postcount, topiccount, reputation, banned, banned_until,"
+            " ban_reason, follower_count, following_count, profile)"
+            " SELECT 'u' || n, 'u' || n, 'User' || n || '@Example.org', 0, 0, 0, 0, 0, 0,"
+            " false, 0, '', 0, 0, '{}' FROM generate_series(1, 20000) AS n"
+        )
+        conn.execute("ANALYZE users")
+    sent: list[tuple[str, Any]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        sent.append((statement, parameters))
+
+    engine = engine_for(empty_database)
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with transaction(empty_database) as session:
+            assert email_taken(session, "user7@example.ORG")
+            assert not email_taken(session, "USER7@example.org", other_than=7)
+            keys, taken = email_keys(session, ["USER8@example.org", "nobody@example.org"])
+        assert taken == {keys["USER8@example.org"]} == {"user8@example.org"}
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+        engine.dispose()
+    reading_users = [(sql, params) for sql, params in sent if "FROM users" in sql]
+    assert len(reading_users) == 3
+    with psycopg.connect(_dsn(empty_database)) as conn:
+        for statement, parameters in reading_users:
+            plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + statement, parameters))
+            assert "ix_users_email_lower" in plan and "Seq Scan on users" not in plan, plan

@@ -1,14 +1,18 @@
-"""``forum.users.create_user``: NodeBB's account rules, checked against the actor."""
+"""``forum.users``: NodeBB's account rules (creation, e-mail), checked against the actor."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from forum.db import transaction
+from forum.db import session_factory, transaction
 from forum.errors import ForumError, Kind
 from forum.models import GroupMember, User
 from forum.passwords import verify_password
 from forum.privileges import ADMINISTRATORS, is_admin
-from forum.users import create_user
+from forum.users import create_user, update_profile
 from tests.forum.conftest import new_user, unique
 
 
@@ -71,14 +75,96 @@ def test_empty_email_and_password_mean_none(db_url: str) -> None:
     assert user.email is None and user.password_hash is None
 
 
-def test_email_taken(db_url: str) -> None:
-    email = f"{unique()}@example.com"
-    _create(db_url, unique(), email=email)
+def test_email_taken_in_any_case_and_kept_as_given(db_url: str) -> None:
+    email = f"{unique('Mixed.')}@Example.COM"
+    user = _create(db_url, unique(), email=email)
     name = unique()
     assert _refused(db_url, name, email=email).key == "email-taken"
     # NodeBB keys emails in lower case: another case is the same address.
     assert _refused(db_url, name, email=email.upper()).key == "email-taken"
+    assert _refused(db_url, name, email=f" {email.lower()} ").key == "email-taken"
     assert _users_named(db_url, name) == 0
+    with transaction(db_url) as session:
+        assert session.get(User, user.uid).email == email  # type: ignore[union-attr]
+
+
+def _edit_email(url: str, uid: int, email: str) -> None:
+    with transaction(url) as session:
+        update_profile(session, uid, uid, {"email": email})
+
+
+def _email_of(url: str, uid: int) -> str | None:
+    with transaction(url) as session:
+        return session.get(User, uid).email  # type: ignore[union-attr]
+
+
+def test_email_edit_refuses_another_users_address_in_any_case(db_url: str) -> None:
+    taken = f"{unique('Taken.')}@example.com"
+    _create(db_url, unique(), email=taken)
+    uid = new_user(db_url)
+    for email in (taken, taken.swapcase()):
+        with pytest.raises(ForumError) as caught:
+            _edit_email(db_url, uid, email)
+        assert caught.value.key == "email-taken"
+    assert _email_of(db_url, uid) is None
+    # Their own address in another case is theirs to write, stored as given.
+    own = f"{unique('own.')}@example.com"
+    _edit_email(db_url, uid, own)
+    _edit_email(db_url, uid, own.upper())
+    assert _email_of(db_url, uid) == own.upper()
+
+
+def wait_until_blocked_by(url: str, holder_pid: int) -> None:
+    """Until some backend waits for a lock that ``holder_pid`` holds."""
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        for _ in range(300):
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                [holder_pid],
+            ).fetchone()
+            if row and row[0]:
+                return
+            time.sleep(0.05)
+    raise AssertionError("the second write never waited for the first")
+
+
+@pytest.mark.parametrize("write", ["create", "edit"])
+def test_a_concurrent_write_of_the_address_in_another_case_is_email_taken(
+    pg_url: str, write: str
+) -> None:
+    """Both writes pass the check (neither sees the other's uncommitted row); the index
+    makes the second wait for the first and then refuses it: email-taken, not a crash,
+    and the second's transaction goes on (a queued job records its failure in it)."""
+    email = f"{unique('Race.')}@example.com"
+    editor, after = new_user(pg_url), unique("after")
+
+    def second_write() -> ForumError:
+        with transaction(pg_url) as session:
+            with pytest.raises(ForumError) as caught:
+                if write == "create":
+                    create_user(session, None, unique(), email=email.upper())
+                else:
+                    update_profile(session, editor, editor, {"email": email.upper()})
+            create_user(session, None, after)
+        return caught.value
+
+    first = session_factory(pg_url)()
+    try:
+        holder = first.scalar(text("SELECT pg_backend_pid()"))
+        create_user(first, None, unique(), email=email)  # flushed, not committed
+        with ThreadPoolExecutor(1) as pool:
+            second = pool.submit(second_write)
+            wait_until_blocked_by(pg_url, holder)
+            first.commit()
+            refused = second.result(timeout=30)
+    finally:
+        first.close()
+    assert (refused.key, refused.kind) == ("email-taken", Kind.BAD_REQUEST)
+    with transaction(pg_url) as session:
+        holders = select(func.count()).where(func.lower(User.email) == email.lower())
+        assert session.scalar(holders) == 1
+    assert _email_of(pg_url, editor) is None
+    assert _users_named(pg_url, after) == 1
 
 
 @pytest.mark.parametrize(
