@@ -46,7 +46,7 @@ from forum.models import (
 )
 from forum.passwords import hash_password
 from forum.text import clean_tags, slugify
-from forum.users import _USERNAME, check_password  # the one username rule
+from forum.users import _USERNAME, check_password, email_keys  # the one username and email rules
 from forumq.settings import get_settings
 
 CREATED, EXISTING, FAILED = "created", "existing", "failed"
@@ -129,7 +129,6 @@ class _Chunk:
         self.topics: list[list[Any]] = []  # TOPIC_COLUMNS
         self.posts: list[list[Any]] = []  # POST_COLUMNS
         self.tags: list[tuple[int, str]] = []  # TAG_COLUMNS
-        self.emails: set[str] = set()
         # Counters of this chunk's posts, kept up as items are walked (see A_, U_, C_).
         self.topic_agg: dict[int, list[Any]] = {}
         self.user_agg: dict[int, list[int]] = {}
@@ -174,7 +173,8 @@ class _Chunk:
         self.known_cids = set(lookup(s, Category.cid, Category.cid, parent_cids))
         self.known_pids = set(lookup(s, Post.pid, Post.pid, [i.get("to_pid") for i in replies]))
         emails = [i["email"].strip() for i in users if i.get("email")]
-        self.taken_emails = set(lookup(s, User.email, User.email, emails))
+        # Keys (lower case) of the addresses users hold, then also this chunk's users.
+        self.email_key, self.taken_emails = email_keys(s, emails)
 
     def _allocate(self) -> None:
         t, s = self.by_type, self.session
@@ -223,14 +223,14 @@ class _Chunk:
         if email is not None:
             if "@" not in email or "," in email or ";" in email:
                 raise bad_request("invalid-email")
-            if email in self.taken_emails or email in self.emails:
+            if self.email_key[email] in self.taken_emails:
                 raise bad_request("email-taken")
         if item.get("password") is not None:
             check_password(item["password"])
         uid = next(self._uids)
         joined = item.get("timestamp") or self.now
         if email:
-            self.emails.add(email)
+            self.taken_emails.add(self.email_key[email])
         self.users.append({
             "uid": uid, "username": username, "userslug": "", "email": email,
             "password_hash": item.get("password"), "joindate": joined, "lastonline": joined,

@@ -18,9 +18,10 @@ from forum.db import engine_for, session_factory, transaction
 from forum.models import Category, Job, Post, Topic, User
 from forum.text import slugify
 from forum.topics import create_topic, reply
-from forum.users import delete_user
+from forum.users import create_user, delete_user
 from schemas.bulk import parse_item
 from tests.forum.conftest import new_category, new_user, unique
+from tests.forum.test_users import wait_until_blocked_by
 from workers.bulk import apply_chunk
 
 CONTENT = "Imported content that is long enough"
@@ -164,6 +165,69 @@ def test_bad_items_fail_alone(db_url: str) -> None:
     assert results[2].error["key"] == "no-user"  # type: ignore[index]
     assert results[4].error["key"] == "no-topic"  # type: ignore[index]
     assert results[5].error["key"] == "invalid-username"  # type: ignore[index]
+
+
+def _user_item(prefix: str, n: int, email: str, **extra: Any) -> dict[str, Any]:
+    return parse_item({"type": "user", "external_id": f"{prefix}u{n}",
+                       "username": f"{prefix}{n}", "email": email, **extra})  # fmt: skip
+
+
+def _emails_held(url: str, email: str) -> list[str]:
+    with transaction(url) as session:
+        return list(session.scalars(select(User.email).where(
+            func.lower(User.email) == email.lower()).order_by(User.uid)))  # fmt: skip
+
+
+def test_user_items_refuse_an_address_held_in_any_case(db_url: str) -> None:
+    """Against users that exist and within one chunk; an item that fails for another
+    reason does not claim its address; addresses keep the case they were given."""
+    prefix = unique("m")
+    held = f"{prefix}.Held@Example.org"
+    with transaction(db_url) as session:
+        create_user(session, None, unique(), email=held)
+    fresh = f"{prefix}.New@Example.org"
+    results = _apply(db_url, [
+        _user_item(prefix, 0, held.upper()),
+        _user_item(prefix, 1, fresh, password="short"),  # fails: password-too-short
+        _user_item(prefix, 2, fresh.lower()),
+        _user_item(prefix, 3, fresh.upper()),
+        _user_item(prefix, 4, fresh),
+    ])  # fmt: skip
+    assert [r.state for r in results] == ["failed", "failed", "created", "failed", "failed"]
+    keys = [r.error["key"] if r.error else None for r in results]
+    assert keys == ["email-taken", "password-too-short", None, "email-taken", "email-taken"]
+    assert _emails_held(db_url, held) == [held]
+    assert _emails_held(db_url, fresh) == [fresh.lower()]
+
+
+def test_a_concurrent_insert_of_the_address_fails_the_user_item_with_email_taken(
+    pg_url: str,
+) -> None:
+    """A chunk that looked the address up before another writer committed it: the
+    index makes the chunk wait, then refuses it; the run with full lookups finds the
+    address taken and fails that item alone (no retry loop, no crash)."""
+    admin = new_user(pg_url, admin=True)
+    prefix = unique("k")
+    email = f"{prefix}.Race@Example.org"
+    items = [_user_item(prefix, 0, email.lower()), _user_item(prefix, 1, f"{prefix}@x.org")]
+    job_id = _job(pg_url, admin, items)
+    first = session_factory(pg_url)()
+    try:
+        holder = first.scalar(text("SELECT pg_backend_pid()"))
+        create_user(first, None, unique(), email=email)  # flushed, not committed
+        with ThreadPoolExecutor(1) as pool:
+            chunk = pool.submit(apply_chunk, pg_url, job_id, list(enumerate(items)),
+                                optimistic=True)  # fmt: skip
+            wait_until_blocked_by(pg_url, holder)
+            first.commit()
+            outcome = chunk.result(timeout=60)
+    finally:
+        first.close()
+    assert outcome.finished
+    results = _full_results(pg_url, job_id)
+    assert [r["state"] for r in results] == ["failed", "created"]
+    assert results[0]["error"]["key"] == "email-taken"
+    assert _emails_held(pg_url, email) == [email]
 
 
 def test_non_admin_actor_creates_nothing(db_url: str) -> None:
