@@ -1,6 +1,7 @@
 """User routes over HTTP through the queue: profile, delete, password, follows, bans."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -150,6 +151,51 @@ def test_profile_update_validation(stack: Stack) -> None:
     assert wrong_type.json()["params"] == ["fullname"]
     error(not_numeric, 404, "not-found")
     assert user_row(stack, uid).profile == {}
+
+
+def test_an_email_held_in_another_case_is_email_taken(any_stack: Stack) -> None:
+    """NodeBB keys addresses in lower case: creating or editing a user with another
+    user's address in any case is 400 ``email-taken``; an address keeps its case."""
+    email = f"Held.{uuid.uuid4().hex[:8]}@Example.org"
+    with any_stack.client(any_stack.admin_token) as client:
+        holder = client.post("/api/v1/users", json={"username": f"h{uuid.uuid4().hex[:8]}",
+                                                     "email": email})  # fmt: skip
+        name = f"c{uuid.uuid4().hex[:8]}"
+        create = client.post("/api/v1/users", json={"username": name, "email": email.upper()})
+    uid, token = new_user(any_stack)
+    with any_stack.client(token) as client:
+        edit = client.put(f"/api/v2/users/{uid}", json={"email": email.lower()})
+    assert user_row(any_stack, ok(holder)["uid"]).email == email
+    error(create, 400, "bad-request", "email-taken")
+    error(edit, 400, "bad-request", "email-taken")
+    with any_stack.session() as session:
+        assert session.scalar(select(func.count()).where(User.username == name)) == 0
+    assert user_row(any_stack, uid).email is None
+
+
+def test_concurrent_creates_of_one_address_in_different_cases_leave_one_user(
+    stack: Stack,
+) -> None:
+    """Whether two creates meet in one worker's batch or race in two workers (the
+    index refuses the later one), every other create is 400 email-taken, never 500."""
+    email = f"race.{uuid.uuid4().hex[:8]}@example.org"
+    cases = [email, email.upper(), email.capitalize(), email.swapcase(), email.title()] * 2
+
+    def create(address: str) -> httpx.Response:
+        with stack.client(stack.admin_token, Prefer="wait=30") as client:
+            return client.post("/api/v1/users", json={"username": f"r{uuid.uuid4().hex[:8]}",
+                                                       "email": address})  # fmt: skip
+
+    with ThreadPoolExecutor(len(cases)) as pool:
+        responses = list(pool.map(create, cases))
+    created = [r for r in responses if r.status_code == 200]
+    assert len(created) == 1, [r.text for r in responses]
+    for response in responses:
+        if response.status_code != 200:
+            error(response, 400, "bad-request", "email-taken")
+    with stack.session() as session:
+        holders = select(User.uid).where(func.lower(User.email) == email)
+        assert list(session.scalars(holders)) == [ok(created[0])["uid"]]
 
 
 # --- DELETE /users/{uid} ------------------------------------------------------------------
