@@ -70,7 +70,7 @@ def check_password(password: str) -> None:
 # --- E-mail addresses --------------------------------------------------------------------
 # One address per user whatever its case (NodeBB keys addresses in lower case, email:uid),
 # stored in the case the user gave. The unique index on lower(email) (EMAIL_INDEX,
-# migration 0005) enforces it; the checks below compare with the database's lower() on
+# migration 0007) enforces it; the checks below compare with the database's lower() on
 # both sides, so they agree with the index (Python's str.lower folds some letters
 # differently) and find addresses through it. Single writes and bulk imports use them.
 
