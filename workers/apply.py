@@ -58,6 +58,7 @@ def apply_job(session: Session, job: Job, *, alone: bool = False) -> None:
     In a batch the command runs in a savepoint, so a failure undoes its writes only.
     A job ``alone`` in its transaction runs without one (two round trips less): if it
     fails, ``Failed`` rolls the whole transaction back for the caller to record."""
+    job_id = job.id  # a refused flush rolls the session back, which expires ``job``
     try:
         command = load_command(job.command)
         if alone:
@@ -68,15 +69,15 @@ def apply_job(session: Session, job: Job, *, alone: bool = False) -> None:
     except TRANSIENT:
         raise  # the database itself failed: retry the whole batch
     except Exception as exc:
-        error = failure(job, exc)
+        error = failure(job_id, exc)
         if alone:
-            raise Failed(job.id, error) from exc
+            raise Failed(job_id, error) from exc
         jobs.finish(job, error=error)
     else:
         jobs.finish(job, result=result)
 
 
-def failure(job: Job, exc: Exception) -> dict[str, Any]:
+def failure(job_id: str, exc: Exception) -> dict[str, Any]:
     """The error a job's command raised, as the job records it."""
     if isinstance(exc, ForumError):
         return error_record(exc.kind, exc.key, exc.message, exc.args_)
@@ -84,14 +85,14 @@ def failure(job: Job, exc: Exception) -> dict[str, Any]:
         return error_record(Kind.BAD_REQUEST, "invalid-data", str(exc))
     if isinstance(exc, IntegrityError):
         # A unique key taken by a concurrent write: this job's data, not the batch's.
-        log.info("job %s conflicted: %s", job.id, exc.orig)
+        log.info("job %s conflicted: %s", job_id, exc.orig)
         return error_record(Kind.BAD_REQUEST, "conflict", "[[error:conflict]]")
     if isinstance(exc, DBAPIError):
         # The database refused this job's data (a value too long, ...): its writes are
         # rolled back and it fails alone; the rest of the batch goes on.
-        log.warning("job %s refused by the database: %s", job.id, exc.orig)
+        log.warning("job %s refused by the database: %s", job_id, exc.orig)
         return error_record(Kind.BAD_REQUEST, "invalid-data", "[[error:invalid-data]]")
-    log.error("job %s raised", job.id, exc_info=exc)
+    log.error("job %s raised", job_id, exc_info=exc)
     return error_record("internal", "internal-server-error", "[[error:internal]]")
 
 

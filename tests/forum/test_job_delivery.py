@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import InvalidRequestError
 
 from forum import jobs
@@ -36,8 +36,8 @@ def forum(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, 
     yield url, admin, tid
 
 
-def _job(url: str, admin: int, tid: int, **overrides: Any) -> str:
-    command = load_command({"kind": "topics.reply", "tid": tid, "content": CONTENT})
+def _job(url: str, admin: int, tid: int, content: str = CONTENT, **overrides: Any) -> str:
+    command = load_command({"kind": "topics.reply", "tid": tid, "content": content})
     now = int(time.time() * 1000)
     row = {
         "id": uuid.uuid4().hex, "kind": command.kind, "router": "v3", "actor_uid": admin,
@@ -88,6 +88,30 @@ def test_a_lone_job_that_fails_is_recorded_without_its_writes(
     job = _stored(url, job_id)
     assert (job.state, job.attempts, job.error["key"]) == (jobs.FAILED, 1, "no-topic")
     assert outcome.answers[job_id]["error"]["key"] == "no-topic"
+
+
+@pytest.mark.parametrize("alone", [True, False], ids=["alone", "in-a-batch"])
+def test_a_job_whose_write_the_database_refuses_fails_alone_with_conflict(
+    forum: tuple[str, int, int], alone: bool
+) -> None:
+    """An insert refused at flush (here by a trigger standing in for a unique key that a
+    concurrent write took) fails its job with ``conflict``: the session it ran in was
+    rolled back, and recording the failure must not read the expired job."""
+    url, admin, tid = forum
+    refused = f"Refused content {uuid.uuid4().hex}"
+    with transaction(url) as session:
+        session.execute(text(
+            f"CREATE TRIGGER refuse_{uuid.uuid4().hex} BEFORE INSERT ON posts "
+            f"WHEN NEW.content = '{refused}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ))  # fmt: skip
+    posts = _posts(url, tid)
+    job_id = _job(url, admin, tid, content=refused)
+    batch = [job_id] if alone else [job_id, _job(url, admin, tid)]
+    outcome = apply.apply_batch(url, batch)
+    job = _stored(url, job_id)
+    assert (job.state, job.error["key"]) == (jobs.FAILED, "conflict")
+    assert outcome.answers[job_id]["error"]["key"] == "conflict"
+    assert _posts(url, tid) == posts + len(batch) - 1  # the other job of the batch applied
 
 
 def test_redelivery_counts_the_delivery_that_left_no_trace(forum: tuple[str, int, int]) -> None:
