@@ -365,3 +365,16 @@ class JobChunk(Base):
     last_index: Mapped[int] = mapped_column(Integer)
     count: Mapped[int] = mapped_column(Integer)
     results: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class JobChunkCrash(Base):
+    """How many deliveries of a bulk job's chunk died while applying it (their worker
+    process was lost), keyed by the chunk's unrecorded items (first index, count): a
+    chunk seen dying is split, and an item alone fails once it reached max_attempts."""
+
+    __tablename__ = "job_chunk_crashes"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    first_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, primary_key=True)
+    crashes: Mapped[int] = mapped_column(Integer)

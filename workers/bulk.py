@@ -6,6 +6,14 @@ with set-based SQL, and its items' results and the job's progress commit with it
 a redelivered chunk finds its items recorded and applies nothing twice. Items
 waiting for an earlier chunk (a reply whose topic is still being imported) are
 re-published alone, a moment later.
+
+A chunk that cannot be applied is split in two, each half a message of its own,
+until the item at fault is alone: it fails with its reason and every other item is
+applied. That is a chunk that raises an unexpected error, and a chunk whose delivery
+died (its worker process lost: a segfault, an OOM kill). A delivery that follows a
+death counts it (``job_chunk_crashes``) in a transaction of its own before applying
+anything; an item alone fails after ``max_attempts`` crashes. A first delivery counts
+nothing: it stays one transaction.
 """
 
 import gc
@@ -17,7 +25,7 @@ from operator import attrgetter
 from typing import Any
 
 from celery import Task
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from forum import bulk, jobs
@@ -33,6 +41,13 @@ KIND: str = BulkImport.model_fields["kind"].default
 
 log = logging.getLogger(__name__)
 MAX_RETRIES = 10
+# The database failed (retried with backoff for as long as it takes), or a concurrent
+# delivery recorded the same external ids or items first (retried with full lookups).
+TRANSIENT = (OperationalError, InterfaceError)
+RETRIED = (*TRANSIENT, IntegrityError, ResultsConflict)
+# A delivery whose worker process died is published again after this long (Celery's
+# retry_on_worker_lost), with its retry count raised: what tells the next delivery.
+LOST_RETRY_SECONDS = 0.5
 # A deferred item is retried after 0.1 s, then twice as long each time up to 0.5 s
 # (a re-run costs a chunk's lookups: retrying fast while a large earlier batch is
 # still applying would take CPU from it), about two minutes in all before an unknown
@@ -49,7 +64,7 @@ class ChunkOutcome:
     deferred: list[Pair] = field(default_factory=list)
 
 
-def _invalid_result(index: int, raw: dict[str, Any], error: dict[str, Any]) -> bulk.Result:
+def _failed_result(index: int, raw: dict[str, Any], error: dict[str, Any]) -> bulk.Result:
     kind = raw.get("item_type") or raw.get("type")
     kind = (
         kind
@@ -91,11 +106,11 @@ def apply_pending(
         if _well_formed(raw):
             valid.append(pair)
         elif isinstance(raw, dict) and raw.get("type") == INVALID:
-            results.append(_invalid_result(pair[0], raw, raw["error"]))
+            results.append(_failed_result(pair[0], raw, raw["error"]))
         else:
             error = {"kind": "bad-request", "key": "invalid-data",
                      "message": "[[error:invalid-data]]", "args": []}  # fmt: skip
-            results.append(_invalid_result(pair[0], raw if isinstance(raw, dict) else {}, error))
+            results.append(_failed_result(pair[0], raw if isinstance(raw, dict) else {}, error))
     first = todo[0][0]
 
     def earlier_pending() -> bool:
@@ -161,11 +176,17 @@ def _apply_once(
                              started_at=started_at)  # fmt: skip
 
 
-def publish(job_id: str, packed: str, *, defers: int = 0, countdown: float | None = None) -> None:
+def publish(
+    job_id: str,
+    packed: str,
+    *,
+    defers: int = 0,
+    countdown: float | None = None,
+    suspect: bool = False,
+) -> None:
     """One chunk (``forum.bulk.jobs.pack``) on the bulk queue."""
-    bulk_chunk.apply_async(
-        args=[job_id, packed, defers], queue=get_settings().bulk_queue, countdown=countdown
-    )
+    args: list[Any] = [job_id, packed, defers, True] if suspect else [job_id, packed, defers]
+    bulk_chunk.apply_async(args=args, queue=get_settings().bulk_queue, countdown=countdown)
 
 
 @contextmanager
@@ -182,32 +203,135 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-@celery_app.task(name="forumq.bulk_chunk", bind=True, max_retries=MAX_RETRIES)
-def bulk_chunk(self: Task, job_id: str, packed: str, defers: int = 0) -> int:
+def split(job_id: str, pairs: Sequence[Pair], defers: int) -> None:
+    """Publish ``pairs`` again as two chunks, each applied (or split again) on its own."""
+    middle = len(pairs) // 2
+    for half in (pairs[:middle], pairs[middle:]):
+        publish(job_id, pack(half), defers=defers)
+
+
+def count_crash(database_url: str, job_id: str, pairs: Sequence[Pair]) -> tuple[list[Pair], int]:
+    """Count, and commit, a death of the delivery before this one: the items of ``pairs``
+    still without a result, and how many deliveries of exactly them died."""
+    with transaction(database_url) as session:
+        job = bulk_jobs.header(session, job_id)
+        if job is None or job.state not in jobs.UNFINISHED:
+            return [], 0
+        done = bulk_jobs.applied(session, job_id, [i for i, _ in pairs])
+        todo = [pair for pair in pairs if pair[0] not in done]
+        if not todo:
+            return [], 0
+        return todo, bulk_jobs.count_crash(session, job_id, todo[0][0], len(todo))
+
+
+def fail_item(database_url: str, job_id: str, pair: Pair, error: dict[str, Any]) -> bool:
+    """Record the item of ``pair`` failed with ``error``, in a transaction of its own
+    (its chunk's rolled back); True when the job completed with it."""
+    started_at = now_ms()
+    index, raw = pair
+    try:
+        with transaction(database_url) as session:
+            job = bulk_jobs.header(session, job_id)
+            if job is None or job.state not in jobs.UNFINISHED:
+                return False
+            if bulk_jobs.applied(session, job_id, [index]):
+                return False
+            result = _failed_result(index, raw if isinstance(raw, dict) else {}, error)
+            bulk_jobs.store_results(session, job_id, [result])
+            return bulk_jobs.advance(session, job_id, [result], started_at)
+    except (IntegrityError, ResultsConflict):
+        return False  # another delivery recorded the item first
+
+
+def _item_error(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, DataError | IntegrityError):  # the database refused the item's data
+        return {"kind": "bad-request", "key": "invalid-data",
+                "message": "[[error:invalid-data]]", "args": []}  # fmt: skip
+    return {"kind": "internal", "key": "internal-server-error",
+            "message": "[[error:internal]]", "args": []}  # fmt: skip
+
+
+TOO_MANY_ATTEMPTS = {"kind": "internal", "key": "too-many-attempts",
+                     "message": "[[error:too-many-attempts]]", "args": []}  # fmt: skip
+
+
+@celery_app.task(name="forumq.bulk_chunk", bind=True, max_retries=MAX_RETRIES,
+                 retry_on_worker_lost=True, default_retry_delay=LOST_RETRY_SECONDS)  # fmt: skip
+def bulk_chunk(
+    self: Task, job_id: str, packed: str, defers: int = 0, suspect: bool = False,
+    errors_at: int = 0,
+) -> int:  # fmt: skip
+    """``suspect``: published again by the sweeper, the worker may have died on it;
+    ``errors_at``: the retry count when this code last retried it after an error."""
     with cyclic_gc_paused():
-        return _bulk_chunk(self, job_id, packed, defers)
+        return _bulk_chunk(self, job_id, packed, defers, crashed=_crashed(self, suspect, errors_at))
 
 
-def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int) -> int:
+def _crashed(task: Task, suspect: bool, errors_at: int) -> bool:
+    """May the delivery before this one have died applying the chunk? Celery retries a
+    chunk whose worker process was lost (a retry this code did not ask for: the retry
+    count passed ``errors_at``); a broker that requeues it flags it redelivered."""
+    request = task.request
+    redelivered = bool((request.delivery_info or {}).get("redelivered"))
+    return suspect or redelivered or request.retries > errors_at
+
+
+def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int, *, crashed: bool) -> int:
     from workers.apply import publisher
 
+    settings = get_settings()
     pairs = unpack(packed)
+    if crashed:
+        pairs, crashes = count_crash(settings.database_url, job_id, pairs)
+        if len(pairs) > 1:
+            log.warning("bulk chunk of job %s (%d items) died before: split", job_id, len(pairs))
+            split(job_id, pairs, defers)
+            return 0
+        if pairs and crashes >= settings.max_attempts:
+            return _fail(job_id, pairs[0], TOO_MANY_ATTEMPTS)
+        if not pairs:
+            return 0
     try:
         # A retry follows a failure (often a conflict on an external id): full lookups.
         first_attempt = self.request.retries == 0
-        outcome = apply_chunk(get_settings().database_url, job_id, pairs,
+        outcome = apply_chunk(settings.database_url, job_id, pairs,
                               final=defers >= MAX_DEFERS, optimistic=first_attempt)  # fmt: skip
-    except (OperationalError, IntegrityError, ResultsConflict) as exc:
-        # The database failed, or a concurrent chunk imported the same external id
-        # (or this very chunk, redelivered) first: retrying sees its committed rows.
-        log.info("bulk chunk of job %s will be retried: %s", job_id, getattr(exc, "orig", exc))
-        raise self.retry(exc=exc, countdown=min(2**self.request.retries * 0.25, 30)) from exc
+    except RETRIED as exc:
+        if isinstance(exc, TRANSIENT) or self.request.retries < MAX_RETRIES:
+            log.info("bulk chunk of job %s will be retried: %s", job_id, getattr(exc, "orig", exc))
+            retries = self.request.retries
+            countdown = min(2**retries * 0.25, 30)
+            raise self.retry(args=[job_id, packed, defers], kwargs={"errors_at": retries + 1},
+                             exc=exc, countdown=countdown) from exc  # fmt: skip
+        return _isolate(job_id, pairs, defers, exc)  # a conflict that never clears
+    except Exception as exc:
+        return _isolate(job_id, pairs, defers, exc)
     if outcome.deferred:
         wait = min(DEFER_SECONDS * 2**defers, MAX_DEFER_SECONDS)
         publish(job_id, pack(outcome.deferred), defers=defers + 1, countdown=wait)
     if outcome.finished:
         publisher().job_finished([job_id])
     return outcome.applied
+
+
+def _isolate(job_id: str, pairs: Sequence[Pair], defers: int, exc: Exception) -> int:
+    """A chunk raised an unexpected error (its transaction rolled back): split it until
+    the item at fault is alone, which then fails with the error."""
+    if len(pairs) > 1:
+        log.warning("bulk chunk of job %s (%d items) raised %r: split", job_id, len(pairs), exc)
+        split(job_id, pairs, defers)
+        return 0
+    log.error("bulk item %d of job %s raised", pairs[0][0], job_id, exc_info=exc)
+    return _fail(job_id, pairs[0], _item_error(exc))
+
+
+def _fail(job_id: str, pair: Pair, error: dict[str, Any]) -> int:
+    from workers.apply import publisher
+
+    if not fail_item(get_settings().database_url, job_id, pair, error):
+        return 0
+    publisher().job_finished([job_id])
+    return 1
 
 
 def recover(database_url: str, job_id: str) -> int:
@@ -224,6 +348,7 @@ def recover(database_url: str, job_id: str) -> int:
     for packed in chunks:  # one chunk in memory at a time
         todo = [(index, raw) for index, raw in unpack(packed) if index not in done]
         if todo:
-            publish(job_id, pack(todo))
+            # Its worker may have died on it: the delivery counts a crash first.
+            publish(job_id, pack(todo), suspect=True)
             pending += len(todo)
     return pending

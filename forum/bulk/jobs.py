@@ -18,12 +18,13 @@ from typing import Any
 
 import orjson
 from sqlalchemy import exists, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, load_only
 
 from forum import jobs
 from forum.bulk.apply import FAILED, Result
 from forum.clock import now_ms
-from forum.models import Job, JobChunk
+from forum.models import Job, JobChunk, JobChunkCrash
 
 KIND = "bulk.import"
 
@@ -180,6 +181,22 @@ def advance(
     }
     jobs.finish(job, result=summary)
     return True
+
+
+def count_crash(session: Session, job_id: str, first_index: int, count: int) -> int:
+    """Count one more delivery of the chunk of ``count`` unrecorded items from
+    ``first_index`` that died; returns how many did. The caller commits it before
+    applying anything: the delivery that counts may die on the chunk as well."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = JobChunkCrash.__table__
+    upsert = dialect.insert(table).values(
+        job_id=job_id, first_index=first_index, count=count, crashes=1
+    )
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[table.c.job_id, table.c.first_index, table.c.count],
+        set_={"crashes": table.c.crashes + 1},
+    )
+    return int(session.scalar(upsert.returning(table.c.crashes)) or 0)
 
 
 def item_view(record: Record) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """``forum.bulk.apply_items`` and the bulk worker's chunk function, on both databases."""
 
+import math
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -7,10 +8,10 @@ from typing import Any
 import orjson
 import psycopg
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from forum import jobs
+from forum import bulk, jobs
 from forum.bulk import jobs as bulk_jobs
 from forum.bulk.apply import Result, _cached_uids, _title_slug, apply_items
 from forum.bulk.sql import copy_rows, lookup
@@ -19,10 +20,12 @@ from forum.models import Category, Job, Post, Topic, User
 from forum.text import slugify
 from forum.topics import create_topic, reply
 from forum.users import create_user, delete_user
+from forumq.settings import get_settings
 from schemas.bulk import parse_item
 from tests.forum.conftest import new_category, new_user, unique
 from tests.forum.test_users import wait_until_blocked_by
-from workers.bulk import apply_chunk
+from workers import bulk as bulk_worker
+from workers.bulk import apply_chunk, bulk_chunk
 
 CONTENT = "Imported content that is long enough"
 T0 = 1_500_000_000_000
@@ -364,6 +367,152 @@ def test_first_delivery_of_an_imported_reply_that_would_fail_gives_it_as_existin
     again = _job(db_url, admin, [resent])
     apply_chunk(db_url, again, [(0, resent)], optimistic=True)
     assert _results(db_url, again) == [("existing", pid)]
+
+
+Message = list[Any]  # a bulk_chunk message's args: job id, packed items, defers[, suspect]
+
+
+@pytest.fixture
+def published(db_url: str, monkeypatch: pytest.MonkeyPatch) -> list[Message]:
+    """The chunk messages the worker task publishes (split halves, deferred items): the
+    tests deliver them themselves, instead of a broker. The task works on ``db_url``."""
+    sent: list[Message] = []
+    monkeypatch.setattr(get_settings(), "database_url", db_url)
+
+    def publish(job_id: str, packed: str, *, defers: int = 0, countdown: float | None = None,
+                suspect: bool = False) -> None:  # fmt: skip
+        sent.append([job_id, packed, defers, suspect])
+
+    monkeypatch.setattr(bulk_worker, "publish", publish)
+    return sent
+
+
+def _deliver(first: Message, published: list[Message], retries: int = 0) -> int:
+    """Deliver ``first`` and every message published since, as workers would, until
+    none is left. A delivery that dies (SystemExit) is delivered again with its retry
+    count raised, as Celery's retry_on_worker_lost does. Returns how many died."""
+    queue, deaths = [(first, retries)], 0
+    while queue:
+        args, retries = queue.pop(0)
+        try:
+            bulk_chunk.apply(args=args, retries=retries)
+        except SystemExit:
+            deaths += 1
+            queue.append((args, retries + 1))
+        queue += [(message, 0) for message in published]
+        published.clear()
+        assert deaths < 50, "a chunk keeps killing its worker"
+    return deaths
+
+
+def _poison(monkeypatch: pytest.MonkeyPatch, external_id: str, fault: BaseException) -> None:
+    """Applying a chunk that holds the item ``external_id`` raises ``fault``."""
+    real = bulk.apply_items
+
+    def apply_items(session: Any, actor: int | None, items: Any, **options: Any) -> Any:
+        if any(item["external_id"] == external_id for _, item in items):
+            raise fault
+        return real(session, actor, items, **options)
+
+    monkeypatch.setattr(bulk, "apply_items", apply_items)
+
+
+def _topics(prefix: str, count: int) -> list[dict[str, Any]]:
+    raw = [
+        {"type": "user", "external_id": f"{prefix}u", "username": f"{prefix}user"},
+        {"type": "category", "external_id": f"{prefix}c", "name": "Imported"},
+    ] + [
+        {"type": "topic", "external_id": f"{prefix}t{i}", "category": f"{prefix}c",
+         "user": f"{prefix}u", "title": f"Topic {i}", "content": CONTENT, "timestamp": T0 + i}
+        for i in range(count)
+    ]  # fmt: skip
+    return [parse_item(item) for item in raw]
+
+
+def _assert_applied_but(url: str, job_id: str, items: list[dict[str, Any]], bad: int) -> dict:
+    """The job finished with item ``bad`` failed and every other item created once;
+    returns the bad item's error."""
+    rows = _full_results(url, job_id)
+    assert [row["index"] for row in rows] == list(range(len(items)))
+    assert [row["state"] for row in rows] == [
+        "failed" if i == bad else "created" for i in range(len(items))
+    ]
+    with transaction(url) as session:
+        job = jobs.get(session, job_id)
+        assert job is not None and job.state == "succeeded"
+        assert job.progress == {"done": len(items), "failed": 1, "total": len(items)}
+        assert job.result == {"total": len(items), "succeeded": len(items) - 1, "failed": 1}
+        prefix = items[2]["external_id"][:-2]
+        titles = session.scalars(
+            select(Topic.title).where(Topic.external_id.like(f"{prefix}t%"))
+        ).all()
+    assert sorted(titles) == sorted(i["title"] for n, i in enumerate(items[2:], 2) if n != bad)
+    return rows[bad]["error"]
+
+
+def test_an_item_that_raises_fails_alone_and_the_rest_is_applied(
+    db_url: str, published: list[Message], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin, prefix = new_user(db_url, admin=True), unique("p")
+    items = _topics(prefix, 9)
+    job_id = _job(db_url, admin, items)
+    _poison(monkeypatch, f"{prefix}t5", RuntimeError("a bug this item trips"))
+    assert _deliver([job_id, bulk_jobs.pack(enumerate(items)), 0], published) == 0
+    error = _assert_applied_but(db_url, job_id, items, bad=7)
+    assert error == {"kind": "internal", "key": "internal-server-error",
+                     "message": "[[error:internal]]", "args": []}  # fmt: skip
+
+
+def test_an_item_that_kills_its_worker_fails_after_max_attempts(
+    db_url: str, published: list[Message], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin, prefix = new_user(db_url, admin=True), unique("k")
+    items = _topics(prefix, 9)
+    job_id = _job(db_url, admin, items)
+    _poison(monkeypatch, f"{prefix}t5", SystemExit("the worker died"))
+    deaths = _deliver([job_id, bulk_jobs.pack(enumerate(items)), 0], published)
+    error = _assert_applied_but(db_url, job_id, items, bad=7)
+    assert error is not None and error["key"] == "too-many-attempts"
+    # Once per halving, then max_attempts times alone.
+    max_attempts = get_settings().max_attempts
+    assert max_attempts < deaths <= math.ceil(math.log2(len(items))) + max_attempts
+
+
+@pytest.mark.parametrize("known", ["retried after a death", "re-published by the sweeper"])
+def test_a_chunk_delivered_again_without_a_fault_is_applied_in_full(
+    db_url: str, published: list[Message], known: str
+) -> None:
+    """A worker restarted mid-chunk is no poison: the chunk is split, and applied."""
+    admin, prefix = new_user(db_url, admin=True), unique("g")
+    items = _topics(prefix, 4)
+    job_id = _job(db_url, admin, items)
+    packed = bulk_jobs.pack(enumerate(items))
+    if known == "retried after a death":
+        assert _deliver([job_id, packed, 0], published, retries=1) == 0
+    else:
+        assert _deliver([job_id, packed, 0, True], published) == 0
+    rows = _full_results(db_url, job_id)
+    assert [row["state"] for row in rows] == ["created"] * len(items)
+    with transaction(db_url) as session:
+        job = jobs.get(session, job_id)
+        assert job is not None and job.result == {"total": 6, "succeeded": 6, "failed": 0}
+        posts = session.scalar(select(func.count()).select_from(Post))
+    # Delivered once more (the first delivery's message, redelivered): nothing twice.
+    assert _deliver([job_id, packed, 0], published, retries=2) == 0
+    with transaction(db_url) as session:
+        assert session.scalar(select(func.count()).select_from(Post)) == posts
+
+
+def test_crashes_are_counted_per_job_and_items(db_url: str) -> None:
+    admin = new_user(db_url, admin=True)
+    job_id = _job(db_url, admin, _topics(unique("c"), 2))
+    with transaction(db_url) as session:
+        counts = [bulk_jobs.count_crash(session, job_id, 0, 4) for _ in range(3)]
+        counts += [bulk_jobs.count_crash(session, job_id, 0, 2)]
+        counts += [bulk_jobs.count_crash(session, job_id, 2, 2)]
+    assert counts == [1, 2, 3, 1, 1]
+    with transaction(db_url) as session:  # the job completes: no later test waits for it
+        session.execute(update(Job).where(Job.id == job_id).values(state="succeeded"))
 
 
 def _full_results(url: str, job_id: str) -> list[dict[str, Any]]:

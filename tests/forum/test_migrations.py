@@ -230,3 +230,20 @@ def test_the_email_checks_find_addresses_through_the_index(empty_database: str) 
         for statement, parameters in reading_users:
             plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + statement, parameters))
             assert "ix_users_email_lower" in plan and "Seq Scan on users" not in plan, plan
+
+
+def _tables(database_url: str) -> set[str]:
+    dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return {row[0] for row in rows}
+
+
+def test_chunk_crashes_are_a_table_and_the_revision_reverts(empty_database: str) -> None:
+    upgrade(empty_database)
+    assert "job_chunk_crashes" in _tables(empty_database)
+    command.downgrade(alembic_config(empty_database), "0007")
+    assert "job_chunk_crashes" not in _tables(empty_database)
+    assert "job_chunks" in _tables(empty_database)
+    upgrade(empty_database)
+    assert "job_chunk_crashes" in _tables(empty_database)
