@@ -1,5 +1,6 @@
 """Engines and sessions for the forum database."""
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -49,10 +50,26 @@ def session_factory(url: str, *, pre_ping: bool = True) -> sessionmaker[Session]
     return _session_factory(url, pre_ping)
 
 
+_engines: list[Engine] = []
+
+
 # Positional cache keys: engine_for(url) and engine_for(url, pre_ping=True) are one engine.
 @lru_cache(maxsize=8)
 def _engine(url: str, pre_ping: bool) -> Engine:
-    return make_engine(url, pre_ping=pre_ping)
+    engine = make_engine(url, pre_ping=pre_ping)
+    _engines.append(engine)
+    return engine
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked child: the pooled connections are the parent's sockets (a Celery pool
+    process replacing a dead one is forked after the sweeper used the database); two
+    processes talking on one socket corrupt both sessions. Left to the parent, unclosed."""
+    for engine in _engines:
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 @lru_cache(maxsize=8)
