@@ -137,12 +137,15 @@ def fresh_database(host: str = "127.0.0.1", port: int = 5432) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_worker(env: dict[str, str], log: Path, concurrency: int = 2) -> subprocess.Popen[bytes]:
-    """A worker in its own process group, so a test can kill it and its children."""
+def start_worker(
+    env: dict[str, str], log: Path, concurrency: int = 2, module: str = "forumq"
+) -> subprocess.Popen[bytes]:
+    """A worker in its own process group, so a test can kill it and its children;
+    ``module``: what ``python -m`` runs (forumq's CLI, or a test's own entry point)."""
     handle = log.open("ab")
     start = log.stat().st_size if log.exists() else 0
     process = subprocess.Popen(
-        [servers.sys.executable, "-m", "forumq", "worker", f"--concurrency={concurrency}"],
+        [servers.sys.executable, "-m", module, "worker", f"--concurrency={concurrency}"],
         env={**os.environ, **env}, cwd=str(log.parent), stdout=handle, stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
