@@ -224,23 +224,24 @@ def count_crash(database_url: str, job_id: str, pairs: Sequence[Pair]) -> tuple[
         return todo, bulk_jobs.count_crash(session, job_id, todo[0][0], len(todo))
 
 
-def fail_item(database_url: str, job_id: str, pair: Pair, error: dict[str, Any]) -> bool:
+def fail_item(database_url: str, job_id: str, pair: Pair, error: dict[str, Any]) -> ChunkOutcome:
     """Record the item of ``pair`` failed with ``error``, in a transaction of its own
-    (its chunk's rolled back); True when the job completed with it."""
+    (its chunk's rolled back), counted in the job's progress like any result."""
     started_at = now_ms()
     index, raw = pair
     try:
         with transaction(database_url) as session:
             job = bulk_jobs.header(session, job_id)
             if job is None or job.state not in jobs.UNFINISHED:
-                return False
+                return ChunkOutcome()
             if bulk_jobs.applied(session, job_id, [index]):
-                return False
+                return ChunkOutcome()
             result = _failed_result(index, raw if isinstance(raw, dict) else {}, error)
             bulk_jobs.store_results(session, job_id, [result])
-            return bulk_jobs.advance(session, job_id, [result], started_at)
+            finished = bulk_jobs.advance(session, job_id, [result], started_at)
+            return ChunkOutcome(finished, applied=1)
     except (IntegrityError, ResultsConflict):
-        return False  # another delivery recorded the item first
+        return ChunkOutcome()  # another delivery recorded the item first
 
 
 def _item_error(exc: Exception) -> dict[str, Any]:
@@ -282,15 +283,19 @@ def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int, *, crashed: b
     settings = get_settings()
     pairs = unpack(packed)
     if crashed:
-        pairs, crashes = count_crash(settings.database_url, job_id, pairs)
+        try:
+            pairs, crashes = count_crash(settings.database_url, job_id, pairs)
+        except TRANSIENT as exc:  # still to count: the retry is suspect too
+            raise _retry(self, exc, [job_id, packed, defers, True]) from exc
         if len(pairs) > 1:
             log.warning("bulk chunk of job %s (%d items) died before: split", job_id, len(pairs))
             split(job_id, pairs, defers)
             return 0
-        if pairs and crashes >= settings.max_attempts:
-            return _fail(job_id, pairs[0], TOO_MANY_ATTEMPTS)
         if not pairs:
             return 0
+        if crashes >= settings.max_attempts:
+            outcome = fail_item(settings.database_url, job_id, pairs[0], TOO_MANY_ATTEMPTS)
+            return _finish(job_id, outcome)
     try:
         # A retry follows a failure (often a conflict on an external id): full lookups.
         first_attempt = self.request.retries == 0
@@ -298,11 +303,7 @@ def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int, *, crashed: b
                               final=defers >= MAX_DEFERS, optimistic=first_attempt)  # fmt: skip
     except RETRIED as exc:
         if isinstance(exc, TRANSIENT) or self.request.retries < MAX_RETRIES:
-            log.info("bulk chunk of job %s will be retried: %s", job_id, getattr(exc, "orig", exc))
-            retries = self.request.retries
-            countdown = min(2**retries * 0.25, 30)
-            raise self.retry(args=[job_id, packed, defers], kwargs={"errors_at": retries + 1},
-                             exc=exc, countdown=countdown) from exc  # fmt: skip
+            raise _retry(self, exc, [job_id, packed, defers]) from exc
         return _isolate(job_id, pairs, defers, exc)  # a conflict that never clears
     except Exception as exc:
         return _isolate(job_id, pairs, defers, exc)
@@ -314,6 +315,16 @@ def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int, *, crashed: b
     return outcome.applied
 
 
+def _retry(task: Task, exc: Exception, args: list[Any]) -> Exception:
+    """The database failed, or a concurrent delivery recorded the same external ids or
+    items first: retry with backoff (0.25 s doubling up to 30 s), and say that this
+    code asked for it (``errors_at``: not a death)."""
+    log.info("bulk chunk of job %s will be retried: %s", args[0], getattr(exc, "orig", exc))
+    retries = task.request.retries
+    return task.retry(args=args, kwargs={"errors_at": retries + 1}, exc=exc,
+                      countdown=min(2**retries * 0.25, 30))  # fmt: skip
+
+
 def _isolate(job_id: str, pairs: Sequence[Pair], defers: int, exc: Exception) -> int:
     """A chunk raised an unexpected error (its transaction rolled back): split it until
     the item at fault is alone, which then fails with the error."""
@@ -322,16 +333,16 @@ def _isolate(job_id: str, pairs: Sequence[Pair], defers: int, exc: Exception) ->
         split(job_id, pairs, defers)
         return 0
     log.error("bulk item %d of job %s raised", pairs[0][0], job_id, exc_info=exc)
-    return _fail(job_id, pairs[0], _item_error(exc))
+    outcome = fail_item(get_settings().database_url, job_id, pairs[0], _item_error(exc))
+    return _finish(job_id, outcome)
 
 
-def _fail(job_id: str, pair: Pair, error: dict[str, Any]) -> int:
+def _finish(job_id: str, outcome: ChunkOutcome) -> int:
     from workers.apply import publisher
 
-    if not fail_item(get_settings().database_url, job_id, pair, error):
-        return 0
-    publisher().job_finished([job_id])
-    return 1
+    if outcome.finished:
+        publisher().job_finished([job_id])
+    return outcome.applied
 
 
 def recover(database_url: str, job_id: str) -> int:

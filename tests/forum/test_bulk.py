@@ -373,11 +373,10 @@ Message = list[Any]  # a bulk_chunk message's args: job id, packed items, defers
 
 
 @pytest.fixture
-def published(db_url: str, monkeypatch: pytest.MonkeyPatch) -> list[Message]:
+def published(monkeypatch: pytest.MonkeyPatch) -> list[Message]:
     """The chunk messages the worker task publishes (split halves, deferred items): the
-    tests deliver them themselves, instead of a broker. The task works on ``db_url``."""
+    tests deliver them themselves, instead of a broker."""
     sent: list[Message] = []
-    monkeypatch.setattr(get_settings(), "database_url", db_url)
 
     def publish(job_id: str, packed: str, *, defers: int = 0, countdown: float | None = None,
                 suspect: bool = False) -> None:  # fmt: skip
@@ -385,6 +384,13 @@ def published(db_url: str, monkeypatch: pytest.MonkeyPatch) -> list[Message]:
 
     monkeypatch.setattr(bulk_worker, "publish", publish)
     return sent
+
+
+@pytest.fixture
+def worker_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``db_url``, the database the worker task works on."""
+    monkeypatch.setattr(get_settings(), "database_url", db_url)
+    return db_url
 
 
 def _deliver(first: Message, published: list[Message], retries: int = 0) -> int:
@@ -451,27 +457,27 @@ def _assert_applied_but(url: str, job_id: str, items: list[dict[str, Any]], bad:
 
 
 def test_an_item_that_raises_fails_alone_and_the_rest_is_applied(
-    db_url: str, published: list[Message], monkeypatch: pytest.MonkeyPatch
+    worker_db: str, published: list[Message], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    admin, prefix = new_user(db_url, admin=True), unique("p")
+    admin, prefix = new_user(worker_db, admin=True), unique("p")
     items = _topics(prefix, 9)
-    job_id = _job(db_url, admin, items)
+    job_id = _job(worker_db, admin, items)
     _poison(monkeypatch, f"{prefix}t5", RuntimeError("a bug this item trips"))
     assert _deliver([job_id, bulk_jobs.pack(enumerate(items)), 0], published) == 0
-    error = _assert_applied_but(db_url, job_id, items, bad=7)
+    error = _assert_applied_but(worker_db, job_id, items, bad=7)
     assert error == {"kind": "internal", "key": "internal-server-error",
                      "message": "[[error:internal]]", "args": []}  # fmt: skip
 
 
 def test_an_item_that_kills_its_worker_fails_after_max_attempts(
-    db_url: str, published: list[Message], monkeypatch: pytest.MonkeyPatch
+    worker_db: str, published: list[Message], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    admin, prefix = new_user(db_url, admin=True), unique("k")
+    admin, prefix = new_user(worker_db, admin=True), unique("k")
     items = _topics(prefix, 9)
-    job_id = _job(db_url, admin, items)
+    job_id = _job(worker_db, admin, items)
     _poison(monkeypatch, f"{prefix}t5", SystemExit("the worker died"))
     deaths = _deliver([job_id, bulk_jobs.pack(enumerate(items)), 0], published)
-    error = _assert_applied_but(db_url, job_id, items, bad=7)
+    error = _assert_applied_but(worker_db, job_id, items, bad=7)
     assert error is not None and error["key"] == "too-many-attempts"
     # Once per halving, then max_attempts times alone.
     max_attempts = get_settings().max_attempts
@@ -480,27 +486,43 @@ def test_an_item_that_kills_its_worker_fails_after_max_attempts(
 
 @pytest.mark.parametrize("known", ["retried after a death", "re-published by the sweeper"])
 def test_a_chunk_delivered_again_without_a_fault_is_applied_in_full(
-    db_url: str, published: list[Message], known: str
+    worker_db: str, published: list[Message], known: str
 ) -> None:
     """A worker restarted mid-chunk is no poison: the chunk is split, and applied."""
-    admin, prefix = new_user(db_url, admin=True), unique("g")
+    admin, prefix = new_user(worker_db, admin=True), unique("g")
     items = _topics(prefix, 4)
-    job_id = _job(db_url, admin, items)
+    job_id = _job(worker_db, admin, items)
     packed = bulk_jobs.pack(enumerate(items))
     if known == "retried after a death":
         assert _deliver([job_id, packed, 0], published, retries=1) == 0
     else:
         assert _deliver([job_id, packed, 0, True], published) == 0
-    rows = _full_results(db_url, job_id)
+    rows = _full_results(worker_db, job_id)
     assert [row["state"] for row in rows] == ["created"] * len(items)
-    with transaction(db_url) as session:
+    with transaction(worker_db) as session:
         job = jobs.get(session, job_id)
         assert job is not None and job.result == {"total": 6, "succeeded": 6, "failed": 0}
         posts = session.scalar(select(func.count()).select_from(Post))
     # Delivered once more (the first delivery's message, redelivered): nothing twice.
     assert _deliver([job_id, packed, 0], published, retries=2) == 0
-    with transaction(db_url) as session:
+    with transaction(worker_db) as session:
         assert session.scalar(select(func.count()).select_from(Post)) == posts
+
+
+def test_an_item_the_database_refuses_fails_alone(
+    pg_url: str, published: list[Message], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL takes no NUL in text (the API's schema lets it through): the COPY of
+    the item's chunk fails, and before, the chunk was published again without end."""
+    monkeypatch.setattr(get_settings(), "database_url", pg_url)
+    admin, prefix = new_user(pg_url, admin=True), unique("z")
+    items = _topics(prefix, 5)
+    items[4] = {**items[4], "content": "Imported content with a NUL \x00 in it"}
+    job_id = _job(pg_url, admin, items)
+    assert _deliver([job_id, bulk_jobs.pack(enumerate(items)), 0], published) == 0
+    error = _assert_applied_but(pg_url, job_id, items, bad=4)
+    assert error == {"kind": "bad-request", "key": "invalid-data",
+                     "message": "[[error:invalid-data]]", "args": []}  # fmt: skip
 
 
 def test_crashes_are_counted_per_job_and_items(db_url: str) -> None:
