@@ -64,6 +64,11 @@ class ChunkOutcome:
     deferred: list[Pair] = field(default_factory=list)
 
 
+def _error_record(kind: str, key: str, text: str | None = None) -> dict[str, Any]:
+    """An item's error as ``forum.bulk`` records it (``text``: of NodeBB's [[error:...]])."""
+    return {"kind": kind, "key": key, "message": f"[[error:{text or key}]]", "args": []}
+
+
 def _failed_result(index: int, raw: dict[str, Any], error: dict[str, Any]) -> bulk.Result:
     kind = raw.get("item_type") or raw.get("type")
     kind = (
@@ -108,8 +113,7 @@ def apply_pending(
         elif isinstance(raw, dict) and raw.get("type") == INVALID:
             results.append(_failed_result(pair[0], raw, raw["error"]))
         else:
-            error = {"kind": "bad-request", "key": "invalid-data",
-                     "message": "[[error:invalid-data]]", "args": []}  # fmt: skip
+            error = _error_record("bad-request", "invalid-data")
             results.append(_failed_result(pair[0], raw if isinstance(raw, dict) else {}, error))
     first = todo[0][0]
 
@@ -246,14 +250,8 @@ def fail_item(database_url: str, job_id: str, pair: Pair, error: dict[str, Any])
 
 def _item_error(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, DataError | IntegrityError):  # the database refused the item's data
-        return {"kind": "bad-request", "key": "invalid-data",
-                "message": "[[error:invalid-data]]", "args": []}  # fmt: skip
-    return {"kind": "internal", "key": "internal-server-error",
-            "message": "[[error:internal]]", "args": []}  # fmt: skip
-
-
-TOO_MANY_ATTEMPTS = {"kind": "internal", "key": "too-many-attempts",
-                     "message": "[[error:too-many-attempts]]", "args": []}  # fmt: skip
+        return _error_record("bad-request", "invalid-data")
+    return _error_record("internal", "internal-server-error", "internal")
 
 
 @celery_app.task(name="forumq.bulk_chunk", bind=True, max_retries=MAX_RETRIES,
@@ -294,7 +292,8 @@ def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int, *, crashed: b
         if not pairs:
             return 0
         if crashes >= settings.max_attempts:
-            outcome = fail_item(settings.database_url, job_id, pairs[0], TOO_MANY_ATTEMPTS)
+            too_many = _error_record("internal", "too-many-attempts")
+            outcome = fail_item(settings.database_url, job_id, pairs[0], too_many)
             return _finish(job_id, outcome)
     try:
         # A retry follows a failure (often a conflict on an external id): full lookups.
