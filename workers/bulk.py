@@ -260,8 +260,9 @@ def bulk_chunk(
     self: Task, job_id: str, packed: str, defers: int = 0, suspect: bool = False,
     errors_at: int = 0,
 ) -> int:  # fmt: skip
-    """``suspect``: published again by the sweeper, the worker may have died on it;
-    ``errors_at``: the retry count when this code last retried it after an error."""
+    """``suspect``: a worker may have died on it, count a crash first (the sweeper's
+    re-publish; a retry whose count did not commit); ``errors_at``: the retry count when
+    this code last retried it after an error."""
     with cyclic_gc_paused():
         return _bulk_chunk(self, job_id, packed, defers, crashed=_crashed(self, suspect, errors_at))
 
