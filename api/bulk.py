@@ -32,7 +32,7 @@ from forum.bulk.jobs import pack
 from forum.db import session_factory, transaction
 from forum.models import Job
 from forumq.settings import Settings
-from schemas.bulk import BulkImport, parse_item, parse_line
+from schemas.bulk import NUL_ESCAPE, BulkImport, parse_item, parse_line, without_nul
 from workers import bulk as bulk_worker
 
 NDJSON = "application/x-ndjson"
@@ -75,6 +75,8 @@ def parse_items(raw: bytes, media_type: str, limit: int) -> list[dict[str, Any]]
         raise bad_request("The request body must be a JSON array of items, or NDJSON.")
     if len(body) > limit:
         raise _too_many(len(body), limit)
+    if NUL_ESCAPE in raw:
+        return [without_nul(parse_item(item)) for item in body]
     return [parse_item(item) for item in body]
 
 

@@ -164,17 +164,37 @@ def parse_item(data: object, *, line: int | None = None) -> dict[str, Any]:
         return invalid("invalid-data", [*fields, detail], line=line, data=data)
 
 
+# How JSON text writes U+0000 (a raw NUL byte is not valid JSON): only an input that
+# holds it needs its items' texts checked for the character PostgreSQL cannot store.
+NUL_ESCAPE = b"\\u0000"
+
+
+def without_nul(item: dict[str, Any], *, line: int | None = None) -> dict[str, Any]:
+    """``item``, or an invalid marker if one of its texts holds U+0000: it would fail
+    in the worker, where the database refuses it; the API says why, with the line."""
+    fields = sorted(
+        name for name, value in item.items()
+        if (isinstance(value, str) and "\x00" in value)
+        or (isinstance(value, tuple) and any("\x00" in tag for tag in value))
+    )  # fmt: skip
+    if not fields or item["type"] == INVALID:
+        return item
+    return invalid("invalid-data", [*fields, "text must not contain NUL (U+0000)"],
+                   line=line, data=item)  # fmt: skip
+
+
 def parse_line(raw: bytes, line: int) -> dict[str, Any]:
     """One NDJSON line (1-based ``line``) as a stored item or an invalid marker.
 
     A good line is parsed and validated in one pydantic-core call; only a bad one
     is decoded again for its detailed error."""
     try:
-        return _validate_json(raw)
+        item = _validate_json(raw)
+        return without_nul(item, line=line) if NUL_ESCAPE in raw else item
     except ValidationError:
         pass
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return invalid("invalid-json", [f"line {line}"], line=line)
-    return parse_item(data, line=line)
+    return without_nul(parse_item(data, line=line), line=line)

@@ -132,6 +132,27 @@ def test_resent_items_are_existing(bulk_stack: Stack) -> None:
         assert views[3]["id"] == topics[0].tid
 
 
+def test_an_item_with_a_nul_fails_alone_with_its_line(bulk_stack: Stack) -> None:
+    p = uuid.uuid4().hex[:8]
+    items = forum_items(p, bulk_stack.cid)[:4]
+    items[3] = {**items[3], "content": "NUL \x00 inside"}  # the topic
+    items.append({**items[3], "external_id": f"{p}t9", "content": CONTENT})
+    response = post_bulk(bulk_stack, ndjson(items), Prefer="respond-async")
+    assert response.status_code == 202, response.text
+    job_id = response.json()["payload"]["job_id"]
+    with bulk_stack.client(bulk_stack.admin_token) as client:
+        job = client.get(f"/api/jobs/{job_id}", headers={"Prefer": "wait=30"}).json()["payload"]
+        assert job["result"]["payload"] == {"total": 5, "succeeded": 4, "failed": 1}
+        views = client.get(f"/api/jobs/{job_id}/items").json()["payload"]["items"]
+    assert views[3]["state"] == "failed" and views[3]["error"]["line"] == 4
+    assert views[3]["error"]["message"] == "invalid-data"
+    assert views[3]["error"]["params"] == ["content", "text must not contain NUL (U+0000)"]
+    assert [v["state"] for v in views] == ["created"] * 3 + ["failed", "created"]
+    with bulk_stack.session() as session:
+        assert session.scalar(select(Topic).where(Topic.external_id == f"{p}t1")) is None
+        assert session.scalar(select(Topic).where(Topic.external_id == f"{p}t9")) is not None
+
+
 def test_too_many_items_is_413_with_the_limit(bulk_stack: Stack) -> None:
     items = [{"type": "user", "external_id": f"x{i}", "username": f"x{i}"} for i in range(51)]
     response = post_bulk(bulk_stack, ndjson(items))

@@ -78,3 +78,33 @@ def test_ndjson_and_array_bodies_store_the_same_items() -> None:
         if line_item["type"] == "invalid":
             assert line_item["error"].pop("line") == n
         assert line_item == array_item
+
+
+NUL_DETAIL = "text must not contain NUL (U+0000)"
+
+
+def test_a_nul_in_a_text_fails_its_item_naming_the_fields() -> None:
+    # PostgreSQL cannot store U+0000: refused here, item by item, not by the worker.
+    in_content = {"type": "topic", "external_id": "t", "cid": 1, "uid": 1, "title": "T",
+                  "content": "a\x00b"}  # fmt: skip
+    in_title_and_tag = {**in_content, "title": "T\x00", "content": CONTENT,
+                        "tags": ["ok", "b\x00d"]}  # fmt: skip
+    # A backslash before "u0000" is six characters of text, not a NUL.
+    escaped = {**in_content, "content": "\\u0000 is how JSON writes it"}
+    body = [in_content, in_title_and_tag, escaped]
+    by_line = parse_items(b"\n".join(orjson.dumps(item) for item in body), NDJSON, 10)
+    assert by_line[0] == {"type": "invalid", "error": {
+        "kind": "bad-request", "key": "invalid-data", "args": ["content", NUL_DETAIL],
+        "message": f"[[error:invalid-data, content, {NUL_DETAIL}]]", "line": 1},
+        "item_type": "topic", "external_id": "t"}  # fmt: skip
+    assert by_line[1]["error"]["args"] == ["tags", "title", NUL_DETAIL]
+    assert by_line[1]["error"]["line"] == 2
+    assert by_line[2]["content"] == "\\u0000 is how JSON writes it"
+    by_array = parse_items(orjson.dumps(body), "application/json", 10)
+    for line_item, array_item in zip(by_line, by_array, strict=True):
+        if line_item["type"] == "invalid":
+            line_item["error"].pop("line")
+        assert line_item == array_item
+    # A line that is invalid for another reason keeps that reason.
+    missing = parse_line(orjson.dumps({"type": "reply", "external_id": "r\x00"}), 5)
+    assert missing["error"]["key"] == "params-missing"
