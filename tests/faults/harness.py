@@ -25,6 +25,8 @@ from forum.db import engine_for
 from forum.migrate import upgrade
 from tests import servers
 
+CHECKOUT = Path(__file__).resolve().parents[2]  # holds the tests package
+
 
 class RedisServer:
     """A private, non-persistent redis-server on a free port."""
@@ -144,10 +146,13 @@ def start_worker(
     ``module``: what ``python -m`` runs (forumq's CLI, or a test's own entry point)."""
     handle = log.open("ab")
     start = log.stat().st_size if log.exists() else 0
+    # A test's own entry point (tests.faults...) is imported from the checkout, wherever
+    # the worker runs and however pytest found the tests.
+    path = os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")]))
     process = subprocess.Popen(
         [servers.sys.executable, "-m", module, "worker", f"--concurrency={concurrency}"],
-        env={**os.environ, **env}, cwd=str(log.parent), stdout=handle, stderr=subprocess.STDOUT,
-        start_new_session=True,
+        env={**os.environ, **env, "PYTHONPATH": path}, cwd=str(log.parent), stdout=handle,
+        stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     servers.wait_until(lambda: b"ready." in log.read_bytes()[start:], 60, "celery worker")
     return process
