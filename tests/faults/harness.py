@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import orjson
 import psycopg
 import pytest
 from sqlalchemy import text
@@ -262,3 +263,20 @@ def fault_forum(tmp_path: Path, topics: int = 10, db_port: int = 5432) -> Iterat
             yield FaultForum(database_url, token, tids, env, redis)
     finally:
         redis.kill()
+
+
+def import_ndjson(topics: int) -> bytes:
+    """An export to import: one user, one category and ``topics`` topics (external ids
+    ``u1``, ``c1``, ``t0``...), as NDJSON."""
+    items: list[dict[str, object]] = [
+        {"type": "user", "external_id": "u1", "username": "importer",
+         "timestamp": 1_400_000_000_000},
+        {"type": "category", "external_id": "c1", "name": "Imported"},
+    ]  # fmt: skip
+    items += [
+        {"type": "topic", "external_id": f"t{i}", "category": "c1", "user": "u1",
+         "title": f"Imported topic {i}", "content": f"Imported content {i}",
+         "timestamp": 1_500_000_000_000 + i}
+        for i in range(topics)
+    ]  # fmt: skip
+    return b"\n".join(orjson.dumps(item) for item in items)

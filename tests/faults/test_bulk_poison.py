@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import httpx
-import orjson
 import pytest
 from sqlalchemy import select
 
@@ -23,20 +22,6 @@ CHUNK = 8  # 13 chunks; the poison is alone after 3 halvings
 MAX_ATTEMPTS = 3
 POISON = 55  # a topic in the middle of a chunk
 POISON_ID = f"t{POISON}"
-
-
-def ndjson() -> bytes:
-    items: list[dict[str, object]] = [
-        {"type": "user", "external_id": "u1", "username": "importer"},
-        {"type": "category", "external_id": "c1", "name": "Imported"},
-    ]
-    items += [
-        {"type": "topic", "external_id": f"t{i}", "category": "c1", "user": "u1",
-         "title": f"Imported topic {i}", "content": f"Imported content {i}",
-         "timestamp": 1_500_000_000_000 + i}
-        for i in range(TOPICS)
-    ]  # fmt: skip
-    return b"\n".join(orjson.dumps(item) for item in items)
 
 
 TOO_MANY_ATTEMPTS = {"status": 500, "code": "internal-server-error",
@@ -68,7 +53,7 @@ def test_a_poison_item_fails_alone(
             with servers.running_api(env, tmp_path / "api.log") as base_url:
                 began = time.monotonic()
                 response = httpx.post(
-                    f"{base_url}/api/v2/bulk", content=ndjson(), timeout=60,
+                    f"{base_url}/api/v2/bulk", content=harness.import_ndjson(TOPICS), timeout=60,
                     headers={**headers, "Content-Type": "application/x-ndjson",
                              "Prefer": "respond-async"},
                 )  # fmt: skip

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import httpx
-import orjson
 import pytest
 from sqlalchemy import func, select
 
@@ -19,25 +18,6 @@ pytestmark = pytest.mark.integration
 TOPICS = 3000
 
 
-def ndjson() -> bytes:
-    items: list[dict[str, object]] = [
-        {
-            "type": "user",
-            "external_id": "u1",
-            "username": "importer",
-            "timestamp": 1_400_000_000_000,
-        },
-        {"type": "category", "external_id": "c1", "name": "Imported"},
-    ]
-    items += [
-        {"type": "topic", "external_id": f"t{i}", "category": "c1", "user": "u1",
-         "title": f"Imported topic {i}", "content": f"Imported content {i}",
-         "timestamp": 1_500_000_000_000 + i}
-        for i in range(TOPICS)
-    ]  # fmt: skip
-    return b"\n".join(orjson.dumps(item) for item in items)
-
-
 def progress(database_url: str, job_id: str) -> int:
     """Items with a recorded result."""
     with engine_for(database_url).connect() as conn:
@@ -48,9 +28,10 @@ def progress(database_url: str, job_id: str) -> int:
 
 
 def post_import(base_url: str, token: str) -> httpx.Response:
-    """``ndjson()`` as one bulk request, answered at once (202 with the job, or an error)."""
+    """The export of TOPICS topics as one bulk request, answered at once (202 with the job,
+    or an error)."""
     return httpx.post(
-        f"{base_url}/api/v2/bulk", content=ndjson(), timeout=60,
+        f"{base_url}/api/v2/bulk", content=harness.import_ndjson(TOPICS), timeout=60,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson",
                  "Prefer": "respond-async"},
     )  # fmt: skip
