@@ -39,9 +39,12 @@ def _database_failed(exc: DBAPIError) -> None:
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (Alembic upgrade head)."""
-    from forum.migrate import upgrade
+    from forum.migrate import MigrationRefused, upgrade
 
-    upgrade(get_settings().database_url)
+    try:
+        upgrade(get_settings().database_url)
+    except MigrationRefused as exc:
+        _fail(f"migration refused: {exc}")
     err.print("database is up to date")
 
 

@@ -6,11 +6,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from api.app import create_app
 from forum import tokens
-from forum.db import session_factory
+from forum.db import session_factory, transaction
+from forum.migrate import upgrade
 from forum.models import User
 from forum.privileges import is_admin
 from forumq.settings import Settings
@@ -108,3 +110,26 @@ def test_commands_before_migrate_say_so(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "forumq migrate" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_refused_migration_says_what_to_fix_without_a_traceback(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    upgrade(url, "0006")  # before e-mail addresses became unique in any case
+    with transaction(url) as session:
+        for n, email in enumerate(["Ann@example.org", "ann@EXAMPLE.org"]):
+            session.execute(
+                text(
+                    "INSERT INTO users (username, userslug, email, joindate, lastonline,"
+                    " lastposttime, postcount, topiccount, reputation, banned, banned_until,"
+                    " ban_reason, follower_count, following_count, profile)"
+                    " VALUES (:name, :name, :email, 0, 0, 0, 0, 0, 0, 0, 0, '', 0, 0, '{}')"
+                ),
+                {"name": f"ann{n}", "email": email},
+            )
+    refused = forumq(tmp_path, "migrate")
+    assert refused.returncode == 1
+    assert "migration refused" in refused.stderr and "Ann@example.org (uid 1)" in refused.stderr
+    assert "Traceback" not in refused.stderr, refused.stderr
+    with transaction(url) as session:
+        session.execute(text("UPDATE users SET email = NULL WHERE uid = 2"))
+    assert forumq(tmp_path, "migrate").returncode == 0

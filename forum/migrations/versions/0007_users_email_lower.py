@@ -21,6 +21,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from forum.migrate import MigrationRefused
+
 revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
@@ -30,7 +32,7 @@ INDEX = "ix_users_email_lower"
 LISTED = 50  # addresses named in the error; the rest are counted
 
 
-class CaseDuplicateEmails(RuntimeError):
+class CaseDuplicateEmails(MigrationRefused):
     """Users hold addresses that differ only in case: the index cannot be built."""
 
 
