@@ -76,7 +76,8 @@ class Settings(BaseSettings):
     # A bulk job may queue behind other imports: it is recovered only after this long
     # without progress (each applied chunk counts as progress).
     bulk_stale_after_seconds: float = 300.0
-    # A job redelivered this many times without finishing (it kills its worker) fails.
+    # A job redelivered this many times without finishing (it kills its worker) fails; so
+    # does a bulk item alone in its chunk whose deliveries died this many times.
     max_attempts: int = 5
     idempotency_retention_hours: float = 24.0
     job_retention_hours: float = 168.0
