@@ -1,6 +1,8 @@
 """Errors raised by forum rules. The API maps each kind to a status per router."""
 
+from collections.abc import Sequence
 from enum import StrEnum
+from typing import Any
 
 
 class Kind(StrEnum):
@@ -24,6 +26,19 @@ class ForumError(Exception):
         if not self.args_:
             return f"[[error:{self.key}]]"
         return f"[[error:{self.key}, {', '.join(self.args_)}]]"
+
+    def record(self) -> dict[str, Any]:
+        return error_record(self.kind, self.key, self.message, self.args_)
+
+
+def error_record(
+    kind: str, key: str, message: str | None = None, args: Sequence[str] = ()
+) -> dict[str, Any]:
+    """An error as a job or an imported item records it (the API renders it for each
+    router); ``message`` is NodeBB's ``[[error:<key>]]`` unless given. ``kind`` is a
+    ``Kind``, or ``internal`` / ``unavailable`` for what is not a forum rule."""
+    return {"kind": str(kind), "key": key, "message": message or f"[[error:{key}]]",
+            "args": list(args)}  # fmt: skip
 
 
 def bad_request(key: str, *args: object) -> ForumError:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from forum import jobs
 from forum.clock import now_ms
 from forum.db import transaction
-from forum.errors import ForumError, Kind
+from forum.errors import ForumError, Kind, error_record
 from forum.models import Job
 from forumq.settings import get_settings
 from schemas import load_command
@@ -37,10 +37,6 @@ DEFER_SECONDS = 0.05
 # No test round trip per transaction: a batch that meets a dropped connection fails
 # with OperationalError and is retried like any transient error, on fresh connections.
 PRE_PING = False
-
-
-def error_record(kind: str, key: str, message: str, args: Sequence[str] = ()) -> dict[str, Any]:
-    return {"kind": kind, "key": key, "message": message, "args": list(args)}
 
 
 class Failed(Exception):
@@ -80,7 +76,7 @@ def apply_job(session: Session, job: Job, *, alone: bool = False) -> None:
 def failure(job_id: str, exc: Exception) -> dict[str, Any]:
     """The error a job's command raised, as the job records it."""
     if isinstance(exc, ForumError):
-        return error_record(exc.kind, exc.key, exc.message, exc.args_)
+        return exc.record()
     if isinstance(exc, ValidationError):
         return error_record(Kind.BAD_REQUEST, "invalid-data", str(exc))
     if isinstance(exc, IntegrityError):

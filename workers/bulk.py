@@ -33,6 +33,7 @@ from forum.bulk import jobs as bulk_jobs
 from forum.bulk.jobs import JobHeader, Pair, ResultsConflict, pack, unpack
 from forum.clock import now_ms
 from forum.db import session_factory, transaction
+from forum.errors import Kind, error_record
 from forumq.settings import get_settings
 from schemas.bulk import INVALID, TYPES, BulkImport
 from workers.celery_app import celery_app
@@ -62,11 +63,6 @@ class ChunkOutcome:
     finished: bool = False  # the job completed with this chunk
     applied: int = 0
     deferred: list[Pair] = field(default_factory=list)
-
-
-def _error_record(kind: str, key: str, text: str | None = None) -> dict[str, Any]:
-    """An item's error as ``forum.bulk`` records it (``text``: of NodeBB's [[error:...]])."""
-    return {"kind": kind, "key": key, "message": f"[[error:{text or key}]]", "args": []}
 
 
 def _failed_result(index: int, raw: dict[str, Any], error: dict[str, Any]) -> bulk.Result:
@@ -113,7 +109,7 @@ def apply_pending(
         elif isinstance(raw, dict) and raw.get("type") == INVALID:
             results.append(_failed_result(pair[0], raw, raw["error"]))
         else:
-            error = _error_record("bad-request", "invalid-data")
+            error = error_record(Kind.BAD_REQUEST, "invalid-data")
             results.append(_failed_result(pair[0], raw if isinstance(raw, dict) else {}, error))
     first = todo[0][0]
 
@@ -250,8 +246,8 @@ def fail_item(database_url: str, job_id: str, pair: Pair, error: dict[str, Any])
 
 def _item_error(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, DataError | IntegrityError):  # the database refused the item's data
-        return _error_record("bad-request", "invalid-data")
-    return _error_record("internal", "internal-server-error", "internal")
+        return error_record(Kind.BAD_REQUEST, "invalid-data")
+    return error_record("internal", "internal-server-error", "[[error:internal]]")
 
 
 @celery_app.task(name="forumq.bulk_chunk", bind=True, max_retries=MAX_RETRIES,
@@ -293,7 +289,7 @@ def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int, *, crashed: b
         if not pairs:
             return 0
         if crashes >= settings.max_attempts:
-            too_many = _error_record("internal", "too-many-attempts")
+            too_many = error_record("internal", "too-many-attempts")
             outcome = fail_item(settings.database_url, job_id, pairs[0], too_many)
             return _finish(job_id, outcome)
     try:

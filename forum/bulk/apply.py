@@ -91,10 +91,6 @@ class ChunkResult:
     deferred: list[tuple[int, Item]] = field(default_factory=list)
 
 
-def error_record(exc: ForumError) -> dict[str, Any]:
-    return {"kind": str(exc.kind), "key": exc.key, "message": exc.message, "args": exc.args_}
-
-
 class _Deferred(Exception):
     pass
 
@@ -684,7 +680,7 @@ def apply_items(
     if not items:
         return outcome
     if actor is not None and not privileges.is_admin(session, actor):
-        record = error_record(forbidden("no-privileges"))
+        record = forbidden("no-privileges").record()
         outcome.results = [Result(i, it["type"], it.get("external_id"), FAILED, error=record)
                            for i, it in items]  # fmt: skip
         return outcome
@@ -706,7 +702,7 @@ def apply_items(
             unsure.get(kind, []).append(ext)
             continue
         except ForumError as exc:
-            results.append(Result(index, kind, ext, FAILED, error=error_record(exc)))
+            results.append(Result(index, kind, ext, FAILED, error=exc.record()))
             unsure.get(kind, []).append(ext)
             continue
         results.append(Result(index, kind, ext, state, forum_id))
