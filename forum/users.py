@@ -114,11 +114,16 @@ def email_keys(session: Session, emails: Iterable[str]) -> tuple[dict[str, str],
     )
 
 
+def check_email_form(email: str) -> None:
+    """NodeBB's test of what an address looks like (``email`` already stripped)."""
+    if "@" not in email or "," in email or ";" in email or len(email) > 255:
+        raise bad_request("invalid-email")
+
+
 def _check_email(session: Session, email: str, uid: int | None = None) -> str:
     """A valid address that no other user holds (``uid``: the user changing theirs)."""
     email = email.strip()
-    if "@" not in email or "," in email or ";" in email or len(email) > 255:
-        raise bad_request("invalid-email")
+    check_email_form(email)
     if email_taken(session, email, other_than=uid):
         raise bad_request("email-taken")
     return email

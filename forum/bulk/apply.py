@@ -46,7 +46,12 @@ from forum.models import (
 )
 from forum.passwords import hash_password
 from forum.text import clean_tags, slugify
-from forum.users import _USERNAME, check_password, email_keys  # the one username and email rules
+from forum.users import (  # the one username, password and e-mail rules
+    _USERNAME,
+    check_email_form,
+    check_password,
+    email_keys,
+)
 from forumq.settings import get_settings
 
 CREATED, EXISTING, FAILED = "created", "existing", "failed"
@@ -217,8 +222,7 @@ class _Chunk:
             raise bad_request("invalid-username")
         email = (item.get("email") or "").strip() or None
         if email is not None:
-            if "@" not in email or "," in email or ";" in email:
-                raise bad_request("invalid-email")
+            check_email_form(email)
             if self.email_key[email] in self.taken_emails:
                 raise bad_request("email-taken")
         if item.get("password") is not None:
