@@ -67,11 +67,7 @@ class ChunkOutcome:
 
 def _failed_result(index: int, raw: dict[str, Any], error: dict[str, Any]) -> bulk.Result:
     kind = raw.get("item_type") or raw.get("type")
-    kind = (
-        kind
-        if isinstance(kind, str) and kind in ("user", "category", "topic", "reply")
-        else INVALID
-    )
+    kind = kind if isinstance(kind, str) and kind in TYPES else INVALID
     ext = raw.get("external_id")
     return bulk.Result(index, kind, ext if isinstance(ext, str) else None, bulk.FAILED, error=error)
 
