@@ -29,7 +29,9 @@ from forum.bulk.sql import (
     insert_rows,
     int_array,
     is_postgres,
+    lock_rows,
     lookup,
+    row_triggers_off,
 )
 from forum.clock import now_ms
 from forum.errors import ForumError, bad_request, forbidden, not_found
@@ -136,6 +138,7 @@ class _Chunk:
         self.replies_to: dict[int, int] = {}
         rules = get_settings()
         self.tag_lengths = (rules.minimum_tag_length, rules.maximum_tag_length)
+        self.skip_row_triggers = rules.bulk_skip_row_triggers
 
     # -- references -------------------------------------------------------------
 
@@ -501,9 +504,13 @@ def _write(chunk: _Chunk, before_counters: Callable[[], None]) -> None:
             {"cid": g["cid"], "privilege": g["privilege"], "group_name": g["group_name"],
              "uid": g["uid"]} for g in grants
         ])  # fmt: skip
-    copy_rows(session, Topic.__table__, TOPIC_COLUMNS, chunk.topics)
-    copy_rows(session, Post.__table__, POST_COLUMNS, chunk.posts)
-    copy_rows(session, TopicTag.__table__, TAG_COLUMNS, chunk.tags)
+    # Every row these point at is written above or locked by _update_existing: the
+    # users, categories and topics left in user_agg, cat_agg and topic_agg are exactly
+    # the existing parents, so foreign keys need no per-row check (forum.bulk.sql).
+    with row_triggers_off(session, chunk.skip_row_triggers):
+        copy_rows(session, Topic.__table__, TOPIC_COLUMNS, chunk.topics)
+        copy_rows(session, Post.__table__, POST_COLUMNS, chunk.posts)
+        copy_rows(session, TopicTag.__table__, TAG_COLUMNS, chunk.tags)
     # Counters of existing rows last: their row locks (users and categories shared by
     # concurrent chunks) are then held for as short a time as possible.
     before_counters()
@@ -576,15 +583,10 @@ def _update_existing(
 
 # PostgreSQL: one statement per table, the rows' new values in arrays (passed as array
 # literals: psycopg would dump a list value by value, in Python). Rows are locked first
-# in key order (FOR NO KEY UPDATE: the foreign-key checks of concurrent chunks' inserts
-# still pass), so chunks that share users or categories queue instead of deadlocking.
+# (``lock_rows``), which also checks that the parents of the chunk's new rows still exist.
 # (Not one statement with the lock in a CTE: its UPDATE would run on a snapshot taken
 # before the lock waits, and re-check every row a concurrent chunk updated meanwhile,
 # rescanning the arrays for each: slower than a second statement under contention.)
-_LOCK = (
-    "SELECT 1 FROM {table} WHERE {key} = ANY(CAST(:keys AS bigint[])) "
-    "ORDER BY {key} FOR NO KEY UPDATE"
-)
 _PG_TOPICS = text("""
 UPDATE topics AS t SET
   postcount = t.postcount + v.n,
@@ -615,10 +617,18 @@ WHERE p.pid = v.pid""")
 
 
 def _locked_update(
-    session: Session, table: str, key: str, statement: TextClause, values: dict[str, str]
+    session: Session,
+    table: str,
+    key: str,
+    keys: list[int],
+    statement: TextClause,
+    values: dict[str, str],
+    *,
+    parents: bool = True,
 ) -> None:
-    session.execute(text(_LOCK.format(table=table, key=key)), {"keys": values["keys"]})
-    session.execute(statement, values)
+    """``parents``: the rows are users, categories or topics that new rows point at."""
+    lock_rows(session, table, key, keys, must_exist=parents)
+    session.execute(statement, {"keys": int_array(keys), **values})
 
 
 def _update_existing_pg(
@@ -629,8 +639,7 @@ def _update_existing_pg(
     replies: list[tuple[int, int]],
 ) -> None:
     if topics:
-        _locked_update(session, "topics", "tid", _PG_TOPICS, {
-            "keys": int_array(tid for tid, _ in topics),
+        _locked_update(session, "topics", "tid", [tid for tid, _ in topics], _PG_TOPICS, {
             "n": int_array(a[A_POSTS] for _, a in topics),
             "last": int_array(a[A_LAST] for _, a in topics),
             "teaser": int_array(a[A_TEASER] for _, a in topics),
@@ -638,22 +647,21 @@ def _update_existing_pg(
                                    for _, a in topics),
         })  # fmt: skip
     if cats:
-        _locked_update(session, "categories", "cid", _PG_CATEGORIES, {
-            "keys": int_array(cid for cid, _ in cats),
+        _locked_update(session, "categories", "cid", [cid for cid, _ in cats], _PG_CATEGORIES, {
             "topics": int_array(c[C_TOPICS] for _, c in cats),
             "posts": int_array(c[C_POSTS] for _, c in cats),
         })  # fmt: skip
     if users:
-        _locked_update(session, "users", "uid", _PG_USERS, {
-            "keys": int_array(uid for uid, _ in users),
+        _locked_update(session, "users", "uid", [uid for uid, _ in users], _PG_USERS, {
             "topics": int_array(u[U_TOPICS] for _, u in users),
             "posts": int_array(u[U_POSTS] for _, u in users),
             "last": int_array(u[U_LAST] for _, u in users),
         })  # fmt: skip
     if replies:
-        _locked_update(session, "posts", "pid", _PG_REPLIES, {
-            "keys": int_array(pid for pid, _ in replies), "n": int_array(n for _, n in replies),
-        })  # fmt: skip
+        # A reply-to target is no foreign key: one purged meanwhile just keeps no count.
+        _locked_update(session, "posts", "pid", [pid for pid, _ in replies], _PG_REPLIES, {
+            "n": int_array(n for _, n in replies),
+        }, parents=False)  # fmt: skip
 
 
 def apply_items(
