@@ -6,7 +6,9 @@ NDJSON, imports it with ``forumq import`` (the real client) through the real sta
 and posts/s end to end, the peak RSS of the API and worker processes, and, in the
 same run on the same rows, the raw ceiling of PostgreSQL COPY and the ratio: the
 import's topic and post rows (same authors, categories, times and ids), written to COPY
-text files first and then loaded from them, so that only PostgreSQL's work is timed.
+text files first and then loaded from them, so that only PostgreSQL's work is timed,
+with foreign keys checked as the import checks them (per-row triggers off, the parents
+locked once; ``--trigger-ceiling`` also times the COPY with per-row triggers).
 
 ``--own-postgres`` runs everything (import and COPY ceiling) on a PostgreSQL server
 the script starts itself (initdb in a temporary directory, a free port) with the
@@ -230,11 +232,13 @@ POST_COLUMNS = ("pid, tid, uid, content, timestamp, to_pid, edited, editor, dele
                 "downvotes, replies, bookmarks, deleter_uid, external_id")  # fmt: skip
 
 
-def copy_ceiling(admin_url: str, files: tuple[Path, Path], users: int, categories: int) -> float:
+def copy_ceiling(admin_url: str, files: tuple[Path, Path], users: int, categories: int,
+                 row_triggers: bool = False) -> float:  # fmt: skip
     """Seconds PostgreSQL takes to COPY the import's topic and post rows (``files``, made
     beforehand: no client work is timed) into a fresh database, in one transaction. Their
     users and categories are loaded first, untimed, so foreign keys and indexes cost what
-    they cost the import."""
+    they cost the import: checked as the import checks them (per-row triggers off, the
+    parents locked once), or by PostgreSQL's per-row triggers with ``row_triggers``."""
     from forum.db import transaction
     from forum.models import Category, User
 
@@ -246,11 +250,17 @@ def copy_ceiling(admin_url: str, files: tuple[Path, Path], users: int, categorie
                             for c in range(categories))  # fmt: skip
         started = time.perf_counter()
         with psycopg.connect(pg_dsn(url)) as conn, conn.cursor() as cur:
+            if not row_triggers:
+                cur.execute("SET LOCAL session_replication_role = replica")
             for table, columns, path in (("topics", TOPIC_COLUMNS, files[0]),
                                          ("posts", POST_COLUMNS, files[1])):  # fmt: skip
                 with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy, path.open("rb") as f:
                     while block := f.read(1 << 20):
                         copy.write(block)
+            if not row_triggers:
+                for table, key in (("users", "uid"), ("categories", "cid")):
+                    cur.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} ORDER BY {key} "
+                                "FOR KEY SHARE) AS locked")  # fmt: skip
             conn.commit()
         return time.perf_counter() - started
 
@@ -268,6 +278,9 @@ def main() -> None:
                         help="batches the client keeps sent (forumq import's default)")  # fmt: skip
     parser.add_argument("--own-postgres", action="store_true",
                         help="run on a PostgreSQL server started with BULK_SETTINGS")  # fmt: skip
+    parser.add_argument("--trigger-ceiling", action="store_true",
+                        help="also time the COPY with PostgreSQL's per-row foreign-key "
+                             "triggers (FORUMQ_BULK_SKIP_ROW_TRIGGERS=false)")  # fmt: skip
     args = parser.parse_args()
     with own_postgres() if args.own_postgres else nullcontext(PG_ADMIN_URL) as admin_url:
         run(args, admin_url)
@@ -326,9 +339,13 @@ def run(args: argparse.Namespace, admin_url: str) -> None:
               f"{posts / elapsed:,.0f} posts/s, {summary.failed} failed")  # fmt: skip
         print(f"  peak RSS: api {rss.peak['api'] / 1024:.0f} MB, "
               f"worker (largest process) {rss.peak['worker'] / 1024:.0f} MB")  # fmt: skip
-        print(f"  COPY ceiling (topics + posts from files, one transaction): {ceiling:.1f} s, "
-              f"{args.topics / ceiling:,.0f} topics/s; end to end = "
+        print(f"  COPY ceiling (topics + posts from files, one transaction, parents locked "
+              f"once): {ceiling:.1f} s, {args.topics / ceiling:,.0f} topics/s; end to end = "
               f"{100 * ceiling / elapsed:.0f}% of it")  # fmt: skip
+        if args.trigger_ceiling:
+            slow = copy_ceiling(admin_url, files, users, args.categories, row_triggers=True)
+            print(f"  COPY with per-row foreign-key triggers: {slow:.1f} s, "
+                  f"{args.topics / slow:,.0f} topics/s")  # fmt: skip
         client = client_cpu
         print(f"  CPU seconds: api {rss.cpu_seconds('api'):.1f}, worker "
               f"{rss.cpu_seconds('worker'):.1f}, client (this process) {client:.1f}")  # fmt: skip

@@ -2,6 +2,7 @@
 
 import math
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -727,3 +728,135 @@ def test_a_taken_external_id_in_copy_is_sqlalchemys_integrity_error(pg_url: str)
     columns = ["uid", "username", "userslug", "joindate", "lastonline", "external_id"]
     with pytest.raises(IntegrityError), transaction(pg_url) as session:
         copy_rows(session, User.__table__, columns, [row])
+
+
+# -- foreign keys: per-row triggers off on COPY, parents checked once per chunk ---------
+
+# A trigger of the operator's own on posts: it refuses the rows it sees, so an import
+# that passes it ran without per-row triggers.
+REFUSING_TRIGGER = """
+CREATE FUNCTION refuse_{tag}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.external_id LIKE '{tag}%' THEN RAISE EXCEPTION 'trigger ran on %', NEW.external_id;
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_{tag} BEFORE INSERT ON posts FOR EACH ROW EXECUTE FUNCTION refuse_{tag}();
+"""
+
+
+def _run_sql(url: str, statements: str) -> None:
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        conn.execute(statements)
+
+
+@pytest.fixture
+def refusing_trigger(pg_url: str) -> Iterator[str]:
+    tag = f"trig{uuid.uuid4().hex[:8]}"
+    _run_sql(pg_url, REFUSING_TRIGGER.format(tag=tag))
+    yield tag
+    _run_sql(pg_url, f"DROP TRIGGER refuse_{tag} ON posts; DROP FUNCTION refuse_{tag}()")
+
+
+def _reply_items(prefix: str, topic: str, user: str) -> list[dict[str, Any]]:
+    return [parse_item({"type": "reply", "external_id": f"{prefix}r{n}", "topic": topic,
+                        "user": user, "content": CONTENT, "timestamp": T0 + n})
+            for n in range(3)]  # fmt: skip
+
+
+def test_bulk_copy_runs_without_row_triggers(pg_url: str, refusing_trigger: str) -> None:
+    items = _items(refusing_trigger)
+    results = _apply(pg_url, items)
+    assert all(r.state == "created" for r in results)
+    with transaction(pg_url) as session:
+        imported = session.scalar(select(func.count()).select_from(Post).where(
+            Post.external_id.like(f"{refusing_trigger}%")))  # fmt: skip
+    assert imported == 3
+
+
+def test_bulk_copy_fires_row_triggers_when_told_to(
+    pg_url: str, refusing_trigger: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "bulk_skip_row_triggers", False)
+    with pytest.raises(Exception, match="trigger ran on"):
+        _apply(pg_url, _items(refusing_trigger))
+
+
+@pytest.fixture
+def plain_role_url(pg_url: str) -> Iterator[str]:
+    """``pg_url`` as a role that owns nothing and is no superuser (so it may not set
+    session_replication_role), with the rights on the tables a deployment grants."""
+    role = f"forumq_plain_{uuid.uuid4().hex[:8]}"
+    _run_sql(pg_url, f"CREATE ROLE {role} LOGIN; "
+                     f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}; "
+                     f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")  # fmt: skip
+    url = pg_url.replace("postgres@", f"{role}@", 1)
+    assert url != pg_url
+    yield url
+    engine_for(url).dispose()
+    _run_sql(pg_url, f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+
+def test_a_role_that_may_not_skip_triggers_imports_with_them(
+    plain_role_url: str, refusing_trigger: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(Exception, match="trigger ran on"):
+        _apply(plain_role_url, _items(refusing_trigger))
+    assert "may not set session_replication_role" in caplog.text
+    prefix = unique()
+    assert all(r.state == "created" for r in _apply(plain_role_url, _items(prefix)))
+    with transaction(plain_role_url) as session:
+        users = session.scalars(select(User).where(User.external_id.like(f"{prefix}u%")))
+        assert sorted(u.postcount for u in users) == [2, 3]
+
+
+def _delete_now(url: str, statements: list[str], key: int) -> None:
+    """Delete from another connection and commit, refusing to wait for a row lock: a
+    per-row foreign-key check would hold one on the parent."""
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        conn.execute("SET lock_timeout = '5s'")
+        deleted = [conn.execute(statement, (key,)).rowcount for statement in statements]
+    assert deleted[-1] == 1
+
+
+@pytest.mark.parametrize("parent", ["user", "topic", "category"])
+def test_a_parent_deleted_before_the_chunk_locks_it_fails_the_chunk(
+    pg_url: str, parent: str
+) -> None:
+    """Deleted after the chunk looked it up and wrote rows pointing at it, before the
+    chunk's counters lock it: the chunk is refused whole (IntegrityError, so the worker
+    runs it again with fresh lookups), as the foreign key would have refused it."""
+    prefix = unique()
+    _apply(pg_url, _items(prefix)[:3])  # two users and a category, existing from now on
+    with transaction(pg_url) as session:
+        ids = {e: i for e, i in session.execute(
+            select(User.external_id, User.uid).where(User.external_id.like(f"{prefix}%"))
+            .union_all(select(Category.external_id, Category.cid)
+                       .where(Category.external_id.like(f"{prefix}%"))))}  # fmt: skip
+    topic = parse_item({"type": "topic", "external_id": f"{prefix}t0", "category": f"{prefix}c1",
+                        "user": f"{prefix}u2", "title": "Here", "content": CONTENT})  # fmt: skip
+    _apply(pg_url, [topic], start=3)
+    with transaction(pg_url) as session:
+        tid = session.scalar(select(Topic.tid).where(Topic.external_id == f"{prefix}t0"))
+    items = _reply_items(prefix, f"{prefix}t0", f"{prefix}u1")
+    if parent == "category":  # a new topic in the existing category
+        items = [{**topic, "external_id": f"{prefix}t9", "user": f"{prefix}u1"}]
+    deletes = {
+        "user": (["DELETE FROM users WHERE uid = %s"], ids[f"{prefix}u1"]),
+        "topic": (["DELETE FROM topics WHERE tid = %s"], tid),
+        # (the category's one committed topic goes first)
+        "category": (["DELETE FROM topics WHERE cid = %s", "DELETE FROM categories WHERE cid = %s"],
+                     ids[f"{prefix}c1"]),
+    }  # fmt: skip
+
+    def delete_parent(outcome: bulk.ChunkResult) -> None:
+        assert all(r.state == "created" for r in outcome.results)
+        _delete_now(pg_url, *deletes[parent])
+
+    with pytest.raises(IntegrityError, match="rows are gone"), transaction(pg_url) as session:
+        apply_items(session, None, list(enumerate(items, 10)), before_counters=delete_parent)
+    with transaction(pg_url) as session:
+        left = session.scalar(select(func.count()).select_from(Post).where(
+            Post.external_id.like(f"{prefix}r%")))  # fmt: skip
+        assert left == 0
+        assert session.scalar(select(Topic.tid).where(Topic.external_id == f"{prefix}t9")) is None
