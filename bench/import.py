@@ -61,6 +61,7 @@ BULK_SETTINGS = {
     "min_wal_size": "1GB",
     "checkpoint_timeout": "30min",
     "wal_buffers": "64MB",
+    "wal_init_zero": "off",
 }
 
 
