@@ -123,7 +123,7 @@ def apply_pending(
 
     # The API checked that the actor is an admin; apply_items checks it again here.
     chunk = bulk.apply_items(session, job.actor_uid, valid, earlier_pending=earlier_pending,
-                             before_counters=store, optimistic=optimistic)  # fmt: skip
+                             before_write=store, optimistic=optimistic)  # fmt: skip
     if not stored and (results or chunk.results):  # nothing written: refused or empty
         store(chunk)
     finished = bulk_jobs.advance(session, job.id, stored, started_at) if stored else False

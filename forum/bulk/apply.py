@@ -451,8 +451,9 @@ def _unique_slugs(session: Session, users: list[dict[str, Any]]) -> None:
         pending = retry
 
 
-def _write(chunk: _Chunk, before_counters: Callable[[], None]) -> None:
+def _write(chunk: _Chunk, before_write: Callable[[], None]) -> None:
     session = chunk.session
+    before_write()
     topic_agg, user_agg, replies_to = chunk.topic_agg, chunk.user_agg, chunk.replies_to
     cat_agg: dict[int, list[int]] = {}
     topic_cid = chunk.topic_cid
@@ -504,17 +505,17 @@ def _write(chunk: _Chunk, before_counters: Callable[[], None]) -> None:
             {"cid": g["cid"], "privilege": g["privilege"], "group_name": g["group_name"],
              "uid": g["uid"]} for g in grants
         ])  # fmt: skip
-    # Every row these point at is written above or locked by _update_existing: the
-    # users, categories and topics left in user_agg, cat_agg and topic_agg are exactly
-    # the existing parents, so foreign keys need no per-row check (forum.bulk.sql).
+    # Every row COPY writes points at a row written above or locked by _update_existing:
+    # the users, categories and topics left in user_agg, cat_agg and topic_agg are
+    # exactly the existing parents, so foreign keys need no per-row check
+    # (forum.bulk.sql); the counter updates change no key, which their triggers check.
     with row_triggers_off(session, chunk.skip_row_triggers):
         copy_rows(session, Topic.__table__, TOPIC_COLUMNS, chunk.topics)
         copy_rows(session, Post.__table__, POST_COLUMNS, chunk.posts)
         copy_rows(session, TopicTag.__table__, TAG_COLUMNS, chunk.tags)
-    # Counters of existing rows last: their row locks (users and categories shared by
-    # concurrent chunks) are then held for as short a time as possible.
-    before_counters()
-    _update_existing(session, topic_agg, cat_agg, user_agg, replies_to)
+        # Counters of existing rows last: their row locks (users and categories shared
+        # by concurrent chunks) are then held for as short a time as possible.
+        _update_existing(session, topic_agg, cat_agg, user_agg, replies_to)
 
 
 def _update_existing(
@@ -584,6 +585,8 @@ def _update_existing(
 # PostgreSQL: one statement per table, the rows' new values in arrays (passed as array
 # literals: psycopg would dump a list value by value, in Python). Rows are locked first
 # (``lock_rows``), which also checks that the parents of the chunk's new rows still exist.
+# The key condition besides the join lets the planner probe the primary key for the
+# chunk's rows; with the join alone it hashed the whole users table for every chunk.
 # (Not one statement with the lock in a CTE: its UPDATE would run on a snapshot taken
 # before the lock waits, and re-check every row a concurrent chunk updated meanwhile,
 # rescanning the arrays for each: slower than a second statement under contention.)
@@ -596,24 +599,24 @@ UPDATE topics AS t SET
 FROM unnest(CAST(:keys AS bigint[]), CAST(:n AS integer[]), CAST(:last AS bigint[]),
             CAST(:teaser AS bigint[]), CAST(:teaser_ts AS bigint[]))
      AS v(tid, n, last, teaser, teaser_ts)
-WHERE t.tid = v.tid""")
+WHERE t.tid = v.tid AND t.tid = ANY(CAST(:keys AS bigint[]))""")
 _PG_CATEGORIES = text("""
 UPDATE categories AS c SET
   topic_count = c.topic_count + v.topics, post_count = c.post_count + v.posts
 FROM unnest(CAST(:keys AS bigint[]), CAST(:topics AS integer[]), CAST(:posts AS integer[]))
      AS v(cid, topics, posts)
-WHERE c.cid = v.cid""")
+WHERE c.cid = v.cid AND c.cid = ANY(CAST(:keys AS bigint[]))""")
 _PG_USERS = text("""
 UPDATE users AS u SET
   topiccount = u.topiccount + v.topics, postcount = u.postcount + v.posts,
   lastposttime = GREATEST(u.lastposttime, v.last)
 FROM unnest(CAST(:keys AS bigint[]), CAST(:topics AS integer[]), CAST(:posts AS integer[]),
             CAST(:last AS bigint[])) AS v(uid, topics, posts, last)
-WHERE u.uid = v.uid""")
+WHERE u.uid = v.uid AND u.uid = ANY(CAST(:keys AS bigint[]))""")
 _PG_REPLIES = text("""
 UPDATE posts AS p SET replies = p.replies + v.n
 FROM unnest(CAST(:keys AS bigint[]), CAST(:n AS integer[])) AS v(pid, n)
-WHERE p.pid = v.pid""")
+WHERE p.pid = v.pid AND p.pid = ANY(CAST(:keys AS bigint[]))""")
 
 
 def _locked_update(
@@ -670,15 +673,15 @@ def apply_items(
     items: Sequence[tuple[int, Item]],
     *,
     earlier_pending: Callable[[], bool] = lambda: False,
-    before_counters: Callable[[ChunkResult], None] = lambda outcome: None,
+    before_write: Callable[[ChunkResult], None] = lambda outcome: None,
     optimistic: bool = False,
 ) -> ChunkResult:
     """Create ``items`` (``(index, item)`` pairs, in input order) as ``actor``.
 
     ``actor`` None is the operator (CLI ``--direct``); any other actor must be an
-    administrator. Never commits; one bad item fails alone. ``before_counters``
-    gets the outcome once the new rows are written, before the counters of existing
-    rows are updated (the bulk worker stores the per-item results there).
+    administrator. Never commits; one bad item fails alone. ``before_write`` gets
+    the outcome once every item is decided, before the chunk's rows are written (the
+    bulk worker stores the per-item results there, with their foreign-key checks).
 
     ``optimistic``: a first delivery skips looking up the external ids of its own
     topics and replies (they are almost always new). A topic or reply imported
@@ -720,6 +723,6 @@ def apply_items(
         results.append(Result(index, kind, ext, state, forum_id))
     if optimistic and chunk.unsure_existing(unsure):
         return apply_items(session, actor, items, earlier_pending=earlier_pending,
-                           before_counters=before_counters)  # fmt: skip
-    _write(chunk, lambda: before_counters(outcome))
+                           before_write=before_write)  # fmt: skip
+    _write(chunk, lambda: before_write(outcome))
     return outcome

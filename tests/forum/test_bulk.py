@@ -823,8 +823,8 @@ def _delete_now(url: str, statements: list[str], key: int) -> None:
 def test_a_parent_deleted_before_the_chunk_locks_it_fails_the_chunk(
     pg_url: str, parent: str
 ) -> None:
-    """Deleted after the chunk looked it up and wrote rows pointing at it, before the
-    chunk's counters lock it: the chunk is refused whole (IntegrityError, so the worker
+    """Deleted after the chunk looked it up, before its rows pointing at it are written
+    and its counters lock it: the chunk is refused whole (IntegrityError, so the worker
     runs it again with fresh lookups), as the foreign key would have refused it."""
     prefix = unique()
     _apply(pg_url, _items(prefix)[:3])  # two users and a category, existing from now on
@@ -854,7 +854,7 @@ def test_a_parent_deleted_before_the_chunk_locks_it_fails_the_chunk(
         _delete_now(pg_url, *deletes[parent])
 
     with pytest.raises(IntegrityError, match="rows are gone"), transaction(pg_url) as session:
-        apply_items(session, None, list(enumerate(items, 10)), before_counters=delete_parent)
+        apply_items(session, None, list(enumerate(items, 10)), before_write=delete_parent)
     with transaction(pg_url) as session:
         left = session.scalar(select(func.count()).select_from(Post).where(
             Post.external_id.like(f"{prefix}r%")))  # fmt: skip
