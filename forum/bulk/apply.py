@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from forum import privileges
 from forum.bulk.sql import (
     allocate_ids,
+    check_locked,
     copy_rows,
     insert_rows,
     int_array,
@@ -655,11 +656,17 @@ def _update_existing_pg(
             "posts": int_array(c[C_POSTS] for _, c in cats),
         })  # fmt: skip
     if users:
-        _locked_update(session, "users", "uid", [uid for uid, _ in users], _PG_USERS, {
+        # No lock pass first (users are the most rows by far, and a lock per row is a
+        # WAL record per row): the update meets its rows in key order anyway, by the
+        # primary-key probe of ``keys`` (sorted), and its row count checks the parents.
+        uids = [uid for uid, _ in users]
+        updated = session.execute(_PG_USERS, {
+            "keys": int_array(uids),
             "topics": int_array(u[U_TOPICS] for _, u in users),
             "posts": int_array(u[U_POSTS] for _, u in users),
             "last": int_array(u[U_LAST] for _, u in users),
-        })  # fmt: skip
+        }).rowcount  # fmt: skip
+        check_locked(_PG_USERS.text, "users", len(uids), updated)
     if replies:
         # A reply-to target is no foreign key: one purged meanwhile just keeps no count.
         _locked_update(session, "posts", "pid", [pid for pid, _ in replies], _PG_REPLIES, {

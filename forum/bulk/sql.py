@@ -236,7 +236,13 @@ def lock_rows(session: Session, table: str, key: str, keys: Sequence[int], *,
                  "FOR NO KEY UPDATE) AS locked")  # fmt: skip
     with driver_cursor(session, statement) as cursor:
         row = cursor.execute(statement, (int_array(keys),)).fetchone()
-    locked = row[0] if row else 0
-    if must_exist and locked != len(keys):
-        gone = MissingParent(f"{len(keys) - locked} of {len(keys)} {table} rows are gone")
+    if must_exist:
+        check_locked(statement, table, len(keys), row[0] if row else 0)
+
+
+def check_locked(statement: str, table: str, wanted: int, locked: int) -> None:
+    """Fail the chunk, as a foreign key would, if fewer parent rows were locked (by a
+    lock or an update) than it points at."""
+    if locked != wanted:
+        gone = MissingParent(f"{wanted - locked} of {wanted} {table} rows are gone")
         raise IntegrityError(statement, None, gone)
