@@ -60,10 +60,10 @@ class Settings(BaseSettings):
     bulk_max_items: int = 10_000
     bulk_max_bytes: int = 64 * 1_048_576
     bulk_chunk_size: int = 10_000
-    # PostgreSQL: a chunk's COPY runs without per-row triggers (session_replication_role
-    # = replica, if the role may set it) and forumq checks its foreign keys once per
-    # chunk (forum.bulk.sql). Off if the database has triggers of its own on topics,
-    # posts or topic_tags that an import must fire.
+    # PostgreSQL: a chunk's COPY and counter updates run without per-row triggers
+    # (session_replication_role = replica, if the role may set it) and forumq checks
+    # its foreign keys once per chunk (forum.bulk.sql). Off if the database has triggers
+    # of its own on the tables an import writes that it must fire.
     bulk_skip_row_triggers: bool = True
 
     # Uploads (util/upload): files land in upload_dir under generated names and are

@@ -179,8 +179,9 @@ def copy_rows(
 # A bulk chunk instead runs its COPY with per-row triggers off (session_replication_role
 # = replica, for this transaction only) and checks the parents itself, once: every row
 # a chunk points at is either written by the chunk or locked by it afterwards in one
-# statement per table (``lock_rows``), which fails the chunk if one is gone. That is
-# the guarantee the triggers give, at a lock per parent instead of one per child.
+# statement per table (``lock_rows``, or the update of its counters), and the chunk
+# fails if one is gone (``check_locked``). That is the guarantee the triggers give, at
+# a lock per parent instead of one per child.
 
 _MAY_SKIP_TRIGGERS: dict[str, bool] = {}
 
