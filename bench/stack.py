@@ -14,7 +14,7 @@ import httpx
 import psycopg
 import redis
 
-from tests.servers import descendants, free_port, stop, wait_until
+from tests.servers import descendants, free_port, pg_dsn, stop, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = "A benchmark reply, long enough to pass the length rule."
@@ -26,10 +26,6 @@ class Seed:
     token: str
     cid: int
     tids: list[int]
-
-
-def pg_dsn(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 @contextmanager

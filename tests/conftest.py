@@ -42,22 +42,18 @@ class Stack:
         return sessionmaker(engine_for(self.database_url))()
 
 
-def _pg_dsn(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A new, migrated PostgreSQL database for this test session, dropped after."""
     servers.require(servers.port_open("127.0.0.1", 5432), "PostgreSQL on 127.0.0.1:5432")
     name = f"forumq_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_pg_dsn(servers.PG_ADMIN_URL), autocommit=True) as conn:
+    with psycopg.connect(servers.pg_dsn(servers.PG_ADMIN_URL), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = servers.PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     upgrade(url)
     yield url
     engine_for(url).dispose()
-    with psycopg.connect(_pg_dsn(servers.PG_ADMIN_URL), autocommit=True) as conn:
+    with psycopg.connect(servers.pg_dsn(servers.PG_ADMIN_URL), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -17,6 +17,11 @@ REDIS_URL = os.environ.get("FORUMQ_TEST_REDIS", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pg_dsn(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as psycopg's connection string."""
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

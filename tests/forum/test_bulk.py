@@ -25,6 +25,7 @@ from forumq.settings import get_settings
 from schemas.bulk import parse_item
 from tests.forum.conftest import new_category, new_user, unique
 from tests.forum.test_users import wait_until_blocked_by
+from tests.servers import pg_dsn
 from workers import bulk as bulk_worker
 from workers.bulk import apply_chunk, bulk_chunk
 
@@ -746,7 +747,7 @@ CREATE TRIGGER refuse_{tag} BEFORE INSERT ON posts FOR EACH ROW EXECUTE FUNCTION
 
 
 def _run_sql(url: str, statements: str) -> None:
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+    with psycopg.connect(pg_dsn(url)) as conn:
         conn.execute(statements)
 
 
@@ -813,7 +814,7 @@ def test_a_role_that_may_not_skip_triggers_imports_with_them(
 def _delete_now(url: str, statements: list[str], key: int) -> None:
     """Delete from another connection and commit, refusing to wait for a row lock: a
     per-row foreign-key check would hold one on the parent."""
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+    with psycopg.connect(pg_dsn(url)) as conn:
         conn.execute("SET lock_timeout = '5s'")
         deleted = [conn.execute(statement, (key,)).rowcount for statement in statements]
     assert deleted[-1] == 1
