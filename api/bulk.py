@@ -30,9 +30,12 @@ from forum import jobs
 from forum.bulk import jobs as bulk_jobs
 from forum.bulk.jobs import pack
 from forum.db import session_factory, transaction
+from forum.errors import ForumError
 from forum.models import Job
+from forum.passwords import hash_password
+from forum.users import check_password
 from forumq.settings import Settings
-from schemas.bulk import NUL_ESCAPE, BulkImport, parse_item, parse_line, without_nul
+from schemas.bulk import NUL_ESCAPE, BulkImport, invalid, parse_item, parse_line, without_nul
 from workers import bulk as bulk_worker
 
 NDJSON = "application/x-ndjson"
@@ -78,6 +81,21 @@ def parse_items(raw: bytes, media_type: str, limit: int) -> list[dict[str, Any]]
     if NUL_ESCAPE in raw:
         return [without_nul(parse_item(item)) for item in body]
     return [parse_item(item) for item in body]
+
+
+def hash_passwords(items: list[dict[str, Any]]) -> None:
+    """No password is stored or queued: a user item's is checked and replaced by its
+    hash here (the worker stores the hash); a refused one fails alone, in place."""
+    for index, item in enumerate(items):
+        if item["type"] != "user" or item.get("password") is None:
+            continue
+        password = item.pop("password")
+        try:
+            check_password(password)
+        except ForumError as exc:
+            items[index] = invalid(exc.key, exc.args_, data=item)
+            continue
+        item["password_hash"] = hash_password(password)
 
 
 def _pack_chunks(items: list[dict[str, Any]], size: int) -> list[str]:
@@ -163,6 +181,7 @@ async def bulk_import(request: Request) -> Response:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     items = await run_in_threadpool(parse_items, raw, media_type, settings.bulk_max_items)
     del raw
+    await run_in_threadpool(hash_passwords, items)
     if not items:
         raise bad_request("The request has no items.")
     total = len(items)

@@ -35,6 +35,7 @@ class Stack:
     master_token: str
     admin_token: str
     cid: int
+    log_dir: Path  # api.log and worker.log
 
     def client(self, token: str | None = None, **headers: str) -> httpx.Client:
         if token:
@@ -89,7 +90,7 @@ def _start_stack(tmp: Path, env: dict[str, str], database_url: str) -> Iterator[
         servers.running_worker(env, tmp / "worker.log", "--concurrency=2"),
         servers.running_api(env, tmp / "api.log") as base_url,
     ):
-        yield Stack(base_url, database_url, env, admin_uid, master, own, cid)
+        yield Stack(base_url, database_url, env, admin_uid, master, own, cid, tmp)
 
 
 @pytest.fixture(scope="session")
