@@ -22,6 +22,7 @@ from forum.clock import now_ms
 from forum.db import transaction
 from forum.errors import ForumError, Kind, error_record
 from forum.models import Job
+from forum.rules import NODEBB, Rules
 from forumq.settings import get_settings
 from schemas import load_command
 from workers import registry
@@ -48,7 +49,7 @@ class Failed(Exception):
         self.job_id, self.error = job_id, error
 
 
-def apply_job(session: Session, job: Job, *, alone: bool = False) -> None:
+def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) -> None:
     """Run one job's command and record its outcome on the job.
 
     In a batch the command runs in a savepoint, so a failure undoes its writes only.
@@ -58,10 +59,10 @@ def apply_job(session: Session, job: Job, *, alone: bool = False) -> None:
     try:
         command = load_command(job.command)
         if alone:
-            result = registry.run(session, job.actor_uid, command)
+            result = registry.run(session, job.actor_uid, command, rules)
         else:
             with session.begin_nested():
-                result = registry.run(session, job.actor_uid, command)
+                result = registry.run(session, job.actor_uid, command, rules)
     except TRANSIENT:
         raise  # the database itself failed: retry the whole batch
     except Exception as exc:
@@ -116,7 +117,14 @@ def mark_running(database_url: str, job_ids: Sequence[str], *, redelivered: bool
         jobs.mark_running(session, job_ids, uncounted_before=redelivered)
 
 
-def apply_batch(database_url: str, job_ids: Sequence[str], *, redelivered: bool = False) -> Outcome:
+def apply_batch(
+    database_url: str,
+    job_ids: Sequence[str],
+    *,
+    redelivered: bool = False,
+    rules: Rules = NODEBB,
+    max_attempts: int = jobs.MAX_ATTEMPTS,
+) -> Outcome:
     """Apply what is unfinished among ``job_ids``, with the earlier jobs on the same
     objects first; a job behind one another worker holds waits (is deferred).
 
@@ -127,14 +135,21 @@ def apply_batch(database_url: str, job_ids: Sequence[str], *, redelivered: bool 
     either a redelivered message or a sweeper re-publish (``enqueued_at`` moved), and
     that one, like any delivery that may repeat, commits its count before applying (a
     redelivered message also counts the delivery that left no trace)."""
+    limits = (rules, max_attempts)
     try:
-        return _apply(database_url, job_ids, durable_mark=redelivered, redelivered=redelivered)
+        return _apply(database_url, job_ids, limits, durable_mark=redelivered,
+                      redelivered=redelivered)  # fmt: skip
     except _MarkFirst:
-        return _apply(database_url, job_ids, durable_mark=True, redelivered=redelivered)
+        return _apply(database_url, job_ids, limits, durable_mark=True, redelivered=redelivered)
 
 
 def _apply(
-    database_url: str, job_ids: Sequence[str], *, durable_mark: bool, redelivered: bool
+    database_url: str,
+    job_ids: Sequence[str],
+    limits: tuple[Rules, int],
+    *,
+    durable_mark: bool,
+    redelivered: bool,
 ) -> Outcome:
     if durable_mark:
         mark_running(database_url, job_ids, redelivered=redelivered)
@@ -146,7 +161,7 @@ def _apply(
             if not durable_mark and not all(jobs.first_delivery(job) for job in batch):
                 raise _MarkFirst  # rolls back: nothing was written
             earlier, held = jobs.lock_predecessors(session, batch) if waiting else ([], {})
-            _apply_locked(session, batch, earlier, held, outcome, count=not durable_mark)
+            _apply_locked(session, batch, earlier, held, outcome, limits, count=not durable_mark)
     except Failed as failed:
         # A lone job's command failed and its transaction rolled back: record why.
         with transaction(database_url, pre_ping=PRE_PING) as session:
@@ -164,12 +179,13 @@ def _apply_locked(
     earlier: list[Job],
     held: dict[str, int],
     outcome: Outcome,
+    limits: tuple[Rules, int],
     *,
     count: bool,
 ) -> None:
     """Apply the locked ``batch`` and ``earlier`` jobs in ``seq`` order; ``count``:
     this transaction counts the delivery of the batch's jobs it applies."""
-    max_attempts = get_settings().max_attempts
+    rules, max_attempts = limits
     alone = len(batch) == 1 and not earlier
     ours = {job.id for job in batch}
     for job in sorted([*batch, *earlier], key=lambda job: job.seq):
@@ -187,7 +203,7 @@ def _apply_locked(
             jobs.finish(job, error=error_record("internal", "too-many-attempts", reason))
         else:
             started = now_ms()
-            apply_job(session, job, alone=alone)
+            apply_job(session, job, rules, alone=alone)
             if count and job.id in ours:
                 # Counted with the final state, in the one UPDATE the commit sends.
                 jobs.count_delivery(job, started)
@@ -221,10 +237,12 @@ def enqueue(job_ids: list[str], queue: str | None = None, countdown: float | Non
 
 @celery_app.task(name="forumq.apply_jobs", bind=True, max_retries=MAX_RETRIES)
 def apply_jobs(self: Task, job_ids: list[str]) -> int:
-    database_url = get_settings().database_url
+    settings = get_settings()
+    database_url = settings.database_url
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     try:
-        outcome = apply_batch(database_url, job_ids, redelivered=redelivered)
+        outcome = apply_batch(database_url, job_ids, redelivered=redelivered,
+                              rules=settings.rules, max_attempts=settings.max_attempts)  # fmt: skip
     except TRANSIENT as exc:
         if self.request.retries >= MAX_RETRIES:
             log.error("giving up on %d jobs: %s", len(job_ids), exc)

@@ -18,6 +18,7 @@ from forum.bulk.apply import Result, _cached_uids, _title_slug, apply_items
 from forum.bulk.sql import copy_rows, lookup
 from forum.db import engine_for, session_factory, transaction
 from forum.models import Category, Job, JobChunk, Post, Topic, User
+from forum.rules import NODEBB, Rules
 from forum.text import slugify
 from forum.topics import create_topic, reply
 from forum.users import create_user, delete_user
@@ -67,9 +68,9 @@ def _later_replies(prefix: str) -> list[dict[str, Any]]:
 
 
 def _apply(url: str, items: list[dict[str, Any]], actor: int | None = None,
-           start: int = 0) -> list[Any]:  # fmt: skip
+           start: int = 0, rules: Rules = NODEBB) -> list[Any]:  # fmt: skip
     with transaction(url) as session:
-        outcome = apply_items(session, actor, list(enumerate(items, start)))
+        outcome = apply_items(session, actor, list(enumerate(items, start)), rules=rules)
     assert not outcome.deferred
     return outcome.results
 
@@ -775,12 +776,9 @@ def test_bulk_copy_runs_without_row_triggers(pg_url: str, refusing_trigger: str)
     assert imported == 3
 
 
-def test_bulk_copy_fires_row_triggers_when_told_to(
-    pg_url: str, refusing_trigger: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(get_settings(), "bulk_skip_row_triggers", False)
+def test_bulk_copy_fires_row_triggers_when_told_to(pg_url: str, refusing_trigger: str) -> None:
     with pytest.raises(Exception, match="trigger ran on"):
-        _apply(pg_url, _items(refusing_trigger))
+        _apply(pg_url, _items(refusing_trigger), rules=Rules(bulk_skip_row_triggers=False))
 
 
 @pytest.fixture
