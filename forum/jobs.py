@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 UNFINISHED = (QUEUED, RUNNING)
 STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
+# Deliveries before a job that keeps killing its worker fails (FORUMQ_MAX_ATTEMPTS).
+MAX_ATTEMPTS = 5
 
 
 _JSON_COLUMNS = frozenset({"command", "result", "error", "progress"})

@@ -34,6 +34,7 @@ from forum.bulk.jobs import JobHeader, Pair, ResultsConflict, pack, unpack
 from forum.clock import now_ms
 from forum.db import session_factory, transaction
 from forum.errors import Kind, error_record
+from forum.rules import NODEBB, Rules
 from forumq.settings import get_settings
 from schemas.bulk import INVALID, TYPES, BulkImport
 from workers.celery_app import celery_app
@@ -90,6 +91,7 @@ def apply_pending(
     final: bool,
     optimistic: bool,
     started_at: int | None = None,
+    rules: Rules = NODEBB,
 ) -> ChunkOutcome:
     """Apply the items of ``job`` that have no result yet, and record their results."""
     done = bulk_jobs.applied(session, job.id, [i for i, _ in items])
@@ -123,7 +125,7 @@ def apply_pending(
 
     # The API checked that the actor is an admin; apply_items checks it again here.
     chunk = bulk.apply_items(session, job.actor_uid, valid, earlier_pending=earlier_pending,
-                             before_write=store, optimistic=optimistic)  # fmt: skip
+                             before_write=store, optimistic=optimistic, rules=rules)  # fmt: skip
     if not stored and (results or chunk.results):  # nothing written: refused or empty
         store(chunk)
     finished = bulk_jobs.advance(session, job.id, stored, started_at) if stored else False
@@ -137,6 +139,7 @@ def apply_chunk(
     *,
     final: bool = False,
     optimistic: bool = False,
+    rules: Rules = NODEBB,
 ) -> ChunkOutcome:
     """One chunk of a bulk job, effectively once (the worker task's body).
 
@@ -148,11 +151,11 @@ def apply_chunk(
     if optimistic:
         try:
             return _apply_once(database_url, job_id, items, final=final, optimistic=True,
-                               started_at=started_at)  # fmt: skip
+                               started_at=started_at, rules=rules)  # fmt: skip
         except IntegrityError as exc:
             log.info("bulk chunk of job %s runs again with full lookups: %s", job_id, exc.orig)
     return _apply_once(database_url, job_id, items, final=final, optimistic=False,
-                       started_at=started_at)  # fmt: skip
+                       started_at=started_at, rules=rules)  # fmt: skip
 
 
 def _apply_once(
@@ -163,13 +166,14 @@ def _apply_once(
     final: bool,
     optimistic: bool,
     started_at: int,
+    rules: Rules,
 ) -> ChunkOutcome:
     with transaction(database_url) as session:
         job = bulk_jobs.header(session, job_id)
         if job is None or job.state not in jobs.UNFINISHED:
             return ChunkOutcome()  # withdrawn by the API, or already complete
         return apply_pending(session, job, items, final=final, optimistic=optimistic,
-                             started_at=started_at)  # fmt: skip
+                             started_at=started_at, rules=rules)  # fmt: skip
 
 
 def publish(
@@ -291,8 +295,8 @@ def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int, *, crashed: b
     try:
         # A retry follows a failure (often a conflict on an external id): full lookups.
         first_attempt = self.request.retries == 0
-        outcome = apply_chunk(settings.database_url, job_id, pairs,
-                              final=defers >= MAX_DEFERS, optimistic=first_attempt)  # fmt: skip
+        outcome = apply_chunk(settings.database_url, job_id, pairs, final=defers >= MAX_DEFERS,
+                              optimistic=first_attempt, rules=settings.rules)  # fmt: skip
     except RETRIED as exc:
         if isinstance(exc, TRANSIENT) or self.request.retries < MAX_RETRIES:
             raise _retry(self, exc, [job_id, packed, defers]) from exc
