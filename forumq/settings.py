@@ -10,7 +10,7 @@ from functools import cached_property, lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from forum.jobs import MAX_ATTEMPTS
+from forum.jobqueue.store import MAX_ATTEMPTS
 from forum.rules import NODEBB, Rules
 
 

@@ -17,17 +17,17 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from forum import jobs
 from forum.clock import now_ms
 from forum.db import transaction
 from forum.errors import ForumError, Kind, error_record
+from forum.jobqueue import store
+from forum.jobqueue.tasks import APPLY_JOBS
 from forum.models import Job
 from forum.rules import NODEBB, Rules
 from forumq.settings import get_settings
 from schemas import load_command
 from workers import registry
-from workers.celery_app import celery_app
-from workers.notify import Publisher
+from workers.celery_app import celery_app, notifier, publisher
 
 registry.load_handlers()
 log = logging.getLogger(__name__)
@@ -69,9 +69,9 @@ def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) 
         error = failure(job_id, exc)
         if alone:
             raise Failed(job_id, error) from exc
-        jobs.finish(job, error=error)
+        store.finish(job, error=error)
     else:
-        jobs.finish(job, result=result)
+        store.finish(job, result=result)
 
 
 def failure(job_id: str, exc: Exception) -> dict[str, Any]:
@@ -114,7 +114,7 @@ def mark_running(database_url: str, job_ids: Sequence[str], *, redelivered: bool
         if session.get_bind().dialect.name == "postgresql":
             # Losing a "running" mark in a crash is harmless: skip the fsync.
             session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        jobs.mark_running(session, job_ids, uncounted_before=redelivered)
+        store.mark_running(session, job_ids, uncounted_before=redelivered)
 
 
 def apply_batch(
@@ -123,7 +123,7 @@ def apply_batch(
     *,
     redelivered: bool = False,
     rules: Rules = NODEBB,
-    max_attempts: int = jobs.MAX_ATTEMPTS,
+    max_attempts: int = store.MAX_ATTEMPTS,
 ) -> Outcome:
     """Apply what is unfinished among ``job_ids``, with the earlier jobs on the same
     objects first; a job behind one another worker holds waits (is deferred).
@@ -157,18 +157,18 @@ def _apply(
     started = now_ms()
     try:
         with transaction(database_url, pre_ping=PRE_PING) as session:
-            batch, waiting = jobs.lock_batch(session, job_ids)
-            if not durable_mark and not all(jobs.first_delivery(job) for job in batch):
+            batch, waiting = store.lock_batch(session, job_ids)
+            if not durable_mark and not all(store.first_delivery(job) for job in batch):
                 raise _MarkFirst  # rolls back: nothing was written
-            earlier, held = jobs.lock_predecessors(session, batch) if waiting else ([], {})
+            earlier, held = store.lock_predecessors(session, batch) if waiting else ([], {})
             _apply_locked(session, batch, earlier, held, outcome, limits, count=not durable_mark)
     except Failed as failed:
         # A lone job's command failed and its transaction rolled back: record why.
         with transaction(database_url, pre_ping=PRE_PING) as session:
-            for job in jobs.lock_unfinished(session, [failed.job_id]):
+            for job in store.lock_unfinished(session, [failed.job_id]):
                 if not durable_mark:
-                    jobs.count_delivery(job, started)
-                jobs.finish(job, error=failed.error)
+                    store.count_delivery(job, started)
+                store.finish(job, error=failed.error)
                 outcome.finish(job)
     return outcome
 
@@ -193,49 +193,33 @@ def _apply_locked(
         if key in held and job.seq > held[key]:
             if job.id in ours:
                 # Back in line: waiting its turn is neither running nor a failed delivery.
-                job.state, job.started_at = jobs.QUEUED, None
+                job.state, job.started_at = store.QUEUED, None
                 if not count:
                     job.attempts -= 1  # undo the count mark_running committed
                 outcome.deferred.append(job.id)
             continue
         if job.attempts > max_attempts:
             reason = "[[error:too-many-attempts]]"  # it kept killing its worker
-            jobs.finish(job, error=error_record("internal", "too-many-attempts", reason))
+            store.finish(job, error=error_record("internal", "too-many-attempts", reason))
         else:
             started = now_ms()
             apply_job(session, job, rules, alone=alone)
             if count and job.id in ours:
                 # Counted with the final state, in the one UPDATE the commit sends.
-                jobs.count_delivery(job, started)
+                store.count_delivery(job, started)
         outcome.finish(job)
 
 
 def fail_batch(database_url: str, job_ids: Sequence[str], reason: str) -> list[str]:
     """Give up on jobs after the retry limit: they end ``failed``, never stuck."""
     with transaction(database_url, pre_ping=PRE_PING) as session:
-        pending = jobs.lock_unfinished(session, job_ids)
+        pending = store.lock_unfinished(session, job_ids)
         for job in pending:
-            jobs.finish(job, error=error_record("unavailable", "service-unavailable", reason))
+            store.finish(job, error=error_record("unavailable", "service-unavailable", reason))
         return [job.id for job in pending]
 
 
-_publisher: Publisher | None = None
-
-
-def publisher() -> Publisher:
-    global _publisher
-    if _publisher is None:
-        _publisher = Publisher(get_settings().resolved_notify_url)
-    return _publisher
-
-
-def enqueue(job_ids: list[str], queue: str | None = None, countdown: float | None = None) -> None:
-    apply_jobs.apply_async(
-        args=[job_ids], queue=queue or get_settings().interactive_queue, countdown=countdown
-    )
-
-
-@celery_app.task(name="forumq.apply_jobs", bind=True, max_retries=MAX_RETRIES)
+@celery_app.task(name=APPLY_JOBS, bind=True, max_retries=MAX_RETRIES)
 def apply_jobs(self: Task, job_ids: list[str]) -> int:
     settings = get_settings()
     database_url = settings.database_url
@@ -253,6 +237,6 @@ def apply_jobs(self: Task, job_ids: list[str]) -> int:
             raise self.retry(exc=exc, countdown=countdown) from exc
     if outcome.deferred:
         queue = (self.request.delivery_info or {}).get("routing_key")
-        enqueue(outcome.deferred, queue=queue, countdown=DEFER_SECONDS)
-    publisher().job_finished(outcome.finished, outcome.answers)
+        publisher.jobs(outcome.deferred, queue=queue, countdown=DEFER_SECONDS)
+    notifier.job_finished(outcome.finished, outcome.answers)
     return len(outcome.finished)

@@ -1,0 +1,104 @@
+"""Waiting for jobs to finish: futures per job id, woken by the workers' completion
+notices (``forum.jobqueue.notices``, Redis pub/sub) or, without Redis, by polling the
+jobs table."""
+
+import asyncio
+import contextlib
+import logging
+
+import redis.asyncio as aioredis
+
+from forum.db import session_factory
+from forum.jobqueue import store
+from forum.jobqueue.notices import CHANNEL, Answer, decode
+
+POLL_INTERVAL = 0.02
+log = logging.getLogger(__name__)
+
+
+class Waiter:
+    """Futures for job ids, woken by Redis pub/sub or by polling the database."""
+
+    def __init__(self, notify_url: str | None, database_url: str) -> None:
+        self._notify_url = notify_url
+        self._database_url = database_url
+        self._waiting: dict[str, list[asyncio.Future[Answer | None]]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        loop_body = self._listen if self._notify_url else self._poll
+        self._task = asyncio.create_task(loop_body())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def expect(self, job_id: str) -> asyncio.Future[Answer | None]:
+        """Register interest before the job is stored, so no finish is missed."""
+        future: asyncio.Future[Answer | None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(job_id, []).append(future)
+        return future
+
+    def forget(self, job_id: str, future: asyncio.Future[Answer | None]) -> None:
+        futures = self._waiting.get(job_id, [])
+        if future in futures:
+            futures.remove(future)
+        if not futures:
+            self._waiting.pop(job_id, None)
+
+    async def wait(
+        self, job_id: str, timeout: float, expected: asyncio.Future[Answer | None] | None = None
+    ) -> Answer | None:
+        """Return when ``job_id`` finished or ``timeout`` passed: the job's final answer
+        if the notice carried it, else None (the caller then reads the job's state).
+        ``expected`` is a future from ``expect`` taken earlier."""
+        finished = expected or self.expect(job_id)
+        try:
+            if timeout > 0:
+                return await asyncio.wait_for(asyncio.shield(finished), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self.forget(job_id, finished)
+        return None
+
+    def _wake(self, finished: dict[str, Answer | None]) -> None:
+        for job_id, answer in finished.items():
+            for future in self._waiting.pop(job_id, []):
+                if not future.done():
+                    future.set_result(answer)
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                client = aioredis.Redis.from_url(self._notify_url)
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    async for message in pubsub.listen():
+                        if message["type"] == "message":
+                            self._wake(decode(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("job notifications lost; reconnecting", exc_info=True)
+                await asyncio.sleep(0.5)
+
+    async def _poll(self) -> None:
+        make_session = session_factory(self._database_url)
+
+        def finished(ids: list[str]) -> list[str]:
+            with make_session() as session:
+                return store.finished_ids(session, ids)
+
+        while True:
+            await asyncio.sleep(POLL_INTERVAL)
+            if not self._waiting:
+                continue
+            try:
+                done = await asyncio.to_thread(finished, list(self._waiting)[:500])
+            except Exception:
+                log.warning("polling jobs failed", exc_info=True)
+                continue
+            self._wake(dict.fromkeys(done))
