@@ -9,6 +9,7 @@ job, as for every write (202, or the final answer with ``Prefer: wait=N``).
 """
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -17,9 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api import envelopes
-from api.errors import ApiError, bad_request, not_found, unavailable
+from api.errors import ApiError, bad_request, not_found, too_large, unavailable
 from api.routing import DocumentedRoute, route
-from api.writes import Writes, authenticated
+from api.writes import Writes, authenticated, job_location
 from forum.db import session_factory
 from forum.errors import ForumError
 from forum.jobqueue import chunks, store
@@ -36,31 +37,47 @@ JOB_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 MAX_PAGE = 1000
 
 
-async def _read(request: Request, limit: int) -> bytes:
+async def _read(request: Request, limit: int) -> bytearray:
+    """The body, held once: no copy of it is made (a body near the limit would need
+    one more of its size)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "payload-too-large", params={"limit_bytes": limit})
+        raise too_large(limit)
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > limit:
-            raise ApiError(413, "payload-too-large", params={"limit_bytes": limit})
-    return bytes(raw)
+            raise too_large(limit)
+    return raw
+
+
+def _lines(raw: bytes | bytearray) -> Iterator[tuple[int, bytes | bytearray]]:
+    """The non-blank NDJSON lines with their 1-based numbers, one at a time (splitting
+    the body at once would hold a second copy of it)."""
+    start, number = 0, 0
+    while start < len(raw):
+        end = raw.find(b"\n", start)
+        end = len(raw) if end < 0 else end
+        number += 1
+        line = raw[start:end]
+        start = end + 1
+        if line.strip():
+            yield number, line
 
 
 def _too_many(count: int, limit: int) -> ApiError:
     message = f"At most {limit} items per request; this one has {count}."
-    return ApiError(413, "payload-too-large", message, {"limit": limit, "items": count})
+    return too_large(limit, "items", message)
 
 
-def parse_items(raw: bytes, media_type: str, limit: int) -> list[dict[str, Any]]:
+def parse_items(raw: bytes | bytearray, media_type: str, limit: int) -> list[dict[str, Any]]:
     """The request's items as stored: valid items as validated, bad ones as invalid
     markers (each validated once, here; the worker trusts them)."""
     if media_type == NDJSON:
-        lines = [(n, line) for n, line in enumerate(raw.split(b"\n"), 1) if line.strip()]
-        if len(lines) > limit:
-            raise _too_many(len(lines), limit)
-        return [parse_line(line, n) for n, line in lines]
+        count = sum(1 for _ in _lines(raw))
+        if count > limit:
+            raise _too_many(count, limit)
+        return [parse_line(line, n) for n, line in _lines(raw)]
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -144,7 +161,10 @@ async def bulk_import(request: Request) -> Response:
         # Stored durably whatever the caller waits for (one large row, in a thread).
         await _enqueue(state.intake, row)
 
-    return await writes.accept(write, row, enqueue)
+    answer = await writes.accept(write, row, enqueue)
+    # Waited for or not, the answer leads to the job and its per-item results.
+    answer.headers.setdefault("Location", job_location(job_id))
+    return answer
 
 
 def _bounded(request: Request, name: str, default: int, high: int) -> int:
@@ -201,6 +221,7 @@ def routes(version: str) -> list[DocumentedRoute]:
         return []
     return [
         route("POST", "/bulk", bulk_import,
-              "Import users, categories, topics and replies (JSON array or NDJSON)",
+              "Import users, categories, topics and replies (JSON array or NDJSON; at most "
+              "FORUMQ_BULK_MAX_ITEMS items, 10,000, and FORUMQ_BULK_MAX_BYTES, 64 MiB)",
               auth="admin", body=BulkImport, errors=(403, 413)),
     ]  # fmt: skip

@@ -43,7 +43,8 @@ STATUS_TEXT = {
     403: "The caller lacks the privilege (`forbidden`).",
     404: "Unknown path or id (`not-found`).",
     409: "The Idempotency-Key's first request is still running (`conflict`).",
-    413: "The body or a file is larger than configured (`payload-too-large`).",
+    413: "The body, a file or a bulk request's item count is over its limit "
+    "(`payload-too-large`; `params`: `{limit, unit}`, unit `bytes` or `items`).",
     422: "The Idempotency-Key was used with a different request.",
     426: "HTTPS required (`upgrade-required`).",
     429: "Too many password attempts for the uid or from the client address "

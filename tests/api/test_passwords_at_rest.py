@@ -124,7 +124,12 @@ def test_a_bulk_user_with_a_short_password_fails_alone(stack: Stack) -> None:
         job_id = accepted.json()["payload"]["job_id"]
         job = client.get(f"/api/jobs/{job_id}", headers={"Prefer": "wait=30"}).json()["payload"]
         views = client.get(f"/api/jobs/{job_id}/items").json()["payload"]["items"]
-    assert job["result"]["payload"] == {"total": 2, "succeeded": 1, "failed": 1}
+    assert job["result"]["payload"] == {
+        "job_id": job["id"],
+        "total": 2,
+        "succeeded": 1,
+        "failed": 1,
+    }
     assert views[0]["state"] == "failed" and views[0]["external_id"] == f"{p}s"
     assert views[0]["error"]["message"] == "password-too-short"
     assert views[1]["state"] == "created"

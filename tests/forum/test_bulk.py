@@ -287,7 +287,7 @@ def test_redelivered_chunk_applies_nothing_twice(db_url: str) -> None:
         job = jobs.get(session, job_id)
         assert job is not None and job.state == "succeeded"
         assert job.attempts == 1 and job.started_at == started
-        assert job.result == {"total": 10, "succeeded": 10, "failed": 0}
+        assert job.result == {"job_id": job.id, "total": 10, "succeeded": 10, "failed": 0}
         rows = bulk_jobs.items_page(session, job_id, 0, 100)
         assert [r["index"] for r in rows] == list(range(10))
         assert {r["state"] for r in rows} == {"created"}
@@ -310,7 +310,12 @@ def test_reply_waits_for_its_topic_in_an_earlier_chunk(db_url: str) -> None:
     assert done.applied == 4 and done.finished and not done.deferred
     with transaction(db_url) as session:
         job = jobs.get(session, job_id)
-        assert job is not None and job.result == {"total": 8, "succeeded": 8, "failed": 0}
+        assert job is not None and job.result == {
+            "job_id": job.id,
+            "total": 8,
+            "succeeded": 8,
+            "failed": 0,
+        }
 
 
 def test_items_recorded_by_another_delivery_are_refused(db_url: str) -> None:
@@ -452,7 +457,12 @@ def _assert_applied_but(url: str, job_id: str, items: list[dict[str, Any]], bad:
         job = jobs.get(session, job_id)
         assert job is not None and job.state == "succeeded"
         assert job.progress == {"done": len(items), "failed": 1, "total": len(items)}
-        assert job.result == {"total": len(items), "succeeded": len(items) - 1, "failed": 1}
+        assert job.result == {
+            "job_id": job.id,
+            "total": len(items),
+            "succeeded": len(items) - 1,
+            "failed": 1,
+        }
         prefix = items[2]["external_id"][:-2]
         titles = session.scalars(
             select(Topic.title).where(Topic.external_id.like(f"{prefix}t%"))
@@ -510,7 +520,12 @@ def test_a_chunk_delivered_again_without_a_fault_is_applied_in_full(
         recorded = session.scalars(select(JobChunk.count).where(JobChunk.job_id == job_id))
         assert sorted(recorded) == [3, 3]  # split in two halves, each applied
         job = jobs.get(session, job_id)
-        assert job is not None and job.result == {"total": 6, "succeeded": 6, "failed": 0}
+        assert job is not None and job.result == {
+            "job_id": job.id,
+            "total": 6,
+            "succeeded": 6,
+            "failed": 0,
+        }
         posts = session.scalar(select(func.count()).select_from(Post))
     # Delivered once more (the first delivery's message, redelivered): nothing twice.
     assert _deliver([job_id, packed, 0], published, retries=2) == 0
