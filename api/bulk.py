@@ -30,7 +30,14 @@ from forum.passwords import hash_password
 from forum.rules import Rules
 from forum.users import check_password
 from forumq.settings import Settings
-from schemas.bulk import NUL_ESCAPE, BulkImport, invalid, parse_item, parse_line, without_nul
+from schemas.bulk import (
+    NUL_ESCAPE,
+    BulkItems,
+    invalid,
+    parse_item,
+    parse_line,
+    without_nul,
+)
 
 NDJSON = "application/x-ndjson"
 JOB_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
@@ -223,5 +230,5 @@ def routes(version: str) -> list[DocumentedRoute]:
         route("POST", "/bulk", bulk_import,
               "Import users, categories, topics and replies (JSON array or NDJSON; at most "
               "FORUMQ_BULK_MAX_ITEMS items, 10,000, and FORUMQ_BULK_MAX_BYTES, 64 MiB)",
-              auth="admin", body=BulkImport, errors=(403, 413)),
+              auth="admin", body=BulkItems, errors=(403, 413)),
     ]  # fmt: skip

@@ -48,7 +48,7 @@ class UploadForm(BaseModel):
     media_types: ClassVar[tuple[str, ...]] = ("multipart/form-data",)
 
     files: list[bytes] = Field(
-        description="The files (the field may repeat; `files[]` is accepted too)."
+        min_length=1, description="The files (the field may repeat; `files[]` is accepted too)."
     )
 
 
