@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from forum.models import Topic
-from tests.conftest import Stack
-from tests.forum.factories import unique, user_with_token
+from tests.support import Stack, unique, user_with_token
 
 SECRET = "test-jwt-secret"  # the stack's FORUMQ_JWT_SECRET
 NOT_AUTHORISED = {

@@ -14,8 +14,7 @@ from forum.db import transaction
 from forum.migrate import upgrade
 from forum.models import ForumSetting, Job
 from forum.users import create_user
-from tests.conftest import Stack
-from tests.forum.factories import unique, user_with_token
+from tests.support import Stack, unique, user_with_token
 
 CONTENT = "Content that is long enough"
 UNAVAILABLE = {"code": "service-unavailable", "message": "maintenance-mode", "params": {}}

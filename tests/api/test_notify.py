@@ -7,8 +7,9 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from devstack import databases
 from forum.models import Job, Post
-from tests.conftest import Stack
+from tests.support import Stack, reply_job
 from workers import notify
 from workers.notify import Publisher, Waiter
 
@@ -86,11 +87,10 @@ def test_waiting_on_the_job_route_misses_no_notice(
     from forum import jobs
     from forum.db import transaction
     from forumq.settings import Settings
-    from tests.api.test_submitter import job_row
-    from tests.conftest import seed
 
-    uid, _master, token, _cid = seed(pg_url)
-    row = job_row(1, uid, "finishes during the read")
+    seed = databases.seed(pg_url)
+    uid, token = seed.admin_uid, seed.admin_token
+    row = reply_job(1, uid, "finishes during the read")
     with transaction(pg_url) as session:
         jobs.insert_jobs(session, [row])
     read = job_route._load

@@ -11,7 +11,7 @@ from api.app import create_app
 from api.openapi import PATH_PARAM, build, walk
 from api.routing import DocumentedRoute
 from forumq.settings import Settings
-from tests.conftest import Stack
+from tests.support import Stack
 
 Doc = dict[str, Any]
 

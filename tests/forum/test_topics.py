@@ -8,7 +8,7 @@ from forum.errors import ForumError, Kind
 from forum.models import Category, CategoryPrivilege, Post, Topic, TopicTag, User
 from forum.privileges import REGISTERED_USERS
 from forum.topics import create_topic, reply
-from tests.forum.conftest import new_category, new_user, unique
+from tests.support import new_category, new_user, unique
 
 CONTENT = "Content that is long enough"
 T0 = 1_600_000_000_000  # an imported, older time (2020)
