@@ -106,6 +106,14 @@ def new_category(database_url: str, name: str = "Category") -> int:
         return create_category(session, None, name).cid
 
 
+def new_topic(database_url: str, uid: int, cid: int) -> int:
+    from forum.topics import create_topic
+
+    with transaction(database_url) as session:
+        created = create_topic(session, uid, cid, unique("Topic "), CONTENT)
+        return int(created["topicData"]["tid"])
+
+
 def reply_job(tid: int, uid: int, content: str, key: str | None = None) -> dict[str, Any]:
     """A queued reply job's row, as the API stores it."""
     from forum import jobs
