@@ -12,7 +12,7 @@ import redis
 
 from devstack import databases, servers
 from forum.migrate import upgrade
-from tests.support import Stack, require, require_postgres, start_stack
+from tests.support import JWT_SECRET, Stack, require, require_postgres, start_stack
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +40,7 @@ def stack(pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory)
         "FORUMQ_BROKER_URL": redis_url,
         "FORUMQ_INTERACTIVE_QUEUE": f"forumq.test.{os.getpid()}",
         "FORUMQ_BULK_QUEUE": f"forumq.test.{os.getpid()}.bulk",
-        "FORUMQ_JWT_SECRET": "test-jwt-secret",
+        "FORUMQ_JWT_SECRET": JWT_SECRET,
     }
     yield from start_stack(tmp, env, pg_url)
 
@@ -54,7 +54,7 @@ def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {
         "FORUMQ_DATABASE_URL": database_url,
         "FORUMQ_BROKER_URL": f"sqla+sqlite:///{tmp / 'broker.sqlite3'}",
-        "FORUMQ_JWT_SECRET": "test-jwt-secret",
+        "FORUMQ_JWT_SECRET": JWT_SECRET,
     }
     yield from start_stack(tmp, env, database_url)
 

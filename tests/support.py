@@ -27,6 +27,8 @@ from forum.models import TopicTag
 from forum.users import create_user
 
 CONTENT = "Some content that is long enough"
+# The stacks' JWT secret: long enough for a server database (forumq serve refuses less).
+JWT_SECRET = "forumq-test-jwt-secret-0123456789abcdef"
 
 # --- servers ------------------------------------------------------------------------
 
@@ -116,7 +118,7 @@ def new_topic(database_url: str, uid: int, cid: int) -> int:
 
 def reply_job(tid: int, uid: int, content: str, key: str | None = None) -> dict[str, Any]:
     """A queued reply job's row, as the API stores it."""
-    from forum import jobs
+    from forum.jobqueue import store as jobs
     from schemas import dump_command
     from schemas.topics import ReplyTopic
 
