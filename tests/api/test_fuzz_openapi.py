@@ -5,10 +5,8 @@ answer conforms to the document: its status is documented, its body matches the
 documented schema, its headers too."""
 
 import os
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -16,11 +14,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi import checks
 
-from forum.db import engine_for
-from forum.migrate import upgrade
-from tests import servers
-from tests.conftest import Stack, _start_stack
-from tests.forum.factories import user_with_token
+from devstack import databases
+from tests.support import JWT_SECRET, Stack, require_postgres, start_stack, user_with_token
 
 # Generated requests per operation and mode (the document has some 100 operations).
 EXAMPLES = int(os.environ.get("FORUMQ_FUZZ_EXAMPLES", "3"))
@@ -31,26 +26,18 @@ POSITIVE = GenerationMode.POSITIVE
 def fuzz_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A stack of its own: the generated writes (bans, maintenance mode, deletions) stay
     out of the other tests' database."""
-    servers.require(servers.port_open("127.0.0.1", 5432), "PostgreSQL on 127.0.0.1:5432")
-    name = f"forumq_fuzz_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(servers.pg_dsn(servers.PG_ADMIN_URL), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = servers.PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
+    require_postgres()
     tag = f"{os.getpid()}.fuzz"
-    env = {
-        "FORUMQ_DATABASE_URL": url,
-        "FORUMQ_BROKER_URL": redis_url,
-        "FORUMQ_INTERACTIVE_QUEUE": f"forumq.test.{tag}",
-        "FORUMQ_BULK_QUEUE": f"forumq.test.{tag}.bulk",
-        "FORUMQ_DEFAULT_WAIT": "5",
-    }
-    try:
-        yield from _start_stack(tmp_path_factory.mktemp("fuzz"), env, url)
-    finally:
-        engine_for(url).dispose()
-        with psycopg.connect(servers.pg_dsn(servers.PG_ADMIN_URL), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with databases.fresh_database(prefix="forumq_fuzz") as url:
+        env = {
+            "FORUMQ_DATABASE_URL": url,
+            "FORUMQ_BROKER_URL": redis_url,
+            "FORUMQ_INTERACTIVE_QUEUE": f"forumq.test.{tag}",
+            "FORUMQ_BULK_QUEUE": f"forumq.test.{tag}.bulk",
+            "FORUMQ_JWT_SECRET": JWT_SECRET,
+            "FORUMQ_DEFAULT_WAIT": "5",
+        }
+        yield from start_stack(tmp_path_factory.mktemp("fuzz"), env, url)
 
 
 @pytest.fixture(scope="module")

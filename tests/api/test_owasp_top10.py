@@ -30,8 +30,7 @@ from forum.groups import create_group
 from forum.models import ApiToken, Group, Post, Topic, User
 from forum.topics import create_topic
 from forumq.settings import Settings
-from tests.conftest import JWT_SECRET, Stack
-from tests.forum.factories import user_with_token
+from tests.support import JWT_SECRET, Stack, user_with_token
 
 REFUSED = {401, 403, 404}
 PASSWORD = "victim-password"

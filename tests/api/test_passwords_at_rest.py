@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from forum.models import User
 from forum.passwords import verify_password
-from tests.conftest import Stack
+from tests.support import Stack
 
 
 @contextmanager
