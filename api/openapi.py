@@ -150,6 +150,10 @@ USERNAME = rf"^{_USERNAME_CHARS}*[A-Za-z0-9]{_USERNAME_CHARS}*$"
 NO_BRACKETS = r"^[^\x00<>]*$"
 BIRTHDAY = r"^\s*(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})?\s*$"
 PASSWORD_FIELDS = ("password", "new")
+_SCALAR: list[Schema] = [{"type": "string", "pattern": NO_NUL}, {"type": "number"},
+                         {"type": "boolean"}, {"type": "null"}]  # fmt: skip
+# A key a route ignores: any value without NUL (nested values are accepted too).
+OTHER_PARAMETER: Schema = {"anyOf": [*_SCALAR, {"type": "array", "items": {"anyOf": _SCALAR}}]}
 
 
 def visible_text(minimum: int) -> str:
@@ -215,6 +219,8 @@ def with_rules(schema: Schema, rules: dict[str, Schema], model: str) -> None:
 
 def without_null(schema: Schema) -> Schema:
     """``schema`` with its fields' ``null`` branches (and null defaults) removed."""
+    if schema.get("additionalProperties"):  # a form's other keys are texts
+        schema["additionalProperties"] = {"type": "string", "pattern": NO_NUL}
     for name, field in schema.get("properties", {}).items():
         branches = [b for b in field.get("anyOf", []) if b.get("type") != "null"]
         if "anyOf" in field and len(branches) == 1:
@@ -356,10 +362,12 @@ class Builder:
             if name in route.doc.server_fields or field.alias in route.doc.server_fields:
                 drop.update({name, field.alias or name})
         schema = self.model_schema(model, frozenset(drop))
-        # The document names what a route takes (most ignore other keys, as the plugin
-        # did; the profile and category edits refuse them), with the forum's rules.
+        # Most routes ignore keys they do not know, as the plugin did (their values must
+        # still be free of NUL, api/inputs); a ``closed`` route refuses them.
         if schema.get("type") == "object":
-            schema["additionalProperties"] = False
+            schema["additionalProperties"] = False if route.doc.closed else OTHER_PARAMETER
+            if not route.doc.closed:
+                schema["propertyNames"] = {"pattern": NO_NUL}
             if route.doc.auth != "none":
                 schema.setdefault("properties", {})["_uid"] = {"type": "integer", "minimum": 1}
         with_rules(schema, self.field_rules, model.__name__)

@@ -9,7 +9,7 @@ from openapi_spec_validator import validate
 from starlette.routing import Route
 
 from api.app import create_app
-from api.openapi import PATH_PARAM, build, walk
+from api.openapi import NO_NUL, OTHER_PARAMETER, PATH_PARAM, build, walk
 from api.routing import DocumentedRoute
 from forumq.settings import Settings
 from tests.support import CONTENT, Forum, Stack, refusal
@@ -91,7 +91,7 @@ def test_request_bodies_come_from_the_route_models(
             and (field.alias or name) not in route.doc.server_fields
         } | ({"_uid"} if route.doc.auth != "none" else set())
         assert set(schema.get("properties", {})) == expected, (path, route.method)
-        assert schema["additionalProperties"] is False
+        assert schema["additionalProperties"] == (False if route.doc.closed else OTHER_PARAMETER)
         required = {f.alias or n for n, f in model.model_fields.items() if f.is_required()}
         assert set(schema.get("required", [])) == required & expected
         assert body["required"] == bool(required & expected)
@@ -117,9 +117,10 @@ def test_bodies_stay_open_and_the_routes_that_refuse_unknown_keys_say_so(
     with a key it does not know is applied; a profile update names the key it refuses."""
     reply = operation(document, "/api/v1/topics/{tid}", "POST")
     profile = operation(document, "/api/v1/users/{uid}", "PUT")
-    for op in (reply, profile):
-        schema = resolve(document, op["requestBody"]["content"]["application/json"]["schema"])
-        assert "additionalProperties" not in schema
+    bodies = [resolve(document, op["requestBody"]["content"]["application/json"]["schema"])
+              for op in (reply, profile)]  # fmt: skip
+    assert bodies[0]["additionalProperties"] == OTHER_PARAMETER  # any value without NUL
+    assert bodies[1]["additionalProperties"] is False
     assert "refused" not in reply["summary"] and "refused" in profile["summary"]
     forum = Forum(stack)
     uid = forum.user()
@@ -215,7 +216,8 @@ def test_bodies_document_the_forums_rules(document: Doc) -> None:
     password = resolve(document, operation(document, "/api/v2/users/{uid}/password", "PUT")
                        ["requestBody"]["content"]["application/json"]["schema"])  # fmt: skip
     assert password["properties"]["new"]["minLength"] == 6
-    for schema in (topic, password):  # NUL is refused in every text
+    for schema in (topic, password):  # NUL is refused in every text, names included
+        assert schema["propertyNames"] == {"pattern": NO_NUL}
         for field in schema["properties"].values():
             for branch in [field, *field.get("anyOf", [])]:
                 if branch.get("type") == "string":
