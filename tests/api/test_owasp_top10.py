@@ -49,7 +49,8 @@ def victim(stack: Stack) -> dict[str, Any]:
     """A user with a password, a token, a topic with a reply, a group and a job."""
     uid, token = user_with_token(stack.database_url, password=PASSWORD)
     with transaction(stack.database_url) as session:
-        topic = create_topic(session, uid, stack.cid, "Victim's topic", CONTENT, tags=["mine"])
+        made = create_topic(session, uid, stack.cid, "Victim's topic", CONTENT, tags=["mine"])
+        topic = {"tid": made["topicData"]["tid"], "mainPid": made["postData"]["pid"]}
         group = create_group(session, None, f"victims-{uuid.uuid4().hex[:6]}", owner_uid=uid)
     with stack.client(token, Prefer="wait=10") as client:
         job = client.post(f"/api/v2/topics/{topic['tid']}", json={"content": CONTENT},
@@ -75,13 +76,14 @@ SOCIAL = {
     ("PUT", "/topics/{}/follow"), ("DELETE", "/topics/{}/follow"), ("POST", "/posts/{}/vote"),
     ("DELETE", "/posts/{}/vote"), ("POST", "/posts/{}/bookmark"),
     ("DELETE", "/posts/{}/bookmark"), ("PUT", "/groups/{}/membership"),
+    ("POST", "/groups/{}/membership"),
     ("DELETE", "/groups/{}/membership"), ("POST", "/users/{}/tokens"),
 }  # fmt: skip
 BODIES = {
     ("PUT", "/users/{}"): {"fullname": "pwned"},
     ("PUT", "/users/{}/password"): {"new": "pwned-password", "current": "wrong-guess"},
     ("PUT", "/posts/{}"): {"content": "pwned " + CONTENT},
-    ("PUT", "/topics/{}"): {"content": "pwned " + CONTENT, "title": "pwned"},
+    ("PUT", "/topics/{}"): {"content": "pwned " + CONTENT, "title": "pwned", "pid": "{pid}"},
     ("POST", "/topics/{}/tags"): {"tags": ["pwned"]},
     ("PUT", "/topics/{}/tags"): {"tags": ["pwned"]},
 }
@@ -109,7 +111,10 @@ def test_api1_no_route_acts_on_another_users_object(
             url = path
             for name in names:
                 url = url.replace(name, str(victim[OBJECT[name]]))
-            body = BODIES.get((route.method, shape(path)), {})
+            body = {
+                key: victim["pid"] if value == "{pid}" else value
+                for key, value in BODIES.get((route.method, shape(path)), {}).items()
+            }
             answer = client.request(route.method, url, json=body)
             answers.append((route.method, path, answer.status_code, answer.text[:200]))
             tried += 1
