@@ -26,10 +26,9 @@ from forum.models import Job
 from forum.rules import NODEBB, Rules
 from forumq.settings import get_settings
 from schemas import load_command
-from workers import registry
+from workers import commands
 from workers.celery_app import celery_app, notifier, publisher
 
-registry.load_handlers()
 log = logging.getLogger(__name__)
 # Connection lost, deadlock, serialization failure: worth retrying the whole batch.
 TRANSIENT = (OperationalError, InterfaceError)
@@ -59,10 +58,10 @@ def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) 
     try:
         command = load_command(job.command)
         if alone:
-            result = registry.run(session, job.actor_uid, command, rules)
+            result = commands.run(session, job.actor_uid, command, rules)
         else:
             with session.begin_nested():
-                result = registry.run(session, job.actor_uid, command, rules)
+                result = commands.run(session, job.actor_uid, command, rules)
     except TRANSIENT:
         raise  # the database itself failed: retry the whole batch
     except Exception as exc:

@@ -42,8 +42,11 @@ from workers.celery_app import celery_app, notifier, publisher
 
 log = logging.getLogger(__name__)
 MAX_RETRIES = 10
-# The database failed (retried with backoff for as long as it takes), or a concurrent
-# delivery recorded the same external ids or items first (retried with full lookups).
+# The database failed (retried with backoff, MAX_RETRIES times; then the task gives up,
+# its message is acknowledged, and the sweeper publishes the job's unrecorded items
+# again once the job has made no progress for bulk_stale_after_seconds), or a
+# concurrent delivery recorded the same external ids or items first (retried with full
+# lookups; a conflict that never clears isolates the item at fault).
 TRANSIENT = (OperationalError, InterfaceError)
 RETRIED = (*TRANSIENT, IntegrityError, ResultsConflict)
 # A delivery whose worker process died is published again after this long (Celery's
