@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from forum.clock import iso, now_ms
-from forum.errors import ForumError, Kind, bad_request, not_found
+from forum.errors import ErrorClass, ForumError, bad_request, not_found
 from forum.groups import add_member, ensure_system_groups
 from forum.models import (
     EMAIL_INDEX,
@@ -226,7 +226,7 @@ _BIRTHDAY = re.compile(r"^\d{4}-\d{2}-\d{2}$|^\d{1,2}/\d{1,2}/\d{4}$")
 def require_self_or_admin(session: Session, actor: int | None, uid: int) -> None:
     """The plugin answers a mismatch 401 (decision 3); the key makes v3 remap it to 403."""
     if actor is not None and actor != uid and not is_admin(session, actor):
-        raise ForumError("no-privileges", Kind.NOT_AUTHORISED)
+        raise ForumError("no-privileges", ErrorClass.NOT_AUTHORISED)
 
 
 def get_user(session: Session, uid: int, *, for_update: bool = False) -> User:

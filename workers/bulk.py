@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from forum import bulk
 from forum.clock import now_ms
 from forum.db import transaction
-from forum.errors import Kind, error_record
+from forum.errors import ErrorClass, error_record
 from forum.jobqueue import chunks, store
 from forum.jobqueue.chunks import JobHeader, Pair, ResultsConflict, pack, unpack
 from forum.jobqueue.tasks import BULK_CHUNK
@@ -109,7 +109,7 @@ def apply_pending(
         elif isinstance(raw, dict) and raw.get("type") == INVALID:
             results.append(_failed_result(pair[0], raw, raw["error"]))
         else:
-            error = error_record(Kind.BAD_REQUEST, "invalid-data")
+            error = error_record(ErrorClass.BAD_REQUEST, "invalid-data")
             results.append(_failed_result(pair[0], raw if isinstance(raw, dict) else {}, error))
     first = todo[0][0]
 
@@ -235,8 +235,8 @@ def fail_item(database_url: str, job_id: str, pair: Pair, error: dict[str, Any])
 
 def _item_error(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, DataError | IntegrityError):  # the database refused the item's data
-        return error_record(Kind.BAD_REQUEST, "invalid-data")
-    return error_record("internal", "internal-server-error", "[[error:internal]]")
+        return error_record(ErrorClass.BAD_REQUEST, "invalid-data")
+    return error_record(ErrorClass.INTERNAL, "internal-server-error", "[[error:internal]]")
 
 
 @celery_app.task(name=BULK_CHUNK, bind=True, max_retries=MAX_RETRIES,
@@ -276,7 +276,7 @@ def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int, *, crashed: b
         if not pairs:
             return 0
         if crashes >= settings.max_attempts:
-            too_many = error_record("internal", "too-many-attempts")
+            too_many = error_record(ErrorClass.INTERNAL, "too-many-attempts")
             outcome = fail_item(settings.database_url, job_id, pairs[0], too_many)
             return _finish(job_id, outcome)
     try:
