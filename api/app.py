@@ -193,6 +193,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await app.state.submitter.stop()
             await app.state.intake.close()
             await app.state.waiter.stop()
+            await app.state.auth.close()
 
     routes = [
         Mount("/api/v1", app=PathIndexedRouter(plugin_router("v1"))),
