@@ -14,9 +14,8 @@ from api.writes import authenticated, submit
 from forum import tokens
 from forum.db import session_factory
 from forum.errors import ForumError
-from forum.models import User
-from forum.passwords import hash_password, verify_password
-from forum.users import EDITABLE_FIELDS, check_password
+from forum.passwords import hash_like, hash_password
+from forum.users import EDITABLE_FIELDS, check_password, password_hash_of
 from schemas.chats import SendChat
 from schemas.tokens import CreateToken, RevokeToken
 from schemas.users import (
@@ -68,8 +67,8 @@ async def update_user(request: Request) -> Response:
 
 
 async def change_password(request: Request) -> Response:
-    """The secrets stop here: ``new`` is checked and hashed, ``current`` verified, and
-    only the hash and the verdict are queued (the worker still decides who may)."""
+    """The secrets stop here: ``new`` is checked and hashed, and ``current`` hashed with
+    the stored password's salt; the worker decides whether it was right, and who may."""
     uid = path_id(request, "uid")
     write = await authenticated(request)
     params = build_command(PasswordChange, write.body)  # type: ignore[arg-type]
@@ -79,18 +78,18 @@ async def change_password(request: Request) -> Response:
     except ForumError as exc:
         raise ApiError(400, "bad-request", exc.key, exc.args_) from None
 
-    def prepare() -> tuple[str | None, bool, str]:
+    def hashed() -> tuple[str | None, str | None, str]:
         with session_factory(request.app.state.settings.database_url)() as session:
-            user = session.get(User, uid)
-            stored = user.password_hash if user else None
-        current_ok = params.current is not None and verify_password(params.current, stored)
-        return stored, current_ok, hash_password(params.new)
+            stored = password_hash_of(session, uid)
+        current = params.current
+        current_hash = hash_like(current, stored) if current is not None else None
+        return stored, current_hash, hash_password(params.new)
 
-    stored, current_ok, password_hash = await run_in_threadpool(prepare)
+    stored, current_hash, password_hash = await run_in_threadpool(hashed)
     own = write.principal.uid == uid and not write.principal.is_admin
     if own and stored and params.current is None:
         raise params_missing(["current"])
-    command = ChangePassword(uid=uid, password_hash=password_hash, current_ok=current_ok)
+    command = ChangePassword(uid=uid, password_hash=password_hash, current_hash=current_hash)
     return await submit(write, command)
 
 
