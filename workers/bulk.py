@@ -68,11 +68,13 @@ class ChunkOutcome:
     deferred: list[Pair] = field(default_factory=list)
 
 
-def _failed_result(index: int, raw: dict[str, Any], error: dict[str, Any]) -> bulk.Result:
+def _failed_result(index: int, raw: dict[str, Any], error: dict[str, Any]) -> bulk.ItemResult:
     kind = raw.get("item_type") or raw.get("type")
     kind = kind if isinstance(kind, str) and kind in TYPES else INVALID
     ext = raw.get("external_id")
-    return bulk.Result(index, kind, ext if isinstance(ext, str) else None, bulk.FAILED, error=error)
+    return bulk.ItemResult(
+        index, kind, ext if isinstance(ext, str) else None, bulk.FAILED, error=error
+    )
 
 
 def _well_formed(raw: Any) -> bool:
@@ -100,7 +102,7 @@ def apply_pending(
     todo = [(i, raw) for i, raw in items if i not in done] if done else items
     if not todo:
         return ChunkOutcome()
-    results: list[bulk.Result] = []
+    results: list[bulk.ItemResult] = []
     valid: list[tuple[int, dict[str, Any]]] = []
     for pair in todo:
         raw = pair[1]
@@ -116,7 +118,7 @@ def apply_pending(
     def earlier_pending() -> bool:
         return not final and chunks.earlier_pending(session, job, first)
 
-    stored: list[bulk.Result] = []
+    stored: list[bulk.ItemResult] = []
 
     def record(outcome: bulk.ChunkResult) -> None:
         # Before the counter updates: that part of the transaction locks rows that

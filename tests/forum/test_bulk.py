@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from forum import bulk
-from forum.bulk.apply import Result, _cached_uids, _title_slug, apply_items
+from forum.bulk.apply import ItemResult, _cached_uids, _title_slug, apply_items
 from forum.bulk.sql import copy_rows, lookup
 from forum.db import engine_for, session_factory, transaction
 from forum.jobqueue import chunks as bulk_jobs
@@ -321,7 +321,9 @@ def test_items_recorded_by_another_delivery_are_refused(db_url: str) -> None:
     items = _items(prefix)[:4]  # the job completes: no later test waits for it
     job_id = _job(db_url, admin, items)
     apply_chunk(db_url, job_id, list(enumerate(items)))
-    stale = [Result(i, "reply", f"{prefix}late{i}", "failed", error={"key": "k"}) for i in (2, 3)]
+    stale = [
+        ItemResult(i, "reply", f"{prefix}late{i}", "failed", error={"key": "k"}) for i in (2, 3)
+    ]
     with pytest.raises(bulk_jobs.ResultsConflict), transaction(db_url) as session:
         bulk_jobs.store_results(session, job_id, stale)
         bulk_jobs.advance(session, job_id, stale)
