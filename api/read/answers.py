@@ -1,0 +1,159 @@
+"""Serving a read: who is asking (credentials as for writes; none is a guest), one
+read-only session, and NodeBB's answers and refusals.
+
+NodeBB's read pages answer their data bare; a missing object is 404
+``{path, title: "[[global:404.title]]"}``, a refusal 403 ``{path, loggedIn, title:
+"[[global:403.title]]"}`` (401 in core's envelope for a guest), and a page that lives
+elsewhere 200 with its path as a JSON string and ``X-Redirect``. v3 GETs answer in
+core's ``{status, response}`` envelope."""
+
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api import envelopes
+from api.envelopes import JSONResponse
+from api.routing import DocumentedRoute, route
+from forum.db import read_session_factory
+from forum.errors import ForumError, Kind
+from forum.read.access import Viewer, load_viewer
+from forum.read.pages import Redirect
+
+# NodeBB's defaults (postsPerPage, topicsPerPage, userSearchResultsPerPage).
+PER_PAGE = 20
+USERS_PER_PAGE = 50
+_LEADING_INT = re.compile(r"\s*([+-]?\d+)")
+
+Work = Callable[[Session, Viewer], Any]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def forum_id(text: str) -> int | None:
+    """A forum id from the path: ASCII digits, 1 to 2**63 - 1; anything else names
+    nothing (NodeBB's ``utils.isNumber`` then a lookup that finds nothing)."""
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
+        return None
+    return int(text)
+
+
+def is_number(text: str) -> bool:
+    """NodeBB's ``utils.isNumber``: a finite decimal number ("3", "-2", "1.5", "1e3")."""
+    try:
+        return (
+            math.isfinite(float(text))
+            and text.strip() == text
+            and text.lower() not in ("inf", "nan")
+        )
+    except ValueError:
+        return False
+
+
+def leading_int(text: str | None) -> int | None:
+    """JavaScript's ``parseInt``: the leading integer of ``text``, None when there is none."""
+    match = _LEADING_INT.match(text or "")
+    if match is None or len(match.group(1)) > 19:
+        return None
+    return int(match.group(1))
+
+
+def page_param(request: Request) -> int | None:
+    """``?page=``: ``parseInt(page) || 1`` as NodeBB, and never below 1; None when absent."""
+    raw = request.query_params.get("page")
+    if raw is None:
+        return None
+    return max(1, leading_int(raw) or 1)
+
+
+async def caller_uid(request: Request) -> int:
+    """The caller's uid (0: a guest). Bad credentials are refused as on writes."""
+    auth = request.app.state.auth
+    if not auth.presented(request):
+        return 0
+    principal, _ = await auth.authenticate(request, {})
+    return int(principal.uid)
+
+
+async def run(request: Request, uid: int, work: Work) -> Any:
+    sessions = read_session_factory(request.app.state.settings.database_url)
+
+    def read() -> Any:
+        with sessions() as session:
+            return work(session, load_viewer(session, uid))
+
+    return await run_in_threadpool(read)
+
+
+def _path(request: Request) -> str:
+    return request.url.path.removeprefix("/api")
+
+
+def not_found(request: Request) -> Response:
+    body = {"path": _path(request), "title": "[[global:404.title]]", "bodyClass": "page-status-404"}
+    return JSONResponse(body, 404)
+
+
+def not_allowed(request: Request, uid: int) -> Response:
+    """NodeBB's helpers.notAllowed: a guest is asked to log in (401)."""
+    if uid <= 0:
+        return envelopes.error(envelopes.V3, 401)
+    body = {"path": _path(request), "loggedIn": True, "title": "[[global:403.title]]",
+            "bodyClass": "page-status-403"}  # fmt: skip
+    return JSONResponse(body, 403)
+
+
+async def page(request: Request, work: Work) -> Response:
+    """A read page: its data, or NodeBB's 404 / 403 / 401 / redirect."""
+    uid = await caller_uid(request)
+    try:
+        data = await run(request, uid, work)
+    except Redirect as moved:
+        return JSONResponse(moved.path, 200, {"X-Redirect": quote(moved.path, safe="/?=&")})
+    except ForumError as refused:
+        if refused.kind == Kind.NOT_FOUND:
+            return not_found(request)
+        if refused.kind == Kind.NOT_AUTHORISED:
+            return envelopes.error(envelopes.V3, 401)
+        return not_allowed(request, uid)
+    if isinstance(data, dict):
+        data.setdefault("loggedIn", uid > 0)
+        data.setdefault("relative_path", "")
+        data.setdefault("url", _path(request))
+    return JSONResponse(data)
+
+
+async def v3(request: Request, work: Work) -> Response:
+    """A v3 GET: ``{status, response}``; refusals with core's status and message."""
+    uid = await caller_uid(request)
+    try:
+        data = await run(request, uid, work)
+    except ForumError as refused:
+        status = envelopes.forum_error_status(envelopes.V3, refused.record())
+        return envelopes.error(envelopes.V3, status, message=refused.message)
+    return envelopes.success(envelopes.V3, data)
+
+
+def v3_not_found() -> Response:
+    return envelopes.error(envelopes.V3, 404)
+
+
+def read_route(path: str, endpoint: Endpoint, summary: str, *, auth: str = "optional",
+               errors: tuple[int, ...] = (403, 404)) -> DocumentedRoute:  # fmt: skip
+    """A GET route of the read API, as the OpenAPI document lists it."""
+    return route("GET", path, endpoint, summary, auth=auth, queued=False, enveloped=False,
+                 errors=errors)  # fmt: skip
+
+
+def v3_route(path: str, endpoint: Endpoint, summary: str) -> DocumentedRoute:
+    return route("GET", path, endpoint, summary, auth="optional", queued=False, errors=(404,))

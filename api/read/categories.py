@@ -1,0 +1,94 @@
+"""Category reads: ``/api/categories``, ``/api/category/:cid/:slug?/:topic_index?``
+and the ``/api/v3/categories`` GETs."""
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.read.answers import (
+    PER_PAGE,
+    forum_id,
+    is_number,
+    leading_int,
+    not_found,
+    now_ms,
+    page,
+    page_param,
+    read_route,
+    v3,
+    v3_not_found,
+    v3_route,
+)  # fmt: skip
+from forum.read import categories as reads
+
+
+async def index(request: Request) -> Response:
+    return await page(request, reads.categories_index)
+
+
+async def category_page(request: Request) -> Response:
+    cid = forum_id(request.path_params["cid"])
+    raw = request.path_params.get("topic_index")
+    if cid is None or (raw is not None and not is_number(raw)):
+        return not_found(request)
+    index = None if raw is None else leading_int(raw)
+    at = page_param(request)
+    query = dict(request.query_params)
+    return await page(
+        request,
+        lambda session, viewer: reads.category_page(
+            session,
+            viewer,
+            cid,
+            topic_index=index,
+            page=at,
+            query=query,
+            per_page=PER_PAGE,
+            now=now_ms(),
+        ),
+    )
+
+
+async def v3_list(request: Request) -> Response:
+    return await v3(request, reads.category_list)
+
+
+def _v3(name: str):  # type: ignore[no-untyped-def]
+    async def endpoint(request: Request) -> Response:
+        cid = forum_id(request.path_params["cid"])
+        if cid is None:
+            return v3_not_found()
+        if name == "get":
+            return await v3(request, lambda s, v: reads.category_get(s, v, cid))
+        if name == "children":
+            return await v3(request, lambda s, v: reads.category_children(s, v, cid))
+        if name == "count":
+            return await v3(request, lambda s, v: reads.category_count(s, v, cid))
+        if name == "posts":
+            return await v3(request, lambda s, v: reads.category_recent_posts(s, v, cid, now_ms()))
+        after = max(0, leading_int(request.query_params.get("after")) or 0)
+        return await v3(
+            request, lambda s, v: reads.category_topic_window(s, v, cid, after, PER_PAGE, now_ms())
+        )
+
+    return endpoint
+
+
+def routes() -> list:  # type: ignore[type-arg]
+    summary = "A category page: the category, its children, 20 topics (NodeBB: read.yaml)"
+    return [
+        read_route("/categories", index, "The categories the caller may see, as a tree"),
+        read_route("/category/{cid}", category_page, summary),
+        read_route("/category/{cid}/{slug}", category_page, summary),
+        read_route("/category/{cid}/{slug}/{topic_index}", category_page, summary),
+    ]
+
+
+def v3_routes() -> list:  # type: ignore[type-arg]
+    return [
+        v3_route("/categories", v3_list, "The categories the caller may see"),
+        v3_route("/categories/{cid}", _v3("get"), "A category"),
+        v3_route("/categories/{cid}/children", _v3("children"), "A category's children"),
+        v3_route("/categories/{cid}/count", _v3("count"), "A category's topic count"),
+        v3_route("/categories/{cid}/posts", _v3("posts"), "A category's latest posts"),
+        v3_route("/categories/{cid}/topics", _v3("topics"), "A category's topics (?after=)"),
+    ]

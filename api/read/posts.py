@@ -1,0 +1,75 @@
+"""Post reads: ``/api/post/:pid`` (where the post is), ``/api/post/pid/:pid`` (its
+data, as NodeBB's deprecated getObject route) and the ``/api/v3/posts/:pid`` GETs."""
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.read.answers import (
+    forum_id,
+    not_found,
+    now_ms,
+    page,
+    read_route,
+    v3,
+    v3_not_found,
+    v3_route,
+)  # fmt: skip
+from forum.read import posts as reads
+
+
+async def post_path(request: Request) -> Response:
+    pid = forum_id(request.path_params["pid"])
+    if pid is None:
+        return not_found(request)
+
+    def work(session, viewer):  # type: ignore[no-untyped-def]
+        raise reads.post_path(session, viewer, pid)
+
+    return await page(request, work)
+
+
+async def post_data(request: Request) -> Response:
+    pid = forum_id(request.path_params["pid"])
+    if pid is None:
+        return not_found(request)
+    return await page(request, lambda session, viewer: reads.post_get(session, viewer, pid))
+
+
+def _v3(read: Callable[..., Any], *, with_time: bool = False):  # type: ignore[no-untyped-def]
+    """A v3 GET of the post named in the path."""
+
+    async def endpoint(request: Request) -> Response:
+        pid = forum_id(request.path_params["pid"])
+        if pid is None:
+            return v3_not_found()
+        if with_time:
+            return await v3(request, lambda session, viewer: read(session, viewer, pid, now_ms()))
+        return await v3(request, lambda session, viewer: read(session, viewer, pid))
+
+    endpoint.__doc__ = read.__doc__
+    return endpoint
+
+
+def routes() -> list:  # type: ignore[type-arg]
+    return [
+        read_route("/post/pid/{pid}", post_data, "A post's data (as GET /api/v3/posts/:pid)"),
+        read_route("/post/{pid}", post_path, "Where a post is: its topic path (X-Redirect)"),
+    ]
+
+
+def v3_routes() -> list:  # type: ignore[type-arg]
+    return [
+        v3_route("/posts/{pid}", _v3(reads.post_get), "A post's data"),
+        v3_route("/posts/{pid}/raw", _v3(reads.post_raw), "A post's text as written"),
+        v3_route("/posts/{pid}/index", _v3(reads.post_index_of), "A post's index in its topic"),
+        v3_route("/posts/{pid}/summary", _v3(reads.post_summary, with_time=True),
+                 "A post's summary"),
+        v3_route("/posts/{pid}/replies", _v3(reads.post_replies, with_time=True),
+                 "The posts replying to a post"),
+        v3_route("/posts/{pid}/voters", _v3(reads.post_voters, with_time=True),
+                 "A post's voters"),
+        v3_route("/posts/{pid}/upvoters", _v3(reads.post_upvoters), "A post's upvoters' names"),
+    ]  # fmt: skip

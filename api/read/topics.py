@@ -1,0 +1,85 @@
+"""Topic reads: ``/api/topic/:tid/:slug?/:post_index?``, its teaser and pagination,
+and ``GET /api/v3/topics/:tid``."""
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.read.answers import (
+    PER_PAGE,
+    forum_id,
+    is_number,
+    leading_int,
+    not_found,
+    now_ms,
+    page,
+    page_param,
+    read_route,
+    v3,
+    v3_not_found,
+    v3_route,
+)  # fmt: skip
+from forum.read import objects
+from forum.read import topics as reads
+
+
+async def topic_page(request: Request) -> Response:
+    tid = forum_id(request.path_params["tid"])
+    raw = request.path_params.get("post_index")
+    # NodeBB: a post_index that is not a number (nor "unread") names no page; then
+    # parseInt(post_index) || 1. forumq keeps no read markers: "unread" is the first post.
+    if tid is None or (raw not in (None, "unread") and not is_number(raw)):
+        return not_found(request)
+    index = None if raw in (None, "unread") else (leading_int(raw) or 1)
+    at = page_param(request)
+    return await page(
+        request,
+        lambda session, viewer: reads.topic_page(
+            session, viewer, tid, post_index=index, page=at, per_page=PER_PAGE, now=now_ms()
+        ),
+    )
+
+
+async def teaser(request: Request) -> Response:
+    tid = forum_id(request.path_params["tid"])
+    if tid is None:
+        return not_found(request)
+    return await page(
+        request, lambda session, viewer: reads.teaser_of(session, viewer, tid, now_ms())
+    )
+
+
+async def pagination(request: Request) -> Response:
+    tid = forum_id(request.path_params["tid"])
+    if tid is None:
+        return not_found(request)
+    at = page_param(request)
+    return await page(
+        request, lambda session, viewer: reads.topic_pagination(session, viewer, tid, at, PER_PAGE)
+    )
+
+
+async def v3_topic(request: Request) -> Response:
+    tid = forum_id(request.path_params["tid"])
+    if tid is None:
+        return v3_not_found()
+
+    def work(session, viewer):  # type: ignore[no-untyped-def]
+        topic, _ = reads.readable_topic(session, viewer, tid)
+        return objects.topic_fields(topic)
+
+    return await v3(request, work)
+
+
+def routes() -> list:  # type: ignore[type-arg]
+    summary = "A topic page: the topic, 20 posts with their authors (NodeBB: read.yaml)"
+    return [
+        read_route("/topic/teaser/{tid}", teaser, "A topic's latest post (summary)"),
+        read_route("/topic/pagination/{tid}", pagination, "A topic's pagination"),
+        read_route("/topic/{tid}", topic_page, summary),
+        read_route("/topic/{tid}/{slug}", topic_page, summary),
+        read_route("/topic/{tid}/{slug}/{post_index}", topic_page, summary),
+    ]
+
+
+def v3_routes() -> list:  # type: ignore[type-arg]
+    return [v3_route("/topics/{tid}", v3_topic, "A topic's data (Topics.getTopicData)")]
