@@ -15,6 +15,8 @@ import pytest
 PG_ADMIN_URL = os.environ.get("FORUMQ_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("FORUMQ_TEST_REDIS", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parent.parent
+# The API contract (route tables, NodeBB's OpenAPI documents), beside the checkout.
+SPEC_DIR = Path(os.environ.get("FORUMQ_SPEC_DIR", ROOT.parent / "shared" / "spec"))
 
 
 def pg_dsn(url: str) -> str:

@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from api import envelopes
 from api.envelopes import JSONResponse
+from api.errors import ApiError
 from api.routing import DocumentedRoute, route
 from forum.db import read_session_factory
 from forum.errors import ForumError, Kind
@@ -77,12 +78,20 @@ def page_param(request: Request) -> int | None:
 
 
 async def caller_uid(request: Request) -> int:
-    """The caller's uid (0: a guest). Bad credentials are refused as on writes."""
+    """The caller's uid (0: a guest). Bad credentials are refused as on writes (an
+    ``ApiError``, answered in core's envelope by ``credentials_refused``)."""
     auth = request.app.state.auth
     if not auth.presented(request):
         return 0
     principal, _ = await auth.authenticate(request, {})
     return int(principal.uid)
+
+
+def credentials_refused(refused: ApiError) -> Response:
+    """NodeBB's authentication middleware answers with formatApiResponse: core's envelope."""
+    params = refused.params if isinstance(refused.params, dict) else None  # response: {}
+    return envelopes.error(envelopes.V3, refused.status, refused.code, refused.message,
+                           params, refused.headers)  # fmt: skip
 
 
 async def run(request: Request, uid: int, work: Work) -> Any:
@@ -115,7 +124,10 @@ def not_allowed(request: Request, uid: int) -> Response:
 
 async def page(request: Request, work: Work) -> Response:
     """A read page: its data, or NodeBB's 404 / 403 / 401 / redirect."""
-    uid = await caller_uid(request)
+    try:
+        uid = await caller_uid(request)
+    except ApiError as refused:
+        return credentials_refused(refused)
     try:
         data = await run(request, uid, work)
     except Redirect as moved:
@@ -135,7 +147,10 @@ async def page(request: Request, work: Work) -> Response:
 
 async def v3(request: Request, work: Work) -> Response:
     """A v3 GET: ``{status, response}``; refusals with core's status and message."""
-    uid = await caller_uid(request)
+    try:
+        uid = await caller_uid(request)
+    except ApiError as refused:
+        return credentials_refused(refused)
     try:
         data = await run(request, uid, work)
     except ForumError as refused:

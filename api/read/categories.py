@@ -86,6 +86,7 @@ def routes() -> list:  # type: ignore[type-arg]
 def v3_routes() -> list:  # type: ignore[type-arg]
     return [
         v3_route("/categories", v3_list, "The categories the caller may see"),
+        v3_route("/categories/", v3_list, "The categories the caller may see"),
         v3_route("/categories/{cid}", _v3("get"), "A category"),
         v3_route("/categories/{cid}/children", _v3("children"), "A category's children"),
         v3_route("/categories/{cid}/count", _v3("count"), "A category's topic count"),

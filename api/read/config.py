@@ -5,7 +5,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.envelopes import JSONResponse
-from api.read.answers import PER_PAGE, caller_uid, read_route
+from api.errors import ApiError
+from api.read.answers import PER_PAGE, caller_uid, credentials_refused, read_route
 from forumq.settings import Settings
 
 
@@ -60,7 +61,10 @@ def config_of(settings: Settings, uid: int) -> dict[str, object]:
 
 
 async def config(request: Request) -> Response:
-    uid = await caller_uid(request)
+    try:
+        uid = await caller_uid(request)
+    except ApiError as refused:
+        return credentials_refused(refused)
     return JSONResponse(config_of(request.app.state.settings, uid))
 
 

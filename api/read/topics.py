@@ -64,8 +64,7 @@ async def v3_topic(request: Request) -> Response:
         return v3_not_found()
 
     def work(session, viewer):  # type: ignore[no-untyped-def]
-        topic, _ = reads.readable_topic(session, viewer, tid)
-        return objects.topic_fields(topic)
+        return objects.topic_fields(reads.topic_get(session, viewer, tid))
 
     return await v3(request, work)
 

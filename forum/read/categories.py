@@ -126,7 +126,7 @@ def category_page(
     everything = loading.categories(session)
     data = objects.category_object(category)
     data.update(
-        topics=topic_list(session, viewer, topics, now, start=start),
+        topics=topic_list(session, viewer, topics, now, start=start, categories=everything),
         children=_tree(viewer, everything, cid),
         tagWhitelist=[],
         privileges=category_privileges(viewer, cid),

@@ -23,6 +23,9 @@ TERMS = {"daily": 1, "day": 1, "weekly": 7, "week": 7, "monthly": 30, "month": 3
          "alltime": None}  # fmt: skip
 UNREAD_CUTOFF_DAYS = 2  # meta.config.unreadCutoff
 TAGS_PER_PAGE = 100
+# NodeBB's helpers.buildFilters, of which forumq serves the first (no read markers).
+ALL_TOPICS = {"name": "[[unread:all-topics]]", "url": "", "selected": True, "filter": "",
+              "icon": "fa-book"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,12 @@ def _listed(session: Session, viewer: Viewer, wanted: TopicsWanted, now: int) ->
 def _page(session: Session, viewer: Viewer, query: Select, wanted: TopicsWanted, now: int,  # type: ignore[type-arg]
           title: str) -> JSON:  # fmt: skip
     start = (wanted.page - 1) * wanted.per_page
+    selected = TERMS.get(wanted.term)
+    terms = [
+        {"name": f"[[recent:{name}]]", "url": f"?term={name}", "term": name,
+         "selected": TERMS[name] == selected}
+        for name in ("alltime", "day", "week", "month")
+    ]  # fmt: skip
     total = int(
         session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     )
@@ -72,10 +81,10 @@ def _page(session: Session, viewer: Viewer, query: Select, wanted: TopicsWanted,
         "feeds:disableRSS": 0,
         "reputation:disabled": 0,
         "rssFeedUrl": "",
-        "filters": [],
-        "selectedFilter": None,
-        "terms": [],
-        "selectedTerm": None,
+        "filters": [ALL_TOPICS],
+        "selectedFilter": ALL_TOPICS,
+        "terms": terms,
+        "selectedTerm": next(t for t in terms if t["selected"]),
         "pagination": pagination(wanted.page, page_count(total, wanted.per_page)),
         "breadcrumbs": [{"text": "[[global:home]]", "url": "/"}, {"text": title}],
     }

@@ -54,7 +54,7 @@ def votes(session: Session, uid: int, pids: Iterable[int]) -> dict[int, int]:
     rows = session.execute(
         select(PostVote.pid, PostVote.value).where(PostVote.uid == uid, PostVote.pid.in_(wanted))
     )
-    return dict(rows.tuples().all())
+    return {pid: value for pid, value in rows}
 
 
 def bookmarked(session: Session, uid: int, pids: Iterable[int]) -> set[int]:

@@ -142,9 +142,10 @@ def _summary(
         "isMainPost": post.pid == topic.main_pid,
         "url": f"/post/{post.pid}",
         "user": authors.get(post.uid) or authors[0],
+        # teaserPid only once the topic has one (a hash field NodeBB never set is absent).
         "topic": {k: fields[k] for k in (
             "uid", "tid", "title", "titleRaw", "cid", "tags", "slug", "deleted", "scheduled",
-            "postcount", "mainPid", "teaserPid", "timestamp")},
+            "postcount", "mainPid", "teaserPid", "timestamp") if fields[k] is not None},
         "category": objects.category_brief(category),
     }  # fmt: skip
 

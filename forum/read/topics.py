@@ -4,10 +4,10 @@ page (category, recent, popular, top, tags, a user's topics) is made of."""
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from forum.errors import forbidden, not_found
+from forum.errors import ForumError, forbidden, not_found
 from forum.models import Category, Post, Topic
 from forum.read import loading, objects
 from forum.read.access import Viewer
@@ -34,6 +34,14 @@ def readable_topic(session: Session, viewer: Viewer, tid: int) -> tuple[Topic, C
     if not viewer.sees_topic(topic.cid, topic.deleted):
         raise forbidden()
     return topic, category
+
+
+def topic_get(session: Session, viewer: Viewer, tid: int) -> Topic:
+    """``GET /api/v3/topics/:tid``: a topic the viewer may not read is 404 ``no-topic``."""
+    try:
+        return readable_topic(session, viewer, tid)[0]
+    except ForumError as refused:
+        raise not_found("no-topic") from refused
 
 
 def topic_privileges(viewer: Viewer, topic: Topic, category: Category) -> JSON:
@@ -159,17 +167,18 @@ def _post_tools(item: JSON, privileges: JSON, viewer: Viewer, topic: Topic) -> N
 
 def _topic_posts(session: Session, topic: Topic, start: int, count: int) -> list[Post]:
     """Rows ``start`` .. of the topic: its main post first (index 0), then the replies
-    oldest first, as NodeBB's ``tid:<tid>:posts`` set."""
+    oldest first, as NodeBB's ``tid:<tid>:posts`` set; one statement."""
+    main = topic.main_pid
     replies = (
-        select(Post)
-        .where(Post.tid == topic.tid, Post.pid != topic.main_pid)
+        select(Post.pid).where(Post.tid == topic.tid, Post.pid != main)
         .order_by(Post.timestamp, Post.pid)
-    )
+        .offset(max(0, start - 1)).limit(count - 1 if start == 0 else count)
+    )  # fmt: skip
+    shown = Post.pid.in_(replies)
     if start == 0:
-        main = session.get(Post, topic.main_pid) if topic.main_pid else None
-        rest = list(session.scalars(replies.limit(count - 1)))
-        return [main, *rest] if main is not None else rest
-    return list(session.scalars(replies.offset(start - 1).limit(count)))
+        shown = or_(Post.pid == main, shown)
+    found = session.scalars(select(Post).where(shown))
+    return sorted(found, key=lambda post: (post.pid != main, post.timestamp, post.pid))
 
 
 def teaser_of(session: Session, viewer: Viewer, tid: int, now: int) -> JSON:
@@ -179,18 +188,6 @@ def teaser_of(session: Session, viewer: Viewer, tid: int, now: int) -> JSON:
     if not found:
         raise not_found("no-post")
     return found[0]
-
-
-def _teasers(session: Session, topics: Sequence[Topic], now: int) -> dict[int, JSON]:
-    posts = loading.posts(session, [t.teaser_pid or t.main_pid for t in topics])
-    authors = loading.users(session, {p.uid for p in posts.values()}, now)
-    found = {}
-    for topic in topics:
-        post = posts.get(topic.teaser_pid or topic.main_pid)
-        if post is not None:
-            author = authors.get(post.uid) or authors[0]
-            found[topic.tid] = objects.teaser(post, topic.postcount, author)
-    return found
 
 
 def topic_pagination(
@@ -205,28 +202,39 @@ def topic_pagination(
 
 
 def topic_list(
-    session: Session, viewer: Viewer, topics: Sequence[Topic], now: int, *, start: int = 0
+    session: Session,
+    viewer: Viewer,
+    topics: Sequence[Topic],
+    now: int,
+    *,
+    start: int = 0,
+    categories: dict[int, Category] | None = None,
 ) -> list[JSON]:
     """``Topics.getTopicsByTids``: each topic with its category, author, tags and teaser
     (a fixed number of statements, whatever the number of topics)."""
     if not topics:
         return []
-    categories = loading.categories(session)
+    categories = categories if categories is not None else loading.categories(session)
     tids = [t.tid for t in topics]
     tags = loading.tags(session, tids)
-    teasers = _teasers(session, topics, now)
-    authors = loading.users(session, {t.uid for t in topics}, now)
+    teasers = loading.posts(session, [t.teaser_pid or t.main_pid for t in topics])
+    authors = loading.users(
+        session, {t.uid for t in topics} | {p.uid for p in teasers.values()}, now
+    )
     following = loading.followed(session, viewer.uid, tids)
     listed = []
     for offset, topic in enumerate(topics):
         category = categories.get(topic.cid)
         if category is None or category.disabled:
             continue
+        teaser = teasers.get(topic.teaser_pid or topic.main_pid)
         item = objects.topic_fields(topic, tags.get(topic.tid, []))
         item.update(
             category=objects.category_brief(category),
             user=authors.get(topic.uid) or authors[0],
-            teaser=teasers.get(topic.tid),
+            teaser=None
+            if teaser is None
+            else objects.teaser(teaser, topic.postcount, authors.get(teaser.uid) or authors[0]),
             isOwner=viewer.logged_in and topic.uid == viewer.uid,
             ignored=False,
             followed=topic.tid in following,

@@ -68,12 +68,12 @@ def user_data(user: User, viewer: Viewer, now: int) -> JSON:
         uploadedpicture=None,
         profileviews=0,
         lastposttime=user.lastposttime,
-        flags=None,
+        flags=0,
         followerCount=user.follower_count,
         followingCount=user.following_count,
         followercount=user.follower_count,
         followingcount=user.following_count,
-        **{"cover:url": None, "cover:position": None},
+        **{"cover:url": "", "cover:position": "50% 50%"},
         muted=False,
         mutedUntil=0,
         mutedReason=None,
@@ -151,6 +151,7 @@ def _account(session: Session, viewer: Viewer, user: User, now: int) -> JSON:
         title=escape(user.username),
         breadcrumbs=[{"text": "[[global:home]]", "url": "/"}, {"text": escape(user.username)}],
     )
+    data["email:confirmed"] = bool(data["email:confirmed"])  # as accounts/helpers.js
     data["reputation:disabled"] = False
     data["downvote:disabled"] = False
     return data
@@ -216,6 +217,8 @@ def list_page(session: Session, viewer: Viewer, user: User, wanted: ListPage, no
             .order_by(UserFollow.created_at.desc()).offset(start).limit(count)
         )  # fmt: skip
         users = [objects.user_summary(u, now) for u in session.scalars(query)]
+        for listed in users:  # these two pages show the stored flag, 0 or 1 (read.yaml)
+            listed["banned"] = int(listed["banned"])
         total = user.follower_count if name == "followers" else user.following_count
         data.update(users=users, title=f"[[pages:{name}]]", nextStart=start + count)
     elif name == "groups":
