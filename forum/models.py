@@ -378,3 +378,16 @@ class JobChunkCrash(Base):
     first_index: Mapped[int] = mapped_column(Integer, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, primary_key=True)
     crashes: Mapped[int] = mapped_column(Integer)
+
+
+class LoginAttempt(Base):
+    """Password attempts on the token route per key (``uid:7``, ``addr:192.0.2.1``):
+    forum.login_attempts' store when no Redis is configured."""
+
+    __tablename__ = "login_attempts"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    # Attempts are forgotten at window_ends; a lock ends at locked_until (ms).
+    window_ends: Mapped[int] = mapped_column(BigInteger)
+    locked_until: Mapped[int] = mapped_column(BigInteger)
