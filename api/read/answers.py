@@ -34,6 +34,8 @@ USERS_PER_PAGE = 50
 _LEADING_INT = re.compile(r"\s*([+-]?\d+)")
 
 Work = Callable[[Session, Viewer], Any]
+# A read of the object whose id the path names.
+ByIdWork = Callable[[Session, Viewer, int], Any]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -122,22 +124,24 @@ def not_allowed(request: Request, uid: int) -> Response:
     return JSONResponse(body, 403)
 
 
-async def page(request: Request, work: Work) -> Response:
-    """A read page: its data, or NodeBB's 404 / 403 / 401 / redirect."""
+async def _serve(
+    request: Request,
+    work: Work,
+    answer: Callable[[Request, Any, int], Response],
+    refuse: Callable[[Request, Exception, int], Response],
+) -> Response:
     try:
         uid = await caller_uid(request)
     except ApiError as refused:
         return credentials_refused(refused)
     try:
         data = await run(request, uid, work)
-    except Redirect as moved:
-        return JSONResponse(moved.path, 200, {"X-Redirect": quote(moved.path, safe="/?=&")})
-    except ForumError as refused:
-        if refused.kind == Kind.NOT_FOUND:
-            return not_found(request)
-        if refused.kind == Kind.NOT_AUTHORISED:
-            return envelopes.error(envelopes.V3, 401)
-        return not_allowed(request, uid)
+    except (ForumError, Redirect) as refused:
+        return refuse(request, refused, uid)
+    return answer(request, data, uid)
+
+
+def _page_answer(request: Request, data: Any, uid: int) -> Response:
     if isinstance(data, dict):
         data.setdefault("loggedIn", uid > 0)
         data.setdefault("relative_path", "")
@@ -145,18 +149,51 @@ async def page(request: Request, work: Work) -> Response:
     return JSONResponse(data)
 
 
+def _page_refusal(request: Request, refused: Exception, uid: int) -> Response:
+    if isinstance(refused, Redirect):
+        return JSONResponse(refused.path, 200, {"X-Redirect": quote(refused.path, safe="/?=&")})
+    assert isinstance(refused, ForumError)
+    if refused.kind == Kind.NOT_FOUND:
+        return not_found(request)
+    if refused.kind == Kind.NOT_AUTHORISED:
+        return envelopes.error(envelopes.V3, 401)
+    return not_allowed(request, uid)
+
+
+def _v3_answer(request: Request, data: Any, uid: int) -> Response:
+    return envelopes.success(envelopes.V3, data)
+
+
+def _v3_refusal(request: Request, refused: Exception, uid: int) -> Response:
+    assert isinstance(refused, ForumError)
+    status = envelopes.forum_error_status(envelopes.V3, refused.record())
+    return envelopes.error(envelopes.V3, status, message=refused.message)
+
+
+async def page(request: Request, work: Work) -> Response:
+    """A read page: its data, or NodeBB's 404 / 403 / 401 / redirect."""
+    return await _serve(request, work, _page_answer, _page_refusal)
+
+
 async def v3(request: Request, work: Work) -> Response:
     """A v3 GET: ``{status, response}``; refusals with core's status and message."""
-    try:
-        uid = await caller_uid(request)
-    except ApiError as refused:
-        return credentials_refused(refused)
-    try:
-        data = await run(request, uid, work)
-    except ForumError as refused:
-        status = envelopes.forum_error_status(envelopes.V3, refused.record())
-        return envelopes.error(envelopes.V3, status, message=refused.message)
-    return envelopes.success(envelopes.V3, data)
+    return await _serve(request, work, _v3_answer, _v3_refusal)
+
+
+async def page_of(request: Request, name: str, work: ByIdWork) -> Response:
+    """A read page of the object whose id is path parameter ``name`` (not an id: 404)."""
+    found = forum_id(request.path_params[name])
+    if found is None:
+        return not_found(request)
+    return await page(request, lambda session, viewer: work(session, viewer, found))
+
+
+async def v3_of(request: Request, name: str, work: ByIdWork) -> Response:
+    """A v3 GET of the object whose id is path parameter ``name`` (not an id: 404)."""
+    found = forum_id(request.path_params[name])
+    if found is None:
+        return v3_not_found()
+    return await v3(request, lambda session, viewer: work(session, viewer, found))
 
 
 def v3_not_found() -> Response:

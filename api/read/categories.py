@@ -1,11 +1,16 @@
 """Category reads: ``/api/categories``, ``/api/category/:cid/:slug?/:topic_index?``
 and the ``/api/v3/categories`` GETs."""
 
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.read.answers import (
     PER_PAGE,
+    Endpoint,
     forum_id,
     is_number,
     leading_int,
@@ -15,10 +20,11 @@ from api.read.answers import (
     page_param,
     read_route,
     v3,
-    v3_not_found,
+    v3_of,
     v3_route,
 )  # fmt: skip
 from forum.read import categories as reads
+from forum.read.access import Viewer
 
 
 async def index(request: Request) -> Response:
@@ -52,25 +58,26 @@ async def v3_list(request: Request) -> Response:
     return await v3(request, reads.category_list)
 
 
-def _v3(name: str):  # type: ignore[no-untyped-def]
+def _v3(read: Callable[[Session, Viewer, int], Any]) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        cid = forum_id(request.path_params["cid"])
-        if cid is None:
-            return v3_not_found()
-        if name == "get":
-            return await v3(request, lambda s, v: reads.category_get(s, v, cid))
-        if name == "children":
-            return await v3(request, lambda s, v: reads.category_children(s, v, cid))
-        if name == "count":
-            return await v3(request, lambda s, v: reads.category_count(s, v, cid))
-        if name == "posts":
-            return await v3(request, lambda s, v: reads.category_recent_posts(s, v, cid, now_ms()))
-        after = max(0, leading_int(request.query_params.get("after")) or 0)
-        return await v3(
-            request, lambda s, v: reads.category_topic_window(s, v, cid, after, PER_PAGE, now_ms())
-        )
+        return await v3_of(request, "cid", read)
 
     return endpoint
+
+
+async def v3_posts(request: Request) -> Response:
+    return await v3_of(
+        request, "cid", lambda s, v, cid: reads.category_recent_posts(s, v, cid, now_ms())
+    )
+
+
+async def v3_topics(request: Request) -> Response:
+    after = max(0, leading_int(request.query_params.get("after")) or 0)
+    return await v3_of(
+        request,
+        "cid",
+        lambda s, v, cid: reads.category_topic_window(s, v, cid, after, PER_PAGE, now_ms()),
+    )
 
 
 def routes() -> list:  # type: ignore[type-arg]
@@ -87,9 +94,11 @@ def v3_routes() -> list:  # type: ignore[type-arg]
     return [
         v3_route("/categories", v3_list, "The categories the caller may see"),
         v3_route("/categories/", v3_list, "The categories the caller may see"),
-        v3_route("/categories/{cid}", _v3("get"), "A category"),
-        v3_route("/categories/{cid}/children", _v3("children"), "A category's children"),
-        v3_route("/categories/{cid}/count", _v3("count"), "A category's topic count"),
-        v3_route("/categories/{cid}/posts", _v3("posts"), "A category's latest posts"),
-        v3_route("/categories/{cid}/topics", _v3("topics"), "A category's topics (?after=)"),
+        v3_route("/categories/{cid}", _v3(reads.category_get), "A category"),
+        v3_route(
+            "/categories/{cid}/children", _v3(reads.category_children), "A category's children"
+        ),
+        v3_route("/categories/{cid}/count", _v3(reads.category_count), "A category's topic count"),
+        v3_route("/categories/{cid}/posts", v3_posts, "A category's latest posts"),
+        v3_route("/categories/{cid}/topics", v3_topics, "A category's topics (?after=)"),
     ]

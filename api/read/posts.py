@@ -7,47 +7,25 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.read.answers import (
-    forum_id,
-    not_found,
-    now_ms,
-    page,
-    read_route,
-    v3,
-    v3_not_found,
-    v3_route,
-)  # fmt: skip
+from api.read.answers import Endpoint, now_ms, page_of, read_route, v3_of, v3_route
 from forum.read import posts as reads
 
 
 async def post_path(request: Request) -> Response:
-    pid = forum_id(request.path_params["pid"])
-    if pid is None:
-        return not_found(request)
-
-    def work(session, viewer):  # type: ignore[no-untyped-def]
-        raise reads.post_path(session, viewer, pid)
-
-    return await page(request, work)
+    return await page_of(request, "pid", reads.post_path)
 
 
 async def post_data(request: Request) -> Response:
-    pid = forum_id(request.path_params["pid"])
-    if pid is None:
-        return not_found(request)
-    return await page(request, lambda session, viewer: reads.post_get(session, viewer, pid))
+    return await page_of(request, "pid", reads.post_get)
 
 
-def _v3(read: Callable[..., Any], *, with_time: bool = False):  # type: ignore[no-untyped-def]
+def _v3(read: Callable[..., Any], *, with_time: bool = False) -> Endpoint:
     """A v3 GET of the post named in the path."""
 
     async def endpoint(request: Request) -> Response:
-        pid = forum_id(request.path_params["pid"])
-        if pid is None:
-            return v3_not_found()
         if with_time:
-            return await v3(request, lambda session, viewer: read(session, viewer, pid, now_ms()))
-        return await v3(request, lambda session, viewer: read(session, viewer, pid))
+            return await v3_of(request, "pid", lambda s, v, pid: read(s, v, pid, now_ms()))
+        return await v3_of(request, "pid", read)
 
     endpoint.__doc__ = read.__doc__
     return endpoint

@@ -12,10 +12,10 @@ from api.read.answers import (
     not_found,
     now_ms,
     page,
+    page_of,
     page_param,
     read_route,
-    v3,
-    v3_not_found,
+    v3_of,
     v3_route,
 )  # fmt: skip
 from forum.read import objects
@@ -40,33 +40,20 @@ async def topic_page(request: Request) -> Response:
 
 
 async def teaser(request: Request) -> Response:
-    tid = forum_id(request.path_params["tid"])
-    if tid is None:
-        return not_found(request)
-    return await page(
-        request, lambda session, viewer: reads.teaser_of(session, viewer, tid, now_ms())
-    )
+    return await page_of(request, "tid", lambda s, v, tid: reads.teaser_of(s, v, tid, now_ms()))
 
 
 async def pagination(request: Request) -> Response:
-    tid = forum_id(request.path_params["tid"])
-    if tid is None:
-        return not_found(request)
     at = page_param(request)
-    return await page(
-        request, lambda session, viewer: reads.topic_pagination(session, viewer, tid, at, PER_PAGE)
+    return await page_of(
+        request, "tid", lambda s, v, tid: reads.topic_pagination(s, v, tid, at, PER_PAGE)
     )
 
 
 async def v3_topic(request: Request) -> Response:
-    tid = forum_id(request.path_params["tid"])
-    if tid is None:
-        return v3_not_found()
-
-    def work(session, viewer):  # type: ignore[no-untyped-def]
-        return objects.topic_fields(reads.topic_get(session, viewer, tid))
-
-    return await v3(request, work)
+    return await v3_of(
+        request, "tid", lambda s, v, tid: objects.topic_fields(reads.topic_get(s, v, tid))
+    )
 
 
 def routes() -> list:  # type: ignore[type-arg]

@@ -2,24 +2,24 @@
 the profile ``/api/user/:userslug`` and its list pages, ``/api/uid/:uid``,
 ``/api/users``, ``/api/self`` and ``GET /api/v3/users/:uid``."""
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.read.answers import (
     PER_PAGE,
     USERS_PER_PAGE,
-    forum_id,
-    not_found,
     now_ms,
     page,
+    page_of,
     page_param,
     read_route,
-    v3,
-    v3_not_found,
+    v3_of,
     v3_route,
 )  # fmt: skip
 from forum.errors import not_found as missing
 from forum.read import users as reads
+from forum.read.access import Viewer
 from forum.read.pages import Redirect
 
 LISTS = ("posts", "topics", "bookmarks", "upvoted", "downvoted", "watched", "followers",
@@ -27,12 +27,11 @@ LISTS = ("posts", "topics", "bookmarks", "upvoted", "downvoted", "watched", "fol
 
 
 async def by_uid(request: Request) -> Response:
-    uid = forum_id(request.path_params["uid"])
-    if uid is None:
-        return not_found(request)
-    return await page(
-        request, lambda s, v: reads.user_data(reads.find_user(s, uid=uid), v, now_ms())
-    )
+    return await page_of(request, "uid", _user_data)
+
+
+def _user_data(session: Session, viewer: Viewer, uid: int) -> dict[str, object]:
+    return reads.user_data(reads.find_user(session, uid=uid), viewer, now_ms())
 
 
 async def by_username(request: Request) -> Response:
@@ -77,16 +76,13 @@ def _list(name: str):  # type: ignore[no-untyped-def]
 
 async def uid_redirect(request: Request) -> Response:
     """``/api/uid/:uid/<rest>``: the same page under the user's slug."""
-    uid = forum_id(request.path_params["uid"])
     rest = request.path_params.get("rest", "")
-    if uid is None:
-        return not_found(request)
 
-    def work(session, viewer):  # type: ignore[no-untyped-def]
+    def work(session: Session, viewer: Viewer, uid: int) -> None:
         user = reads.find_user(session, uid=uid)
         raise Redirect(f"/user/{user.userslug}" + (f"/{rest}" if rest else ""))
 
-    return await page(request, work)
+    return await page_of(request, "uid", work)
 
 
 async def users_list(request: Request) -> Response:
@@ -99,10 +95,7 @@ async def self_page(request: Request) -> Response:
 
 
 async def v3_user(request: Request) -> Response:
-    uid = forum_id(request.path_params["uid"])
-    if uid is None:
-        return v3_not_found()
-    return await v3(request, lambda s, v: reads.user_data(reads.find_user(s, uid=uid), v, now_ms()))
+    return await v3_of(request, "uid", _user_data)
 
 
 def routes() -> list:  # type: ignore[type-arg]

@@ -81,7 +81,7 @@ def post_raw(session: Session, viewer: Viewer, pid: int) -> JSON:
     return {"content": post.content}
 
 
-def post_path(session: Session, viewer: Viewer, pid: int) -> Redirect:
+def post_path(session: Session, viewer: Viewer, pid: int) -> None:
     """``/api/post/:pid``: where the post is (``/topic/<slug>/<index + 1>``); 403 when
     the viewer may not read it."""
     found = _post_in_topic(session, pid)
@@ -90,7 +90,7 @@ def post_path(session: Session, viewer: Viewer, pid: int) -> Redirect:
     post, topic, _ = found
     if not viewer.reads(topic.cid):
         raise forbidden()
-    return Redirect(f"/topic/{topic.slug}/{post_index(session, post, topic) + 1}")
+    raise Redirect(f"/topic/{topic.slug}/{post_index(session, post, topic) + 1}")
 
 
 def post_summaries(session: Session, viewer: Viewer, pids: Sequence[int], now: int) -> list[JSON]:
