@@ -367,7 +367,9 @@ def security(auth: str) -> list[Schema]:
 
 def operation_id(method: str, path: str) -> str:
     words = re.sub(r"[^A-Za-z0-9]+", "_", PATH_PARAM.sub(r"\1", path)).strip("_")
-    return f"{method.lower()}_{words}"
+    # "/categories/" beside "/categories" (v3 serves both, as NodeBB's router does).
+    slash = "_slash" if path.endswith("/") and len(path) > 1 else ""
+    return f"{method.lower()}_{words}{slash}"
 
 
 def tag_of(path: str) -> str:

@@ -43,19 +43,33 @@ def _enabled_cids(session: Session) -> list[int]:
     return list(session.scalars(select(Category.cid).where(Category.disabled.is_(False))))
 
 
+def _cids(session: Session, viewer: Viewer, wanted: TopicsWanted) -> list[int]:
+    """The categories a list draws from: enabled, readable, and among ``?cid=`` if given."""
+    cids = [cid for cid in _enabled_cids(session) if viewer.reads(cid)]
+    return [cid for cid in cids if cid in wanted.cids] if wanted.cids else cids
+
+
 def _listed(session: Session, viewer: Viewer, wanted: TopicsWanted, now: int) -> Select:  # type: ignore[type-arg]
-    cids = _enabled_cids(session)
-    if wanted.cids:
-        cids = [cid for cid in cids if cid in wanted.cids]
-    query = select(Topic).where(shown_topics(viewer, cids))
+    query = select(Topic).where(shown_topics(viewer, _cids(session, viewer, wanted)))
     days = TERMS.get(wanted.term)
     if days:
         query = query.where(Topic.lastposttime > now - days * DAY_MS)
     return query
 
 
+def _whole_count(session: Session, viewer: Viewer, wanted: TopicsWanted) -> int | None:
+    """A list of every topic (no term): its size from the categories' counters, as NodeBB
+    counts its ``topics:recent`` set (deleted topics included), not a count of the rows."""
+    if TERMS.get(wanted.term):
+        return None
+    cids = _cids(session, viewer, wanted)
+    return int(
+        session.scalar(select(func.sum(Category.topic_count)).where(Category.cid.in_(cids))) or 0
+    )
+
+
 def _page(session: Session, viewer: Viewer, query: Select, wanted: TopicsWanted, now: int,  # type: ignore[type-arg]
-          title: str) -> JSON:  # fmt: skip
+          title: str, total: int | None = None) -> JSON:  # fmt: skip
     start = (wanted.page - 1) * wanted.per_page
     selected = TERMS.get(wanted.term)
     terms = [
@@ -63,9 +77,9 @@ def _page(session: Session, viewer: Viewer, query: Select, wanted: TopicsWanted,
          "selected": TERMS[name] == selected}
         for name in ("alltime", "day", "week", "month")
     ]  # fmt: skip
-    total = int(
-        session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    )
+    if total is None:
+        counted = select(func.count()).select_from(query.order_by(None).subquery())
+        total = int(session.scalar(counted) or 0)
     topics = list(session.scalars(query.offset(start).limit(wanted.per_page)))
     return {
         "topics": topic_list(session, viewer, topics, now, start=start),
@@ -94,7 +108,8 @@ def recent(session: Session, viewer: Viewer, wanted: TopicsWanted, now: int) -> 
     """Topics by latest reply, newest first."""
     query = _listed(session, viewer, wanted, now)
     query = query.order_by(Topic.lastposttime.desc(), Topic.tid.desc())
-    return _page(session, viewer, query, wanted, now, "[[pages:recent]]")
+    total = _whole_count(session, viewer, wanted)
+    return _page(session, viewer, query, wanted, now, "[[pages:recent]]", total)
 
 
 def popular(session: Session, viewer: Viewer, wanted: TopicsWanted, now: int) -> JSON:
@@ -102,7 +117,8 @@ def popular(session: Session, viewer: Viewer, wanted: TopicsWanted, now: int) ->
     query = _listed(session, viewer, wanted, now).order_by(
         Topic.postcount.desc(), Topic.viewcount.desc(), Topic.tid.desc()
     )
-    return _page(session, viewer, query, wanted, now, f"[[pages:popular-{wanted.term}]]")
+    total = _whole_count(session, viewer, wanted)
+    return _page(session, viewer, query, wanted, now, f"[[pages:popular-{wanted.term}]]", total)
 
 
 def top(session: Session, viewer: Viewer, wanted: TopicsWanted, now: int) -> JSON:
@@ -110,7 +126,8 @@ def top(session: Session, viewer: Viewer, wanted: TopicsWanted, now: int) -> JSO
     query = _listed(session, viewer, wanted, now).order_by(
         (Topic.upvotes - Topic.downvotes).desc(), Topic.postcount.desc(), Topic.tid.desc()
     )
-    return _page(session, viewer, query, wanted, now, f"[[pages:top-{wanted.term}]]")
+    total = _whole_count(session, viewer, wanted)
+    return _page(session, viewer, query, wanted, now, f"[[pages:top-{wanted.term}]]", total)
 
 
 def _unread_query(session: Session, viewer: Viewer, wanted: TopicsWanted, now: int) -> Select:  # type: ignore[type-arg]

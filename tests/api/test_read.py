@@ -16,7 +16,7 @@ from forum.groups import add_member, create_group
 from forum.topics import create_topic, reply
 from forum.users import create_user
 from tests.api.nodebb_schemas import check
-from tests.conftest import Stack
+from tests.conftest import JWT_SECRET, Stack
 
 CONTENT = "Some **content** that is long enough"
 
@@ -259,7 +259,7 @@ def test_credentials_as_for_writes(stack: Stack) -> None:
     uid, _, _ = new_user(stack)
     me = ok(get(stack, "/api/self", stack.master_token, _uid=uid))
     assert me["uid"] == uid
-    claims = jwt.encode({"_uid": uid}, "test-jwt-secret", algorithm="HS256")
+    claims = jwt.encode({"_uid": uid}, JWT_SECRET, algorithm="HS256")
     assert ok(get(stack, "/api/self", token=claims))["uid"] == uid  # ?token=<jwt>
     bad = refused(get(stack, "/api/recent", "not-a-token"), 401)
     assert bad["status"]["code"] == "not-authorised"
