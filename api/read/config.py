@@ -11,6 +11,7 @@ from forumq.settings import Settings
 
 
 def config_of(settings: Settings, uid: int) -> dict[str, object]:
+    rules = settings.rules
     return {
         "relative_path": "",
         "upload_url": settings.upload_url_prefix.removesuffix("/files"),
@@ -22,14 +23,14 @@ def config_of(settings: Settings, uid: int) -> dict[str, object]:
         "showSiteTitle": True,
         "maintenanceMode": False,
         "postQueue": 0,
-        "minimumTitleLength": settings.minimum_title_length,
-        "maximumTitleLength": settings.maximum_title_length,
-        "minimumPostLength": settings.minimum_post_length,
-        "maximumPostLength": settings.maximum_post_length,
-        "minimumTagsPerTopic": settings.minimum_tags_per_topic,
-        "maximumTagsPerTopic": settings.maximum_tags_per_topic,
-        "minimumTagLength": settings.minimum_tag_length,
-        "maximumTagLength": settings.maximum_tag_length,
+        "minimumTitleLength": rules.minimum_title_length,
+        "maximumTitleLength": rules.maximum_title_length,
+        "minimumPostLength": rules.minimum_post_length,
+        "maximumPostLength": rules.maximum_post_length,
+        "minimumTagsPerTopic": rules.minimum_tags_per_topic,
+        "maximumTagsPerTopic": rules.maximum_tags_per_topic,
+        "minimumTagLength": rules.minimum_tag_length,
+        "maximumTagLength": rules.maximum_tag_length,
         "undoTimeout": 0,
         "useOutgoingLinksPage": False,
         "allowGuestHandles": False,
