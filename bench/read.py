@@ -25,7 +25,8 @@ from rich.console import Console
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.loadgen import Load, get_load
-from bench.stack import Machine, celery_worker, fresh_database, http_server, pg_dsn, purge_queue
+from bench.stack import Machine, celery_worker, http_server
+from devstack.databases import fresh_database, pg_dsn, purge_queue
 
 bulk = importlib.import_module("bench.import")  # "import" is a keyword
 PG_ADMIN_URL = os.environ.get(

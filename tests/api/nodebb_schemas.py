@@ -22,7 +22,7 @@ from openapi_core.validation.response.exceptions import InvalidData
 from openapi_core.validation.schemas.factories import SchemaValidatorsFactory
 from openapi_schema_validator import OAS30ReadValidator, _keywords
 
-from tests.servers import SPEC_DIR
+from tests.support import SPEC_DIR
 
 NODEBB = SPEC_DIR / "nodebb-openapi"
 

@@ -16,7 +16,7 @@ from forum.groups import add_member, create_group
 from forum.topics import create_topic, reply
 from forum.users import create_user
 from tests.api.nodebb_schemas import check
-from tests.conftest import JWT_SECRET, Stack
+from tests.support import JWT_SECRET, Stack
 
 CONTENT = "Some **content** that is long enough"
 

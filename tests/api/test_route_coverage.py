@@ -11,7 +11,7 @@ from api.app import create_app
 from api.openapi import walk
 from api.routing import DocumentedRoute
 from forumq.settings import Settings
-from tests.servers import SPEC_DIR
+from tests.support import SPEC_DIR
 
 SPEC = SPEC_DIR
 METHODS = "GET|POST|PUT|DELETE|PATCH"

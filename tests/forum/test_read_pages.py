@@ -11,7 +11,7 @@ from forum.read import categories, topics
 from forum.read.access import load_viewer
 from forum.topics import create_topic, reply
 from forum.votes import vote
-from tests.forum.conftest import new_category, new_user
+from tests.support import new_category, new_user
 
 NOW = 1_900_000_000_000
 
