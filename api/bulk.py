@@ -8,6 +8,7 @@ worker trusts those dumps. The answer is the
 job, as for every write (202, or the final answer with ``Prefer: wait=N``).
 """
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -122,9 +123,10 @@ def _pack_chunks(items: list[dict[str, Any]], size: int) -> list[str]:
     ]
 
 
-async def _enqueue(intake: Intake, row: dict[str, Any]) -> None:
+async def _enqueue(intake: Intake, row: dict[str, Any], _durable: bool) -> None:
     """Store the bulk job, then publish one ``forumq.bulk_chunk`` message per chunk on
-    the bulk queue; withdrawn if the broker refuses one."""
+    the bulk queue; withdrawn if the broker refuses one. Stored durably whatever the
+    caller waits for (one large row, in a thread: ``Intake.store_one``)."""
     await intake.store_one(row)
     try:
         await intake.publish_chunks(row["id"], row["command"]["chunks"])
@@ -163,12 +165,7 @@ async def bulk_import(request: Request) -> Response:
     row = store.new_job(job_id, chunks.KIND, write.router, write.principal.uid, command,
                        idempotency_key=key, request_hash=fingerprint,
                        progress=chunks.new_progress(total))  # fmt: skip
-
-    async def enqueue(row: dict[str, Any], _durable: bool) -> None:
-        # Stored durably whatever the caller waits for (one large row, in a thread).
-        await _enqueue(state.intake, row)
-
-    answer = await writes.accept(write, row, enqueue)
+    answer = await writes.accept(write, row, functools.partial(_enqueue, state.intake))
     # Waited for or not, the answer leads to the job and its per-item results.
     answer.headers.setdefault("Location", job_location(job_id))
     return answer

@@ -36,6 +36,7 @@ AUTHENTICATED_ERRORS = (400, 401, 403, 404, 413, 503)
 QUEUED_ERRORS = (409, 422)
 AUTH_TEXT = {
     "none": "No authentication.",
+    "optional": "Any caller; without credentials, a guest (NodeBB's read API).",
     "any": "Any authenticated caller (a master token acts as `_uid`).",
     "admin": "Administrators only (a master token needs an admin `_uid`).",
     "self": "The user named by the path only.",
@@ -456,7 +457,7 @@ class Builder:
             + (" Applied through the job queue." if doc.queued else ""),
             "tags": [tag_of(path)],
             "parameters": parameters,
-            "security": self.security(path, route),
+            "security": operation_security(path, route),
             "responses": responses,
             "x-forumq-auth": doc.auth,
             "x-forumq-queued": doc.queued,
@@ -468,24 +469,31 @@ class Builder:
             del operation["parameters"]
         return operation
 
-    @staticmethod
-    def security(path: str, route: DocumentedRoute) -> list[Schema]:
-        if route.doc.auth == "none":
-            return []
-        schemes: list[Schema] = [{"bearerAuth": []}, {"jwtToken": []}]
-        if route.method == "POST" and PASSWORD_ROUTE.match(path.replace("{uid}", "1")):
-            schemes.append({})  # or no credentials, with `password` in the body
-        return schemes
-
     def add(self, path: str, route: Route) -> None:
         template = PATH_PARAM.sub(r"{\1}", path)
         method, operation = self.operation(template, route)
         self.doc["paths"].setdefault(template, {})[method] = operation
 
 
+def security(auth: str) -> list[Schema]:
+    if auth == "none":
+        return []
+    schemes: list[Schema] = [{"bearerAuth": []}, {"jwtToken": []}]
+    return [{}, *schemes] if auth == "optional" else schemes
+
+
+def operation_security(path: str, route: DocumentedRoute) -> list[Schema]:
+    schemes = security(route.doc.auth)
+    if route.method == "POST" and PASSWORD_ROUTE.match(path.replace("{uid}", "1")):
+        schemes.append({})  # or no credentials, with `password` in the body
+    return schemes
+
+
 def operation_id(method: str, path: str) -> str:
     words = re.sub(r"[^A-Za-z0-9]+", "_", PATH_PARAM.sub(r"\1", path)).strip("_")
-    return f"{method.lower()}_{words}"
+    # "/categories/" beside "/categories" (v3 serves both, as NodeBB's router does).
+    slash = "_slash" if path.endswith("/") and len(path) > 1 else ""
+    return f"{method.lower()}_{words}{slash}"
 
 
 def tag_of(path: str) -> str:
