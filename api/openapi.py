@@ -46,6 +46,8 @@ STATUS_TEXT = {
     413: "The body or a file is larger than configured (`payload-too-large`).",
     422: "The Idempotency-Key was used with a different request.",
     426: "HTTPS required (`upgrade-required`).",
+    429: "Too many password attempts for the uid or from the client address "
+    "(`too-many-requests`); see Retry-After.",
     500: "Unexpected server error (`internal-server-error`).",
     503: "Maintenance mode (non-admin writes), or the database is unavailable "
     "(`service-unavailable`); see Retry-After.",
@@ -251,7 +253,10 @@ class Builder:
             if name in route.doc.server_fields or field.alias in route.doc.server_fields:
                 drop.update({name, field.alias or name})
         schema = self.model_schema(model, frozenset(drop))
-        schema.pop("additionalProperties", None)  # the routes ignore unknown keys
+        # Open, whatever the model says: ``_uid`` may ride in any body, and most routes
+        # ignore unknown keys (api/inputs.build_command). The two that refuse them (a
+        # profile update, a category update) say so in their summary.
+        schema.pop("additionalProperties", None)
         name = self._register(model.__name__ + "Body", schema)
         media_types = getattr(model, "media_types", BODY_MEDIA_TYPES)
         return {
@@ -272,7 +277,7 @@ class Builder:
                 "content": {"application/json": {
                     "schema": {"$ref": REF.format(model="CoreError" if core else "Error")}}},
             }  # fmt: skip
-            if status in (409, 503):
+            if status in (409, 429, 503):
                 response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
             if status == 409:
                 response["headers"]["Location"] = {"$ref": "#/components/headers/Location"}

@@ -39,7 +39,9 @@ import psycopg
 import redis
 
 from bench import loadgen, profiling, stack
-from bench.stack import CONTENT, Machine, Seed
+from bench.stack import CONTENT, Machine
+from devstack import databases
+from devstack.databases import Seed
 
 ACCEPT_TARGET = 0.5
 OVERHEAD_TARGET_MS = {50: 5.0, 99: 50.0}
@@ -67,17 +69,17 @@ class Context:
         return Machine(self.pids, self.args.pg_admin_url, self.database, server)
 
     def sql(self, query: str, *params: object) -> list[tuple[Any, ...]]:
-        with psycopg.connect(stack.pg_dsn(self.database_url), autocommit=True) as conn:
+        with psycopg.connect(databases.pg_dsn(self.database_url), autocommit=True) as conn:
             cursor = conn.execute(query, params)
             return cursor.fetchall() if cursor.description else []
 
     def reset_jobs(self) -> None:
         """Forget earlier phases' jobs and messages (no worker is running)."""
-        stack.purge_queue(self.args.redis_url, self.run_id)
+        databases.purge_queue(self.args.redis_url, self.run_id)
         self.sql("DELETE FROM jobs")
 
     def headers(self, prefer: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.seed.token}", "Prefer": prefer}
+        return {"Authorization": f"Bearer {self.seed.admin_token}", "Prefer": prefer}
 
 
 def say(text: str) -> None:
@@ -181,22 +183,23 @@ def accept_rate(ctx: Context, api: str, api_pid: int) -> None:
 
 
 def store_ceiling(ctx: Context, group_size: int, seconds: float = 3.0) -> dict[str, float]:
-    """The job store alone: ``forum.jobs.insert_jobs`` of groups like the API's (copies of a
-    stored job row), one transaction per group, from one thread of this process. Compared
-    with the API's group cycle, it separates the database's cost from the API process's."""
-    from forum import jobs
+    """The job store alone: ``forum.jobqueue.store.insert_jobs`` of groups like the API's
+    (copies of a stored job row), one transaction per group, from one thread of this
+    process. Compared with the API's group cycle, it separates the database's cost from
+    the API process's."""
     from forum.db import transaction
+    from forum.jobqueue import store
 
     columns = ("kind", "router", "actor_uid", "command", "state", "request_hash", "created_at",
                "enqueued_at", "ordering_key", "attempts")  # fmt: skip
-    with psycopg.connect(stack.pg_dsn(ctx.database_url)) as conn:
+    with psycopg.connect(databases.pg_dsn(ctx.database_url)) as conn:
         row = conn.execute(f"SELECT {', '.join(columns)} FROM jobs LIMIT 1").fetchone()
     template = dict(zip(columns, row or (), strict=True))
     groups, began = 0, time.perf_counter()
     while time.perf_counter() - began < seconds:
         rows = [{**template, "id": uuid.uuid4().hex} for _ in range(group_size)]
         with transaction(ctx.database_url) as session:
-            jobs.insert_jobs(session, rows)
+            store.insert_jobs(session, rows)
         groups += 1
     elapsed = time.perf_counter() - began
     return {"group_ms": 1000 * elapsed / groups, "jobs_per_s": groups * group_size / elapsed}
@@ -422,7 +425,7 @@ def machine_description(args: argparse.Namespace) -> str:
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
-    with psycopg.connect(stack.pg_dsn(args.pg_admin_url)) as conn:
+    with psycopg.connect(databases.pg_dsn(args.pg_admin_url)) as conn:
         pg = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
     redis_version = redis.Redis.from_url(args.redis_url).info()["redis_version"]
     wrk = "none"
@@ -513,15 +516,17 @@ def main(argv: list[str] | None = None) -> None:
     say(f"machine: {machine_description(args)}\nversions: {versions()}\nlogs: {out}")
     run_id = uuid.uuid4().hex[:8]
     queue = f"forumq.bench.{run_id}"
-    with stack.fresh_database(args.pg_admin_url, keep=args.keep_db) as database_url:
-        seed = stack.seed(database_url, max(1, args.topics))
+    with databases.fresh_database(
+        args.pg_admin_url, prefix="forumq_bench", keep=args.keep_db
+    ) as database_url:
+        seed = databases.seed(database_url, max(1, args.topics))
         env = {
             "FORUMQ_DATABASE_URL": database_url,
             "FORUMQ_BROKER_URL": args.redis_url,
             "FORUMQ_INTERACTIVE_QUEUE": queue,
             # Workers consume the bulk queue too: never the shared default one.
             "FORUMQ_BULK_QUEUE": f"forumq.bench.bulk.{run_id}",
-            "FORUMQ_JWT_SECRET": "bench-jwt-secret",
+            "FORUMQ_JWT_SECRET": "forumq-bench-jwt-secret-0123456789abcdef",
         }
         say(f"database {database_url.rsplit('/', 1)[1]}, queue {queue}, topics {seed.tids}")
         try:
@@ -542,7 +547,7 @@ def main(argv: list[str] | None = None) -> None:
                 if "c" in only:
                     sync_latency(ctx, api)
         finally:
-            stack.purge_queue(args.redis_url, run_id)
+            databases.purge_queue(args.redis_url, run_id)
     summary(ctx, command)
     if args.json:
         args.json.write_text(json.dumps(ctx.results, indent=2, default=str))

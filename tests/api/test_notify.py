@@ -3,27 +3,31 @@ without reading the job back; ids-only notices (bulk jobs, big answers) still wa
 
 import asyncio
 import uuid
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
+from api.waiter import Waiter
+from devstack import databases, servers
+from forum.jobqueue import notices
+from forum.jobqueue.notices import Notifier
 from forum.models import Job, Post
-from tests.conftest import Stack
-from workers import notify
-from workers.notify import Publisher, Waiter
+from tests.support import Stack, reply_job
 
 CONTENT = "Content that is long enough"
 
 
 def test_notice_round_trip_keeps_small_answers_and_drops_big_ones() -> None:
     small = {"state": "succeeded", "result": {"pid": 7, "content": "é"}, "error": None}
-    big = {"state": "succeeded", "result": {"content": "x" * notify.MAX_ANSWER_BYTES}}
+    big = {"state": "succeeded", "result": {"content": "x" * notices.MAX_ANSWER_BYTES}}
     failed = {"state": "failed", "result": None, "error": {"kind": "not-found", "key": "no-topic"}}
-    data = notify.encode(["a", "b", "c", "d"], {"a": small, "b": big, "c": failed})
-    assert notify.decode(data) == {"a": small, "b": None, "c": failed, "d": None}
+    data = notices.encode(["a", "b", "c", "d"], {"a": small, "b": big, "c": failed})
+    assert notices.decode(data) == {"a": small, "b": None, "c": failed, "d": None}
     # Ids only: the format workers used before, and bulk jobs still use.
-    assert notify.encode(["a", "b"]) == b"a,b"
-    assert notify.decode(b"a,b") == {"a": None, "b": None}
+    assert notices.encode(["a", "b"]) == b"a,b"
+    assert notices.decode(b"a,b") == {"a": None, "b": None}
 
 
 def test_waiter_gets_the_answer_published_by_a_worker(redis_url: str, pg_url: str) -> None:
@@ -36,7 +40,7 @@ def test_waiter_gets_the_answer_published_by_a_worker(redis_url: str, pg_url: st
         try:
             with_answer, ids_only = waiter.expect(job_id), waiter.expect(other)
             await asyncio.sleep(0.3)  # subscribed
-            publisher = Publisher(redis_url)
+            publisher = Notifier(redis_url)
             publisher.job_finished([job_id], {job_id: answer})
             publisher.job_finished([other])
             return (
@@ -50,19 +54,33 @@ def test_waiter_gets_the_answer_published_by_a_worker(redis_url: str, pg_url: st
 
 
 @pytest.mark.parametrize("router", ["v1", "v2"])
-def test_sync_reply_answers_from_the_notice_like_the_job(stack: Stack, router: str) -> None:
-    with stack.client(stack.admin_token, Prefer="wait=10") as client:
-        topic = client.post(
-            f"/api/{router}/topics", json={"cid": stack.cid, "title": "Notices", "content": CONTENT}
-        )
-        assert topic.status_code == 200, topic.text
-        tid = topic.json()["payload"]["topicData"]["tid"]
-        reply = client.post(f"/api/{router}/topics/{tid}", json={"content": CONTENT})
-        missing = client.post(f"/api/{router}/topics/99999999", json={"content": CONTENT})
-    assert reply.status_code == 200, reply.text
+def test_sync_reply_answers_from_the_notice_like_the_job(
+    stack: Stack, router: str, tmp_path: Path
+) -> None:
+    """An API beside the stack's worker, on its queue, that logs each job a waiting
+    request reads back: with working notices none is (the body would be the same)."""
+    log = tmp_path / "api.log"
+    argv = ["-m", "tests.api.watched_api", "serve"]
+    with servers.http_server(argv, stack.env, log) as (base_url, _api):
+        headers = {"Authorization": f"Bearer {stack.admin_token}", "Prefer": "wait=10"}
+        with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+            topic = client.post(
+                f"/api/{router}/topics",
+                json={"cid": stack.cid, "title": "Notices", "content": CONTENT},
+            )
+            assert topic.status_code == 200, topic.text
+            tid = topic.json()["payload"]["topicData"]["tid"]
+            # The API subscribes to notices in the background as it starts: by now it has.
+            before = log.stat().st_size
+            reply = client.post(f"/api/{router}/topics/{tid}", json={"content": CONTENT})
+            missing = client.post(f"/api/{router}/topics/99999999", json={"content": CONTENT})
+        assert reply.status_code == 200, reply.text
+        assert missing.status_code == 404, missing.text
+        read_back = [line for line in log.read_bytes()[before:].splitlines()
+                     if line.startswith(b"read back")]  # fmt: skip
+    assert read_back == [], "a waiting request read its job back instead of using the notice"
     post = reply.json()["payload"]
     assert post["tid"] == tid and post["content"] == CONTENT
-    assert missing.status_code == 404, missing.text
     with stack.session() as session:
         stored = session.get(Post, post["pid"])
         assert stored is not None and stored.content == CONTENT
@@ -83,14 +101,13 @@ def test_waiting_on_the_job_route_misses_no_notice(
 
     from api import jobs as job_route
     from api.app import create_app
-    from forum import jobs
     from forum.db import transaction
+    from forum.jobqueue import store as jobs
     from forumq.settings import Settings
-    from tests.api.test_submitter import job_row
-    from tests.conftest import seed
 
-    uid, _master, token, _cid = seed(pg_url)
-    row = job_row(1, uid, "finishes during the read")
+    seed = databases.seed(pg_url)
+    uid, token = seed.admin_uid, seed.admin_token
+    row = reply_job(1, uid, "finishes during the read")
     with transaction(pg_url) as session:
         jobs.insert_jobs(session, [row])
     read = job_route._load
@@ -103,7 +120,7 @@ def test_waiting_on_the_job_route_misses_no_notice(
                 stored = session.get(Job, job.seq)
                 assert stored is not None
                 jobs.finish(stored, result={"pid": 1})
-            Publisher(redis_url).job_finished([job_id])
+            Notifier(redis_url).job_finished([job_id])
         return job
 
     monkeypatch.setattr(job_route, "_load", read_then_finish)
