@@ -184,6 +184,7 @@ def run_http(path: Path, url: str, token: str, uid: int | None, size: int, resum
             raise ImportError_(f"job {batch.job_id} {job['state']}: {job.get('error')}")
         result = job["result"]["payload"]
         summary.items += result["total"]
+        summary.existing += result.get("existing", 0)
         if result["failed"]:
             for item in client.failed_items(batch.job_id or "", result["total"]):
                 summary.fail(batch.lines[item["index"]], _describe(item))

@@ -6,8 +6,10 @@ SQLite-backed Celery broker, both files in the current directory.
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from forumq import problems
 
 
 class Settings(BaseSettings):
@@ -86,6 +88,11 @@ class Settings(BaseSettings):
     max_attempts: int = 5
     idempotency_retention_hours: float = 24.0
     job_retention_hours: float = 168.0
+
+    # A malformed URL is refused when the settings are read, naming the variable.
+    _database_url = field_validator("database_url")(problems.check_database_url)
+    _broker_url = field_validator("broker_url")(problems.check_broker_url)
+    _notify_url = field_validator("notify_url")(problems.check_redis_url)
 
     @property
     def resolved_notify_url(self) -> str | None:

@@ -10,11 +10,14 @@ import logging
 import threading
 
 from celery.signals import worker_ready, worker_shutdown
+from kombu.exceptions import OperationalError as KombuOperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from forum import jobs
 from forum.clock import now_ms
 from forum.db import transaction
+from forumq.problems import one_line
 from forumq.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -69,8 +72,11 @@ def _run() -> None:
     while not _stop.wait(interval):
         try:
             sweep_once()
-        except Exception:  # the database or broker is down: try again next round
-            log.warning("sweep failed", exc_info=True)
+        except (DBAPIError, OSError, KombuOperationalError) as exc:
+            # The database or broker is down: one line a round, not a traceback.
+            log.warning("sweep failed, next try in %gs: %s", interval, one_line(exc))
+        except Exception:
+            log.exception("sweep failed")
 
 
 @worker_ready.connect

@@ -80,8 +80,13 @@ def test_a_poison_item_fails_alone(
             harness.kill_group(worker)
         total = TOPICS + 2
         assert job["state"] == "succeeded", job
-        assert job["progress"] == {"done": total, "failed": 1, "total": total}
-        assert job["result"]["payload"] == {"total": total, "succeeded": total - 1, "failed": 1}  # type: ignore[index]
+        assert job["progress"] == {"done": total, "failed": 1, "existing": 0, "total": total}
+        assert job["result"]["payload"] == {
+            "total": total,
+            "succeeded": total - 1,
+            "failed": 1,
+            "existing": 0,
+        }  # type: ignore[index]
         assert [item["index"] for item in items] == list(range(total))
         failed = [item for item in items if item["state"] == "failed"]
         assert [item["external_id"] for item in failed] == [POISON_ID]

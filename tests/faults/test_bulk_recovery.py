@@ -67,6 +67,7 @@ def test_bulk_worker_killed_mid_import(tmp_path: Path) -> None:
             "total": TOPICS + 2,
             "succeeded": TOPICS + 2,
             "failed": 0,
+            "existing": 0,
         }
         assert b"re-published" in (tmp_path / "worker.log").read_bytes()
         with engine_for(forum.database_url).connect() as conn:

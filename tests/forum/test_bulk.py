@@ -274,7 +274,7 @@ def test_redelivered_chunk_applies_nothing_twice(db_url: str) -> None:
         assert session.scalar(select(func.count()).select_from(Post)) == posts
         job = jobs.get(session, job_id)
         assert job is not None and job.state == "running"
-        assert job.progress == {"done": 5, "failed": 0, "total": 10}
+        assert job.progress == {"done": 5, "failed": 0, "existing": 0, "total": 10}
         # Counted once, as running since the first chunk began.
         started = job.started_at
         assert job.attempts == 1 and started is not None and started > T0
@@ -284,7 +284,7 @@ def test_redelivered_chunk_applies_nothing_twice(db_url: str) -> None:
         job = jobs.get(session, job_id)
         assert job is not None and job.state == "succeeded"
         assert job.attempts == 1 and job.started_at == started
-        assert job.result == {"total": 10, "succeeded": 10, "failed": 0}
+        assert job.result == {"total": 10, "succeeded": 10, "failed": 0, "existing": 0}
         rows = bulk_jobs.items_page(session, job_id, 0, 100)
         assert [r["index"] for r in rows] == list(range(10))
         assert {r["state"] for r in rows} == {"created"}
@@ -307,7 +307,12 @@ def test_reply_waits_for_its_topic_in_an_earlier_chunk(db_url: str) -> None:
     assert done.applied == 4 and done.finished and not done.deferred
     with transaction(db_url) as session:
         job = jobs.get(session, job_id)
-        assert job is not None and job.result == {"total": 8, "succeeded": 8, "failed": 0}
+        assert job is not None and job.result == {
+            "total": 8,
+            "succeeded": 8,
+            "failed": 0,
+            "existing": 0,
+        }
 
 
 def test_items_recorded_by_another_delivery_are_refused(db_url: str) -> None:
