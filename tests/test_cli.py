@@ -7,6 +7,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from celery import Celery
 from sqlalchemy import text
@@ -23,15 +24,16 @@ from tests import servers
 
 
 def forumq(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
+    cwd: Path, *args: str, columns: int = 200, **settings: str
 ) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("FORUMQ_")}
-    environ["FORUMQ_DATABASE_URL"] = f"sqlite:///{cwd / 'cli.sqlite3'}"
-    environ["COLUMNS"] = "200"  # keep rich from wrapping tables
+    """``forumq ARGS`` on the directory's SQLite file; ``settings`` as FORUMQ_ variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORUMQ_")}
+    env["FORUMQ_DATABASE_URL"] = f"sqlite:///{cwd / 'cli.sqlite3'}"
+    env.update({f"FORUMQ_{name.upper()}": value for name, value in settings.items()})
+    env["COLUMNS"] = str(columns)  # rich wraps tables at the terminal's width
     return subprocess.run(
         [sys.executable, "-m", "forumq", *args],
-        cwd=cwd, env={**environ, **(env or {})}, capture_output=True, text=True, timeout=60,
-        check=False,
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 
 
@@ -171,7 +173,7 @@ def test_version(tmp_path: Path) -> None:
 def test_a_malformed_url_is_one_line(
     tmp_path: Path, command: str, variable: str, value: str, says: str
 ) -> None:
-    result = forumq(tmp_path, command, env={f"FORUMQ_{variable}": value})
+    result = forumq(tmp_path, command, **{variable.lower(): value})
     assert result.returncode == 2
     line = error_line(result)
     assert line.startswith(f"error: FORUMQ_{variable}: {value!r}"), line
@@ -180,14 +182,14 @@ def test_a_malformed_url_is_one_line(
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
-    result = forumq(tmp_path, "--debug", "migrate", env={"FORUMQ_DATABASE_URL": "not a url"})
+    result = forumq(tmp_path, "--debug", "migrate", database_url="not a url")
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "not a database URL" in result.stderr
 
 
 def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
     closed = f"postgresql+psycopg://forumq:secret@127.0.0.1:{servers.free_port()}/forumq"
-    result = forumq(tmp_path, "migrate", env={"FORUMQ_DATABASE_URL": closed})
+    result = forumq(tmp_path, "migrate", database_url=closed)
     assert result.returncode == 2
     line = error_line(result)
     assert line.startswith("error: cannot reach the database postgresql+psycopg://forumq:***@127")
@@ -200,7 +202,7 @@ def test_an_unwritable_directory_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "blocked").write_text("")
     url = f"sqlite:///{tmp_path / 'blocked' / 'forumq.sqlite3'}"
     result = forumq(tmp_path, "up", "--port", str(servers.free_port()),
-                    env={"FORUMQ_DATABASE_URL": url})  # fmt: skip
+                    database_url=url)  # fmt: skip
     assert result.returncode == 2
     line = error_line(result)
     assert "cannot open the SQLite database" in line and "writable" in line
@@ -245,7 +247,7 @@ def test_jobs_list_shows_whole_ids_that_retry_takes_by_prefix(home: Path) -> Non
             session.add(Job(id=job_id, kind="topic.create", router="v2", actor_uid=1, command={},
                             state="failed", created_at=0, enqueued_at=0, attempts=1,
                             error={"key": "no-topic"}))  # fmt: skip
-    listed = forumq(home, "jobs", "list", "--state", "failed", env={"COLUMNS": "80"})
+    listed = forumq(home, "jobs", "list", "--state", "failed", columns=80)
     assert listed.returncode == 0, listed.stderr
     assert all(job_id in listed.stdout for job_id in ids), listed.stdout
     ambiguous = forumq(home, "jobs", "retry", "aaaa")
@@ -266,9 +268,7 @@ def test_serve_and_up_on_a_port_in_use_exit_at_once(tmp_path: Path, redis_url: s
             f"error: cannot listen on 127.0.0.1:{port}: in use. Stop what uses it, or pass --port"
         )
         # The production shape (Redis notifications) and the embedded default.
-        served = forumq(
-            tmp_path, "serve", "--port", str(port), env={"FORUMQ_BROKER_URL": redis_url}
-        )
+        served = forumq(tmp_path, "serve", "--port", str(port), broker_url=redis_url)
         upped = forumq(tmp_path, "up", "--port", str(port))
     for result in (served, upped):
         assert result.returncode == 2
@@ -297,3 +297,39 @@ def test_a_worker_whose_database_is_down_logs_a_line_per_retry(
     assert "Traceback" not in text, text
     failed = [line for line in text.splitlines() if "sweep failed" in line]
     assert len(failed) >= 2 and all("Connection refused" in line for line in failed), text
+
+
+SERVER_DATABASE = "postgresql+psycopg://nobody@127.0.0.1:1/none"  # never reached
+
+
+@pytest.mark.parametrize("secret", ["change-me", "secret", "CHANGEME", "s" * 31, "é" * 15])
+def test_serve_refuses_a_weak_jwt_secret_on_a_server_database(tmp_path: Path, secret: str) -> None:
+    refused = forumq(tmp_path, "serve", database_url=SERVER_DATABASE, jwt_secret=secret)
+    assert refused.returncode == 1
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "FORUMQ_JWT_SECRET" in lines[0], refused.stderr
+    assert "forumq secret" in lines[0]
+
+
+def test_forumq_secret_prints_a_strong_secret(tmp_path: Path) -> None:
+    from api.auth import jwt_secret_weakness
+
+    printed = [forumq(tmp_path, "secret") for _ in range(2)]
+    values = [result.stdout.strip() for result in printed]
+    assert all(result.returncode == 0 for result in printed)
+    assert values[0] != values[1] and all(len(value.encode()) >= 48 for value in values)
+    assert [jwt_secret_weakness(value) for value in values] == [None, None]
+
+
+def test_serve_on_the_embedded_default_warns_of_a_weak_secret(tmp_path: Path) -> None:
+    from tests import servers
+
+    assert forumq(tmp_path, "migrate").returncode == 0
+    log = tmp_path / "serve.log"
+    env = {"FORUMQ_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+           "FORUMQ_BROKER_URL": f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}",
+           "FORUMQ_JWT_SECRET": "secret"}  # fmt: skip
+    with servers.running_api(env, log) as base_url:
+        ping = httpx.get(f"{base_url}/api/health")
+    assert ping.status_code == 200
+    assert "warning: FORUMQ_JWT_SECRET is a well-known value" in log.read_text()
