@@ -334,7 +334,12 @@ def test_items_recorded_by_another_delivery_are_refused(db_url: str) -> None:
         rows = bulk_jobs.items_page(session, job_id, 0, 100)
         assert [r["index"] for r in rows] == [0, 1, 2, 3]
         job = jobs.get(session, job_id)
-        assert job is not None and job.progress == {"done": 4, "failed": 0, "total": 4}
+        assert job is not None and job.progress == {
+            "done": 4,
+            "failed": 0,
+            "existing": 0,
+            "total": 4,
+        }
 
 
 def _results(url: str, job_id: str) -> list[tuple[str, int | None]]:
@@ -456,8 +461,13 @@ def _assert_applied_but(url: str, job_id: str, items: list[dict[str, Any]], bad:
     with transaction(url) as session:
         job = jobs.get(session, job_id)
         assert job is not None and job.state == "succeeded"
-        assert job.progress == {"done": len(items), "failed": 1, "total": len(items)}
-        assert job.result == {"total": len(items), "succeeded": len(items) - 1, "failed": 1}
+        assert job.progress == {"done": len(items), "failed": 1, "existing": 0, "total": len(items)}
+        assert job.result == {
+            "total": len(items),
+            "succeeded": len(items) - 1,
+            "failed": 1,
+            "existing": 0,
+        }
         prefix = items[2]["external_id"][:-2]
         titles = session.scalars(
             select(Topic.title).where(Topic.external_id.like(f"{prefix}t%"))
@@ -515,7 +525,12 @@ def test_a_chunk_delivered_again_without_a_fault_is_applied_in_full(
         recorded = session.scalars(select(JobChunk.count).where(JobChunk.job_id == job_id))
         assert sorted(recorded) == [3, 3]  # split in two halves, each applied
         job = jobs.get(session, job_id)
-        assert job is not None and job.result == {"total": 6, "succeeded": 6, "failed": 0}
+        assert job is not None and job.result == {
+            "total": 6,
+            "succeeded": 6,
+            "failed": 0,
+            "existing": 0,
+        }
         posts = session.scalar(select(func.count()).select_from(Post))
     # Delivered once more (the first delivery's message, redelivered): nothing twice.
     assert _deliver([job_id, packed, 0], published, retries=2) == 0
