@@ -4,11 +4,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette._utils import get_route_path
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -21,6 +19,7 @@ from api import (
     categories,
     envelopes,
     groups,
+    health,
     jobs,
     metrics,
     openapi,
@@ -35,7 +34,6 @@ from api.errors import ApiError
 from api.submitter import Submitter
 from api.waiter import Waiter
 from api.writes import Writes
-from forum.db import engine_for
 from forum.jobqueue.intake import Intake
 from forum.jobqueue.tasks import Publisher, make_celery
 from forumq.runtime import tune_gc
@@ -158,18 +156,6 @@ class UnexpectedErrors:
             await response(scope, receive, send)
 
 
-async def health(request: Request) -> Response:
-    def check() -> None:
-        with engine_for(request.app.state.settings.database_url).connect() as conn:
-            conn.execute(text("SELECT 1"))
-
-    try:
-        await run_in_threadpool(check)
-    except Exception as exc:
-        return envelopes.JSONResponse({"status": "unavailable", "database": str(exc)}, 503)
-    return envelopes.JSONResponse({"status": "ok"})
-
-
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
 
@@ -201,7 +187,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *jobs.routes,
         *openapi.routes(),
         Mount(settings.upload_url_prefix.rstrip("/"), app=util.UploadedFiles(settings)),
-        Route("/api/health", health, methods=["GET"]),
+        *health.routes,
         Route("/metrics", metrics.metrics, methods=["GET"]),
     ]
     app = Starlette(

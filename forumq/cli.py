@@ -328,8 +328,9 @@ def _whole_job_id(session: Session, given: str) -> str:
     return found[0]
 
 
+@app.command("bootstrap")
 def bootstrap_admin() -> None:
-    """On an empty database: a first admin and a master token, printed once."""
+    """On a database without users: create 'admin' and print a master token, once."""
     from forum import tokens
     from forum.db import transaction
     from forum.models import User
@@ -337,11 +338,12 @@ def bootstrap_admin() -> None:
 
     with transaction(get_settings().database_url) as session:
         if session.scalar(select(func.count()).select_from(User)):
+            err.print("the database has users already: nothing to do")
             return
         admin = create_user(session, None, "admin", admin=True)
         secret = tokens.create_master_token(session)
         err.print(f"[bold]Created user 'admin' (uid {admin.uid}), an administrator.[/bold]")
-        err.print("Master token (shown once; act as a user with _uid):")
+        err.print(f"Master token (shown once; it acts as the user given by _uid={admin.uid}):")
         typer.echo(secret)
 
 

@@ -333,3 +333,17 @@ def test_serve_on_the_embedded_default_warns_of_a_weak_secret(tmp_path: Path) ->
         ping = httpx.get(f"{base_url}/api/health")
     assert ping.status_code == 200
     assert "warning: FORUMQ_JWT_SECRET is a well-known value" in log.read_text()
+
+
+def test_bootstrap_creates_the_first_admin_once(tmp_path: Path) -> None:
+    assert forumq(tmp_path, "migrate").returncode == 0
+    first = forumq(tmp_path, "bootstrap")
+    again = forumq(tmp_path, "bootstrap")
+    assert first.returncode == again.returncode == 0, first.stderr + again.stderr
+    token = first.stdout.strip()
+    assert first.stdout == token + "\n" and len(token) == 36
+    assert "Created user 'admin' (uid 1)" in first.stderr
+    assert again.stdout == "" and "nothing to do" in again.stderr
+    with session_factory(database_url(tmp_path))() as session:
+        found = tokens.lookup(session, token)
+        assert found is not None and found.is_master and is_admin(session, 1)

@@ -192,6 +192,10 @@ def test_cli_import_streams_batches_and_resumes(bulk_stack: Stack, tmp_path: Pat
     items = forum_items(p, bulk_stack.cid)
     export = tmp_path / "export.ndjson"
     export.write_bytes(ndjson(items[:5]) + b"{broken\n" + ndjson(items[5:]))
+    master = (str(export), "--url", bulk_stack.base_url, "--token", bulk_stack.master_token)
+    without_uid = _forumq_import(bulk_stack, *master)
+    assert without_uid.returncode == 1
+    assert b"a master token acts as a user: give --uid" in without_uid.stderr
     args = (str(export), "--url", bulk_stack.base_url, "--token", bulk_stack.admin_token)
     done = _forumq_import(bulk_stack, *args, "--batch", "3")
     assert done.returncode == 2, done.stderr  # one malformed line: reported, the rest applied
