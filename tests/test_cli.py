@@ -14,13 +14,13 @@ from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from api.app import create_app
+from devstack import servers
 from forum import tokens
 from forum.db import session_factory, transaction
 from forum.migrate import head_revision, upgrade
 from forum.models import Job, User
 from forum.privileges import is_admin
 from forumq.settings import Settings
-from tests import servers
 
 
 def forumq(

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import httpx
 
+from devstack import servers
 from forum.migrate import head_revision, upgrade
-from tests import servers
-from tests.conftest import Stack
+from tests.support import Stack
 
 
 def test_a_running_stack_is_ready(any_stack: Stack) -> None:
