@@ -288,7 +288,7 @@ def test_a_worker_whose_database_is_down_logs_a_line_per_retry(
         "FORUMQ_SWEEP_INTERVAL_SECONDS": "0.5",
     }
     log = tmp_path / "worker.log"
-    with servers.running_worker(env, log, "--concurrency=1"):
+    with servers.running_worker(env, log, 1):
         sender = Celery(broker=redis_url)
         sender.send_task("forumq.apply_jobs", args=[[str(uuid.uuid4())]], queue=queue)
         servers.wait_until(lambda: log.read_text().count("retry: Retry in") >= 3, 30, "retries")
