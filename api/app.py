@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import (
     bulk,
     categories,
+    docs,
     envelopes,
     groups,
     health,
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount("/api/v2", app=PathIndexedRouter(plugin_router("v2"))),
         *jobs.routes,
         *openapi.routes(),
+        *docs.routes,
         Mount(settings.upload_url_prefix.rstrip("/"), app=util.UploadedFiles(settings)),
         *health.routes,
         Route("/metrics", metrics.metrics, methods=["GET"]),
