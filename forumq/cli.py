@@ -1,9 +1,11 @@
 """The ``forumq`` command line (Typer)."""
 
 import importlib.metadata
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated
@@ -28,6 +30,7 @@ app.add_typer(token_app, name="token")
 jobs_app = typer.Typer(help="Inspect and re-run jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 err = Console(stderr=True)
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 debug = False
 
 
@@ -150,10 +153,22 @@ def worker(
     ctx: typer.Context,
     queues: Annotated[str | None, typer.Option(help="Comma-separated queues to consume.")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Worker processes/threads.")] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve this worker's Prometheus metrics on this port (/metrics)."),
+    ] = None,
 ) -> None:
     """Run a Celery worker; extra options pass through to ``celery worker``."""
+    if metrics_port is not None:
+        problems.ensure_port_free("0.0.0.0", metrics_port)
+        # Before prometheus-client is imported: every pool process writes its samples
+        # to files in this directory, and the main process serves their sum.
+        os.environ.setdefault(METRICS_DIR, tempfile.mkdtemp(prefix="forumq-metrics-"))
+    from workers import observe
     from workers.apply import celery_app
 
+    if metrics_port is not None:
+        observe.serve_metrics(metrics_port)
     argv = ["worker", "--loglevel=INFO"]
     # By default one worker serves both queues; a deployment that imports a lot runs
     # dedicated workers (--queues forumq.bulk) so interactive writes never wait.
