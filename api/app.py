@@ -32,6 +32,7 @@ from api import (
 )
 from api.auth import Authenticator
 from api.errors import ApiError
+from api.request_ids import RequestIds
 from api.submitter import Submitter
 from api.waiter import Waiter
 from api.writes import Writes
@@ -195,7 +196,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(UnexpectedErrors)],
+        middleware=[Middleware(RequestIds), Middleware(UnexpectedErrors)],
         exception_handlers={
             ApiError: api_error,
             HTTPException: http_error,

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from forumq import problems
+from forumq import logs, problems
 from forumq.importer import IN_FLIGHT
 from forumq.settings import get_settings
 
@@ -122,8 +122,10 @@ def serve(
 
     _check_jwt_secret()
     problems.ensure_port_free(host, port)
+    log_config = logs.uvicorn_config(get_settings().log_format) or uvicorn.config.LOGGING_CONFIG
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", access_log=access_log, timeout_graceful_shutdown=30)  # fmt: skip
+                log_level="info", access_log=access_log, timeout_graceful_shutdown=30,
+                log_config=log_config)  # fmt: skip
 
 
 def _check_jwt_secret() -> None:

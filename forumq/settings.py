@@ -6,6 +6,7 @@ SQLite-backed Celery broker, both files in the current directory.
 
 from dataclasses import fields
 from functools import cached_property, lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +63,9 @@ class Settings(BaseSettings):
     newbie_reputation_threshold: int = NODEBB.newbie_reputation_threshold
     post_delete_duration: int = NODEBB.post_delete_duration
     prevent_topic_delete_after_replies: int = NODEBB.prevent_topic_delete_after_replies
+
+    # "text" or "json" (one object per line, with request and job ids).
+    log_format: Literal["text", "json"] = "text"
 
     interactive_queue: str = "forumq.writes"
     # Bulk import (POST /api/v2/bulk): its own queue, so interactive writes never

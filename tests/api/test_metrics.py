@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import httpx
+import orjson
 
 from devstack import databases, servers
 from forum.migrate import upgrade
@@ -37,12 +38,14 @@ def test_workers_count_log_and_time_the_jobs_they_finish(tmp_path: Path) -> None
     }
     port, log = servers.free_port(), tmp_path / "worker.log"
     worker = servers.start(
-        ["-m", "forumq", "worker", "--concurrency=2", f"--metrics-port={port}"], env, log
-    )
+        ["-m", "forumq", "worker", "--concurrency=2", f"--metrics-port={port}"],
+        {**env, "FORUMQ_LOG_FORMAT": "json"}, log,
+    )  # fmt: skip
     try:
         servers.wait_until(lambda: b"ready." in log.read_bytes(), 90, "celery worker")
         with servers.running_api(env, tmp_path / "api.log") as base_url:
-            headers = {"Authorization": f"Bearer {seed.admin_token}", "Prefer": "wait=30"}
+            headers = {"Authorization": f"Bearer {seed.admin_token}", "Prefer": "wait=30",
+                       "X-Request-ID": "req-42"}  # fmt: skip
             with httpx.Client(base_url=base_url, headers=headers, timeout=40) as client:
                 answers = [
                     client.post("/api/v1/topics", json={"title": f"Counted {n}", "cid": seed.cid,
@@ -57,6 +60,7 @@ def test_workers_count_log_and_time_the_jobs_they_finish(tmp_path: Path) -> None
     finally:
         servers.stop(worker)
     assert [a.status_code for a in answers] == [200, 200, 202]
+    assert {a.headers["x-request-id"] for a in answers} == {"req-42"}
     assert failed["state"] == "failed"
     samples = parse(worker_metrics)
     queue = "forumq.writes"
@@ -67,13 +71,20 @@ def test_workers_count_log_and_time_the_jobs_they_finish(tmp_path: Path) -> None
     assert samples[f'forumq_batch_jobs_sum{{queue="{queue}"}}'] == 3
     assert samples[f'forumq_apply_seconds_count{{queue="{queue}"}}'] >= 1
     assert parse(backlog)[f'forumq_oldest_unfinished_job_age_seconds{{queue="{queue}"}}'] == 0
-    lines = log.read_text().splitlines()
-    mine = [line for line in lines if f"job {job_id} failed" in line]
-    assert len(mine) == 1, lines
-    assert mine[0].endswith(
+    lines = [orjson.loads(line) for line in log.read_bytes().splitlines() if line.startswith(b"{")]
+    mine = [line for line in lines if line.get("job_id") == job_id]
+    assert len(mine) == 1, lines  # FORUMQ_LOG_FORMAT=json: one object per line
+    assert mine[0]["message"] == (
         f"job {job_id} failed: no-topic (kind topics.reply, actor {seed.admin_uid})"
     )
-    assert any(f"batch on {queue}: 1 jobs, 1 failed (no-topic 1)" in line for line in lines)
+    assert mine[0]["level"] == "WARNING" and mine[0]["logger"] == "forumq.jobs"
+    assert (mine[0]["kind"], mine[0]["error"], mine[0]["actor_uid"]) == (
+        "topics.reply", "no-topic", seed.admin_uid,
+    )  # fmt: skip
+    batches = [line for line in lines if job_id in line.get("job_ids", [])]
+    assert batches and batches[0]["message"].startswith(
+        f"batch on {queue}: 1 jobs, 1 failed (no-topic 1)"
+    )
 
 
 def parse(exposition: str) -> dict[str, float]:
