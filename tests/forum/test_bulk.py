@@ -580,7 +580,7 @@ def test_a_chunk_the_database_keeps_failing_waits_for_the_sweeper(
     with transaction(worker_db) as session:
         job = jobs.get(session, job_id)
         assert job is not None and job.state == "queued"
-        assert job.progress == {"done": 0, "failed": 0, "total": len(items)}
+        assert job.progress == {"done": 0, "failed": 0, "existing": 0, "total": len(items)}
 
     monkeypatch.setattr(bulk_worker, "apply_chunk", real_apply_chunk)
     assert recover(worker_db, bulk_worker.publisher, job_id) == len(items)
