@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount, Route, Router
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from api import (
     bulk,
@@ -33,7 +33,7 @@ from api import (
 )
 from api.auth import Authenticator
 from api.errors import ApiError
-from api.request_ids import RequestIds
+from api.middleware import RequestIds, UnexpectedErrors
 from api.submitter import Submitter
 from api.waiter import Waiter
 from api.writes import Writes
@@ -129,34 +129,6 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def database_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("database unreachable on %s %s: %s", request.method, request.url.path, exc)
     return envelopes.error(envelopes.router_of(request.url.path), 503, headers={"Retry-After": "5"})
-
-
-class UnexpectedErrors:
-    """A bug answers the router's 500 envelope and keeps the connection usable
-    (Starlette's own last-resort handler re-raises, and uvicorn then drops it)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            if started:
-                raise
-            response = envelopes.error(envelopes.router_of(scope["path"]), 500)
-            await response(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
