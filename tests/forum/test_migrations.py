@@ -236,3 +236,12 @@ def test_chunk_crashes_are_a_table_and_the_revision_reverts(empty_database: str)
     assert "job_chunks" in _tables(empty_database)
     upgrade(empty_database)
     assert "job_chunk_crashes" in _tables(empty_database)
+
+
+def test_topics_by_last_reply_is_an_index_and_the_revision_reverts(empty_database: str) -> None:
+    upgrade(empty_database)
+    assert "ix_topics_lastposttime" in _topic_indexes(empty_database)
+    command.downgrade(alembic_config(empty_database), "0009")
+    assert "ix_topics_lastposttime" not in _topic_indexes(empty_database)
+    upgrade(empty_database)
+    assert "ix_topics_lastposttime" in _topic_indexes(empty_database)
