@@ -19,17 +19,16 @@ from sqlalchemy.orm import Session
 
 from forum.clock import now_ms
 from forum.db import transaction
-from forum.errors import ForumError, Kind, error_record
+from forum.errors import ErrorClass, ForumError, error_record
 from forum.jobqueue import store
 from forum.jobqueue.tasks import APPLY_JOBS
 from forum.models import Job
 from forum.rules import NODEBB, Rules
 from forumq.settings import get_settings
 from schemas import load_command
-from workers import registry
+from workers import commands
 from workers.celery_app import celery_app, notifier, publisher
 
-registry.load_handlers()
 log = logging.getLogger(__name__)
 # Connection lost, deadlock, serialization failure: worth retrying the whole batch.
 TRANSIENT = (OperationalError, InterfaceError)
@@ -59,10 +58,10 @@ def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) 
     try:
         command = load_command(job.command)
         if alone:
-            result = registry.run(session, job.actor_uid, command, rules)
+            result = commands.run(session, job.actor_uid, command, rules)
         else:
             with session.begin_nested():
-                result = registry.run(session, job.actor_uid, command, rules)
+                result = commands.run(session, job.actor_uid, command, rules)
     except TRANSIENT:
         raise  # the database itself failed: retry the whole batch
     except Exception as exc:
@@ -79,18 +78,18 @@ def failure(job_id: str, exc: Exception) -> dict[str, Any]:
     if isinstance(exc, ForumError):
         return exc.record()
     if isinstance(exc, ValidationError):
-        return error_record(Kind.BAD_REQUEST, "invalid-data", str(exc))
+        return error_record(ErrorClass.BAD_REQUEST, "invalid-data", str(exc))
     if isinstance(exc, IntegrityError):
         # A unique key taken by a concurrent write: this job's data, not the batch's.
         log.info("job %s conflicted: %s", job_id, exc.orig)
-        return error_record(Kind.BAD_REQUEST, "conflict", "[[error:conflict]]")
+        return error_record(ErrorClass.BAD_REQUEST, "conflict", "[[error:conflict]]")
     if isinstance(exc, DBAPIError):
         # The database refused this job's data (a value too long, ...): its writes are
         # rolled back and it fails alone; the rest of the batch goes on.
         log.warning("job %s refused by the database: %s", job_id, exc.orig)
-        return error_record(Kind.BAD_REQUEST, "invalid-data", "[[error:invalid-data]]")
+        return error_record(ErrorClass.BAD_REQUEST, "invalid-data", "[[error:invalid-data]]")
     log.error("job %s raised", job_id, exc_info=exc)
-    return error_record("internal", "internal-server-error", "[[error:internal]]")
+    return error_record(ErrorClass.INTERNAL, "internal-server-error", "[[error:internal]]")
 
 
 @dataclass
@@ -200,7 +199,7 @@ def _apply_locked(
             continue
         if job.attempts > max_attempts:
             reason = "[[error:too-many-attempts]]"  # it kept killing its worker
-            store.finish(job, error=error_record("internal", "too-many-attempts", reason))
+            store.finish(job, error=error_record(ErrorClass.INTERNAL, "too-many-attempts", reason))
         else:
             started = now_ms()
             apply_job(session, job, rules, alone=alone)
@@ -215,7 +214,9 @@ def fail_batch(database_url: str, job_ids: Sequence[str], reason: str) -> list[s
     with transaction(database_url, pre_ping=PRE_PING) as session:
         pending = store.lock_unfinished(session, job_ids)
         for job in pending:
-            store.finish(job, error=error_record("unavailable", "service-unavailable", reason))
+            store.finish(
+                job, error=error_record(ErrorClass.UNAVAILABLE, "service-unavailable", reason)
+            )
         return [job.id for job in pending]
 
 
