@@ -46,7 +46,7 @@ def test_a_poison_item_fails_alone(
             env["FORUMQ_BROKER_URL"] = f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
             env["FORUMQ_NOTIFY_URL"] = ""  # the API polls the jobs table
         log = tmp_path / "worker.log"
-        worker = servers.start_worker(env, log, module="tests.faults.poison_worker")
+        worker = servers.start_worker(env, log, module="tests.faults.poison_worker", own_group=True)
         headers = {"Authorization": f"Bearer {forum.token}"}
         try:
             with servers.running_api(env, tmp_path / "api.log") as base_url:

@@ -27,7 +27,7 @@ from forum.topics import create_topic, reply
 from forum.users import create_user, delete_user
 from forumq.settings import get_settings
 from schemas.bulk import parse_item
-from tests.support import new_category, new_user, unique, wait_until_blocked_by
+from tests.support import commit_once_blocked, new_category, new_user, unique
 from workers import bulk as bulk_worker
 from workers.bulk import apply_chunk, bulk_chunk
 
@@ -220,13 +220,11 @@ def test_a_concurrent_insert_of_the_address_fails_the_user_item_with_email_taken
     job_id = _job(pg_url, admin, items)
     first = session_factory(pg_url)()
     try:
-        holder = first.scalar(text("SELECT pg_backend_pid()"))
         create_user(first, None, unique(), email=email)  # flushed, not committed
         with ThreadPoolExecutor(1) as pool:
             chunk = pool.submit(apply_chunk, pg_url, job_id, list(enumerate(items)),
                                 optimistic=True)  # fmt: skip
-            wait_until_blocked_by(pg_url, holder)
-            first.commit()
+            commit_once_blocked(first, pg_url)
             outcome = chunk.result(timeout=60)
     finally:
         first.close()
