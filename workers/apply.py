@@ -8,6 +8,7 @@ waits for the worker that holds them: writes to one object land in acceptance or
 """
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,7 @@ from forum.models import Job
 from forum.rules import NODEBB, Rules
 from forumq.settings import get_settings
 from schemas import load_command
-from workers import commands
+from workers import commands, observe
 from workers.celery_app import celery_app, notifier, publisher
 
 log = logging.getLogger(__name__)
@@ -99,9 +100,13 @@ class Outcome:
     # Final answers of the finished jobs, for the completion notice.
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    # The same jobs, for the logs and metrics (workers.observe).
+    records: list[observe.Finished] = field(default_factory=list)
+
     def finish(self, job: Job) -> None:
         self.finished.append(job.id)
         self.answers[job.id] = {"state": job.state, "result": job.result, "error": job.error}
+        self.records.append(observe.Finished.of(job))
 
 
 class _MarkFirst(Exception):
@@ -225,6 +230,8 @@ def apply_jobs(self: Task, job_ids: list[str]) -> int:
     settings = get_settings()
     database_url = settings.database_url
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    queue = (self.request.delivery_info or {}).get("routing_key") or settings.interactive_queue
+    started = time.monotonic()
     try:
         outcome = apply_batch(database_url, job_ids, redelivered=redelivered,
                               rules=settings.rules, max_attempts=settings.max_attempts)  # fmt: skip
@@ -237,7 +244,7 @@ def apply_jobs(self: Task, job_ids: list[str]) -> int:
             countdown = min(2**self.request.retries * 0.25, 30)
             raise self.retry(exc=exc, countdown=countdown) from exc
     if outcome.deferred:
-        queue = (self.request.delivery_info or {}).get("routing_key")
         publisher.jobs(outcome.deferred, queue=queue, countdown=DEFER_SECONDS)
     notifier.job_finished(outcome.finished, outcome.answers)
+    observe.batch_finished(queue, outcome.records, time.monotonic() - started)
     return len(outcome.finished)

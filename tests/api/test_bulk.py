@@ -89,8 +89,9 @@ def test_ndjson_import_applies_all_chunks_and_lists_items(bulk_stack: Stack) -> 
             "total": 10,
             "succeeded": 8,
             "failed": 2,
+            "existing": 0,
         }
-        assert job["progress"] == {"done": 10, "failed": 2, "total": 10}
+        assert job["progress"] == {"done": 10, "failed": 2, "existing": 0, "total": 10}
         page = client.get(f"/api/jobs/{job['id']}/items", params={"offset": 2, "limit": 3})
         rest = client.get(f"/api/jobs/{job['id']}/items", params={"offset": 5, "limit": 100})
     assert page.status_code == 200, page.text
@@ -134,6 +135,7 @@ def test_resent_items_are_existing(bulk_stack: Stack) -> None:
             "total": 8,
             "succeeded": 8,
             "failed": 0,
+            "existing": 8,
         }
         views = client.get(f"/api/jobs/{job_id}/items").json()["payload"]["items"]
     assert {v["state"] for v in views} == {"existing"}
@@ -158,6 +160,7 @@ def test_an_item_with_a_nul_fails_alone_with_its_line(bulk_stack: Stack) -> None
             "total": 5,
             "succeeded": 4,
             "failed": 1,
+            "existing": 0,
         }
         views = client.get(f"/api/jobs/{job_id}/items").json()["payload"]["items"]
     assert views[3]["state"] == "failed" and views[3]["error"]["line"] == 4
@@ -208,10 +211,15 @@ def test_cli_import_streams_batches_and_resumes(bulk_stack: Stack, tmp_path: Pat
     items = forum_items(p, bulk_stack.cid)
     export = tmp_path / "export.ndjson"
     export.write_bytes(ndjson(items[:5]) + b"{broken\n" + ndjson(items[5:]))
+    master = (str(export), "--url", bulk_stack.base_url, "--token", bulk_stack.master_token)
+    without_uid = _forumq_import(bulk_stack, *master)
+    assert without_uid.returncode == 1
+    assert b"a master token acts as a user: give --uid" in without_uid.stderr
     args = (str(export), "--url", bulk_stack.base_url, "--token", bulk_stack.admin_token)
     done = _forumq_import(bulk_stack, *args, "--batch", "3")
     assert done.returncode == 2, done.stderr  # one malformed line: reported, the rest applied
-    assert b"line 6" in done.stderr and b"9 items, 1 failed" in done.stderr
+    assert b"line 6" in done.stderr
+    assert b"9 items (0 already existed), 1 failed" in done.stderr
     assert not (tmp_path / "export.ndjson.forumq-import").exists()
     with bulk_stack.session() as session:
         topic = session.scalar(select(Topic).where(Topic.external_id == f"{p}t1"))
@@ -223,11 +231,18 @@ def test_cli_import_streams_batches_and_resumes(bulk_stack: Stack, tmp_path: Pat
     (tmp_path / "export.ndjson.forumq-import").write_bytes(orjson.dumps(state))
     resumed = _forumq_import(bulk_stack, *args)
     assert resumed.returncode == 0, resumed.stderr
-    assert b"3 items, 0 failed" in resumed.stderr
+    assert b"3 items (3 already existed), 0 failed" in resumed.stderr
 
-    # --direct: the same domain code, straight to the database, re-sent items existing.
+    # --direct: the same domain code, straight to the database, re-sent items existing;
+    # a failed item's error is printed as it is (NodeBB's keys are not rich markup).
+    orphan = {"type": "reply", "external_id": f"{p}r9", "topic": f"{p}nowhere",
+              "user": f"{p}u1", "content": CONTENT}  # fmt: skip
+    export.write_bytes(export.read_bytes() + ndjson([orphan]))
     direct = _forumq_import(bulk_stack, str(export), "--direct", "--restart")
-    assert direct.returncode == 2 and b"9 items, 1 failed" in direct.stderr, direct.stderr
+    assert direct.returncode == 2, direct.stderr
+    assert b"10 items (8 already existed), 2 failed" in direct.stderr, direct.stderr
+    failed = f"failed line 10: reply '{p}r9': [[error:unknown-external-id, topic, {p}nowhere]]\n"
+    assert failed.encode() in direct.stderr, direct.stderr
     with bulk_stack.session() as session:
         topics = session.scalars(select(Topic).where(Topic.external_id == f"{p}t1")).all()
         assert len(topics) == 1 and topics[0].postcount == 3
@@ -261,7 +276,8 @@ def test_a_waited_for_answer_leads_to_the_failed_items(bulk_stack: Stack) -> Non
         assert answer.status_code == 200, answer.text
         payload = answer.json()["payload"]
         job_id = payload["job_id"]
-        assert payload == {"job_id": job_id, "total": 4, "succeeded": 3, "failed": 1}
+        assert payload == {"job_id": job_id, "total": 4, "succeeded": 3, "failed": 1,
+                           "existing": 0}  # fmt: skip
         assert answer.headers["location"] == f"/api/jobs/{job_id}"
         views = client.get(f"{answer.headers['location']}/items").json()["payload"]["items"]
     assert [v["state"] for v in views] == ["created"] * 3 + ["failed"]

@@ -129,6 +129,7 @@ def test_a_bulk_user_with_a_short_password_fails_alone(stack: Stack) -> None:
         "total": 2,
         "succeeded": 1,
         "failed": 1,
+        "existing": 0,
     }
     assert views[0]["state"] == "failed" and views[0]["external_id"] == f"{p}s"
     assert views[0]["error"]["message"] == "password-too-short"
