@@ -80,6 +80,10 @@ class PathIndexedRouter(Router):
         if scope["type"] != "http":
             await super().app(scope, receive, send)
             return
+        if scope["method"] not in METHODS:
+            allowed = self.allowed(scope)
+            if allowed:  # a known path: say which methods it takes (an unknown one is 404)
+                raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
         segment = get_route_path(scope)[1:].partition("/")[0]
         for item in self._candidates.get((segment, scope["method"]), ()):
             match, child_scope = item.matches(scope)
@@ -91,7 +95,17 @@ class PathIndexedRouter(Router):
                 return
         await super().app(scope, receive, send)
 
+    def allowed(self, scope: Scope) -> list[str]:
+        """The methods the routes matching this request's path take."""
+        methods: set[str] = set()
+        for item in self.routes:
+            match, _ = item.matches(scope)
+            if match is not Match.NONE:
+                methods.update(getattr(item, "methods", None) or ())
+        return [method for method in METHODS if method in methods]
 
+
+# The methods forumq serves; another one (TRACE, OPTIONS, ...) on a known path is 405.
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -112,13 +126,16 @@ async def api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     router = envelopes.router_of(request.url.path)
     metrics.REQUESTS.labels(router, exc.status).inc()
-    return envelopes.error(router, exc.status, exc.code, exc.message, exc.params, exc.headers)
+    message = exc.message if exc.key is None else envelopes.key_message(router, exc.key)
+    return envelopes.error(router, exc.status, exc.code, message, exc.params, exc.headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     router = envelopes.router_of(request.url.path)
-    # The plugin answers an unknown path, or a known one with another method, 404.
+    if exc.status_code == 405 and request.method not in METHODS:
+        return envelopes.error(router, 405, headers=exc.headers)
+    # The plugin answers an unknown path, or a known one with another of its methods, 404.
     status = 404 if exc.status_code in (404, 405) else exc.status_code
     return envelopes.error(router, status)
 
@@ -126,6 +143,22 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def database_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("database unreachable on %s %s: %s", request.method, request.url.path, exc)
     return envelopes.error(envelopes.router_of(request.url.path), 503, headers={"Retry-After": "5"})
+
+
+class TrailingSlash:
+    """``POST /api/v1/topics/`` is ``POST /api/v1/topics``, as Express routes it (not
+    strictly): served, not redirected (a 307 loses some clients' bodies)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith("/api/") and path.endswith("/"):
+            scope = {**scope, "path": path.rstrip("/")}
+            if scope.get("raw_path"):
+                scope["raw_path"] = scope["raw_path"].rstrip(b"/")
+        await self.app(scope, receive, send)
 
 
 class UnexpectedErrors:
@@ -204,7 +237,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(UnexpectedErrors)],
+        middleware=[Middleware(UnexpectedErrors), Middleware(TrailingSlash)],
         exception_handlers={
             ApiError: api_error,
             HTTPException: http_error,

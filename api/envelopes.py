@@ -15,6 +15,7 @@ MESSAGES = {
     "not-authorised": "A valid login session was not found. Please log in and try again.",
     "forbidden": "You are not authorised to make this call",
     "not-found": "Invalid API call",
+    "method-not-allowed": "This method is not served here; the Allow header lists those that are.",
     "payload-too-large": "The request body is larger than this server accepts.",
     "idempotency-key-reused": "This Idempotency-Key was used with a different request.",
     "conflict": "A request with this Idempotency-Key is still being processed.",
@@ -24,8 +25,9 @@ MESSAGES = {
 }
 STATUS_CODES = {
     400: "bad-request", 401: "not-authorised", 403: "forbidden", 404: "not-found",
-    409: "conflict", 413: "payload-too-large", 422: "idempotency-key-reused",
-    426: "upgrade-required", 500: "internal-server-error", 503: "service-unavailable",
+    405: "method-not-allowed", 409: "conflict", 413: "payload-too-large",
+    422: "idempotency-key-reused", 426: "upgrade-required", 500: "internal-server-error",
+    503: "service-unavailable",
 }  # fmt: skip
 # Forum error kinds -> HTTP status on every router.
 KIND_STATUS = {
@@ -55,10 +57,17 @@ def router_of(path: str) -> str:
     return V2  # forumq's own routes speak the plugin's envelope
 
 
+ACCEPTED_MESSAGE = "The write is queued and not applied yet: follow links.self for its result."
+
+
 def success_body(router: str, payload: Any, status: int = 200) -> dict[str, Any]:
     if router == V3:
         code, message = ("accepted", "Accepted") if status == 202 else ("ok", "OK")
         return {"status": {"code": code, "message": message}, "response": payload or {}}
+    if status == 202:
+        # Not the final answer: a plugin client checking ``code === "ok"`` must not
+        # take it for success (the plugin was synchronous and never answered 202).
+        return {"code": "accepted", "message": ACCEPTED_MESSAGE, "payload": payload or {}}
     return {"code": "ok", "payload": payload or {}}
 
 
@@ -81,6 +90,12 @@ def error(router: str, status: int, code: str | None = None, message: str | None
     return JSONResponse(error_body(router, status, code, message, params), status, headers)
 
 
+def key_message(router: str, key: str) -> str:
+    """NodeBB's error key as each router's message: the bare key on v1/v2
+    (``content-too-short``), core's ``[[error:content-too-short]]`` on v3."""
+    return f"[[error:{key}]]" if router == V3 else key
+
+
 def forum_error_status(router: str, record: dict[str, Any]) -> int:
     if router == V3 and record["key"] in V3_KEY_STATUS:
         return V3_KEY_STATUS[record["key"]]
@@ -95,7 +110,8 @@ def forum_error_body(router: str, record: dict[str, Any]) -> tuple[int, dict[str
     status = forum_error_status(router, record)
     if router == V3:
         return status, error_body(router, status, message=record["message"])
-    # A key that only repeats the code (``not-authorised``) gets the plugin's sentence.
-    plain = status == 404 or record["key"] == STATUS_CODES.get(status)
+    # A key that only repeats the code (``not-authorised``) gets the plugin's sentence;
+    # a missing object says which (``no-topic``), unlike an unknown route.
+    plain = record["key"] == STATUS_CODES.get(status)
     message = None if plain else record["key"]
     return status, error_body(router, status, message=message, params=record.get("args") or {})

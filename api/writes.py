@@ -83,6 +83,8 @@ def accepted(job: Job | dict[str, Any], router: str, extra: dict[str, Any] | Non
     job_id = job.id if isinstance(job, Job) else job["id"]
     state = job.state if isinstance(job, Job) else job["state"]
     payload = {"job_id": job_id, "state": state, "links": {"self": job_location(job_id)}}
+    if router == envelopes.V3:
+        payload["queued"] = True  # as core answers for a post held in its queue
     headers = {
         "Location": job_location(job_id),
         "Retry-After": "1",
@@ -133,7 +135,6 @@ class Writes:
         self._state = app_state
         settings = app_state.settings
         self._sessions = session_factory(settings.database_url)
-        self._default_wait = settings.default_wait
         self._max_wait = settings.max_wait
 
     def _load(self, job_id: str) -> Job | None:
@@ -197,7 +198,7 @@ class Writes:
     def _timeout(self, request: Request) -> float:
         """How long this request waits for its job, as its ``Prefer`` header asks."""
         prefer = parse_prefer(header(request, "prefer"))
-        return wait_seconds(prefer, self._default_wait, self._max_wait)
+        return wait_seconds(prefer, self._max_wait, self._max_wait)
 
     async def answer(
         self,

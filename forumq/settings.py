@@ -24,8 +24,8 @@ class Settings(BaseSettings):
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
     jwt_payload_key: str = ""
 
-    # Waiting for job results (seconds).
-    default_wait: float = 10.0
+    # Waiting for job results (seconds): a request without ``Prefer`` waits this long
+    # (the plugin was synchronous), ``Prefer: wait=N`` at most this long.
     max_wait: float = 60.0
     # At most this many jobs share one transaction and one broker message (a group is
     # whatever arrived while the previous group was being stored; no timer waits).
