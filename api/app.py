@@ -1,4 +1,5 @@
-"""The Starlette application: routers v1/v2, jobs, health and metrics."""
+"""The Starlette application: routers v1/v2 (the plugin), v3 (core), jobs, health and
+metrics."""
 
 import contextlib
 import logging
@@ -26,6 +27,7 @@ from api import (
     openapi,
     ping,
     posts,
+    sessions,
     topics,
     users,
     util,
@@ -43,11 +45,19 @@ log = logging.getLogger(__name__)
 RESOURCES = (users, groups, topics, posts, categories, util, bulk)
 
 
+# Core's Write API v3: the same commands under core's paths and envelope.
+CORE_RESOURCES = (users, groups, topics, posts, categories, ping, sessions)
+
+
 def plugin_router(version: str) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     for resource in RESOURCES:
         routes.extend(resource.routes(version))
     return routes + ping.routes()
+
+
+def core_router() -> list[BaseRoute]:
+    return [item for resource in CORE_RESOURCES for item in resource.core_routes()]
 
 
 class PathIndexedRouter(Router):
@@ -228,6 +238,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         Mount("/api/v1", app=PathIndexedRouter(plugin_router("v1"))),
         Mount("/api/v2", app=PathIndexedRouter(plugin_router("v2"))),
+        Mount("/api/v3", app=PathIndexedRouter(core_router())),
         *jobs.routes,
         *openapi.routes(),
         Mount(settings.upload_url_prefix.rstrip("/"), app=util.UploadedFiles(settings)),

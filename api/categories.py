@@ -145,3 +145,18 @@ def routes(version: str) -> list[DocumentedRoute]:
             ),
         ]
     return found  # fmt: skip
+
+
+def core_routes() -> list[DocumentedRoute]:
+    """NodeBB core's ``/api/v3/categories`` writes (nodebb-core.md §1.3)."""
+    cid = ("cid",)
+    return [
+        route("POST", "/categories", create_category, "Create a category", auth="admin",
+              body=CreateCategory, errors=(403,)),
+        route("PUT", "/categories/{cid}", update("v2"),
+              "Update a category's fields (unknown fields are refused)", auth="admin",
+              body=UpdateCategory, errors=(403, 404), server_fields=cid),
+        route("DELETE", "/categories/{cid}", category_write(PurgeCategory),
+              "Purge the category with all its topics and posts", auth="admin",
+              body=PurgeCategory, server_fields=cid, errors=(403, 404)),
+    ]  # fmt: skip

@@ -63,7 +63,8 @@ ACCEPTED_MESSAGE = "The write is queued and not applied yet: follow links.self f
 def success_body(router: str, payload: Any, status: int = 200) -> dict[str, Any]:
     if router == V3:
         code, message = ("accepted", "Accepted") if status == 202 else ("ok", "OK")
-        return {"status": {"code": code, "message": message}, "response": payload or {}}
+        return {"status": {"code": code, "message": message},
+                "response": {} if payload is None else payload}  # fmt: skip
     if status == 202:
         # Not the final answer: a plugin client checking ``code === "ok"`` must not
         # take it for success (the plugin was synchronous and never answered 202).
@@ -74,10 +75,22 @@ def success_body(router: str, payload: Any, status: int = 200) -> dict[str, Any]
 def error_body(router: str, status: int, code: str | None = None, message: str | None = None,
                params: Any = None) -> dict[str, Any]:  # fmt: skip
     code = code or STATUS_CODES.get(status, "internal-server-error")
-    message = message or MESSAGES.get(code, code)
     if router == V3:
-        return {"status": {"code": code, "message": message}, "response": params or {}}
+        return core_error_body(status, code, message, params)
+    message = message or MESSAGES.get(code, code)
     return {"code": code, "message": message, "params": {} if params is None else params}
+
+
+def core_error_body(status: int, code: str, message: str | None, params: Any) -> dict[str, Any]:
+    """Core's error envelope: the code names the status (every 400 is ``bad-request``);
+    missing parameters are ``required-parameters-missing`` with their names in
+    ``response.params``, as core's checkRequired answers."""
+    if code == "params-missing" and isinstance(params, list):
+        message = f"[[error:required-parameters-missing, {' '.join(map(str, params))}]]"
+    message = message or MESSAGES.get(code, code)
+    code = STATUS_CODES.get(status, code)
+    response = params if isinstance(params, dict) else {"params": params} if params else {}
+    return {"status": {"code": code, "message": message}, "response": response}
 
 
 def success(router: str, payload: Any, status: int = 200,
@@ -97,8 +110,11 @@ def key_message(router: str, key: str) -> str:
 
 
 def forum_error_status(router: str, record: dict[str, Any]) -> int:
-    if router == V3 and record["key"] in V3_KEY_STATUS:
-        return V3_KEY_STATUS[record["key"]]
+    if router == V3:
+        if record["key"] in V3_KEY_STATUS:
+            return V3_KEY_STATUS[record["key"]]
+        if record["kind"] == "not-authorised":
+            return 403  # the domain refuses an authenticated caller: "self or admin" (decision 3)
     return KIND_STATUS.get(record["kind"], 500)
 
 

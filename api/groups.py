@@ -91,3 +91,38 @@ def routes(version: str) -> list[DocumentedRoute]:
                   "Remove the user from the group (admin)", auth="admin", errors=(403, 404)),
         ]  # fmt: skip
     return listed
+
+
+async def join_or_add(request: Request) -> Response:
+    """Core's ``PUT /groups/{slug}/membership/{uid}``: the caller joins (or asks to), or
+    an admin adds another user."""
+    slug = await known_slug(request)
+    uid = path_id(request, "uid")
+    write = await authenticated(request)
+    if uid == write.principal.uid:
+        return await submit(write, JoinGroup(slug=slug))
+    return await submit(write, AddGroupMember(slug=slug, uid=uid))
+
+
+async def leave_or_remove(request: Request) -> Response:
+    slug = await known_slug(request)
+    uid = path_id(request, "uid")
+    write = await authenticated(request)
+    if uid == write.principal.uid:
+        return await submit(write, LeaveGroup(slug=slug))
+    return await submit(write, RemoveGroupMember(slug=slug, uid=uid))
+
+
+def core_routes() -> list[DocumentedRoute]:
+    """NodeBB core's ``/api/v3/groups`` writes (nodebb-core.md §1.3)."""
+    return [
+        route("POST", "/groups", create_group, "Create a group", auth="admin", body=CreateGroup,
+              errors=(403,)),
+        route("DELETE", "/groups/{slug}", delete_group, "Delete a group", auth="owner-or-admin",
+              errors=(403, 404)),
+        route("PUT", "/groups/{slug}/membership/{uid}", join_or_add,
+              "Join the group (or request to), or add another user (admin)",
+              errors=(403, 404)),
+        route("DELETE", "/groups/{slug}/membership/{uid}", leave_or_remove,
+              "Leave the group, or remove another user (admin)", errors=(403, 404)),
+    ]  # fmt: skip

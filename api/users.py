@@ -6,11 +6,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api import envelopes
-from api.endpoints import command_on
+from api.endpoints import Endpoint, command_on
 from api.errors import ApiError, bad_request, not_authorised, params_missing
-from api.inputs import build_command, path_id
+from api.inputs import Body, build_command, path_id
 from api.routing import DocumentedRoute, route
-from api.writes import authenticated, submit
+from api.writes import WriteRequest, authenticated, submit
 from forum import tokens
 from forum.db import session_factory
 from forum.errors import ForumError
@@ -22,6 +22,7 @@ from schemas.tokens import CreateToken, RevokeToken
 from schemas.users import (
     BanUser,
     ChangePassword,
+    CorePasswordChange,
     CreateUser,
     DeleteUser,
     FollowUser,
@@ -73,12 +74,30 @@ async def delete_user(request: Request) -> Response:
     return await submit(write, DeleteUser(uid=uid))
 
 
-async def change_password(request: Request) -> Response:
+def password_route(new: str, current: str) -> Endpoint:
+    """The password route with its body's names: ``new`` / ``current`` (plugin),
+    ``newPassword`` / ``currentPassword`` (core)."""
+
+    async def endpoint(request: Request) -> Response:
+        write = await authenticated(request)
+        names = {new: "new", current: "current"}
+        body = {names.get(key, key): value for key, value in write.body.items()}
+        try:
+            return await change_password(request, write, body)
+        except ApiError as exc:
+            if isinstance(exc.params, list):  # name the fields as the client sent them
+                exc.params = [{"new": new, "current": current}.get(p, p) for p in exc.params]
+            raise
+
+    endpoint.__name__ = endpoint.__qualname__ = f"change_password_{new}"
+    return endpoint
+
+
+async def change_password(request: Request, write: WriteRequest, body: Body) -> Response:
     """The secrets stop here: ``new`` is checked and hashed, ``current`` verified, and
     only the hash and the verdict are queued (the worker still decides who may)."""
     uid = path_id(request, "uid")
-    write = await authenticated(request)
-    params = build_command(PasswordChange, write.body)  # type: ignore[arg-type]
+    params = build_command(PasswordChange, body)  # type: ignore[arg-type]
     assert isinstance(params, PasswordChange)
     try:
         check_password(params.new)
@@ -182,7 +201,7 @@ def routes(version: str) -> list[DocumentedRoute]:
               auth="self-or-admin", body=UpdateProfile, server_fields=("uid",), errors=(404,)),
         route("DELETE", "/users/{uid}", delete_user, "Delete the account and its content",
               auth="self-or-admin", errors=(404,)),
-        route("PUT", "/users/{uid}/password", change_password,
+        route("PUT", "/users/{uid}/password", password_route("new", "current"),
               "Change a password (`current` required unless an admin acts)",
               auth="self-or-admin", body=PasswordChange, errors=(404,)),
         route(set_verb, "/users/{uid}/follow", follow, "Follow the user", errors=(404,)),
@@ -202,6 +221,34 @@ def routes(version: str) -> list[DocumentedRoute]:
               queued=False),
         route("POST", "/users/{uid}/tokens", create_token,
               "Create a token (with a token, or `password` in lieu of one)", auth="self"),
+        route("DELETE", "/users/{uid}/tokens/{token}", revoke_token, "Revoke a token",
+              auth="self", errors=(404,)),
+    ]  # fmt: skip
+
+
+def core_routes() -> list[DocumentedRoute]:
+    """NodeBB core's ``/api/v3/users`` writes (nodebb-core.md §1.3). Core's re-login
+    check (``reauth``) on password and token routes is a session's: a bearer token is
+    enough here, as on the plugin's routes."""
+    return [
+        route("POST", "/users", create_user, "Create a user", auth="admin", body=NewUser,
+              errors=(403,)),
+        route("PUT", "/users/{uid}", update_user,
+              "Update a profile (username, email, fullname, website, location, birthday, "
+              "signature, aboutme; any other key is refused)",
+              auth="self-or-admin", body=UpdateProfile, server_fields=("uid",), errors=(404,)),
+        route("DELETE", "/users/{uid}", delete_user, "Delete the account and its content",
+              auth="self-or-admin", errors=(404,)),
+        route("PUT", "/users/{uid}/password", password_route("newPassword", "currentPassword"),
+              "Change a password (`currentPassword` required unless an admin acts)",
+              auth="self-or-admin", body=CorePasswordChange, errors=(404,)),
+        route("PUT", "/users/{uid}/follow", follow, "Follow the user", errors=(404,)),
+        route("DELETE", "/users/{uid}/follow", unfollow, "Unfollow the user", errors=(404,)),
+        route("PUT", "/users/{uid}/ban", ban_v2, "Ban the user (until a time, with a reason)",
+              auth="admin", body=BanUser, server_fields=("uid",), errors=(403, 404)),
+        route("DELETE", "/users/{uid}/ban", unban, "Unban the user", auth="admin",
+              errors=(403, 404)),
+        route("POST", "/users/{uid}/tokens", create_token, "Create a token", auth="self"),
         route("DELETE", "/users/{uid}/tokens/{token}", revoke_token, "Revoke a token",
               auth="self", errors=(404,)),
     ]  # fmt: skip

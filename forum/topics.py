@@ -5,8 +5,8 @@ purge, follows, tags and pins."""
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from forum import privileges
-from forum.clock import iso, now_ms
+from forum import payloads, privileges
+from forum.clock import now_ms
 from forum.errors import bad_request, forbidden, not_found
 from forum.models import Category, Post, Topic, TopicFollow, TopicTag, User
 from forum.posts import add_post, post_data, post_with_topic, purge_topics, set_topic_deleted
@@ -73,7 +73,7 @@ def create_topic(
     )
     session.execute(update(User).where(User.uid == actor).values(topiccount=User.topiccount + 1))
     post = add_post(session, topic, actor, content, created)
-    return {"topicData": topic_data(topic, cleaned_tags), "postData": post_data(post, topic)}
+    return payloads.topic_created(session, topic, post, cleaned_tags, now_ms())
 
 
 def _poster(session: Session, actor: int) -> User:
@@ -110,37 +110,11 @@ def reply(
     if to_pid is not None and session.get(Post, to_pid) is None:
         to_pid = None  # NodeBB ignores a reply-to target that does not exist
     post = add_post(session, topic, actor, content, timestamp or now_ms(), to_pid=to_pid)
-    return post_data(post, topic)
+    return payloads.reply_made(session, post, topic, topic_tags(session, tid), now_ms())
 
 
 def topic_tags(session: Session, tid: int) -> list[str]:
     return list(session.scalars(select(TopicTag.tag).where(TopicTag.tid == tid)))
-
-
-def topic_data(topic: Topic, tags: list[str]) -> dict[str, object]:
-    return {
-        "tid": topic.tid,
-        "uid": topic.uid,
-        "cid": topic.cid,
-        "title": topic.title,
-        "slug": topic.slug,
-        "mainPid": topic.main_pid,
-        "postcount": topic.postcount,
-        "viewcount": topic.viewcount,
-        "postercount": topic.postercount,
-        "timestamp": topic.timestamp,
-        "timestampISO": iso(topic.timestamp),
-        "lastposttime": topic.lastposttime,
-        "lastposttimeISO": iso(topic.lastposttime),
-        "teaserPid": topic.teaser_pid,
-        "deleted": int(topic.deleted),
-        "locked": int(topic.locked),
-        "pinned": int(topic.pinned),
-        "upvotes": topic.upvotes,
-        "downvotes": topic.downvotes,
-        "votes": topic.upvotes - topic.downvotes,
-        "tags": [{"value": t, "valueEscaped": t, "class": t.replace(" ", "-")} for t in tags],
-    }
 
 
 def _topic(session: Session, tid: int) -> Topic:

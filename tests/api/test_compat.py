@@ -101,3 +101,26 @@ def test_without_a_preference_a_write_waits_the_maximum_wait() -> None:
     assert _timeout("wait=5", 42) == 5
     assert _timeout("wait=500", 42) == 42
     assert _timeout("respond-async", 42) == 0
+
+
+def test_topic_and_reply_payloads_are_nodebbs_objects(any_stack: Stack) -> None:
+    """A client reads ``payload.user.uid`` and ``payload.topic.uid`` on every reply."""
+    forum = Forum(any_stack)
+    author, replier = forum.user(), forum.user()
+    body = {"cid": any_stack.cid, "title": "Rich payloads", "content": "*Long* enough text",
+            "tags": ["alpha", "beta"]}  # fmt: skip
+    for router in ("v1", "v2"):
+        with forum.master(author) as client:
+            created = client.post(f"/api/{router}/topics", json=body).json()["payload"]
+        topic, post = created["topicData"], created["postData"]
+        assert topic["slug"] == f"{topic['tid']}/rich-payloads"
+        assert topic["category"]["cid"] == any_stack.cid and topic["user"]["uid"] == author
+        assert topic["mainPost"]["pid"] == post["pid"] == topic["mainPid"]
+        assert sorted(tag["value"] for tag in topic["tags"]) == ["alpha", "beta"]
+        assert post["content"] == "<p><em>Long</em> enough text</p>\n"
+        with forum.master(replier) as client:
+            answer = client.post(f"/api/{router}/topics/{topic['tid']}", json={"content": CONTENT})
+        reply = answer.json()["payload"]
+        assert reply["user"]["uid"] == replier and reply["topic"]["uid"] == author
+        assert reply["topic"]["tid"] == topic["tid"] and reply["category"]["cid"] == any_stack.cid
+        assert reply["content"] == f"<p>{CONTENT}</p>\n" and reply["index"] == 1

@@ -61,7 +61,7 @@ def test_sync_reply_answers_from_the_notice_like_the_job(stack: Stack, router: s
         missing = client.post(f"/api/{router}/topics/99999999", json={"content": CONTENT})
     assert reply.status_code == 200, reply.text
     post = reply.json()["payload"]
-    assert post["tid"] == tid and post["content"] == CONTENT
+    assert post["tid"] == tid and post["content"] == f"<p>{CONTENT}</p>\n"
     assert missing.status_code == 404, missing.text
     with stack.session() as session:
         stored = session.get(Post, post["pid"])

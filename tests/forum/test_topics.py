@@ -48,7 +48,9 @@ def test_create_topic_sets_every_counter(db_url: str) -> None:
     assert isinstance(topic, dict) and isinstance(post, dict)
     assert topic["title"] == "Hello, World!"
     assert topic["slug"] == f"{topic['tid']}/hello-world"
-    assert topic["mainPid"] == post["pid"] and post["isMain"] is True and post["index"] == 0
+    assert topic["mainPid"] == post["pid"] and post["isMainPost"] is True and post["index"] == 0
+    assert topic["mainPost"] == post and post["topic"]["tid"] == topic["tid"]
+    assert topic["user"]["uid"] == uid == post["user"]["uid"] and topic["category"]["cid"] == cid
     assert [t["value"] for t in topic["tags"]] == ["python"]  # "py" is below 3 characters
     with transaction(db_url) as session:
         row = session.get(Topic, topic["tid"])
@@ -106,7 +108,7 @@ def test_length_rules_apply_to_users_not_admins(db_url: str) -> None:
     assert _refused(_topic, db_url, uid, cid, content="<b>      </b>").key == "content-too-short"
     tid = _topic(db_url, admin, cid, title="x" * 300, content="ok")["topicData"]["tid"]  # type: ignore[index]
     assert _refused(_reply, db_url, uid, tid, content="tiny").key == "content-too-short"
-    assert _reply(db_url, admin, tid, content="tiny")["content"] == "tiny"
+    assert _reply(db_url, admin, tid, content="tiny")["content"] == "<p>tiny</p>\n"
     assert _counts(db_url, cid)[:2] == (1, 2)
 
 
