@@ -231,6 +231,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await app.state.submitter.stop()
             await app.state.waiter.stop()
+            await app.state.auth.close()
             bulk_publisher = getattr(app.state, "bulk_publisher", None)  # api/bulk.py's
             if bulk_publisher is not None:
                 await bulk_publisher.close()

@@ -220,7 +220,8 @@ def routes(version: str) -> list[DocumentedRoute]:
         route("GET", "/users/{uid}/tokens", list_tokens, "List the user's tokens", auth="self",
               queued=False),
         route("POST", "/users/{uid}/tokens", create_token,
-              "Create a token (with a token, or `password` in lieu of one)", auth="self"),
+              "Create a token (with a token, or `password` in lieu of one: NodeBB's lockout "
+              "applies, per uid and per client address)", auth="self", errors=(429,)),
         route("DELETE", "/users/{uid}/tokens/{token}", revoke_token, "Revoke a token",
               auth="self", errors=(404,)),
     ]  # fmt: skip

@@ -521,7 +521,7 @@ def main(argv: list[str] | None = None) -> None:
             "FORUMQ_INTERACTIVE_QUEUE": queue,
             # Workers consume the bulk queue too: never the shared default one.
             "FORUMQ_BULK_QUEUE": f"forumq.bench.bulk.{run_id}",
-            "FORUMQ_JWT_SECRET": "bench-jwt-secret",
+            "FORUMQ_JWT_SECRET": "forumq-bench-jwt-secret-0123456789abcdef",
         }
         say(f"database {database_url.rsplit('/', 1)[1]}, queue {queue}, topics {seed.tids}")
         try:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 # NodeBB never gives an id twice and clients keep ids: without AUTOINCREMENT, SQLite
-# hands out the largest rowid again once its row is deleted (migration 0009). PostgreSQL
+# hands out the largest rowid again once its row is deleted (migration 0010). PostgreSQL
 # sequences never go back.
 NEVER_REUSED = {"sqlite_autoincrement": True}
 # An importer's id for a row: compared byte for byte on PostgreSQL ("C"), not by the
@@ -388,3 +388,16 @@ class JobChunkCrash(Base):
     first_index: Mapped[int] = mapped_column(Integer, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, primary_key=True)
     crashes: Mapped[int] = mapped_column(Integer)
+
+
+class LoginAttempt(Base):
+    """Password attempts on the token route per key (``uid:7``, ``addr:192.0.2.1``):
+    forum.login_attempts' store when no Redis is configured."""
+
+    __tablename__ = "login_attempts"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    # Attempts are forgotten at window_ends; a lock ends at locked_until (ms).
+    window_ends: Mapped[int] = mapped_column(BigInteger)
+    locked_until: Mapped[int] = mapped_column(BigInteger)

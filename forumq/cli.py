@@ -65,8 +65,31 @@ def serve(
     """Run the HTTP API (uvicorn)."""
     import uvicorn
 
+    _check_jwt_secret()
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info", access_log=access_log, timeout_graceful_shutdown=30)  # fmt: skip
+
+
+def _check_jwt_secret() -> None:
+    """A weak JWT secret stops a server deployment; the embedded default only warns."""
+    from api.auth import jwt_secret_weakness
+
+    settings = get_settings()
+    weakness = jwt_secret_weakness(settings.jwt_secret) if settings.jwt_secret else None
+    if weakness is None:
+        return
+    message = f"FORUMQ_JWT_SECRET {weakness}: anyone could sign tokens (`forumq secret` prints one)"
+    if not settings.is_sqlite:
+        _fail(message)
+    err.print(f"[yellow]warning:[/yellow] {message}; accepted on the embedded SQLite default only")
+
+
+@app.command()
+def secret() -> None:
+    """Print a strong random secret (for FORUMQ_JWT_SECRET)."""
+    import secrets
+
+    typer.echo(secrets.token_urlsafe(48))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

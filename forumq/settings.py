@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
     jwt_payload_key: str = ""
 
+    # Password -> token route: past this many attempts for one uid (from one client
+    # address) within lockout_minutes, it is refused 429 for lockout_minutes (NodeBB's
+    # loginAttempts and lockoutDuration). A right password takes its attempt back.
+    login_attempts: int = 5
+    login_attempts_per_address: int = 50
+    lockout_minutes: float = 60.0
+
     # Waiting for job results (seconds): a request without ``Prefer`` waits this long
     # (the plugin was synchronous), ``Prefer: wait=N`` at most this long.
     max_wait: float = 60.0

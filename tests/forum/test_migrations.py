@@ -266,7 +266,7 @@ def _sqlite_execute(path: Path, *statements: str) -> None:
 def test_sqlite_never_reuses_ids_after_the_revision_and_it_reverts(tmp_path: Path) -> None:
     path = tmp_path / "forum.db"
     url = f"sqlite:///{path}"
-    upgrade(url, "0008")
+    upgrade(url, "0009")
     user = (
         "INSERT INTO users (uid, username, userslug, email, joindate, lastonline, "
         "lastposttime, postcount, topiccount, reputation, banned, banned_until, ban_reason, "
@@ -282,7 +282,7 @@ def test_sqlite_never_reuses_ids_after_the_revision_and_it_reverts(tmp_path: Pat
     _sqlite_execute(path, "DELETE FROM users WHERE uid = 2", user.format(uid="NULL").replace(
         "'uNULL'", "'fresh'").replace("UNULL@x.org", "f@x.org"))  # fmt: skip
     assert _sqlite_rows(path, "SELECT uid FROM users WHERE userslug = 'fresh'") == [(3,)]
-    command.downgrade(alembic_config(url), "0008")
+    command.downgrade(alembic_config(url), "0009")
     assert "AUTOINCREMENT" not in _sqlite_rows(
         path, "SELECT sql FROM sqlite_master WHERE name = 'users'")[0][0]  # fmt: skip
     assert _sqlite_rows(path, "SELECT count(*) FROM users") == [(2,)]
