@@ -46,7 +46,7 @@ RESOURCES = (users, groups, topics, posts, categories, util, bulk)
 
 
 # Core's Write API v3: the same commands under core's paths and envelope.
-CORE_RESOURCES = (users, groups, topics, posts, categories, ping, sessions)
+CORE_RESOURCES = (users, groups, topics, posts, categories)
 
 
 def plugin_router(version: str) -> list[BaseRoute]:
@@ -57,7 +57,10 @@ def plugin_router(version: str) -> list[BaseRoute]:
 
 
 def core_router() -> list[BaseRoute]:
-    return [item for resource in CORE_RESOURCES for item in resource.core_routes()]
+    routes: list[BaseRoute] = []
+    for resource in CORE_RESOURCES:
+        routes.extend(resource.routes(envelopes.V3))
+    return routes + ping.core_routes() + sessions.core_routes()
 
 
 class PathIndexedRouter(Router):

@@ -82,12 +82,12 @@ def routes(version: str) -> list[DocumentedRoute]:
         route(
             "PUT",
             "/categories/{cid}",
-            update(version),
+            update("v1" if version == "v1" else "v2"),
             "Update a category's fields (unknown fields are refused)",
             auth="admin",
             body=UpdateCategory,
             errors=admin_404,
-            server_fields=cid if version == "v2" else ("cid", "backgroundImage"),
+            server_fields=cid if version != "v1" else ("cid", "backgroundImage"),
         ),
         route(
             "DELETE",
@@ -99,6 +99,10 @@ def routes(version: str) -> list[DocumentedRoute]:
             server_fields=cid,
             errors=admin_404,
         ),
+    ]
+    if version == "v3":  # core's category state and privileges routes differ (not served)
+        return found
+    found += [
         route(
             "PUT",
             "/categories/{cid}/state",
@@ -145,18 +149,3 @@ def routes(version: str) -> list[DocumentedRoute]:
             ),
         ]
     return found  # fmt: skip
-
-
-def core_routes() -> list[DocumentedRoute]:
-    """NodeBB core's ``/api/v3/categories`` writes (nodebb-core.md §1.3)."""
-    cid = ("cid",)
-    return [
-        route("POST", "/categories", create_category, "Create a category", auth="admin",
-              body=CreateCategory, errors=(403,)),
-        route("PUT", "/categories/{cid}", update("v2"),
-              "Update a category's fields (unknown fields are refused)", auth="admin",
-              body=UpdateCategory, errors=(403, 404), server_fields=cid),
-        route("DELETE", "/categories/{cid}", category_write(PurgeCategory),
-              "Purge the category with all its topics and posts", auth="admin",
-              body=PurgeCategory, server_fields=cid, errors=(403, 404)),
-    ]  # fmt: skip

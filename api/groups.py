@@ -12,6 +12,7 @@ from api.routing import DocumentedRoute, route
 from api.writes import authenticated, submit
 from forum.db import session_factory
 from forum.models import Group
+from schemas.commands import Command
 from schemas.groups import (
     AddGroupMember,
     CreateGroup,
@@ -78,6 +79,17 @@ def routes(version: str) -> list[DocumentedRoute]:
               errors=(403,)),
         route("DELETE", "/groups/{slug}", delete_group, "Delete a group", auth="owner-or-admin",
               errors=(403, 404)),
+    ]  # fmt: skip
+    if version == "v3":  # core: one membership route per user, the caller's or another's
+        return [
+            *listed,
+            route("PUT", "/groups/{slug}/membership/{uid}", join_or_add,
+                  "Join the group (or request to), or add another user (admin)",
+                  errors=(403, 404)),
+            route("DELETE", "/groups/{slug}/membership/{uid}", leave_or_remove,
+                  "Leave the group, or remove another user (admin)", errors=(403, 404)),
+        ]  # fmt: skip
+    listed += [
         route(join_verb, "/groups/{slug}/membership", join_group,
               "Join the group, or request membership of a private group", errors=found),
         route("DELETE", "/groups/{slug}/membership", leave_group, "Leave the group",
@@ -93,36 +105,20 @@ def routes(version: str) -> list[DocumentedRoute]:
     return listed
 
 
-async def join_or_add(request: Request) -> Response:
-    """Core's ``PUT /groups/{slug}/membership/{uid}``: the caller joins (or asks to), or
-    an admin adds another user."""
+async def member_write(request: Request, own: type[Command], others: type[Command]) -> Response:
+    """Core's ``/groups/{slug}/membership/{uid}``: ``own`` (join or leave) when the uid is
+    the caller's, else ``others`` (an admin adds or removes that user)."""
     slug = await known_slug(request)
     uid = path_id(request, "uid")
     write = await authenticated(request)
     if uid == write.principal.uid:
-        return await submit(write, JoinGroup(slug=slug))
-    return await submit(write, AddGroupMember(slug=slug, uid=uid))
+        return await submit(write, own(slug=slug))
+    return await submit(write, others(slug=slug, uid=uid))
+
+
+async def join_or_add(request: Request) -> Response:
+    return await member_write(request, JoinGroup, AddGroupMember)
 
 
 async def leave_or_remove(request: Request) -> Response:
-    slug = await known_slug(request)
-    uid = path_id(request, "uid")
-    write = await authenticated(request)
-    if uid == write.principal.uid:
-        return await submit(write, LeaveGroup(slug=slug))
-    return await submit(write, RemoveGroupMember(slug=slug, uid=uid))
-
-
-def core_routes() -> list[DocumentedRoute]:
-    """NodeBB core's ``/api/v3/groups`` writes (nodebb-core.md §1.3)."""
-    return [
-        route("POST", "/groups", create_group, "Create a group", auth="admin", body=CreateGroup,
-              errors=(403,)),
-        route("DELETE", "/groups/{slug}", delete_group, "Delete a group", auth="owner-or-admin",
-              errors=(403, 404)),
-        route("PUT", "/groups/{slug}/membership/{uid}", join_or_add,
-              "Join the group (or request to), or add another user (admin)",
-              errors=(403, 404)),
-        route("DELETE", "/groups/{slug}/membership/{uid}", leave_or_remove,
-              "Leave the group, or remove another user (admin)", errors=(403, 404)),
-    ]  # fmt: skip
+    return await member_write(request, LeaveGroup, RemoveGroupMember)

@@ -189,10 +189,15 @@ async def revoke_token(request: Request) -> Response:
 
 
 def routes(version: str) -> list[DocumentedRoute]:
-    v1 = version == "v1"
-    # v2 moved follow and ban from POST to PUT (§7.3) and added roomId, until, reason.
+    v1, core = version == "v1", version == "v3"
+    # v2 moved follow and ban from POST to PUT (§7.3) and added roomId, until, reason;
+    # core (v3) names the password fields newPassword / currentPassword. Core's re-login
+    # check (``reauth``) on password and token routes is a session's: a bearer token is
+    # enough here, as on the plugin's routes.
     set_verb = "POST" if v1 else "PUT"
-    return [
+    new, current, body = ("newPassword", "currentPassword", CorePasswordChange) if core \
+        else ("new", "current", PasswordChange)  # fmt: skip
+    found = [
         route("POST", "/users", create_user, "Create a user", auth="admin", body=NewUser,
               errors=(403,)),
         route("PUT", "/users/{uid}", update_user,
@@ -201,55 +206,32 @@ def routes(version: str) -> list[DocumentedRoute]:
               auth="self-or-admin", body=UpdateProfile, server_fields=("uid",), errors=(404,)),
         route("DELETE", "/users/{uid}", delete_user, "Delete the account and its content",
               auth="self-or-admin", errors=(404,)),
-        route("PUT", "/users/{uid}/password", password_route("new", "current"),
-              "Change a password (`current` required unless an admin acts)",
-              auth="self-or-admin", body=PasswordChange, errors=(404,)),
+        route("PUT", "/users/{uid}/password", password_route(new, current),
+              f"Change a password (`{current}` required unless an admin acts)",
+              auth="self-or-admin", body=body, errors=(404,)),
         route(set_verb, "/users/{uid}/follow", follow, "Follow the user", errors=(404,)),
         route("DELETE", "/users/{uid}/follow", unfollow, "Unfollow the user", errors=(404,)),
-        route("POST", "/users/{uid}/chats", chat_v1 if v1 else chat_v2,
-              "Send a chat message to the user"
-              + (" (a new room)" if v1 else " (a new room, or the room `roomId`)"),
-              body=SendChat, server_fields=("uid", "room_id") if v1 else ("uid",),
-              errors=(403, 404)),
         route(set_verb, "/users/{uid}/ban", ban_v1 if v1 else ban_v2,
               "Ban the user" + (" permanently" if v1 else " (until a time, with a reason)"),
               auth="admin", body=None if v1 else BanUser, server_fields=("uid",),
               errors=(403, 404)),
         route("DELETE", "/users/{uid}/ban", unban, "Unban the user", auth="admin",
               errors=(403, 404)),
-        route("GET", "/users/{uid}/tokens", list_tokens, "List the user's tokens", auth="self",
-              queued=False),
         route("POST", "/users/{uid}/tokens", create_token,
-              "Create a token (with a token, or `password` in lieu of one: NodeBB's lockout "
-              "applies, per uid and per client address)", auth="self", errors=(429,)),
+              "Create a token" + ("" if core else " (with a token, or `password` in lieu of one)"),
+              auth="self"),
         route("DELETE", "/users/{uid}/tokens/{token}", revoke_token, "Revoke a token",
               auth="self", errors=(404,)),
     ]  # fmt: skip
-
-
-def core_routes() -> list[DocumentedRoute]:
-    """NodeBB core's ``/api/v3/users`` writes (nodebb-core.md §1.3). Core's re-login
-    check (``reauth``) on password and token routes is a session's: a bearer token is
-    enough here, as on the plugin's routes."""
+    if core:
+        return found
     return [
-        route("POST", "/users", create_user, "Create a user", auth="admin", body=NewUser,
-              errors=(403,)),
-        route("PUT", "/users/{uid}", update_user,
-              "Update a profile (username, email, fullname, website, location, birthday, "
-              "signature, aboutme; any other key is refused)",
-              auth="self-or-admin", body=UpdateProfile, server_fields=("uid",), errors=(404,)),
-        route("DELETE", "/users/{uid}", delete_user, "Delete the account and its content",
-              auth="self-or-admin", errors=(404,)),
-        route("PUT", "/users/{uid}/password", password_route("newPassword", "currentPassword"),
-              "Change a password (`currentPassword` required unless an admin acts)",
-              auth="self-or-admin", body=CorePasswordChange, errors=(404,)),
-        route("PUT", "/users/{uid}/follow", follow, "Follow the user", errors=(404,)),
-        route("DELETE", "/users/{uid}/follow", unfollow, "Unfollow the user", errors=(404,)),
-        route("PUT", "/users/{uid}/ban", ban_v2, "Ban the user (until a time, with a reason)",
-              auth="admin", body=BanUser, server_fields=("uid",), errors=(403, 404)),
-        route("DELETE", "/users/{uid}/ban", unban, "Unban the user", auth="admin",
+        *found,
+        route("POST", "/users/{uid}/chats", chat_v1 if v1 else chat_v2,
+              "Send a chat message to the user"
+              + (" (a new room)" if v1 else " (a new room, or the room `roomId`)"),
+              body=SendChat, server_fields=("uid", "room_id") if v1 else ("uid",),
               errors=(403, 404)),
-        route("POST", "/users/{uid}/tokens", create_token, "Create a token", auth="self"),
-        route("DELETE", "/users/{uid}/tokens/{token}", revoke_token, "Revoke a token",
-              auth="self", errors=(404,)),
+        route("GET", "/users/{uid}/tokens", list_tokens, "List the user's tokens", auth="self",
+              queued=False),
     ]  # fmt: skip
