@@ -318,3 +318,27 @@ def test_the_embedded_default_speaks_v3_too(embedded_stack: Stack) -> None:
     short = {"cid": embedded_stack.cid, "title": "x", "content": "tiny"}
     message = core.refused(token, "POST", "/topics", 400, json=short)
     assert message.startswith("[[error:content-too-short")
+
+
+def test_category_privileges_and_moderators(core: Core, member: tuple[int, str]) -> None:
+    uid, token = member
+    admin = core.stack.admin_token
+    cid = core.ok(admin, "POST", "/categories", json={"name": unique("Privileged ")})["cid"]
+    tid = core.topic(token, cid=cid)["tid"]
+    assert "no-privileges" in core.refused(token, "PUT", f"/topics/{tid}/pin", 403)
+    core.ok(admin, "PUT", f"/categories/{cid}/moderator/{uid}")
+    core.ok(token, "PUT", f"/topics/{tid}/pin")  # a moderator of the category now
+    assert core.row(Topic, tid).pinned
+    core.ok(admin, "DELETE", f"/categories/{cid}/moderator/{uid}")
+    assert "no-privileges" in core.refused(token, "DELETE", f"/topics/{tid}/pin", 403)
+
+    path = f"/categories/{cid}/privileges/topics:create"
+    core.ok(admin, "DELETE", path, json={"member": "registered-users"})
+    body = {"cid": cid, "title": "Not allowed", "content": CONTENT}
+    assert "no-privileges" in core.refused(token, "POST", "/topics", 403, json=body)
+    core.ok(admin, "PUT", path, json={"member": str(uid)})  # to the user alone
+    core.topic(token, cid=cid)
+    core.ok(admin, "DELETE", f"{path}/{uid}")
+    core.refused(token, "POST", "/topics", 403, json=body)
+    core.refused(admin, "PUT", path, 400, json={})
+    assert core.refused(token, "PUT", path, 403, json={"member": str(uid)}).endswith("]]")
