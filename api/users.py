@@ -43,7 +43,7 @@ async def create_user(request: Request) -> Response:
     password_hash = None
     if params.password:  # a blank password is no password, as in NodeBB
         try:
-            check_password(params.password)
+            check_password(params.password, request.app.state.settings.rules)
         except ForumError as exc:
             raise bad_request(exc.key, ["password"]) from None
         password_hash = await run_in_threadpool(hash_password, params.password)
@@ -100,7 +100,7 @@ async def change_password(request: Request, write: WriteRequest, body: Body) -> 
     params = build_command(PasswordChange, body)  # type: ignore[arg-type]
     assert isinstance(params, PasswordChange)
     try:
-        check_password(params.new)
+        check_password(params.new, request.app.state.settings.rules)
     except ForumError as exc:
         raise ApiError(400, "bad-request", exc.key, exc.args_) from None
 

@@ -364,7 +364,7 @@ class Job(Base):
 class JobChunk(Base):
     """The per-item results of one applied chunk of a bulk job, in one row.
 
-    ``results`` is packed (``forum.bulk.jobs.pack_results``): one record per item,
+    ``results`` is packed (``forum.jobqueue.chunks.pack_results``): one record per item,
     in input order. A chunk's items need not be consecutive (items deferred to a
     later run are left out), so ``first_index``/``last_index`` only bound them."""
 

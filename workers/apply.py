@@ -17,16 +17,17 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from forum import jobs
 from forum.clock import now_ms
 from forum.db import transaction
 from forum.errors import ForumError, Kind, error_record
+from forum.jobqueue import store
+from forum.jobqueue.tasks import APPLY_JOBS
 from forum.models import Job
+from forum.rules import NODEBB, Rules
 from forumq.settings import get_settings
 from schemas import load_command
 from workers import registry
-from workers.celery_app import celery_app
-from workers.notify import Publisher
+from workers.celery_app import celery_app, notifier, publisher
 
 registry.load_handlers()
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class Failed(Exception):
         self.job_id, self.error = job_id, error
 
 
-def apply_job(session: Session, job: Job, *, alone: bool = False) -> None:
+def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) -> None:
     """Run one job's command and record its outcome on the job.
 
     In a batch the command runs in a savepoint, so a failure undoes its writes only.
@@ -58,19 +59,19 @@ def apply_job(session: Session, job: Job, *, alone: bool = False) -> None:
     try:
         command = load_command(job.command)
         if alone:
-            result = registry.run(session, job.actor_uid, command)
+            result = registry.run(session, job.actor_uid, command, rules)
         else:
             with session.begin_nested():
-                result = registry.run(session, job.actor_uid, command)
+                result = registry.run(session, job.actor_uid, command, rules)
     except TRANSIENT:
         raise  # the database itself failed: retry the whole batch
     except Exception as exc:
         error = failure(job_id, exc)
         if alone:
             raise Failed(job_id, error) from exc
-        jobs.finish(job, error=error)
+        store.finish(job, error=error)
     else:
-        jobs.finish(job, result=result)
+        store.finish(job, result=result)
 
 
 def failure(job_id: str, exc: Exception) -> dict[str, Any]:
@@ -113,10 +114,17 @@ def mark_running(database_url: str, job_ids: Sequence[str], *, redelivered: bool
         if session.get_bind().dialect.name == "postgresql":
             # Losing a "running" mark in a crash is harmless: skip the fsync.
             session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        jobs.mark_running(session, job_ids, uncounted_before=redelivered)
+        store.mark_running(session, job_ids, uncounted_before=redelivered)
 
 
-def apply_batch(database_url: str, job_ids: Sequence[str], *, redelivered: bool = False) -> Outcome:
+def apply_batch(
+    database_url: str,
+    job_ids: Sequence[str],
+    *,
+    redelivered: bool = False,
+    rules: Rules = NODEBB,
+    max_attempts: int = store.MAX_ATTEMPTS,
+) -> Outcome:
     """Apply what is unfinished among ``job_ids``, with the earlier jobs on the same
     objects first; a job behind one another worker holds waits (is deferred).
 
@@ -127,14 +135,21 @@ def apply_batch(database_url: str, job_ids: Sequence[str], *, redelivered: bool 
     either a redelivered message or a sweeper re-publish (``enqueued_at`` moved), and
     that one, like any delivery that may repeat, commits its count before applying (a
     redelivered message also counts the delivery that left no trace)."""
+    limits = (rules, max_attempts)
     try:
-        return _apply(database_url, job_ids, durable_mark=redelivered, redelivered=redelivered)
+        return _apply(database_url, job_ids, limits, durable_mark=redelivered,
+                      redelivered=redelivered)  # fmt: skip
     except _MarkFirst:
-        return _apply(database_url, job_ids, durable_mark=True, redelivered=redelivered)
+        return _apply(database_url, job_ids, limits, durable_mark=True, redelivered=redelivered)
 
 
 def _apply(
-    database_url: str, job_ids: Sequence[str], *, durable_mark: bool, redelivered: bool
+    database_url: str,
+    job_ids: Sequence[str],
+    limits: tuple[Rules, int],
+    *,
+    durable_mark: bool,
+    redelivered: bool,
 ) -> Outcome:
     if durable_mark:
         mark_running(database_url, job_ids, redelivered=redelivered)
@@ -142,18 +157,18 @@ def _apply(
     started = now_ms()
     try:
         with transaction(database_url, pre_ping=PRE_PING) as session:
-            batch, waiting = jobs.lock_batch(session, job_ids)
-            if not durable_mark and not all(jobs.first_delivery(job) for job in batch):
+            batch, waiting = store.lock_batch(session, job_ids)
+            if not durable_mark and not all(store.first_delivery(job) for job in batch):
                 raise _MarkFirst  # rolls back: nothing was written
-            earlier, held = jobs.lock_predecessors(session, batch) if waiting else ([], {})
-            _apply_locked(session, batch, earlier, held, outcome, count=not durable_mark)
+            earlier, held = store.lock_predecessors(session, batch) if waiting else ([], {})
+            _apply_locked(session, batch, earlier, held, outcome, limits, count=not durable_mark)
     except Failed as failed:
         # A lone job's command failed and its transaction rolled back: record why.
         with transaction(database_url, pre_ping=PRE_PING) as session:
-            for job in jobs.lock_unfinished(session, [failed.job_id]):
+            for job in store.lock_unfinished(session, [failed.job_id]):
                 if not durable_mark:
-                    jobs.count_delivery(job, started)
-                jobs.finish(job, error=failed.error)
+                    store.count_delivery(job, started)
+                store.finish(job, error=failed.error)
                 outcome.finish(job)
     return outcome
 
@@ -164,12 +179,13 @@ def _apply_locked(
     earlier: list[Job],
     held: dict[str, int],
     outcome: Outcome,
+    limits: tuple[Rules, int],
     *,
     count: bool,
 ) -> None:
     """Apply the locked ``batch`` and ``earlier`` jobs in ``seq`` order; ``count``:
     this transaction counts the delivery of the batch's jobs it applies."""
-    max_attempts = get_settings().max_attempts
+    rules, max_attempts = limits
     alone = len(batch) == 1 and not earlier
     ours = {job.id for job in batch}
     for job in sorted([*batch, *earlier], key=lambda job: job.seq):
@@ -177,54 +193,40 @@ def _apply_locked(
         if key in held and job.seq > held[key]:
             if job.id in ours:
                 # Back in line: waiting its turn is neither running nor a failed delivery.
-                job.state, job.started_at = jobs.QUEUED, None
+                job.state, job.started_at = store.QUEUED, None
                 if not count:
                     job.attempts -= 1  # undo the count mark_running committed
                 outcome.deferred.append(job.id)
             continue
         if job.attempts > max_attempts:
             reason = "[[error:too-many-attempts]]"  # it kept killing its worker
-            jobs.finish(job, error=error_record("internal", "too-many-attempts", reason))
+            store.finish(job, error=error_record("internal", "too-many-attempts", reason))
         else:
             started = now_ms()
-            apply_job(session, job, alone=alone)
+            apply_job(session, job, rules, alone=alone)
             if count and job.id in ours:
                 # Counted with the final state, in the one UPDATE the commit sends.
-                jobs.count_delivery(job, started)
+                store.count_delivery(job, started)
         outcome.finish(job)
 
 
 def fail_batch(database_url: str, job_ids: Sequence[str], reason: str) -> list[str]:
     """Give up on jobs after the retry limit: they end ``failed``, never stuck."""
     with transaction(database_url, pre_ping=PRE_PING) as session:
-        pending = jobs.lock_unfinished(session, job_ids)
+        pending = store.lock_unfinished(session, job_ids)
         for job in pending:
-            jobs.finish(job, error=error_record("unavailable", "service-unavailable", reason))
+            store.finish(job, error=error_record("unavailable", "service-unavailable", reason))
         return [job.id for job in pending]
 
 
-_publisher: Publisher | None = None
-
-
-def publisher() -> Publisher:
-    global _publisher
-    if _publisher is None:
-        _publisher = Publisher(get_settings().resolved_notify_url)
-    return _publisher
-
-
-def enqueue(job_ids: list[str], queue: str | None = None, countdown: float | None = None) -> None:
-    apply_jobs.apply_async(
-        args=[job_ids], queue=queue or get_settings().interactive_queue, countdown=countdown
-    )
-
-
-@celery_app.task(name="forumq.apply_jobs", bind=True, max_retries=MAX_RETRIES)
+@celery_app.task(name=APPLY_JOBS, bind=True, max_retries=MAX_RETRIES)
 def apply_jobs(self: Task, job_ids: list[str]) -> int:
-    database_url = get_settings().database_url
+    settings = get_settings()
+    database_url = settings.database_url
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     try:
-        outcome = apply_batch(database_url, job_ids, redelivered=redelivered)
+        outcome = apply_batch(database_url, job_ids, redelivered=redelivered,
+                              rules=settings.rules, max_attempts=settings.max_attempts)  # fmt: skip
     except TRANSIENT as exc:
         if self.request.retries >= MAX_RETRIES:
             log.error("giving up on %d jobs: %s", len(job_ids), exc)
@@ -235,6 +237,6 @@ def apply_jobs(self: Task, job_ids: list[str]) -> int:
             raise self.retry(exc=exc, countdown=countdown) from exc
     if outcome.deferred:
         queue = (self.request.delivery_info or {}).get("routing_key")
-        enqueue(outcome.deferred, queue=queue, countdown=DEFER_SECONDS)
-    publisher().job_finished(outcome.finished, outcome.answers)
+        publisher.jobs(outcome.deferred, queue=queue, countdown=DEFER_SECONDS)
+    notifier.job_finished(outcome.finished, outcome.answers)
     return len(outcome.finished)

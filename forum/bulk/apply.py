@@ -48,6 +48,7 @@ from forum.models import (
     User,
 )
 from forum.passwords import hash_password
+from forum.rules import NODEBB, Rules
 from forum.text import clean_tags, slugify
 from forum.users import (  # the one username, password and e-mail rules
     _USERNAME,
@@ -55,7 +56,6 @@ from forum.users import (  # the one username, password and e-mail rules
     check_password,
     email_keys,
 )
-from forumq.settings import get_settings
 
 CREATED, EXISTING, FAILED = "created", "existing", "failed"
 Item = Mapping[str, Any]
@@ -112,6 +112,7 @@ class _Chunk:
         items: Sequence[tuple[int, Item]],
         earlier_pending: Callable[[], bool],
         optimistic: bool,
+        rules: Rules,
     ) -> None:
         self.session = session
         self.items = items
@@ -137,7 +138,7 @@ class _Chunk:
         self.topic_agg: dict[int, list[Any]] = {}
         self.user_agg: dict[int, list[int]] = {}
         self.replies_to: dict[int, int] = {}
-        rules = get_settings()
+        self.rules = rules
         self.tag_lengths = (rules.minimum_tag_length, rules.maximum_tag_length)
         self.skip_row_triggers = rules.bulk_skip_row_triggers
 
@@ -230,7 +231,7 @@ class _Chunk:
             if self.email_key[email] in self.taken_emails:
                 raise bad_request("email-taken")
         if item.get("password") is not None:
-            check_password(item["password"])
+            check_password(item["password"], self.rules)
         uid = next(self._uids)
         joined = item.get("timestamp") or self.now
         if email:
@@ -682,6 +683,7 @@ def apply_items(
     earlier_pending: Callable[[], bool] = lambda: False,
     before_write: Callable[[ChunkResult], None] = lambda outcome: None,
     optimistic: bool = False,
+    rules: Rules = NODEBB,
 ) -> ChunkResult:
     """Create ``items`` (``(index, item)`` pairs, in input order) as ``actor``.
 
@@ -706,7 +708,7 @@ def apply_items(
         outcome.results = [Result(i, it["type"], it.get("external_id"), FAILED, error=record)
                            for i, it in items]  # fmt: skip
         return outcome
-    chunk = _Chunk(session, items, earlier_pending, optimistic)
+    chunk = _Chunk(session, items, earlier_pending, optimistic, rules)
     apply_one = {"user": chunk.user, "category": chunk.category, "topic": chunk.topic,
                  "reply": chunk.reply}  # fmt: skip
     unsure: dict[str, list[str]] = {"topic": [], "reply": []}
@@ -730,6 +732,6 @@ def apply_items(
         results.append(Result(index, kind, ext, state, forum_id))
     if optimistic and chunk.unsure_existing(unsure):
         return apply_items(session, actor, items, earlier_pending=earlier_pending,
-                           before_write=before_write)  # fmt: skip
+                           before_write=before_write, rules=rules)  # fmt: skip
     _write(chunk, lambda: before_write(outcome))
     return outcome

@@ -11,14 +11,13 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import InvalidRequestError
 
-from forum import jobs
 from forum.categories import create_category
 from forum.db import transaction
+from forum.jobqueue import store as jobs
 from forum.migrate import upgrade
 from forum.models import Job, Post
 from forum.topics import create_topic
 from forum.users import create_user
-from forumq.settings import get_settings
 from schemas import dump_command, load_command
 from workers import apply, registry
 
@@ -135,19 +134,20 @@ def test_a_job_that_kills_its_worker_fails_after_max_attempts(
         raise SystemExit("the worker died")  # like SIGKILL: nothing after it commits
 
     monkeypatch.setattr(registry, "run", dies)
-    deliveries = 0
+    max_attempts, deliveries = 3, 0
     while _stored(url, job_id).state != jobs.FAILED:
         deliveries += 1
         assert deliveries <= 10
         with pytest.raises(SystemExit):
-            apply.apply_batch(url, [job_id], redelivered=deliveries > 1)
+            apply.apply_batch(url, [job_id], redelivered=deliveries > 1,
+                              max_attempts=max_attempts)  # fmt: skip
         if deliveries == 1:  # the first delivery counted nothing, durably
             assert _stored(url, job_id).attempts == 0
-        if deliveries == get_settings().max_attempts:
+        if deliveries == max_attempts:
             monkeypatch.undo()  # the next delivery fails it without running it
-            apply.apply_batch(url, [job_id], redelivered=True)
+            apply.apply_batch(url, [job_id], redelivered=True, max_attempts=max_attempts)
     job = _stored(url, job_id)
-    assert deliveries == get_settings().max_attempts
+    assert deliveries == max_attempts
     assert job.error is not None and job.error["key"] == "too-many-attempts"
     assert _posts(url, tid) == posts
 
