@@ -8,11 +8,14 @@ from api.endpoints import Endpoint, command_on
 from api.routing import DocumentedRoute, route
 from api.writes import authenticated, submit
 from schemas.topics import (
+    AddTopicTags,
     ClearTopicTags,
     CreateTopic,
     DeleteTopic,
     EditTopicPost,
     FollowTopic,
+    LockTopic,
+    MoveTopic,
     PinTopic,
     PurgeTopic,
     ReplaceTopicTags,
@@ -20,6 +23,7 @@ from schemas.topics import (
     RestoreTopic,
     TopicCommand,
     UnfollowTopic,
+    UnlockTopic,
     UnpinTopic,
 )
 
@@ -183,4 +187,23 @@ def routes(version: str) -> list[DocumentedRoute]:
             errors=guarded,
         ),
     ]
+    if core:
+        found += core_only_routes()
     return found  # fmt: skip
+
+
+def core_only_routes() -> list[DocumentedRoute]:
+    """Core's topic writes the plugin never had."""
+    tid, guarded = ("tid",), (403, 404)
+    return [
+        route("PATCH", "/topics/{tid}/tags", topic_write(AddTopicTags),
+              "Add tags to the topic's", body=AddTopicTags, server_fields=tid, errors=guarded),
+        route("PUT", "/topics/{tid}/lock", topic_write(LockTopic),
+              "Lock the topic (category moderators and admins)", body=LockTopic,
+              server_fields=tid, errors=guarded),
+        route("DELETE", "/topics/{tid}/lock", topic_write(UnlockTopic), "Unlock the topic",
+              body=UnlockTopic, server_fields=tid, errors=guarded),
+        route("PUT", "/topics/{tid}/move", topic_write(MoveTopic),
+              "Move the topic to category `cid` (moderators of both, and admins)",
+              body=MoveTopic, server_fields=tid, errors=guarded),
+    ]  # fmt: skip

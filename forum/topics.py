@@ -10,6 +10,7 @@ from forum.clock import now_ms
 from forum.errors import bad_request, forbidden, not_found
 from forum.models import Category, Post, Topic, TopicFollow, TopicTag, User
 from forum.posts import add_post, post_data, post_with_topic, purge_topics, set_topic_deleted
+from forum.read.objects import tag_object
 from forum.rules import NODEBB, Rules
 from forum.text import check_length, clean_tags, slugify
 from forum.users import get_poster
@@ -266,8 +267,9 @@ def _retag(
     privileges.require_edit(session, actor, main, topic, rules)
     if not _may_tag(session, actor, topic.cid):
         raise forbidden("no-privileges")
-    _write_tags(session, tid, _checked_tags(tags, rules))
-    return {}
+    checked = _checked_tags(tags, rules)
+    _write_tags(session, tid, checked)
+    return {"tags": [tag_object(tag) for tag in checked]}  # core answers the topic's tags
 
 
 def replace_tags(
@@ -284,10 +286,52 @@ def clear_tags(
     return _retag(session, actor, tid, [], rules)
 
 
+def add_tags(
+    session: Session, actor: int, tid: int, tags: list[str], *, rules: Rules = NODEBB
+) -> dict[str, object]:
+    """Core's ``PATCH /topics/{tid}/tags``: the topic's tags and these, checked as a set."""
+    return _retag(session, actor, tid, [*topic_tags(session, tid), *tags], rules)
+
+
 def set_pinned(session: Session, actor: int, tid: int, pinned: bool) -> dict[str, object]:
     """Pin or unpin: a moderator of the topic's category, or an admin."""
+    return _moderate(session, actor, tid, pinned=pinned)
+
+
+def set_locked(session: Session, actor: int, tid: int, locked: bool) -> dict[str, object]:
+    """Lock or unlock (replies refused while locked): a moderator or an admin."""
+    return _moderate(session, actor, tid, locked=locked)
+
+
+def _moderate(session: Session, actor: int, tid: int, **values: bool) -> dict[str, object]:
     get_poster(session, actor)
     topic = _topic(session, tid)
     privileges.require_admin_or_mod(session, actor, topic.cid)
-    session.execute(update(Topic).where(Topic.tid == tid).values(pinned=pinned))
+    session.execute(update(Topic).where(Topic.tid == tid).values(**values))
+    return {}
+
+
+def move_topic(session: Session, actor: int, tid: int, cid: int) -> dict[str, object]:
+    """Core's ``PUT /topics/{tid}/move``: the topic and its posts to category ``cid``,
+    with both categories' counters; a moderator of both, or an admin."""
+    get_poster(session, actor)
+    topic = _topic(session, tid)
+    target = session.get(Category, cid, with_for_update=True)
+    if target is None:
+        raise bad_request("no-category")
+    privileges.require_admin_or_mod(session, actor, topic.cid)
+    privileges.require_admin_or_mod(session, actor, cid)
+    if topic.cid == cid:
+        return {}
+    posts = topic.postcount
+    for moved_from, sign in ((topic.cid, -1), (cid, 1)):
+        session.execute(
+            update(Category)
+            .where(Category.cid == moved_from)
+            .values(
+                topic_count=Category.topic_count + sign,
+                post_count=Category.post_count + sign * posts,
+            )
+        )
+    topic.cid = cid
     return {}

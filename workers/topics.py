@@ -3,17 +3,21 @@ from sqlalchemy.orm import Session
 from forum import topics
 from forum.rules import Rules
 from schemas.topics import (
+    AddTopicTags,
     ClearTopicTags,
     CreateTopic,
     DeleteTopic,
     EditTopicPost,
     FollowTopic,
+    LockTopic,
+    MoveTopic,
     PinTopic,
     PurgeTopic,
     ReplaceTopicTags,
     ReplyTopic,
     RestoreTopic,
     UnfollowTopic,
+    UnlockTopic,
     UnpinTopic,
 )
 from workers.registry import handles
@@ -90,3 +94,23 @@ def apply_pin(session: Session, actor: int, command: PinTopic) -> Payload:
 @handles(UnpinTopic)
 def apply_unpin(session: Session, actor: int, command: UnpinTopic) -> Payload:
     return topics.set_pinned(session, actor, command.tid, False)
+
+
+@handles(AddTopicTags)
+def apply_add_tags(session: Session, actor: int, command: AddTopicTags, rules: Rules) -> Payload:
+    return topics.add_tags(session, actor, command.tid, list(command.tags), rules=rules)
+
+
+@handles(LockTopic)
+def apply_lock(session: Session, actor: int, command: LockTopic) -> Payload:
+    return topics.set_locked(session, actor, command.tid, True)
+
+
+@handles(UnlockTopic)
+def apply_unlock(session: Session, actor: int, command: UnlockTopic) -> Payload:
+    return topics.set_locked(session, actor, command.tid, False)
+
+
+@handles(MoveTopic)
+def apply_move(session: Session, actor: int, command: MoveTopic) -> Payload:
+    return topics.move_topic(session, actor, command.tid, command.cid)

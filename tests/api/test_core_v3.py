@@ -342,3 +342,34 @@ def test_category_privileges_and_moderators(core: Core, member: tuple[int, str])
     core.refused(token, "POST", "/topics", 403, json=body)
     core.refused(admin, "PUT", path, 400, json={})
     assert core.refused(token, "PUT", path, 403, json={"member": str(uid)}).endswith("]]")
+
+
+def test_lock_tags_and_move(core: Core, member: tuple[int, str]) -> None:
+    uid, token = member
+    admin = core.stack.admin_token
+    tid = core.topic(token, tags=["first"])["tid"]
+    added = core.ok(token, "PATCH", f"/topics/{tid}/tags", json={"tags": ["second"]})
+    assert sorted(tag["value"] for tag in added) == ["first", "second"]
+    assert core.count(TopicTag.tid == tid) == 2
+
+    assert "no-privileges" in core.refused(token, "PUT", f"/topics/{tid}/lock", 403)
+    core.ok(admin, "PUT", f"/topics/{tid}/lock")
+    assert core.row(Topic, tid).locked
+    locked = core.refused(token, "POST", f"/topics/{tid}", 400, json={"content": CONTENT})
+    assert locked == "[[error:topic-locked]]"
+    core.ok(admin, "DELETE", f"/topics/{tid}/lock")
+    core.ok(token, "POST", f"/topics/{tid}", json={"content": CONTENT})
+
+    target = core.ok(admin, "POST", "/categories", json={"name": unique("Target ")})["cid"]
+    source = core.row(Category, core.stack.cid)
+    assert "no-privileges" in core.refused(token, "PUT", f"/topics/{tid}/move", 403,
+                                           json={"cid": target})  # fmt: skip
+    core.ok(admin, "PUT", f"/topics/{tid}/move", json={"cid": target})
+    assert core.row(Topic, tid).cid == target
+    moved_to, moved_from = core.row(Category, target), core.row(Category, core.stack.cid)
+    assert (moved_to.topic_count, moved_to.post_count) == (1, 2)
+    assert moved_from.topic_count == source.topic_count - 1
+    assert moved_from.post_count == source.post_count - 2
+    assert core.refused(admin, "PUT", f"/topics/{tid}/move", 400, json={"cid": 987654321}) \
+        == "[[error:no-category]]"  # fmt: skip
+    assert uid
