@@ -51,6 +51,8 @@ CORE: dict[str, Shape] = {
     "categories.update": _same,
     "groups.create": _same,
     "tokens.create": _same,
+    "tokens.admin.create": _same,
+    "tokens.roll": _same,
     "chats.send": _same,
 }
 

@@ -28,6 +28,7 @@ from api import (
     ping,
     posts,
     sessions,
+    tokens,
     topics,
     users,
     util,
@@ -62,7 +63,7 @@ def core_router() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     for resource in CORE_RESOURCES:
         routes.extend(resource.routes(envelopes.V3))
-    return routes + ping.core_routes() + sessions.core_routes()
+    return routes + tokens.core_routes() + ping.core_routes() + sessions.core_routes()
 
 
 class PathIndexedRouter(Router):
