@@ -54,6 +54,7 @@ CORE: dict[str, Shape] = {
     "tokens.admin.create": _same,
     "tokens.roll": _same,
     "chats.send": _same,
+    "chats.room.send": _same,
 }
 
 

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import (
     bulk,
     categories,
+    chats,
     envelopes,
     groups,
     jobs,
@@ -63,7 +64,8 @@ def core_router() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     for resource in CORE_RESOURCES:
         routes.extend(resource.routes(envelopes.V3))
-    return routes + tokens.core_routes() + ping.core_routes() + sessions.core_routes()
+    extra = (chats, tokens, ping, sessions)  # routes only core has
+    return routes + [item for resource in extra for item in resource.core_routes()]
 
 
 class PathIndexedRouter(Router):

@@ -1,7 +1,7 @@
 from sqlalchemy.orm import Session
 
-from forum.chats import send_message
-from schemas.chats import SendChat
+from forum.chats import send_message, send_to_room
+from schemas.chats import SendChat, SendToRoom
 from workers.registry import handles
 
 
@@ -11,3 +11,8 @@ def apply_send_chat(session: Session, actor: int, command: SendChat) -> dict[str
         session, actor, command.uid, command.message,
         room_id=command.room_id, timestamp=command.timestamp, quiet=command.quiet,
     )  # fmt: skip
+
+
+@handles(SendToRoom)
+def apply_send_to_room(session: Session, actor: int, command: SendToRoom) -> dict[str, object]:
+    return send_to_room(session, actor, command.room_id, command.message)

@@ -13,7 +13,17 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from forum.models import Category, Group, GroupMember, Post, Topic, TopicFollow, TopicTag, User
+from forum.models import (
+    Category,
+    ChatRoom,
+    Group,
+    GroupMember,
+    Post,
+    Topic,
+    TopicFollow,
+    TopicTag,
+    User,
+)
 from tests.conftest import Stack
 from tests.forum.factories import unique, user_with_token
 from tests.nodebb_spec import check_answer
@@ -397,3 +407,22 @@ def test_admin_tokens(core: Core, member: tuple[int, str]) -> None:
         while client.post("/ping").status_code != 401:
             assert time.monotonic() < deadline, "the revoked token still works"
             time.sleep(0.5)
+
+
+def test_chat_room_messages(core: Core, member: tuple[int, str]) -> None:
+    uid, token = member
+    other, others = user_with_token(core.stack.database_url)
+    outsider, outsiders = user_with_token(core.stack.database_url)
+    with core.stack.client(token) as client:
+        opened = client.post(f"/api/v2/users/{other}/chats", json={"message": "Hello"})
+    room = opened.json()["payload"]["roomId"]
+    sent = core.ok(others, "POST", f"/chats/{room}", json={"message": "Hi back"})
+    assert (sent["roomId"], sent["fromuid"], sent["content"]) == (room, other, "Hi back")
+    with core.stack.session() as session:
+        assert session.get(ChatRoom, room).message_count == 2
+    assert "no-privileges" in core.refused(outsiders, "POST", f"/chats/{room}", 403,
+                                           json={"message": "Let me in"})  # fmt: skip
+    assert core.refused(token, "POST", "/chats/987654321", 404, json={"message": "x"}) \
+        == "[[error:no-chat-room]]"  # fmt: skip
+    core.refused(token, "POST", f"/chats/{room}", 400, json={"message": " "})
+    assert uid != outsider
