@@ -54,7 +54,8 @@ def objects(stack: Stack) -> dict[str, str]:
         group = c.post("/groups", json={"name": unique("Bad ")}).json()["response"]
     return {"tid": str(topic["tid"]), "pid": str(topic["mainPid"]), "cid": str(stack.cid),
             "uid": str(stack.admin_uid), "slug": group["slug"], "privilege": "find",
-            "token": "0" * 64, "member": "registered-users", "uuid": "x"}  # fmt: skip
+            "token": "0" * 64, "member": "registered-users", "uuid": "x",
+            "roomId": "987654321"}  # fmt: skip
 
 
 def rows(stack: Stack) -> list[int]:
