@@ -119,7 +119,7 @@ def test_the_rules_passed_in_are_the_rules_applied(db_url: str) -> None:
     lenient = Settings(minimum_post_length=3, maximum_tags_per_topic=1).rules
     assert _refused(_topic, db_url, uid, cid, content="tiny").key == "content-too-short"
     tid = _topic(db_url, uid, cid, content="tiny", rules=lenient)["topicData"]["tid"]  # type: ignore[index]
-    assert _reply(db_url, uid, tid, content="tiny", rules=lenient)["content"] == "tiny"
+    assert _reply(db_url, uid, tid, content="tiny", rules=lenient)["content"] == "<p>tiny</p>\n"
     error = _refused(_topic, db_url, uid, cid, tags=["one", "two"], rules=lenient)
     assert (error.key, error.args_) == ("too-many-tags", ["1"])
 
