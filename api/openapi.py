@@ -258,7 +258,10 @@ class Builder:
             if name in route.doc.server_fields or field.alias in route.doc.server_fields:
                 drop.update({name, field.alias or name})
         schema = self.model_schema(model, frozenset(drop))
-        schema.pop("additionalProperties", None)  # the routes ignore unknown keys
+        # Open, whatever the model says: ``_uid`` may ride in any body, and most routes
+        # ignore unknown keys (api/inputs.build_command). The two that refuse them (a
+        # profile update, a category update) say so in their summary.
+        schema.pop("additionalProperties", None)
         name = self._register(model.__name__ + "Body", schema)
         media_types = getattr(model, "media_types", BODY_MEDIA_TYPES)
         return {

@@ -39,7 +39,9 @@ import psycopg
 import redis
 
 from bench import loadgen, profiling, stack
-from bench.stack import CONTENT, Machine, Seed
+from bench.stack import CONTENT, Machine
+from devstack import databases
+from devstack.databases import Seed
 
 ACCEPT_TARGET = 0.5
 OVERHEAD_TARGET_MS = {50: 5.0, 99: 50.0}
@@ -67,17 +69,17 @@ class Context:
         return Machine(self.pids, self.args.pg_admin_url, self.database, server)
 
     def sql(self, query: str, *params: object) -> list[tuple[Any, ...]]:
-        with psycopg.connect(stack.pg_dsn(self.database_url), autocommit=True) as conn:
+        with psycopg.connect(databases.pg_dsn(self.database_url), autocommit=True) as conn:
             cursor = conn.execute(query, params)
             return cursor.fetchall() if cursor.description else []
 
     def reset_jobs(self) -> None:
         """Forget earlier phases' jobs and messages (no worker is running)."""
-        stack.purge_queue(self.args.redis_url, self.run_id)
+        databases.purge_queue(self.args.redis_url, self.run_id)
         self.sql("DELETE FROM jobs")
 
     def headers(self, prefer: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.seed.token}", "Prefer": prefer}
+        return {"Authorization": f"Bearer {self.seed.admin_token}", "Prefer": prefer}
 
 
 def say(text: str) -> None:
@@ -190,7 +192,7 @@ def store_ceiling(ctx: Context, group_size: int, seconds: float = 3.0) -> dict[s
 
     columns = ("kind", "router", "actor_uid", "command", "state", "request_hash", "created_at",
                "enqueued_at", "ordering_key", "attempts")  # fmt: skip
-    with psycopg.connect(stack.pg_dsn(ctx.database_url)) as conn:
+    with psycopg.connect(databases.pg_dsn(ctx.database_url)) as conn:
         row = conn.execute(f"SELECT {', '.join(columns)} FROM jobs LIMIT 1").fetchone()
     template = dict(zip(columns, row or (), strict=True))
     groups, began = 0, time.perf_counter()
@@ -423,7 +425,7 @@ def machine_description(args: argparse.Namespace) -> str:
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
-    with psycopg.connect(stack.pg_dsn(args.pg_admin_url)) as conn:
+    with psycopg.connect(databases.pg_dsn(args.pg_admin_url)) as conn:
         pg = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
     redis_version = redis.Redis.from_url(args.redis_url).info()["redis_version"]
     wrk = "none"
@@ -514,8 +516,10 @@ def main(argv: list[str] | None = None) -> None:
     say(f"machine: {machine_description(args)}\nversions: {versions()}\nlogs: {out}")
     run_id = uuid.uuid4().hex[:8]
     queue = f"forumq.bench.{run_id}"
-    with stack.fresh_database(args.pg_admin_url, keep=args.keep_db) as database_url:
-        seed = stack.seed(database_url, max(1, args.topics))
+    with databases.fresh_database(
+        args.pg_admin_url, prefix="forumq_bench", keep=args.keep_db
+    ) as database_url:
+        seed = databases.seed(database_url, max(1, args.topics))
         env = {
             "FORUMQ_DATABASE_URL": database_url,
             "FORUMQ_BROKER_URL": args.redis_url,
@@ -543,7 +547,7 @@ def main(argv: list[str] | None = None) -> None:
                 if "c" in only:
                     sync_latency(ctx, api)
         finally:
-            stack.purge_queue(args.redis_url, run_id)
+            databases.purge_queue(args.redis_url, run_id)
     summary(ctx, command)
     if args.json:
         args.json.write_text(json.dumps(ctx.results, indent=2, default=str))

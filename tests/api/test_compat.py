@@ -12,8 +12,7 @@ from api.app import create_app
 from api.writes import Writes
 from forum.models import Topic
 from forumq.settings import Settings
-from tests.api.test_topics_manage import CONTENT, Forum
-from tests.conftest import Stack
+from tests.support import CONTENT, Forum, Stack
 
 INVALID_CALL = {"code": "not-found", "message": "Invalid API call", "params": {}}
 

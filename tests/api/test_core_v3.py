@@ -24,9 +24,8 @@ from forum.models import (
     TopicTag,
     User,
 )
-from tests.conftest import Stack
-from tests.forum.factories import unique, user_with_token
 from tests.nodebb_spec import check_answer
+from tests.support import Stack, unique, user_with_token
 
 CONTENT = "Some content that is long enough"
 

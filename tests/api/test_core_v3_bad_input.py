@@ -14,9 +14,8 @@ from api.openapi import walk
 from api.routing import DocumentedRoute
 from forum.models import ApiToken, Category, Group, Post, Topic, User
 from forumq.settings import Settings
-from tests.conftest import Stack
-from tests.forum.factories import unique
 from tests.nodebb_spec import check_answer
+from tests.support import Stack, unique
 
 TABLES = (ApiToken, Category, Group, Post, Topic, User)
 WRONG: dict[str, Any] = {"str": {"an": "object"}, "int": "not a number", "other": [[["deep"]]]}

@@ -4,8 +4,7 @@
 from sqlalchemy import select
 
 from forum.models import Category, Post, Topic, User
-from tests.api.test_topics_manage import Forum
-from tests.conftest import Stack
+from tests.support import Forum, Stack
 
 
 def test_purge_then_create_never_reuses_an_id(any_stack: Stack) -> None:

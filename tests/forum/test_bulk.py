@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from devstack.databases import pg_dsn
 from forum import bulk
 from forum.bulk.apply import Result, _cached_uids, _title_slug, apply_items
 from forum.bulk.sql import copy_rows, lookup
@@ -26,9 +27,7 @@ from forum.topics import create_topic, reply
 from forum.users import create_user, delete_user
 from forumq.settings import get_settings
 from schemas.bulk import parse_item
-from tests.forum.conftest import new_category, new_user, unique
-from tests.forum.test_users import wait_until_blocked_by
-from tests.servers import pg_dsn
+from tests.support import new_category, new_user, unique, wait_until_blocked_by
 from workers import bulk as bulk_worker
 from workers.bulk import apply_chunk, bulk_chunk
 

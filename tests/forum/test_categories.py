@@ -15,7 +15,7 @@ from forum.privileges import (
     REGISTERED_USERS,
     has,
 )
-from tests.forum.conftest import new_category, new_user, unique
+from tests.support import new_category, new_user, unique
 
 
 def test_category_row_slug_and_payload(db_url: str) -> None:

@@ -29,7 +29,7 @@ from forum.models import (
     User,
 )
 from forum.privileges import GLOBAL_MODERATORS, has
-from tests.forum.conftest import new_category, new_user, unique
+from tests.support import new_category, new_user, unique
 
 CONTENT = "Content that is long enough"
 

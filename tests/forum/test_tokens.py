@@ -7,7 +7,7 @@ from forum import tokens
 from forum.db import transaction
 from forum.errors import ForumError, Kind
 from forum.models import ApiToken
-from tests.forum.conftest import new_user
+from tests.support import new_user
 
 
 def _mint(url: str, uid: int) -> tuple[str, int]:

@@ -9,7 +9,7 @@ from forum.models import Category, CategoryPrivilege, Post, Topic, TopicTag, Use
 from forum.privileges import REGISTERED_USERS
 from forum.topics import create_topic, reply
 from forumq.settings import Settings
-from tests.forum.conftest import new_category, new_user, unique
+from tests.support import new_category, new_user, unique
 
 CONTENT = "Content that is long enough"
 T0 = 1_600_000_000_000  # an imported, older time (2020)

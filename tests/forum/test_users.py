@@ -1,9 +1,7 @@
 """``forum.users``: NodeBB's account rules (creation, e-mail), checked against the actor."""
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg
 import pytest
 from sqlalchemy import func, select, text
 
@@ -13,7 +11,7 @@ from forum.models import GroupMember, User
 from forum.passwords import verify_password
 from forum.privileges import ADMINISTRATORS, is_admin
 from forum.users import create_user, update_profile
-from tests.forum.conftest import new_user, unique
+from tests.support import new_user, unique, wait_until_blocked_by
 
 
 def _create(url: str, username: str, actor: int | None = None, **kwargs: object) -> User:
@@ -112,20 +110,6 @@ def test_email_edit_refuses_another_users_address_in_any_case(db_url: str) -> No
     _edit_email(db_url, uid, own)
     _edit_email(db_url, uid, own.upper())
     assert _email_of(db_url, uid) == own.upper()
-
-
-def wait_until_blocked_by(url: str, holder_pid: int) -> None:
-    """Until some backend waits for a lock that ``holder_pid`` holds."""
-    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
-        for _ in range(300):
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                [holder_pid],
-            ).fetchone()
-            if row and row[0]:
-                return
-            time.sleep(0.05)
-    raise AssertionError("the second write never waited for the first")
 
 
 @pytest.mark.parametrize("write", ["create", "edit"])

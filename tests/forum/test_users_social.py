@@ -23,7 +23,7 @@ from forum.models import (
 )
 from forum.topics import create_topic, reply
 from forum.users import create_user, delete_user, get_poster, is_banned
-from tests.forum.conftest import new_category, new_user
+from tests.support import new_category, new_user
 
 CONTENT = "Content that is long enough"
 
