@@ -1,5 +1,5 @@
-"""The Starlette application: routers v1/v2 (the plugin), v3 (core), jobs, health and
-metrics."""
+"""The Starlette application: routers v1/v2 (the plugin), v3 (core), jobs, health,
+metrics and NodeBB's read API."""
 
 import contextlib
 import logging
@@ -28,6 +28,7 @@ from api import (
     openapi,
     ping,
     posts,
+    read,
     sessions,
     tokens,
     topics,
@@ -247,12 +248,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         Mount("/api/v1", app=PathIndexedRouter(plugin_router("v1"))),
         Mount("/api/v2", app=PathIndexedRouter(plugin_router("v2"))),
-        Mount("/api/v3", app=PathIndexedRouter(core_router())),
         *jobs.routes,
         *openapi.routes(),
         Mount(settings.upload_url_prefix.rstrip("/"), app=util.UploadedFiles(settings)),
         Route("/api/health", health, methods=["GET"]),
         Route("/metrics", metrics.metrics, methods=["GET"]),
+        # Core's v3: its writes (the plugin's commands) and its reads (the read API's).
+        Mount("/api/v3", app=PathIndexedRouter(core_router() + read.v3_routes())),
+        # NodeBB's read API: after every other /api route, so it only sees the rest.
+        Mount("/api", app=PathIndexedRouter(read.routes())),
     ]
     app = Starlette(
         routes=routes,

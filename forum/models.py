@@ -24,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 # NodeBB never gives an id twice and clients keep ids: without AUTOINCREMENT, SQLite
-# hands out the largest rowid again once its row is deleted (migration 0010). PostgreSQL
+# hands out the largest rowid again once its row is deleted (migration 0011). PostgreSQL
 # sequences never go back.
 NEVER_REUSED = {"sqlite_autoincrement": True}
 # An importer's id for a row: compared byte for byte on PostgreSQL ("C"), not by the
@@ -167,7 +167,12 @@ class Topic(Base):
     deleted_timestamp: Mapped[int] = mapped_column(BigInteger, default=0)
     external_id: Mapped[str | None] = mapped_column(ExternalId, unique=True)
 
-    __table_args__ = (Index("ix_topics_cid_lastposttime", "cid", "lastposttime"), NEVER_REUSED)
+    __table_args__ = (
+        Index("ix_topics_cid_lastposttime", "cid", "lastposttime"),
+        # The read API's lists across categories (/api/recent): migration 0010.
+        Index("ix_topics_lastposttime", "lastposttime"),
+        NEVER_REUSED,
+    )
 
 
 class Post(Base):

@@ -27,6 +27,8 @@ from forum.models import TopicTag
 from forum.users import create_user
 
 CONTENT = "Some content that is long enough"
+# The API contract (route tables, NodeBB's OpenAPI documents), beside the checkout.
+SPEC_DIR = Path(os.environ.get("FORUMQ_SPEC_DIR", servers.CHECKOUT.parent / "shared" / "spec"))
 # The stacks' JWT secret: long enough for a server database (forumq serve refuses less).
 JWT_SECRET = "forumq-test-jwt-secret-0123456789abcdef"
 

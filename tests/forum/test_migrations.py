@@ -239,6 +239,15 @@ def test_chunk_crashes_are_a_table_and_the_revision_reverts(empty_database: str)
     assert "job_chunk_crashes" in _tables(empty_database)
 
 
+def test_topics_by_last_reply_is_an_index_and_the_revision_reverts(empty_database: str) -> None:
+    upgrade(empty_database)
+    assert "ix_topics_lastposttime" in _topic_indexes(empty_database)
+    command.downgrade(alembic_config(empty_database), "0009")
+    assert "ix_topics_lastposttime" not in _topic_indexes(empty_database)
+    upgrade(empty_database)
+    assert "ix_topics_lastposttime" in _topic_indexes(empty_database)
+
+
 def _sqlite_rows(path: Path, statement: str) -> list[Any]:
     import sqlite3
 
@@ -259,7 +268,7 @@ def _sqlite_execute(path: Path, *statements: str) -> None:
 def test_sqlite_never_reuses_ids_after_the_revision_and_it_reverts(tmp_path: Path) -> None:
     path = tmp_path / "forum.db"
     url = f"sqlite:///{path}"
-    upgrade(url, "0009")
+    upgrade(url, "0010")
     user = (
         "INSERT INTO users (uid, username, userslug, email, joindate, lastonline, "
         "lastposttime, postcount, topiccount, reputation, banned, banned_until, ban_reason, "
@@ -275,7 +284,7 @@ def test_sqlite_never_reuses_ids_after_the_revision_and_it_reverts(tmp_path: Pat
     _sqlite_execute(path, "DELETE FROM users WHERE uid = 2", user.format(uid="NULL").replace(
         "'uNULL'", "'fresh'").replace("UNULL@x.org", "f@x.org"))  # fmt: skip
     assert _sqlite_rows(path, "SELECT uid FROM users WHERE userslug = 'fresh'") == [(3,)]
-    command.downgrade(alembic_config(url), "0009")
+    command.downgrade(alembic_config(url), "0010")
     assert "AUTOINCREMENT" not in _sqlite_rows(
         path, "SELECT sql FROM sqlite_master WHERE name = 'users'")[0][0]  # fmt: skip
     assert _sqlite_rows(path, "SELECT count(*) FROM users") == [(2,)]
