@@ -4,7 +4,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.endpoints import Endpoint, command_on
+from api.endpoints import Endpoint, command_route
 from api.errors import bad_request, params_missing
 from api.inputs import Body, build_command, path_id
 from api.routing import DocumentedRoute, route
@@ -18,7 +18,6 @@ from schemas.categories import (
     RevokePrivileges,
     UpdateCategory,
 )
-from schemas.commands import Command
 
 
 class MemberParams(BaseModel):
@@ -31,11 +30,6 @@ UPDATE_FIELDS = {"name", "description", "bgColor", "color", "parentCid", "order"
 UPDATE_FIELDS_V2 = UPDATE_FIELDS | {"backgroundImage"}
 # Authentication parameters that may travel in the body beside the fields.
 CREDENTIALS = {"_uid"}
-
-
-async def create_category(request: Request) -> Response:
-    write = await authenticated(request)
-    return await submit(write, write.command(CreateCategory))
 
 
 def _refuse_unknown(body: Body, allowed: set[str]) -> None:
@@ -54,10 +48,6 @@ def update(version: str) -> Endpoint:
         return await submit(write, write.command(UpdateCategory, cid=cid))
 
     return update_category
-
-
-def category_write(model: type[Command]) -> Endpoint:
-    return command_on(model, "cid")
 
 
 def privileges_write(model: type[GrantPrivileges] | type[RevokePrivileges]) -> Endpoint:
@@ -123,14 +113,8 @@ def routes(version: str) -> list[DocumentedRoute]:
     cid = ("cid",)
     admin_404 = (403, 404)
     found = [
-        route(
-            "POST",
-            "/categories",
-            create_category,
-            "Create a category",
-            auth="admin",
-            body=CreateCategory,
-            errors=(403,),
+        command_route(
+            "POST", "/categories", CreateCategory, "Create a category", auth="admin", errors=(403,)
         ),
         route(
             "PUT",
@@ -142,38 +126,32 @@ def routes(version: str) -> list[DocumentedRoute]:
             errors=admin_404,
             server_fields=cid if version != "v1" else ("cid", "backgroundImage"),
         ),
-        route(
+        command_route(
             "DELETE",
             "/categories/{cid}",
-            category_write(PurgeCategory),
+            PurgeCategory,
             "Purge the category with all its topics and posts",
             auth="admin",
-            body=PurgeCategory,
-            server_fields=cid,
             errors=admin_404,
         ),
     ]
     if version == "v3":  # core: one privilege per route, no category state route
         return found + core_privilege_routes()
     found += [
-        route(
+        command_route(
             "PUT",
             "/categories/{cid}/state",
-            category_write(EnableCategory),
+            EnableCategory,
             "Enable the category",
             auth="admin",
-            body=EnableCategory,
-            server_fields=cid,
             errors=admin_404,
         ),
-        route(
+        command_route(
             "DELETE",
             "/categories/{cid}/state",
-            category_write(DisableCategory),
+            DisableCategory,
             "Disable the category",
             auth="admin",
-            body=DisableCategory,
-            server_fields=cid,
             errors=admin_404,
         ),
     ]

@@ -8,6 +8,7 @@ waits for the worker that holds them: writes to one object land in acceptance or
 """
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,17 +20,16 @@ from sqlalchemy.orm import Session
 
 from forum.clock import now_ms
 from forum.db import transaction
-from forum.errors import ForumError, Kind, error_record
+from forum.errors import ErrorClass, ForumError, error_record
 from forum.jobqueue import store
 from forum.jobqueue.tasks import APPLY_JOBS
 from forum.models import Job
 from forum.rules import NODEBB, Rules
 from forumq.settings import get_settings
 from schemas import load_command
-from workers import registry
+from workers import commands, observe
 from workers.celery_app import celery_app, notifier, publisher
 
-registry.load_handlers()
 log = logging.getLogger(__name__)
 # Connection lost, deadlock, serialization failure: worth retrying the whole batch.
 TRANSIENT = (OperationalError, InterfaceError)
@@ -59,10 +59,10 @@ def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) 
     try:
         command = load_command(job.command)
         if alone:
-            result = registry.run(session, job.actor_uid, command, rules)
+            result = commands.run(session, job.actor_uid, command, rules)
         else:
             with session.begin_nested():
-                result = registry.run(session, job.actor_uid, command, rules)
+                result = commands.run(session, job.actor_uid, command, rules)
     except TRANSIENT:
         raise  # the database itself failed: retry the whole batch
     except Exception as exc:
@@ -79,18 +79,18 @@ def failure(job_id: str, exc: Exception) -> dict[str, Any]:
     if isinstance(exc, ForumError):
         return exc.record()
     if isinstance(exc, ValidationError):
-        return error_record(Kind.BAD_REQUEST, "invalid-data", str(exc))
+        return error_record(ErrorClass.BAD_REQUEST, "invalid-data", str(exc))
     if isinstance(exc, IntegrityError):
         # A unique key taken by a concurrent write: this job's data, not the batch's.
         log.info("job %s conflicted: %s", job_id, exc.orig)
-        return error_record(Kind.BAD_REQUEST, "conflict", "[[error:conflict]]")
+        return error_record(ErrorClass.BAD_REQUEST, "conflict", "[[error:conflict]]")
     if isinstance(exc, DBAPIError):
         # The database refused this job's data (a value too long, ...): its writes are
         # rolled back and it fails alone; the rest of the batch goes on.
         log.warning("job %s refused by the database: %s", job_id, exc.orig)
-        return error_record(Kind.BAD_REQUEST, "invalid-data", "[[error:invalid-data]]")
+        return error_record(ErrorClass.BAD_REQUEST, "invalid-data", "[[error:invalid-data]]")
     log.error("job %s raised", job_id, exc_info=exc)
-    return error_record("internal", "internal-server-error", "[[error:internal]]")
+    return error_record(ErrorClass.INTERNAL, "internal-server-error", "[[error:internal]]")
 
 
 @dataclass
@@ -100,9 +100,13 @@ class Outcome:
     # Final answers of the finished jobs, for the completion notice.
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    # The same jobs, for the logs and metrics (workers.observe).
+    records: list[observe.Finished] = field(default_factory=list)
+
     def finish(self, job: Job) -> None:
         self.finished.append(job.id)
         self.answers[job.id] = {"state": job.state, "result": job.result, "error": job.error}
+        self.records.append(observe.Finished.of(job))
 
 
 class _MarkFirst(Exception):
@@ -200,7 +204,7 @@ def _apply_locked(
             continue
         if job.attempts > max_attempts:
             reason = "[[error:too-many-attempts]]"  # it kept killing its worker
-            store.finish(job, error=error_record("internal", "too-many-attempts", reason))
+            store.finish(job, error=error_record(ErrorClass.INTERNAL, "too-many-attempts", reason))
         else:
             started = now_ms()
             apply_job(session, job, rules, alone=alone)
@@ -215,7 +219,9 @@ def fail_batch(database_url: str, job_ids: Sequence[str], reason: str) -> list[s
     with transaction(database_url, pre_ping=PRE_PING) as session:
         pending = store.lock_unfinished(session, job_ids)
         for job in pending:
-            store.finish(job, error=error_record("unavailable", "service-unavailable", reason))
+            store.finish(
+                job, error=error_record(ErrorClass.UNAVAILABLE, "service-unavailable", reason)
+            )
         return [job.id for job in pending]
 
 
@@ -224,6 +230,8 @@ def apply_jobs(self: Task, job_ids: list[str]) -> int:
     settings = get_settings()
     database_url = settings.database_url
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    queue = (self.request.delivery_info or {}).get("routing_key") or settings.interactive_queue
+    started = time.monotonic()
     try:
         outcome = apply_batch(database_url, job_ids, redelivered=redelivered,
                               rules=settings.rules, max_attempts=settings.max_attempts)  # fmt: skip
@@ -236,7 +244,7 @@ def apply_jobs(self: Task, job_ids: list[str]) -> int:
             countdown = min(2**self.request.retries * 0.25, 30)
             raise self.retry(exc=exc, countdown=countdown) from exc
     if outcome.deferred:
-        queue = (self.request.delivery_info or {}).get("routing_key")
         publisher.jobs(outcome.deferred, queue=queue, countdown=DEFER_SECONDS)
     notifier.job_finished(outcome.finished, outcome.answers)
+    observe.batch_finished(queue, outcome.records, time.monotonic() - started)
     return len(outcome.finished)

@@ -18,6 +18,7 @@ nothing: it stays one transaction.
 
 import gc
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,19 +32,23 @@ from sqlalchemy.orm import Session
 from forum import bulk
 from forum.clock import now_ms
 from forum.db import transaction
-from forum.errors import Kind, error_record
+from forum.errors import ErrorClass, error_record
 from forum.jobqueue import chunks, store
 from forum.jobqueue.chunks import JobHeader, Pair, ResultsConflict, pack, unpack
 from forum.jobqueue.tasks import BULK_CHUNK
 from forum.rules import NODEBB, Rules
 from forumq.settings import get_settings
 from schemas.bulk import INVALID, TYPES
+from workers import observe
 from workers.celery_app import celery_app, notifier, publisher
 
 log = logging.getLogger(__name__)
 MAX_RETRIES = 10
-# The database failed (retried with backoff for as long as it takes), or a concurrent
-# delivery recorded the same external ids or items first (retried with full lookups).
+# The database failed (retried with backoff, MAX_RETRIES times; then the task gives up,
+# its message is acknowledged, and the sweeper publishes the job's unrecorded items
+# again once the job has made no progress for bulk_stale_after_seconds), or a
+# concurrent delivery recorded the same external ids or items first (retried with full
+# lookups; a conflict that never clears isolates the item at fault).
 TRANSIENT = (OperationalError, InterfaceError)
 RETRIED = (*TRANSIENT, IntegrityError, ResultsConflict)
 # A delivery whose worker process died is published again after this long (Celery's
@@ -65,11 +70,13 @@ class ChunkOutcome:
     deferred: list[Pair] = field(default_factory=list)
 
 
-def _failed_result(index: int, raw: dict[str, Any], error: dict[str, Any]) -> bulk.Result:
+def _failed_result(index: int, raw: dict[str, Any], error: dict[str, Any]) -> bulk.ItemResult:
     kind = raw.get("item_type") or raw.get("type")
     kind = kind if isinstance(kind, str) and kind in TYPES else INVALID
     ext = raw.get("external_id")
-    return bulk.Result(index, kind, ext if isinstance(ext, str) else None, bulk.FAILED, error=error)
+    return bulk.ItemResult(
+        index, kind, ext if isinstance(ext, str) else None, bulk.FAILED, error=error
+    )
 
 
 def _well_formed(raw: Any) -> bool:
@@ -97,7 +104,7 @@ def apply_pending(
     todo = [(i, raw) for i, raw in items if i not in done] if done else items
     if not todo:
         return ChunkOutcome()
-    results: list[bulk.Result] = []
+    results: list[bulk.ItemResult] = []
     valid: list[tuple[int, dict[str, Any]]] = []
     for pair in todo:
         raw = pair[1]
@@ -106,14 +113,14 @@ def apply_pending(
         elif isinstance(raw, dict) and raw.get("type") == INVALID:
             results.append(_failed_result(pair[0], raw, raw["error"]))
         else:
-            error = error_record(Kind.BAD_REQUEST, "invalid-data")
+            error = error_record(ErrorClass.BAD_REQUEST, "invalid-data")
             results.append(_failed_result(pair[0], raw if isinstance(raw, dict) else {}, error))
     first = todo[0][0]
 
     def earlier_pending() -> bool:
         return not final and chunks.earlier_pending(session, job, first)
 
-    stored: list[bulk.Result] = []
+    stored: list[bulk.ItemResult] = []
 
     def record(outcome: bulk.ChunkResult) -> None:
         # Before the counter updates: that part of the transaction locks rows that
@@ -232,8 +239,8 @@ def fail_item(database_url: str, job_id: str, pair: Pair, error: dict[str, Any])
 
 def _item_error(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, DataError | IntegrityError):  # the database refused the item's data
-        return error_record(Kind.BAD_REQUEST, "invalid-data")
-    return error_record("internal", "internal-server-error", "[[error:internal]]")
+        return error_record(ErrorClass.BAD_REQUEST, "invalid-data")
+    return error_record(ErrorClass.INTERNAL, "internal-server-error", "[[error:internal]]")
 
 
 @celery_app.task(name=BULK_CHUNK, bind=True, max_retries=MAX_RETRIES,
@@ -273,9 +280,10 @@ def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int, *, crashed: b
         if not pairs:
             return 0
         if crashes >= settings.max_attempts:
-            too_many = error_record("internal", "too-many-attempts")
+            too_many = error_record(ErrorClass.INTERNAL, "too-many-attempts")
             outcome = fail_item(settings.database_url, job_id, pairs[0], too_many)
             return _finish(job_id, outcome)
+    started = time.monotonic()
     try:
         # A retry follows a failure (often a conflict on an external id): full lookups.
         first_attempt = self.request.retries == 0
@@ -292,6 +300,8 @@ def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int, *, crashed: b
         publisher.chunk(job_id, pack(outcome.deferred), defers=defers + 1, countdown=wait)
     if outcome.finished:
         notifier.job_finished([job_id])
+    observe.chunk_finished(job_id, outcome.applied, len(outcome.deferred),
+                           time.monotonic() - started)  # fmt: skip
     return outcome.applied
 
 

@@ -24,7 +24,7 @@ from api.envelopes import JSONResponse
 from api.errors import ApiError
 from api.routing import DocumentedRoute, route
 from forum.db import read_session_factory
-from forum.errors import ForumError, Kind
+from forum.errors import ErrorClass, ForumError
 from forum.read.access import Viewer, load_viewer
 from forum.read.pages import Redirect
 
@@ -153,9 +153,9 @@ def _page_refusal(request: Request, refused: Exception, uid: int) -> Response:
     if isinstance(refused, Redirect):
         return JSONResponse(refused.path, 200, {"X-Redirect": quote(refused.path, safe="/?=&")})
     assert isinstance(refused, ForumError)
-    if refused.kind == Kind.NOT_FOUND:
+    if refused.error_class == ErrorClass.NOT_FOUND:
         return not_found(request)
-    if refused.kind == Kind.NOT_AUTHORISED:
+    if refused.error_class == ErrorClass.NOT_AUTHORISED:
         return envelopes.error(envelopes.V3, 401)
     return not_allowed(request, uid)
 

@@ -19,7 +19,7 @@ from forum.models import Job, Post
 from forum.topics import create_topic
 from forum.users import create_user
 from schemas import dump_command, load_command
-from workers import apply, registry
+from workers import apply, commands
 
 CONTENT = "Content that is long enough"
 
@@ -133,7 +133,7 @@ def test_a_job_that_kills_its_worker_fails_after_max_attempts(
     def dies(*args: Any) -> None:
         raise SystemExit("the worker died")  # like SIGKILL: nothing after it commits
 
-    monkeypatch.setattr(registry, "run", dies)
+    monkeypatch.setattr(commands, "run", dies)
     max_attempts, deliveries = 3, 0
     while _stored(url, job_id).state != jobs.FAILED:
         deliveries += 1
