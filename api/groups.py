@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.endpoints import command_route
-from api.errors import not_found
-from api.inputs import path_id
+from api.errors import missing
+from api.inputs import MISSING, path_id
 from api.routing import DocumentedRoute, route
 from api.writes import authenticated, submit
 from forum.db import session_factory
@@ -34,7 +34,7 @@ async def known_slug(request: Request) -> str:
             return bool(session.scalar(select(exists().where(Group.slug == slug))))
 
     if len(slug) > 255 or not await run_in_threadpool(found):
-        raise not_found()
+        raise missing(MISSING["slug"])
     return slug
 
 
