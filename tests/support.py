@@ -63,6 +63,7 @@ class Stack:
     master_token: str
     admin_token: str
     cid: int
+    log_dir: Path  # api.log and worker.log
 
     def client(self, token: str | None = None, **headers: str) -> httpx.Client:
         if token:
@@ -81,7 +82,7 @@ def start_stack(tmp: Path, env: dict[str, str], database_url: str) -> Iterator[S
         servers.running_api(env, tmp / "api.log") as base_url,
     ):
         yield Stack(base_url, database_url, env, seed.admin_uid, seed.master_token,
-                    seed.admin_token, seed.cid)  # fmt: skip
+                    seed.admin_token, seed.cid, tmp)  # fmt: skip
 
 
 # --- rows -----------------------------------------------------------------------------

@@ -177,6 +177,7 @@ def advance(
     if progress["done"] < progress["total"] or job.state not in store.UNFINISHED:
         return False
     summary = {
+        "job_id": job_id,  # a client that waited for this answer finds the items by it
         "total": progress["total"],
         "succeeded": progress["total"] - progress["failed"],
         "failed": progress["failed"],

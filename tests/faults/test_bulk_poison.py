@@ -81,6 +81,7 @@ def test_a_poison_item_fails_alone(
         assert job["state"] == "succeeded", job
         assert job["progress"] == {"done": total, "failed": 1, "existing": 0, "total": total}
         assert job["result"]["payload"] == {
+            "job_id": job["id"],
             "total": total,
             "succeeded": total - 1,
             "failed": 1,

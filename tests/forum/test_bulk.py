@@ -288,7 +288,13 @@ def test_redelivered_chunk_applies_nothing_twice(db_url: str) -> None:
         job = jobs.get(session, job_id)
         assert job is not None and job.state == "succeeded"
         assert job.attempts == 1 and job.started_at == started
-        assert job.result == {"total": 10, "succeeded": 10, "failed": 0, "existing": 0}
+        assert job.result == {
+            "job_id": job.id,
+            "total": 10,
+            "succeeded": 10,
+            "failed": 0,
+            "existing": 0,
+        }
         rows = bulk_jobs.items_page(session, job_id, 0, 100)
         assert [r["index"] for r in rows] == list(range(10))
         assert {r["state"] for r in rows} == {"created"}
@@ -312,6 +318,7 @@ def test_reply_waits_for_its_topic_in_an_earlier_chunk(db_url: str) -> None:
     with transaction(db_url) as session:
         job = jobs.get(session, job_id)
         assert job is not None and job.result == {
+            "job_id": job.id,
             "total": 8,
             "succeeded": 8,
             "failed": 0,
@@ -466,6 +473,7 @@ def _assert_applied_but(url: str, job_id: str, items: list[dict[str, Any]], bad:
         assert job is not None and job.state == "succeeded"
         assert job.progress == {"done": len(items), "failed": 1, "existing": 0, "total": len(items)}
         assert job.result == {
+            "job_id": job.id,
             "total": len(items),
             "succeeded": len(items) - 1,
             "failed": 1,
@@ -529,6 +537,7 @@ def test_a_chunk_delivered_again_without_a_fault_is_applied_in_full(
         assert sorted(recorded) == [3, 3]  # split in two halves, each applied
         job = jobs.get(session, job_id)
         assert job is not None and job.result == {
+            "job_id": job.id,
             "total": 6,
             "succeeded": 6,
             "failed": 0,
