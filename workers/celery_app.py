@@ -8,6 +8,7 @@ from kombu import Exchange, Queue
 
 from forumq.runtime import tune_gc
 from forumq.settings import get_settings
+from workers import broker
 
 
 def _queue(name: str) -> Queue:
@@ -19,7 +20,8 @@ def _queue(name: str) -> Queue:
 def make_celery() -> Celery:
     settings = get_settings()
     include = ["workers.apply", "workers.sweeper", "workers.bulk"]
-    app = Celery("forumq", broker=settings.broker_url, include=include)
+    # The embedded default polls its SQLite queue every few ms while busy (workers.broker).
+    app = Celery("forumq", broker=broker.broker_url(settings.broker_url), include=include)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],

@@ -16,7 +16,7 @@ from schemas import Command
 C = TypeVar("C", bound=Command)
 Handler = Callable[[Session, int, Any], Any]
 HANDLERS: dict[type[Command], Handler] = {}
-INFRASTRUCTURE = {"apply", "celery_app", "notify", "registry", "sweeper"}
+INFRASTRUCTURE = {"apply", "broker", "celery_app", "notify", "registry", "sweeper"}
 
 
 def load_handlers() -> None:

@@ -1,0 +1,221 @@
+"""Single writes applied set-based: a batch of topic creates and replies (the writes
+that come by the thousand) as a bulk chunk is applied, with a fixed number of
+statements whatever its size: one read per kind of row it checks, one id block per
+table, one insert per table, one UPDATE per table for the counters (``write_rows``).
+
+Each write is checked exactly as ``forum.topics.create_topic`` / ``reply`` check it
+(the same rules, in the same order, with the same errors), against rows read once for
+the batch and kept up as its writes are walked in order; the rows and counters it leaves
+are those the writes applied one by one would leave (tests/forum/test_batch_writes.py).
+
+A batch this path cannot decide exactly raises ``Unsure`` before writing anything: a
+reply to a topic or post that does not exist yet, which an earlier write of the same
+batch might create. The caller then applies the batch one write at a time.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forum import privileges
+from forum.bulk.apply import Rows, count_reply, count_topic, write_rows
+from forum.bulk.sql import allocate_ids, lookup
+from forum.clock import now_ms
+from forum.errors import ForumError, bad_request, not_found
+from forum.models import Category, Post, Topic, User
+from forum.posts import post_data
+from forum.text import check_length, slugify
+from forum.topics import _check_content, _checked_tags, topic_data
+from forum.users import is_banned
+from forumq.settings import get_settings
+
+Payload = dict[str, object]
+
+
+@dataclass(slots=True)
+class NewTopic:
+    actor: int
+    cid: int
+    title: str
+    content: str
+    tags: Sequence[str] = ()
+    timestamp: int | None = None
+
+
+@dataclass(slots=True)
+class NewReply:
+    actor: int
+    tid: int
+    content: str
+    to_pid: int | None = None
+    timestamp: int | None = None
+
+
+Write = NewTopic | NewReply
+
+
+class Unsure(Exception):
+    """The batch refers to a topic or post that an earlier write of it may create."""
+
+
+class _Batch(Rows):
+    def __init__(self, session: Session, writes: Sequence[Write]) -> None:
+        super().__init__(session)
+        self.now = now_ms()
+        actors = {w.actor for w in writes}
+        self.user_rows = {
+            row.uid: row
+            for row in session.execute(
+                select(User.uid, User.banned, User.banned_until).where(User.uid.in_(actors))
+            )
+        }
+        self.admin = {uid: privileges.is_admin(session, uid) for uid in actors}
+        replies = [w for w in writes if isinstance(w, NewReply)]
+        # Locked in key order, as concurrent batches and single writes lock them.
+        self.topic_rows = {
+            row.tid: row
+            for row in session.execute(
+                select(Topic.tid, Topic.cid, Topic.locked, Topic.deleted, Topic.postcount)
+                .where(Topic.tid.in_(sorted({w.tid for w in replies})))
+                .order_by(Topic.tid)
+                .with_for_update()
+            )
+        }
+        self.postcount = {tid: row.postcount for tid, row in self.topic_rows.items()}
+        self.topic_cid.update((tid, row.cid) for tid, row in self.topic_rows.items())
+        cids = {w.cid for w in writes if isinstance(w, NewTopic)}
+        self.categories_found = {
+            row.cid: row.disabled
+            for row in session.execute(
+                select(Category.cid, Category.disabled).where(Category.cid.in_(cids))
+            )
+        }
+        self.known_pids = set(lookup(session, Post.pid, Post.pid, [w.to_pid for w in replies]))
+
+    def poster(self, uid: int) -> None:
+        """``forum.users.get_poster``."""
+        row = self.user_rows.get(uid)
+        if row is None:
+            raise not_found("no-user")
+        if is_banned(row, self.now):  # type: ignore[arg-type]
+            raise bad_request("user-banned")
+
+    def check_topic(self, write: NewTopic) -> list[str]:
+        """``forum.topics.create_topic``'s checks; the cleaned tags."""
+        rules, s, actor = get_settings(), self.session, write.actor
+        self.poster(actor)
+        admin = self.admin[actor]
+        title = write.title.strip()
+        if not admin:
+            check_length(title, max(rules.minimum_title_length, 1), rules.maximum_title_length,
+                         "title")  # fmt: skip
+        tags = _checked_tags(list(write.tags))
+        if not admin:
+            _check_content(write.content)
+        disabled = self.categories_found.get(write.cid)
+        if disabled is None:
+            raise bad_request("no-category")
+        if disabled or not privileges.has(s, actor, "topics:create", write.cid):
+            raise bad_request("no-privileges")
+        if tags and not privileges.has(s, actor, "topics:tag", write.cid):
+            raise bad_request("no-privileges")
+        return tags
+
+    def check_reply(self, write: NewReply, creates_before: bool) -> None:
+        """``forum.topics.reply``'s checks."""
+        actor = write.actor
+        self.poster(actor)
+        topic = self.topic_rows.get(write.tid)
+        if topic is None:
+            if creates_before:
+                raise Unsure(f"topic {write.tid}")
+            raise not_found("no-topic")
+        admin = self.admin[actor]
+        if topic.locked and not admin:
+            raise bad_request("topic-locked")
+        if topic.deleted and not admin:
+            raise bad_request("topic-deleted")
+        if not privileges.has(self.session, actor, "topics:reply", topic.cid):
+            raise bad_request("no-privileges")
+        if not admin:
+            _check_content(write.content)
+
+    def add_topic(self, write: NewTopic, tags: list[str], tid: int, pid: int) -> Payload:
+        created = write.timestamp or self.now
+        title = write.title.strip()
+        content = write.content.rstrip()
+        topic = Topic(
+            tid=tid, cid=write.cid, uid=write.actor, title=title,
+            slug=f"{tid}/{slugify(title) or 'topic'}", main_pid=pid, timestamp=created,
+            lastposttime=created, postcount=1, viewcount=0, postercount=1, teaser_pid=None,
+            locked=False, pinned=False, deleted=False, upvotes=0, downvotes=0,
+        )  # fmt: skip
+        self.topics.append([
+            tid, write.cid, write.actor, title, topic.slug, pid, created, 0, 0, 0, 0, None,
+            False, False, False, 0, 0, 0, 0, 0, None,
+        ])  # fmt: skip
+        post = self._post(pid, tid, write.actor, content, created, None)
+        self.tags.extend((tid, tag) for tag in tags)
+        self.topic_cid[tid] = write.cid
+        count_topic(self.topic_agg, self.user_agg, tid, write.actor, created)
+        return {"topicData": topic_data(topic, tags), "postData": post_data(post, topic)}
+
+    def add_reply(self, write: NewReply, pid: int) -> Payload:
+        created = write.timestamp or self.now
+        # NodeBB ignores a reply-to target that does not exist.
+        to_pid = write.to_pid if write.to_pid in self.known_pids else None
+        post = self._post(pid, write.tid, write.actor, write.content.rstrip(), created, to_pid)
+        self.known_pids.add(pid)
+        self.postcount[write.tid] += 1
+        count_reply(self.topic_agg, self.user_agg, self.replies_to, write.tid, write.actor, pid,
+                    created, to_pid)  # fmt: skip
+        topic = Topic(tid=write.tid, cid=self.topic_cid[write.tid], main_pid=0,
+                      postcount=self.postcount[write.tid])  # fmt: skip
+        return post_data(post, topic)
+
+    def _post(
+        self, pid: int, tid: int, uid: int, content: str, created: int, to_pid: int | None
+    ) -> Post:
+        self.posts.append([pid, tid, uid, content, created, to_pid, 0, None, False, 0, 0, 0, 0,
+                           0, None])  # fmt: skip
+        return Post(pid=pid, tid=tid, uid=uid, content=content, timestamp=created, to_pid=to_pid,
+                    edited=0, deleted=False, upvotes=0, downvotes=0, replies=0)  # fmt: skip
+
+
+def apply_writes(session: Session, writes: Sequence[Write]) -> list[Payload | ForumError]:
+    """Apply ``writes`` in order, set-based: per write, its answer or the ``ForumError``
+    it failed with (its writes left out). Raises ``Unsure`` (nothing written) when the
+    batch must be applied one write at a time; never commits."""
+    batch = _Batch(session, writes)
+    outcomes: list[Payload | ForumError] = []
+    checked: list[tuple[int, Write, list[str]]] = []
+    creates_before = False
+    for index, write in enumerate(writes):
+        try:
+            if isinstance(write, NewTopic):
+                checked.append((index, write, batch.check_topic(write)))
+                creates_before = True
+            else:
+                batch.check_reply(write, creates_before)
+                if write.to_pid is not None and write.to_pid not in batch.known_pids and checked:
+                    raise Unsure(f"post {write.to_pid}")  # an earlier write may create it
+                checked.append((index, write, []))
+        except ForumError as error:
+            outcomes.append(error)
+            continue
+        outcomes.append({})
+    topics = sum(1 for _, write, _ in checked if isinstance(write, NewTopic))
+    tids = iter(allocate_ids(session, Topic.__table__, "tid", topics))
+    pids = iter(allocate_ids(session, Post.__table__, "pid", len(checked)))
+    for index, write, tags in checked:
+        if isinstance(write, NewTopic):
+            outcomes[index] = batch.add_topic(write, tags, next(tids), next(pids))
+        else:
+            outcomes[index] = batch.add_reply(write, next(pids))
+    if checked:
+        write_rows(batch, lambda: None)
+        # Rows the session may hold are stale now (counters moved in SQL).
+        session.expire_all()
+    return outcomes
