@@ -1,10 +1,11 @@
-"""The one task: apply a batch of stored jobs, effectively once, in order per object.
+"""The one task: apply stored jobs in batches, effectively once, in order per object.
 
-Each job runs in its own savepoint, so one bad command fails alone; every job's
-final state commits in the same transaction as its write, so a redelivered
-message finds its jobs finished and does nothing. A job that shares an ordering
-key (one topic, one post) with earlier unfinished jobs applies those first, or
-waits for the worker that holds them: writes to one object land in acceptance order.
+A message is a wake-up: the worker claims the oldest queued jobs (``forum.claims``),
+as many as one transaction applies, and applies them in ``seq`` order: runs of topic
+creates and replies set-based (``forum.bulk.writes``), other commands one by one in
+savepoints, so one bad command fails alone. Every job's final state commits in the
+same transaction as its write, so a redelivered message finds its jobs finished and
+does nothing. While jobs are queued, a worker that applied a batch wakes one again.
 """
 
 import logging
@@ -17,13 +18,15 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from forum import jobs
-from forum.clock import now_ms
+from forum import claims, jobs
+from forum.bulk.writes import NewReply, NewTopic, Unsure, Write, apply_writes
+from forum.claims import Claimed
 from forum.db import transaction
 from forum.errors import ForumError, Kind, error_record
 from forum.models import Job
 from forumq.settings import get_settings
 from schemas import load_command
+from schemas.topics import CreateTopic, ReplyTopic
 from workers import registry
 from workers.celery_app import celery_app
 from workers.notify import Publisher
@@ -33,7 +36,10 @@ log = logging.getLogger(__name__)
 # Connection lost, deadlock, serialization failure: worth retrying the whole batch.
 TRANSIENT = (OperationalError, InterfaceError)
 MAX_RETRIES = 10
-DEFER_SECONDS = 0.05
+# Jobs one claim takes at most: one transaction's worth, short enough that a worker
+# stopping (SIGTERM) finishes its batch soon.
+CLAIM_MAX_JOBS = 100
+SET_BASED = {CreateTopic.model_fields["kind"].default, ReplyTopic.model_fields["kind"].default}
 # No test round trip per transaction: a batch that meets a dropped connection fails
 # with OperationalError and is retried like any transient error, on fresh connections.
 PRE_PING = False
@@ -94,8 +100,8 @@ def failure(job_id: str, exc: Exception) -> dict[str, Any]:
 
 @dataclass
 class Outcome:
+    claimed: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
-    deferred: list[str] = field(default_factory=list)
     # Final answers of the finished jobs, for the completion notice.
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -104,94 +110,121 @@ class Outcome:
         self.answers[job.id] = {"state": job.state, "result": job.result, "error": job.error}
 
 
-class _MarkFirst(Exception):
-    """The batch may have been delivered before: count this delivery durably first."""
+class Interrupted(Exception):
+    """The database failed after a claim: its jobs are retried as the same delivery."""
+
+    def __init__(self, claimed: list[str], error: Exception) -> None:
+        super().__init__(str(error))
+        self.claimed, self.error = claimed, error
 
 
-def mark_running(database_url: str, job_ids: Sequence[str], *, redelivered: bool) -> None:
+def claim(database_url: str, job_ids: Sequence[str], counted: Sequence[str] = ()) -> list[Claimed]:
+    """Claim a batch (``forum.claims``) in a transaction of its own; on PostgreSQL
+    without waiting for its fsync: a claim lost in a server crash is a job still
+    queued, or counted one delivery short."""
+    from workers.bulk import KIND as BULK
+
     with transaction(database_url, pre_ping=PRE_PING) as session:
         if session.get_bind().dialect.name == "postgresql":
-            # Losing a "running" mark in a crash is harmless: skip the fsync.
             session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        jobs.mark_running(session, job_ids, uncounted_before=redelivered)
+        return claims.claim(session, job_ids, CLAIM_MAX_JOBS, other_than=[BULK], counted=counted)
 
 
-def apply_batch(database_url: str, job_ids: Sequence[str], *, redelivered: bool = False) -> Outcome:
-    """Apply what is unfinished among ``job_ids``, with the earlier jobs on the same
-    objects first; a job behind one another worker holds waits (is deferred).
+def apply_batch(database_url: str, job_ids: Sequence[str], counted: Sequence[str] = ()) -> Outcome:
+    """Claim the oldest queued jobs and the unfinished ones among ``job_ids`` and
+    ``counted`` (see ``claim``), and apply them in ``seq`` order in one transaction.
 
-    ``attempts`` counts deliveries so that a job that kills its worker fails after
-    ``max_attempts``. A first delivery (the message not redelivered, its jobs queued,
-    never counted, never re-published) counts itself in the apply transaction: one
-    commit instead of two. If it dies, it leaves no trace, but its next delivery is
-    either a redelivered message or a sweeper re-publish (``enqueued_at`` moved), and
-    that one, like any delivery that may repeat, commits its count before applying (a
-    redelivered message also counts the delivery that left no trace)."""
+    A job claimed before (its earlier delivery died, or the database failed under it)
+    may be the one that kills its worker: a batch holding one is applied a job per
+    transaction, so that job alone fails after ``max_attempts``."""
+    claimed = claim(database_url, job_ids, counted)
+    outcome = Outcome(claimed=[c.id for c in claimed])
     try:
-        return _apply(database_url, job_ids, durable_mark=redelivered, redelivered=redelivered)
-    except _MarkFirst:
-        return _apply(database_url, job_ids, durable_mark=True, redelivered=redelivered)
+        if claimed:
+            _apply_claimed(database_url, outcome.claimed, outcome)
+    except TRANSIENT as exc:
+        raise Interrupted(outcome.claimed, exc) from exc
+    return outcome
 
 
-def _apply(
-    database_url: str, job_ids: Sequence[str], *, durable_mark: bool, redelivered: bool
-) -> Outcome:
-    if durable_mark:
-        mark_running(database_url, job_ids, redelivered=redelivered)
-    outcome = Outcome()
-    started = now_ms()
+def _apply_claimed(database_url: str, job_ids: list[str], outcome: Outcome) -> None:
+    max_attempts = get_settings().max_attempts
     try:
         with transaction(database_url, pre_ping=PRE_PING) as session:
-            batch, waiting = jobs.lock_batch(session, job_ids)
-            if not durable_mark and not all(jobs.first_delivery(job) for job in batch):
-                raise _MarkFirst  # rolls back: nothing was written
-            earlier, held = jobs.lock_predecessors(session, batch) if waiting else ([], {})
-            _apply_locked(session, batch, earlier, held, outcome, count=not durable_mark)
+            batch = jobs.lock_unfinished(session, job_ids)
+            runnable = []
+            for job in batch:
+                if job.attempts > max_attempts:
+                    reason = "[[error:too-many-attempts]]"  # it kept killing its worker
+                    jobs.finish(job, error=error_record("internal", "too-many-attempts", reason))
+                else:
+                    runnable.append(job)
+            apply_in_order(session, runnable, alone=len(batch) == 1)
+            for job in batch:
+                outcome.finish(job)
     except Failed as failed:
         # A lone job's command failed and its transaction rolled back: record why.
         with transaction(database_url, pre_ping=PRE_PING) as session:
             for job in jobs.lock_unfinished(session, [failed.job_id]):
-                if not durable_mark:
-                    jobs.count_delivery(job, started)
                 jobs.finish(job, error=failed.error)
                 outcome.finish(job)
-    return outcome
 
 
-def _apply_locked(
-    session: Session,
-    batch: list[Job],
-    earlier: list[Job],
-    held: dict[str, int],
-    outcome: Outcome,
-    *,
-    count: bool,
-) -> None:
-    """Apply the locked ``batch`` and ``earlier`` jobs in ``seq`` order; ``count``:
-    this transaction counts the delivery of the batch's jobs it applies."""
-    max_attempts = get_settings().max_attempts
-    alone = len(batch) == 1 and not earlier
-    ours = {job.id for job in batch}
-    for job in sorted([*batch, *earlier], key=lambda job: job.seq):
-        key = job.ordering_key
-        if key in held and job.seq > held[key]:
-            if job.id in ours:
-                # Back in line: waiting its turn is neither running nor a failed delivery.
-                job.state, job.started_at = jobs.QUEUED, None
-                if not count:
-                    job.attempts -= 1  # undo the count mark_running committed
-                outcome.deferred.append(job.id)
+def apply_in_order(session: Session, batch: list[Job], *, alone: bool = False) -> None:
+    """Apply ``batch`` (locked, in ``seq`` order) and record each job's outcome: runs of
+    topic creates and replies set-based (``forum.bulk.writes``), the rest one by one."""
+    run: list[tuple[Job, Write]] = []
+    for job in batch:
+        write = None if alone else set_based(job)
+        if write is not None:
+            run.append((job, write))
             continue
-        if job.attempts > max_attempts:
-            reason = "[[error:too-many-attempts]]"  # it kept killing its worker
-            jobs.finish(job, error=error_record("internal", "too-many-attempts", reason))
+        apply_set_based(session, run)
+        run = []
+        apply_job(session, job, alone=alone)
+    apply_set_based(session, run)
+
+
+def set_based(job: Job) -> Write | None:
+    """The job's command as a write ``forum.bulk.writes`` applies, if it is one."""
+    kind = job.command.get("kind")
+    if kind not in SET_BASED:
+        return None
+    try:
+        command = load_command(job.command)
+    except ValidationError:
+        return None  # apply_job records why
+    if isinstance(command, CreateTopic):
+        return NewTopic(job.actor_uid, command.cid, command.title, command.content,
+                        tuple(command.tags), command.timestamp)  # fmt: skip
+    if isinstance(command, ReplyTopic):
+        return NewReply(job.actor_uid, command.tid, command.content, command.to_pid,
+                        command.timestamp)  # fmt: skip
+    return None
+
+
+def apply_set_based(session: Session, run: list[tuple[Job, Write]]) -> None:
+    """Apply a run of writes set-based; if that path cannot decide it (``Unsure``) or the
+    database refuses it, one by one in savepoints, so a bad write fails alone."""
+    if not run:
+        return
+    if len(run) > 1:
+        try:
+            with session.begin_nested():
+                outcomes = apply_writes(session, [write for _, write in run])
+        except TRANSIENT:
+            raise
+        except (Unsure, DBAPIError) as exc:
+            log.info("a batch of %d writes is applied one by one: %r", len(run), exc)
         else:
-            started = now_ms()
-            apply_job(session, job, alone=alone)
-            if count and job.id in ours:
-                # Counted with the final state, in the one UPDATE the commit sends.
-                jobs.count_delivery(job, started)
-        outcome.finish(job)
+            for (job, _), result in zip(run, outcomes, strict=True):
+                if isinstance(result, ForumError):
+                    jobs.finish(job, error=result.record())
+                else:
+                    jobs.finish(job, result=result)
+            return
+    for job, _ in run:
+        apply_job(session, job)
 
 
 def fail_batch(database_url: str, job_ids: Sequence[str], reason: str) -> list[str]:
@@ -219,22 +252,37 @@ def enqueue(job_ids: list[str], queue: str | None = None, countdown: float | Non
     )
 
 
+def more_queued(database_url: str) -> bool:
+    from workers.bulk import KIND as BULK
+
+    with transaction(database_url, pre_ping=PRE_PING) as session:
+        return claims.any_queued(session, other_than=[BULK])
+
+
 @celery_app.task(name="forumq.apply_jobs", bind=True, max_retries=MAX_RETRIES)
-def apply_jobs(self: Task, job_ids: list[str]) -> int:
+def apply_jobs(self: Task, job_ids: list[str], counted: list[str] | None = None) -> int:
+    """A message is a wake-up: claim a batch, apply it, and wake a worker again while
+    jobs are queued. ``counted``: jobs a failed try claimed (retried without counting
+    another delivery)."""
     database_url = get_settings().database_url
-    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    queue = (self.request.delivery_info or {}).get("routing_key")
+    counted = counted or []
     try:
-        outcome = apply_batch(database_url, job_ids, redelivered=redelivered)
-    except TRANSIENT as exc:
+        outcome = apply_batch(database_url, job_ids, counted)
+    except (Interrupted, *TRANSIENT) as exc:
+        if isinstance(exc, Interrupted):
+            counted = sorted({*counted, *exc.claimed})
+        mine = sorted({*job_ids, *counted})
         if self.request.retries >= MAX_RETRIES:
-            log.error("giving up on %d jobs: %s", len(job_ids), exc)
-            outcome = Outcome(finished=fail_batch(database_url, job_ids, str(exc.orig)))
+            log.error("giving up on %d jobs: %s", len(mine), exc)
+            outcome = Outcome(finished=fail_batch(database_url, mine, str(exc)))
         else:
             # Database down or deadlocked: back off 0.25 s, 0.5 s, ... up to 30 s.
             countdown = min(2**self.request.retries * 0.25, 30)
-            raise self.retry(exc=exc, countdown=countdown) from exc
-    if outcome.deferred:
-        queue = (self.request.delivery_info or {}).get("routing_key")
-        enqueue(outcome.deferred, queue=queue, countdown=DEFER_SECONDS)
+            raise self.retry(
+                args=[job_ids], kwargs={"counted": counted}, exc=exc, countdown=countdown
+            ) from exc
     publisher().job_finished(outcome.finished, outcome.answers)
+    if outcome.claimed and more_queued(database_url):
+        enqueue([], queue=queue)
     return len(outcome.finished)
