@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.orm import Session
 
 from forum import claims, jobs
+from forum.bulk.jobs import KIND as BULK
 from forum.bulk.writes import NewReply, NewTopic, Unsure, Write, apply_writes
 from forum.claims import Claimed
 from forum.db import transaction
@@ -102,6 +103,8 @@ def failure(job_id: str, exc: Exception) -> dict[str, Any]:
 class Outcome:
     claimed: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
+    # Jobs were left queued: a worker is woken again to claim them.
+    more: bool = False
     # Final answers of the finished jobs, for the completion notice.
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -122,8 +125,6 @@ def claim(database_url: str, job_ids: Sequence[str], counted: Sequence[str] = ()
     """Claim a batch (``forum.claims``) in a transaction of its own; on PostgreSQL
     without waiting for its fsync: a claim lost in a server crash is a job still
     queued, or counted one delivery short."""
-    from workers.bulk import KIND as BULK
-
     with transaction(database_url, pre_ping=PRE_PING) as session:
         if session.get_bind().dialect.name == "postgresql":
             session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
@@ -162,12 +163,14 @@ def _apply_claimed(database_url: str, job_ids: list[str], outcome: Outcome) -> N
             apply_in_order(session, runnable, alone=len(batch) == 1)
             for job in batch:
                 outcome.finish(job)
+            outcome.more = claims.any_queued(session, other_than=[BULK])
     except Failed as failed:
         # A lone job's command failed and its transaction rolled back: record why.
         with transaction(database_url, pre_ping=PRE_PING) as session:
             for job in jobs.lock_unfinished(session, [failed.job_id]):
                 jobs.finish(job, error=failed.error)
                 outcome.finish(job)
+            outcome.more = claims.any_queued(session, other_than=[BULK])
 
 
 def apply_in_order(session: Session, batch: list[Job], *, alone: bool = False) -> None:
@@ -252,13 +255,6 @@ def enqueue(job_ids: list[str], queue: str | None = None, countdown: float | Non
     )
 
 
-def more_queued(database_url: str) -> bool:
-    from workers.bulk import KIND as BULK
-
-    with transaction(database_url, pre_ping=PRE_PING) as session:
-        return claims.any_queued(session, other_than=[BULK])
-
-
 @celery_app.task(name="forumq.apply_jobs", bind=True, max_retries=MAX_RETRIES)
 def apply_jobs(self: Task, job_ids: list[str], counted: list[str] | None = None) -> int:
     """A message is a wake-up: claim a batch, apply it, and wake a worker again while
@@ -283,6 +279,6 @@ def apply_jobs(self: Task, job_ids: list[str], counted: list[str] | None = None)
                 args=[job_ids], kwargs={"counted": counted}, exc=exc, countdown=countdown
             ) from exc
     publisher().job_finished(outcome.finished, outcome.answers)
-    if outcome.claimed and more_queued(database_url):
+    if outcome.more:
         enqueue([], queue=queue)
     return len(outcome.finished)
