@@ -93,6 +93,14 @@ class _Batch(Rows):
             )
         }
         self.known_pids = set(lookup(session, Post.pid, Post.pid, [w.to_pid for w in replies]))
+        self._granted: dict[tuple[int, str, int], bool] = {}
+
+    def may(self, actor: int, privilege: str, cid: int) -> bool:
+        """``privileges.has``, asked once per actor, privilege and category."""
+        key = (actor, privilege, cid)
+        if key not in self._granted:
+            self._granted[key] = privileges.has(self.session, actor, privilege, cid)
+        return self._granted[key]
 
     def poster(self, uid: int) -> None:
         """``forum.users.get_poster``."""
@@ -104,7 +112,7 @@ class _Batch(Rows):
 
     def check_topic(self, write: NewTopic) -> list[str]:
         """``forum.topics.create_topic``'s checks; the cleaned tags."""
-        rules, s, actor = get_settings(), self.session, write.actor
+        rules, actor = get_settings(), write.actor
         self.poster(actor)
         admin = self.admin[actor]
         title = write.title.strip()
@@ -117,9 +125,9 @@ class _Batch(Rows):
         disabled = self.categories_found.get(write.cid)
         if disabled is None:
             raise bad_request("no-category")
-        if disabled or not privileges.has(s, actor, "topics:create", write.cid):
+        if disabled or not self.may(actor, "topics:create", write.cid):
             raise bad_request("no-privileges")
-        if tags and not privileges.has(s, actor, "topics:tag", write.cid):
+        if tags and not self.may(actor, "topics:tag", write.cid):
             raise bad_request("no-privileges")
         return tags
 
@@ -137,7 +145,7 @@ class _Batch(Rows):
             raise bad_request("topic-locked")
         if topic.deleted and not admin:
             raise bad_request("topic-deleted")
-        if not privileges.has(self.session, actor, "topics:reply", topic.cid):
+        if not self.may(actor, "topics:reply", topic.cid):
             raise bad_request("no-privileges")
         if not admin:
             _check_content(write.content)
@@ -216,6 +224,9 @@ def apply_writes(session: Session, writes: Sequence[Write]) -> list[Payload | Fo
             outcomes[index] = batch.add_reply(write, next(pids))
     if checked:
         write_rows(batch, lambda: None)
-        # Rows the session may hold are stale now (counters moved in SQL).
-        session.expire_all()
+        # Forum rows the session holds are stale now (counters moved in SQL); the
+        # caller's own objects (its jobs) are not.
+        for held in list(session.identity_map.values()):
+            if isinstance(held, Topic | Post | User | Category):
+                session.expire(held)
     return outcomes
