@@ -220,11 +220,11 @@ def apply_set_based(session: Session, run: list[tuple[Job, Write]]) -> None:
         except (Unsure, DBAPIError) as exc:
             log.info("a batch of %d writes is applied one by one: %r", len(run), exc)
         else:
-            for (job, _), result in zip(run, outcomes, strict=True):
-                if isinstance(result, ForumError):
-                    jobs.finish(job, error=result.record())
-                else:
-                    jobs.finish(job, result=result)
+            jobs.finish_all(session, [
+                (job, None, result.record()) if isinstance(result, ForumError)
+                else (job, result, None)
+                for (job, _), result in zip(run, outcomes, strict=True)
+            ])  # fmt: skip
             return
     for job, _ in run:
         apply_job(session, job)

@@ -15,6 +15,7 @@ batch might create. The caller then applies the batch one write at a time.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +33,9 @@ from forum.users import is_banned
 from forumq.settings import get_settings
 
 Payload = dict[str, object]
+# What ``post_data`` / ``topic_data`` read of a new post or topic: the attributes of a
+# row being written, without building ORM objects (they cost more than the rest).
+View = SimpleNamespace
 
 
 @dataclass(slots=True)
@@ -154,7 +158,7 @@ class _Batch(Rows):
         created = write.timestamp or self.now
         title = write.title.strip()
         content = write.content.rstrip()
-        topic = Topic(
+        topic = View(
             tid=tid, cid=write.cid, uid=write.actor, title=title,
             slug=f"{tid}/{slugify(title) or 'topic'}", main_pid=pid, timestamp=created,
             lastposttime=created, postcount=1, viewcount=0, postercount=1, teaser_pid=None,
@@ -168,7 +172,7 @@ class _Batch(Rows):
         self.tags.extend((tid, tag) for tag in tags)
         self.topic_cid[tid] = write.cid
         count_topic(self.topic_agg, self.user_agg, tid, write.actor, created)
-        return {"topicData": topic_data(topic, tags), "postData": post_data(post, topic)}
+        return {"topicData": topic_data(topic, tags), "postData": post_data(post, topic)}  # type: ignore[arg-type]
 
     def add_reply(self, write: NewReply, pid: int) -> Payload:
         created = write.timestamp or self.now
@@ -179,16 +183,15 @@ class _Batch(Rows):
         self.postcount[write.tid] += 1
         count_reply(self.topic_agg, self.user_agg, self.replies_to, write.tid, write.actor, pid,
                     created, to_pid)  # fmt: skip
-        topic = Topic(tid=write.tid, cid=self.topic_cid[write.tid], main_pid=0,
-                      postcount=self.postcount[write.tid])  # fmt: skip
-        return post_data(post, topic)
+        topic = View(cid=self.topic_cid[write.tid], main_pid=0, postcount=self.postcount[write.tid])
+        return post_data(post, topic)  # type: ignore[arg-type]
 
     def _post(
         self, pid: int, tid: int, uid: int, content: str, created: int, to_pid: int | None
-    ) -> Post:
+    ) -> View:
         self.posts.append([pid, tid, uid, content, created, to_pid, 0, None, False, 0, 0, 0, 0,
                            0, None])  # fmt: skip
-        return Post(pid=pid, tid=tid, uid=uid, content=content, timestamp=created, to_pid=to_pid,
+        return View(pid=pid, tid=tid, uid=uid, content=content, timestamp=created, to_pid=to_pid,
                     edited=0, deleted=False, upvotes=0, downvotes=0, replies=0)  # fmt: skip
 
 
