@@ -33,11 +33,13 @@ from api import (
 from api.auth import Authenticator
 from api.errors import ApiError
 from api.submitter import Submitter
+from api.waiter import Waiter
 from api.writes import Writes
 from forum.db import engine_for
+from forum.jobqueue.intake import Intake
+from forum.jobqueue.tasks import Publisher, make_celery
 from forumq.runtime import tune_gc
 from forumq.settings import Settings, get_settings
-from workers.notify import Waiter
 
 log = logging.getLogger(__name__)
 RESOURCES = (users, groups, topics, posts, categories, util, bulk)
@@ -175,9 +177,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.auth = Authenticator(settings)
-        app.state.submitter = Submitter(
-            settings.database_url, settings.interactive_queue, settings.batch_max_jobs
-        )
+        # A Celery app that only publishes: tasks are named, never imported.
+        celery = make_celery(settings.broker_url, settings.interactive_queue, settings.bulk_queue)
+        publisher = Publisher(celery, settings.interactive_queue, settings.bulk_queue)
+        app.state.intake = Intake(settings.database_url, publisher)
+        app.state.submitter = Submitter(app.state.intake, settings.batch_max_jobs)
         app.state.waiter = Waiter(settings.resolved_notify_url, settings.database_url)
         app.state.writes = Writes(app.state)
         await app.state.waiter.start()
@@ -187,10 +191,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await app.state.submitter.stop()
+            await app.state.intake.close()
             await app.state.waiter.stop()
-            bulk_publisher = getattr(app.state, "bulk_publisher", None)  # api/bulk.py's
-            if bulk_publisher is not None:
-                await bulk_publisher.close()
+            await app.state.auth.close()
 
     routes = [
         Mount("/api/v1", app=PathIndexedRouter(plugin_router("v1"))),

@@ -14,6 +14,7 @@ from api import inputs
 from api.errors import bad_request, not_authorised, params_missing
 from api.inputs import Body
 from api.lookups import Lookups
+from api.throttle import LoginThrottle
 from forum import privileges, tokens
 from forum.db import session_factory
 from forum.models import User
@@ -23,6 +24,23 @@ from forumq.settings import Settings
 PASSWORD_ROUTE = re.compile(r"^/api/v[12]/users/(\d+)/tokens$")
 # Only shared-secret algorithms: "none" and public-key ones are never accepted.
 SAFE_JWT_ALGORITHMS = {"HS256", "HS384", "HS512"}
+# A JWT secret anyone can guess signs a token for any uid, admins included.
+MIN_JWT_SECRET_BYTES = 32
+WELL_KNOWN_SECRETS = frozenset({
+    "secret", "changeme", "change-me", "change_me", "changethis", "password", "jwtsecret",
+    "jwt-secret", "jwt_secret", "mysecret", "my-secret", "supersecret", "your-secret",
+    "yoursecret", "secretkey", "secret-key", "default", "test", "nodebb",
+})  # fmt: skip
+
+
+def jwt_secret_weakness(secret: str) -> str | None:
+    """Why ``secret`` must not sign JWTs (a well-known value, or too short), or None."""
+    if secret.strip().lower() in WELL_KNOWN_SECRETS:
+        return "is a well-known value"
+    size = len(secret.encode())
+    if size < MIN_JWT_SECRET_BYTES:
+        return f"is {size} bytes long, under the {MIN_JWT_SECRET_BYTES} required"
+    return None
 
 
 @dataclass(frozen=True)
@@ -37,12 +55,16 @@ class Authenticator:
         self._settings = settings
         self._sessions = session_factory(settings.database_url)
         self._algorithms = [a for a in settings.jwt_algorithms if a in SAFE_JWT_ALGORITHMS]
+        self._throttle = LoginThrottle(settings)
         seconds = settings.token_cache_seconds
         # token digest -> its owner (None: no such token)
         self._tokens: Lookups[tokens.TokenOwner | None] = Lookups(seconds)
         # uid -> (exists, is admin); an unknown uid is not remembered, so a user
         # created a moment ago is found at once.
         self._users: Lookups[tuple[bool, bool]] = Lookups(seconds, keep=lambda user: user[0])
+
+    async def close(self) -> None:
+        await self._throttle.close()
 
     async def authenticate(self, request: Request, body: Body) -> tuple[Principal, Body]:
         """The caller, and the parameters to use (a JWT's claims may supply them)."""
@@ -115,10 +137,14 @@ class Authenticator:
         def check() -> bool:
             with self._sessions() as session:
                 stored = session.scalar(select(User.password_hash).where(User.uid == uid))
+            # A missing uid is checked against a dummy hash: same time, same answer.
             return verify_password(password, stored)
 
+        address = request.client.host if request.client else ""
+        await self._throttle.attempt(uid, address)
         if not await run_in_threadpool(check):
             raise not_authorised()
+        await self._throttle.succeeded(uid, address)
         return await self._principal(uid, "password")
 
     def _load_user(self, uid: int) -> tuple[bool, bool]:

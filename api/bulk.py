@@ -9,31 +9,23 @@ job, as for every write (202, or the final answer with ``Prefer: wait=N``).
 """
 
 import re
-import time
-import uuid
 from typing import Any
 
 import orjson
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api import envelopes
 from api.errors import ApiError, bad_request, not_found, unavailable
-from api.job_store import DuplicateKey
 from api.routing import DocumentedRoute, route
-from api.task_messages import RedisPublisher, redis_broker_url
-from api.writes import Writes, authenticated, idempotency_key, request_fingerprint
-from forum import jobs
-from forum.bulk import jobs as bulk_jobs
-from forum.bulk.jobs import pack
-from forum.db import session_factory, transaction
+from api.writes import Writes, authenticated
+from forum.db import session_factory
+from forum.jobqueue import chunks, store
+from forum.jobqueue.intake import Intake
 from forum.models import Job
 from forumq.settings import Settings
 from schemas.bulk import NUL_ESCAPE, BulkImport, parse_item, parse_line, without_nul
-from workers import bulk as bulk_worker
 
 NDJSON = "application/x-ndjson"
 JOB_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
@@ -82,65 +74,21 @@ def parse_items(raw: bytes, media_type: str, limit: int) -> list[dict[str, Any]]
 
 def _pack_chunks(items: list[dict[str, Any]], size: int) -> list[str]:
     return [
-        pack(enumerate(items[start : start + size], start)) for start in range(0, len(items), size)
+        chunks.pack(enumerate(items[start : start + size], start))
+        for start in range(0, len(items), size)
     ]
 
 
-def _store(settings: Settings, row: dict[str, Any]) -> None:
+async def _enqueue(intake: Intake, row: dict[str, Any]) -> None:
+    """Store the bulk job, then publish one ``forumq.bulk_chunk`` message per chunk on
+    the bulk queue; withdrawn if the broker refuses one."""
+    await intake.store_one(row)
     try:
-        with transaction(settings.database_url) as session:
-            jobs.insert_jobs(session, [row])
-    except IntegrityError:
-        raise DuplicateKey from None  # a concurrent request holds the Idempotency-Key
-
-
-def _withdraw(settings: Settings, job_id: str) -> None:
-    with transaction(settings.database_url) as session:
-        session.execute(delete(Job).where(Job.id == job_id))
-
-
-def _publish_with_celery(job_id: str, chunks: list[str]) -> None:
-    for packed in chunks:
-        bulk_worker.publish(job_id, packed)
-
-
-def _bulk_publisher(request: Request) -> RedisPublisher | None:
-    """The app's publisher for the bulk queue on a plain Redis broker (None: another
-    broker). Made on first use and kept for the app's life: a connection per request
-    would cost more than the LPUSH of its chunk."""
-    state = request.app.state
-    publisher: RedisPublisher | None = getattr(state, "bulk_publisher", None)
-    if publisher is None:
-        broker_url = redis_broker_url()
-        if broker_url is None:
-            return None
-        publisher = state.bulk_publisher = RedisPublisher(broker_url, state.settings.bulk_queue)
-    return publisher
-
-
-async def _publish(request: Request, job_id: str, chunks: list[str]) -> None:
-    """One ``forumq.bulk_chunk`` message per chunk on the bulk queue.
-
-    On a plain Redis broker, LPUSHed from the event loop: the message ``apply_async``
-    writes, without kombu encoding the packed chunk twice, its producer pool, signals
-    and a thread (2.4 -> 0.7 ms of CPU per 10,000-item chunk). Other brokers go
-    through Celery."""
-    publisher = _bulk_publisher(request)
-    if publisher is None:
-        await run_in_threadpool(_publish_with_celery, job_id, chunks)
-        return
-    for packed in chunks:
-        await publisher.push(publisher.task_message(bulk_worker.bulk_chunk, [job_id, packed, 0]))
-
-
-async def _store_and_publish(request: Request, settings: Settings, row: dict[str, Any]) -> None:
-    await run_in_threadpool(_store, settings, row)
-    try:
-        await _publish(request, row["id"], row["command"]["chunks"])
+        await intake.publish_chunks(row["id"], row["command"]["chunks"])
     except Exception as exc:
         # Chunks already published find no job and do nothing; a retried request is
         # safe anyway (its external ids are recognised).
-        await run_in_threadpool(_withdraw, settings, row["id"])
+        await intake.withdraw([row["id"]])
         raise unavailable("The message broker is unreachable.") from exc
 
 
@@ -153,54 +101,30 @@ async def bulk_import(request: Request) -> Response:
     state = request.app.state
     settings: Settings = state.settings
     writes: Writes = state.writes
-    key = idempotency_key(request)
     raw = await _read(request, settings.bulk_max_bytes)
-    fingerprint = request_fingerprint(request, raw) if key else None
-    if key:
-        replay = await writes.replay(request, write.principal.uid, key, fingerprint, write.router)
-        if replay is not None:
-            return replay
+    key, fingerprint, replay = await writes.idempotency(write, raw)
+    if replay is not None:
+        return replay
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     items = await run_in_threadpool(parse_items, raw, media_type, settings.bulk_max_items)
     del raw
     if not items:
         raise bad_request("The request has no items.")
     total = len(items)
-    chunks = await run_in_threadpool(_pack_chunks, items, settings.bulk_chunk_size)
+    packed = await run_in_threadpool(_pack_chunks, items, settings.bulk_chunk_size)
     del items
-    now = int(time.time() * 1000)
-    job_id = uuid.uuid4().hex
+    job_id = store.new_job_id()
     # BulkImport's dump, built directly: validating 10,000 dicts again buys nothing.
-    command = {"kind": BulkImport.model_fields["kind"].default, "job_id": job_id,
-               "chunks": chunks}  # fmt: skip
-    row = {
-        "id": job_id,
-        "kind": command["kind"],
-        "router": write.router,
-        "actor_uid": write.principal.uid,
-        "command": command,
-        "state": jobs.QUEUED,
-        "idempotency_key": key,
-        "request_hash": fingerprint,
-        "created_at": now,
-        "enqueued_at": now,
-        "attempts": 0,
-        "progress": bulk_jobs.new_progress(total),
-    }
-    finished = state.waiter.expect(job_id)
-    try:
-        await _store_and_publish(request, settings, row)
-    except DuplicateKey:
-        state.waiter.forget(job_id, finished)
-        replay = await writes.replay(request, write.principal.uid, key or "", fingerprint,
-                                     write.router)  # fmt: skip
-        if replay is None:
-            raise ApiError(409, "conflict") from None
-        return replay
-    except BaseException:
-        state.waiter.forget(job_id, finished)
-        raise
-    return await writes.answer(request, row, write.router, None, finished)
+    command = {"kind": chunks.KIND, "job_id": job_id, "chunks": packed}
+    row = store.new_job(job_id, chunks.KIND, write.router, write.principal.uid, command,
+                       idempotency_key=key, request_hash=fingerprint,
+                       progress=chunks.new_progress(total))  # fmt: skip
+
+    async def enqueue(row: dict[str, Any], _durable: bool) -> None:
+        # Stored durably whatever the caller waits for (one large row, in a thread).
+        await _enqueue(state.intake, row)
+
+    return await writes.accept(write, row, enqueue)
 
 
 def _bounded(request: Request, name: str, default: int, high: int) -> int:
@@ -234,10 +158,10 @@ async def job_items(request: Request) -> Response:
 
     def load() -> tuple[Job | None, list[dict[str, Any]]]:
         with session_factory(request.app.state.settings.database_url)() as session:
-            job = jobs.get(session, job_id, command=False)
-            if job is None or job.kind != bulk_jobs.KIND:
+            job = store.get(session, job_id, command=False)
+            if job is None or job.kind != chunks.KIND:
                 return None, []
-            return job, bulk_jobs.items_page(session, job_id, offset, limit)
+            return job, chunks.items_page(session, job_id, offset, limit)
 
     job, rows = await run_in_threadpool(load)
     if job is None or not (write.principal.is_admin or job.actor_uid == write.principal.uid):

@@ -18,6 +18,7 @@ MESSAGES = {
     "payload-too-large": "The request body is larger than this server accepts.",
     "idempotency-key-reused": "This Idempotency-Key was used with a different request.",
     "conflict": "A request with this Idempotency-Key is still being processed.",
+    "too-many-requests": "Too many attempts: retry after the number of seconds in Retry-After.",
     "service-unavailable": "The service cannot accept writes right now; retry later.",
     "internal-server-error": "An unexpected error was encountered while attempting to service "
     "your request.",
@@ -25,6 +26,7 @@ MESSAGES = {
 STATUS_CODES = {
     400: "bad-request", 401: "not-authorised", 403: "forbidden", 404: "not-found",
     409: "conflict", 413: "payload-too-large", 422: "idempotency-key-reused",
+    429: "too-many-requests",
     426: "upgrade-required", 500: "internal-server-error", 503: "service-unavailable",
 }  # fmt: skip
 # Forum error kinds -> HTTP status on every router.

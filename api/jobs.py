@@ -11,8 +11,8 @@ from api.errors import ApiError, bad_request, not_found
 from api.prefer import parse_prefer, wait_seconds
 from api.routing import route
 from api.writes import authenticated, job_view
-from forum import jobs
 from forum.db import session_factory
+from forum.jobqueue import store
 from forum.models import Job
 
 # Job ids are uuid4 hex; anything else names no job (and "\x00" would upset PostgreSQL).
@@ -23,7 +23,7 @@ def _load(database_url: str, job_id: str) -> Job | None:
     if not _JOB_ID.fullmatch(job_id):
         return None
     with session_factory(database_url)() as session:
-        return jobs.get(session, job_id, command=False)
+        return store.get(session, job_id, command=False)
 
 
 async def get_job(request: Request) -> Response:
@@ -39,7 +39,7 @@ async def get_job(request: Request) -> Response:
         job = await run_in_threadpool(_load, state.settings.database_url, job_id)
         if job is None or not (write.principal.is_admin or job.actor_uid == write.principal.uid):
             raise not_found()
-        if finished is not None and job.state in jobs.UNFINISHED:
+        if finished is not None and job.state in store.UNFINISHED:
             await state.waiter.wait(job_id, timeout, finished)
             job = await run_in_threadpool(_load, state.settings.database_url, job_id) or job
     finally:
@@ -54,14 +54,14 @@ async def list_jobs(request: Request) -> Response:
     if not write.principal.is_admin:
         raise ApiError(403, "forbidden")
     state = request.query_params.get("state") or None
-    if state is not None and state not in jobs.STATES:
-        raise bad_request(f"state must be one of {', '.join(jobs.STATES)}", ["state"])
+    if state is not None and state not in store.STATES:
+        raise bad_request(f"state must be one of {', '.join(store.STATES)}", ["state"])
     offset = _bounded_int(request, "offset", 0, 0, 10**9)
     limit = _bounded_int(request, "limit", 50, 1, 500)
 
     def load() -> list[dict[str, object]]:
         with session_factory(request.app.state.settings.database_url)() as session:
-            return [job_view(job) for job in jobs.list_jobs(session, state, offset, limit)]
+            return [job_view(job) for job in store.list_jobs(session, state, offset, limit)]
 
     found = await run_in_threadpool(load)
     return envelopes.success(write.router, {"jobs": found, "offset": offset, "limit": limit})

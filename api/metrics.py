@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from forum import jobs
 from forum.db import session_factory
+from forum.jobqueue import store
 from forum.models import Job
 
 JOBS_ACCEPTED = Counter("forumq_jobs_accepted_total", "Jobs stored and enqueued", ["kind"])
@@ -37,12 +37,12 @@ class BacklogCollector(Collector):
         )
         query = (
             select(Job.state, func.count())
-            .where(Job.state.in_(jobs.UNFINISHED))
+            .where(Job.state.in_(store.UNFINISHED))
             .group_by(Job.state)
         )
         with session_factory(self.database_url)() as session:
             counts: dict[str, int] = dict(session.execute(query).tuples().all())
-        for state in jobs.UNFINISHED:
+        for state in store.UNFINISHED:
             gauge.add_metric([state], counts.get(state, 0))
         yield gauge
 

@@ -46,6 +46,8 @@ STATUS_TEXT = {
     413: "The body or a file is larger than configured (`payload-too-large`).",
     422: "The Idempotency-Key was used with a different request.",
     426: "HTTPS required (`upgrade-required`).",
+    429: "Too many password attempts for the uid or from the client address "
+    "(`too-many-requests`); see Retry-After.",
     500: "Unexpected server error (`internal-server-error`).",
     503: "Maintenance mode (non-admin writes), or the database is unavailable "
     "(`service-unavailable`); see Retry-After.",
@@ -272,7 +274,7 @@ class Builder:
                 "content": {"application/json": {
                     "schema": {"$ref": REF.format(model="CoreError" if core else "Error")}}},
             }  # fmt: skip
-            if status in (409, 503):
+            if status in (409, 429, 503):
                 response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
             if status == 409:
                 response["headers"]["Location"] = {"$ref": "#/components/headers/Location"}

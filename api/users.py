@@ -42,7 +42,7 @@ async def create_user(request: Request) -> Response:
     password_hash = None
     if params.password:  # a blank password is no password, as in NodeBB
         try:
-            check_password(params.password)
+            check_password(params.password, request.app.state.settings.rules)
         except ForumError as exc:
             raise bad_request(exc.key, ["password"]) from None
         password_hash = await run_in_threadpool(hash_password, params.password)
@@ -81,7 +81,7 @@ async def change_password(request: Request) -> Response:
     params = build_command(PasswordChange, write.body)  # type: ignore[arg-type]
     assert isinstance(params, PasswordChange)
     try:
-        check_password(params.new)
+        check_password(params.new, request.app.state.settings.rules)
     except ForumError as exc:
         raise ApiError(400, "bad-request", exc.key, exc.args_) from None
 
@@ -201,7 +201,8 @@ def routes(version: str) -> list[DocumentedRoute]:
         route("GET", "/users/{uid}/tokens", list_tokens, "List the user's tokens", auth="self",
               queued=False),
         route("POST", "/users/{uid}/tokens", create_token,
-              "Create a token (with a token, or `password` in lieu of one)", auth="self"),
+              "Create a token (with a token, or `password` in lieu of one: NodeBB's lockout "
+              "applies, per uid and per client address)", auth="self", errors=(429,)),
         route("DELETE", "/users/{uid}/tokens/{token}", revoke_token, "Revoke a token",
               auth="self", errors=(404,)),
     ]  # fmt: skip

@@ -3,8 +3,7 @@ answer (the final result, or 202 with the job)."""
 
 import asyncio
 import hashlib
-import os
-import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +16,11 @@ from api import envelopes, maintenance
 from api.auth import Principal
 from api.errors import ApiError
 from api.inputs import Body, build_command, header, read_body
-from api.job_store import DuplicateKey
 from api.prefer import parse_prefer, wait_seconds
 from api.routing import DocumentedRoute
-from forum import jobs
 from forum.db import session_factory
+from forum.jobqueue import store
+from forum.jobqueue.store import DuplicateKey, new_job, new_job_id
 from forum.models import Job
 from schemas import Command, dump_command
 
@@ -41,18 +40,6 @@ class WriteRequest:
         return build_command(model, self.body, **trusted)
 
 
-def new_job_id() -> str:
-    """``uuid.uuid4().hex`` (random, version 4, RFC 4122 variant) without building a
-    ``UUID`` object, which costs more than the rest of the job row."""
-    value = int.from_bytes(os.urandom(16))
-    value = (value & _UUID4_CLEAR) | _UUID4_SET
-    return f"{value:032x}"
-
-
-_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
-
-
 def job_location(job_id: str) -> str:
     return f"/api/jobs/{job_id}"
 
@@ -63,16 +50,16 @@ def job_view(job: Job) -> dict[str, Any]:
         "id": job.id,
         "state": job.state,
         "kind": job.kind,
-        **jobs.job_times(job),
+        **store.job_times(job),
         "attempts": job.attempts,
         "progress": job.progress,  # bulk jobs: {done, failed, total}; None otherwise
         "result": None,
         "error": None,
     }
-    if job.state == jobs.SUCCEEDED:
+    if job.state == store.SUCCEEDED:
         view["status_code"] = 200
         view["result"] = envelopes.success_body(job.router, job.result)
-    elif job.state == jobs.FAILED and job.error:
+    elif job.state == store.FAILED and job.error:
         status, body = envelopes.forum_error_body(job.router, job.error)
         view["status_code"] = status
         view["error"] = body
@@ -99,7 +86,7 @@ def rendered_answer(
     router: str, state: str, result: Any, error: dict[str, Any] | None, extra: dict[str, Any] | None
 ) -> Response:
     """A finished job's answer, from the job row or from its completion notice."""
-    if state == jobs.SUCCEEDED:
+    if state == store.SUCCEEDED:
         payload = result
         if extra and isinstance(payload, dict):
             payload = {**payload, **extra}
@@ -138,11 +125,11 @@ class Writes:
 
     def _load(self, job_id: str) -> Job | None:
         with self._sessions() as session:
-            return jobs.get(session, job_id, command=False)
+            return store.get(session, job_id, command=False)
 
     def _by_key(self, uid: int, key: str) -> Job | None:
         with self._sessions() as session:
-            return jobs.by_idempotency_key(session, uid, key, command=False)
+            return store.by_idempotency_key(session, uid, key, command=False)
 
     async def submit(
         self, write: WriteRequest, command: Command, extra: dict[str, Any] | None = None
@@ -151,38 +138,50 @@ class Writes:
 
         ``extra`` is merged into the answer only (never stored): the token route uses
         it to show a new secret once."""
-        request, principal = write.request, write.principal
-        key = idempotency_key(request)
-        fingerprint = request_fingerprint(request, write.body) if key else None
-        if key:
-            replay = await self.replay(request, principal.uid, key, fingerprint, write.router)
-            if replay is not None:
-                return replay
-        now = int(time.time() * 1000)
-        row = {
-            "id": new_job_id(),
-            "kind": command.kind,
-            "router": write.router,
-            "actor_uid": principal.uid,
-            "command": dump_command(command),
-            "state": jobs.QUEUED,
-            "idempotency_key": key or None,
-            "request_hash": fingerprint,
-            "created_at": now,
-            "enqueued_at": now,
-            "ordering_key": command.ordering_key(),
-            "attempts": 0,
-        }
-        waiter = self._state.waiter
+        key, fingerprint, replay = await self.idempotency(write, write.body)
+        if replay is not None:
+            return replay
+        row = new_job(new_job_id(), command.kind, write.router, write.principal.uid,
+                      dump_command(command), idempotency_key=key, request_hash=fingerprint,
+                      ordering_key=command.ordering_key())  # fmt: skip
+        return await self.accept(write, row, self._state.submitter.submit, extra)
+
+    async def idempotency(
+        self, write: WriteRequest, body: Body | bytes
+    ) -> tuple[str | None, str | None, Response | None]:
+        """The request's Idempotency-Key, its fingerprint, and the answer to replay if
+        an earlier request used the key (None for both without a key)."""
+        key = idempotency_key(write.request)
+        if key is None:
+            return None, None, None
+        fingerprint = request_fingerprint(write.request, body)
+        replay = await self.replay(write.request, write.principal.uid, key, fingerprint,
+                                   write.router)  # fmt: skip
+        return key, fingerprint, replay
+
+    async def accept(
+        self,
+        write: WriteRequest,
+        row: dict[str, Any],
+        enqueue: Callable[[dict[str, Any], bool], Awaitable[None]],
+        extra: dict[str, Any] | None = None,
+    ) -> Response:
+        """Store and publish the job ``row`` with ``enqueue(row, durable)``, then answer.
+
+        Every write route's accept path: a concurrent request holding the same
+        Idempotency-Key gets the first one's answer (409 while it runs)."""
+        request, waiter = write.request, self._state.waiter
         timeout = self._timeout(request)
         # Only a client that waits needs the finish notice (respond-async answers 202 now).
         finished = waiter.expect(row["id"]) if timeout > 0 else None
+        durable = finished is None
         try:
-            await self._state.submitter.submit(row, durable=finished is None)
+            await enqueue(row, durable)
         except DuplicateKey:
             if finished is not None:
                 waiter.forget(row["id"], finished)
-            replay = await self.replay(request, principal.uid, key or "", fingerprint, write.router)
+            replay = await self.replay(request, write.principal.uid, row["idempotency_key"],
+                                       row["request_hash"], write.router)  # fmt: skip
             if replay is None:  # the other request's job was withdrawn meanwhile
                 raise ApiError(409, "conflict") from None
             return replay
@@ -190,26 +189,13 @@ class Writes:
             if finished is not None:
                 waiter.forget(row["id"], finished)
             raise
-        return await self._answer(
-            request, row, write.router, extra, finished, timeout, durable=finished is None
-        )
+        return await self._answer(request, row, write.router, extra, finished, timeout,
+                                  durable=durable)  # fmt: skip
 
     def _timeout(self, request: Request) -> float:
         """How long this request waits for its job, as its ``Prefer`` header asks."""
         prefer = parse_prefer(header(request, "prefer"))
         return wait_seconds(prefer, self._default_wait, self._max_wait)
-
-    async def answer(
-        self,
-        request: Request,
-        job: Job | dict[str, Any],
-        router: str,
-        extra: dict[str, Any] | None,
-        finished: asyncio.Future[None] | None = None,
-    ) -> Response:
-        """Wait as ``Prefer`` asks, then answer; for routes with their own submit path
-        (``api/bulk.py``)."""
-        return await self._answer(request, job, router, extra, finished)
 
     async def replay(
         self, request: Request, uid: int, key: str, fingerprint: str | None, router: str
@@ -226,7 +212,7 @@ class Writes:
             return None
         if job.request_hash != fingerprint:
             raise ApiError(422, "idempotency-key-reused")
-        if job.state in jobs.UNFINISHED:
+        if job.state in store.UNFINISHED:
             location = {"Location": job_location(job.id), "Retry-After": "1"}
             raise ApiError(409, "conflict", params={"job_id": job.id}, headers=location)
         return job
@@ -244,20 +230,20 @@ class Writes:
     ) -> Response:
         """The final answer, or 202 with the job; a job not ``durable`` yet (stored for
         a waiting caller) is flushed before a 202 promises it."""
-        if isinstance(job, Job) and job.state not in jobs.UNFINISHED:
+        if isinstance(job, Job) and job.state not in store.UNFINISHED:
             return final_answer(job, extra)
         job_id = job.id if isinstance(job, Job) else job["id"]
         if timeout is None:
             timeout = self._timeout(request)
         if timeout > 0:
             notice = await self._state.waiter.wait(job_id, timeout, finished)
-            if notice is not None and notice.get("state") in (jobs.SUCCEEDED, jobs.FAILED):
+            if notice is not None and notice.get("state") in (store.SUCCEEDED, store.FAILED):
                 # The worker's notice carried the final answer: no need to read it back.
                 return rendered_answer(
                     router, notice["state"], notice.get("result"), notice.get("error"), extra
                 )
             stored = await run_in_threadpool(self._load, job_id)
-            if stored is not None and stored.state not in jobs.UNFINISHED:
+            if stored is not None and stored.state not in store.UNFINISHED:
                 return final_answer(stored, extra)
             if stored is not None:
                 job = stored

@@ -182,11 +182,12 @@ def accept_rate(ctx: Context, api: str, api_pid: int) -> None:
 
 
 def store_ceiling(ctx: Context, group_size: int, seconds: float = 3.0) -> dict[str, float]:
-    """The job store alone: ``forum.jobs.insert_jobs`` of groups like the API's (copies of a
-    stored job row), one transaction per group, from one thread of this process. Compared
-    with the API's group cycle, it separates the database's cost from the API process's."""
-    from forum import jobs
+    """The job store alone: ``forum.jobqueue.store.insert_jobs`` of groups like the API's
+    (copies of a stored job row), one transaction per group, from one thread of this
+    process. Compared with the API's group cycle, it separates the database's cost from
+    the API process's."""
     from forum.db import transaction
+    from forum.jobqueue import store
 
     columns = ("kind", "router", "actor_uid", "command", "state", "request_hash", "created_at",
                "enqueued_at", "ordering_key", "attempts")  # fmt: skip
@@ -197,7 +198,7 @@ def store_ceiling(ctx: Context, group_size: int, seconds: float = 3.0) -> dict[s
     while time.perf_counter() - began < seconds:
         rows = [{**template, "id": uuid.uuid4().hex} for _ in range(group_size)]
         with transaction(ctx.database_url) as session:
-            jobs.insert_jobs(session, rows)
+            store.insert_jobs(session, rows)
         groups += 1
     elapsed = time.perf_counter() - began
     return {"group_ms": 1000 * elapsed / groups, "jobs_per_s": groups * group_size / elapsed}
@@ -800,7 +801,7 @@ def main(argv: list[str] | None = None) -> None:
             "FORUMQ_INTERACTIVE_QUEUE": queue,
             # Workers consume the bulk queue too: never the shared default one.
             "FORUMQ_BULK_QUEUE": f"forumq.bench.bulk.{run_id}",
-            "FORUMQ_JWT_SECRET": "bench-jwt-secret",
+            "FORUMQ_JWT_SECRET": "forumq-bench-jwt-secret-0123456789abcdef",
         }
         say(f"database {database_url.rsplit('/', 1)[1]}, queue {queue}, topics {seed.tids}")
         try:

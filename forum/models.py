@@ -361,7 +361,7 @@ class Job(Base):
 class JobChunk(Base):
     """The per-item results of one applied chunk of a bulk job, in one row.
 
-    ``results`` is packed (``forum.bulk.jobs.pack_results``): one record per item,
+    ``results`` is packed (``forum.jobqueue.chunks.pack_results``): one record per item,
     in input order. A chunk's items need not be consecutive (items deferred to a
     later run are left out), so ``first_index``/``last_index`` only bound them."""
 
@@ -385,3 +385,16 @@ class JobChunkCrash(Base):
     first_index: Mapped[int] = mapped_column(Integer, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, primary_key=True)
     crashes: Mapped[int] = mapped_column(Integer)
+
+
+class LoginAttempt(Base):
+    """Password attempts on the token route per key (``uid:7``, ``addr:192.0.2.1``):
+    forum.login_attempts' store when no Redis is configured."""
+
+    __tablename__ = "login_attempts"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    # Attempts are forgotten at window_ends; a lock ends at locked_until (ms).
+    window_ends: Mapped[int] = mapped_column(BigInteger)
+    locked_until: Mapped[int] = mapped_column(BigInteger)

@@ -34,6 +34,7 @@ from forum.models import (
     TopicTag,
     User,
 )
+from forum.rules import NODEBB, Rules
 from forum.users import get_poster
 
 # Which rows a bulk removal covers, given the entity (or an alias of it) to filter.
@@ -271,33 +272,37 @@ def _is_only_post(topic: Topic, post: Post) -> bool:
     return topic.main_pid == post.pid and topic.postcount == 1
 
 
-def delete_post(session: Session, actor: int, pid: int) -> dict[str, object]:
+def delete_post(
+    session: Session, actor: int, pid: int, *, rules: Rules = NODEBB
+) -> dict[str, object]:
     """Soft-delete a post (v1 ``DELETE /posts/:pid``, v2 ``DELETE /posts/:pid/state``).
 
     The only post of a topic takes its topic with it, as NodeBB does."""
     get_poster(session, actor)
     post, topic = post_with_topic(session, pid)
-    privileges.require_post_delete(session, actor, post, topic)
+    privileges.require_post_delete(session, actor, post, topic, rules)
     if post.deleted:
         raise bad_request("post-already-deleted")
     with_topic = _is_only_post(topic, post) and not topic.deleted
     if with_topic:
-        privileges.require_topic_delete(session, actor, topic)
+        privileges.require_topic_delete(session, actor, topic, rules)
     _set_post_deleted(session, actor, post, True)
     if with_topic:
         set_topic_deleted(session, actor, topic, True)
     return {}
 
 
-def restore_post(session: Session, actor: int, pid: int) -> dict[str, object]:
+def restore_post(
+    session: Session, actor: int, pid: int, *, rules: Rules = NODEBB
+) -> dict[str, object]:
     get_poster(session, actor)
     post, topic = post_with_topic(session, pid)
-    privileges.require_post_delete(session, actor, post, topic)
+    privileges.require_post_delete(session, actor, post, topic, rules)
     if not post.deleted:
         raise bad_request("post-already-restored")
     with_topic = _is_only_post(topic, post) and topic.deleted
     if with_topic:
-        privileges.require_topic_delete(session, actor, topic)
+        privileges.require_topic_delete(session, actor, topic, rules)
     _set_post_deleted(session, actor, post, False)
     if with_topic:
         set_topic_deleted(session, actor, topic, False)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from forum.clock import now_ms
 from forum.errors import bad_request, forbidden
 from forum.models import CategoryPrivilege, GroupMember, Post, Topic, User
-from forumq.settings import get_settings
+from forum.rules import Rules
 
 ADMINISTRATORS = "administrators"
 GLOBAL_MODERATORS = "Global Moderators"
@@ -156,7 +156,7 @@ def _expired(timestamp: int, seconds: int) -> bool:
     return seconds > 0 and now_ms() - timestamp > seconds * 1000
 
 
-def require_edit(session: Session, actor: int, post: Post, topic: Topic) -> None:
+def require_edit(session: Session, actor: int, post: Post, topic: Topic, rules: Rules) -> None:
     """``privileges.posts.canEdit``: admins; moderators; the owner with ``posts:edit``
     within the edit window, on an open topic, on a post nobody else deleted."""
     if is_admin(session, actor):
@@ -165,7 +165,6 @@ def require_edit(session: Session, actor: int, post: Post, topic: Topic) -> None
         return
     if post.uid != actor or not has(session, actor, "posts:edit", topic.cid):
         raise forbidden("no-privileges")
-    rules = get_settings()
     if _expired(post.timestamp, rules.post_edit_duration):
         raise bad_request("post-edit-duration-expired", rules.post_edit_duration)
     reputation = session.scalar(select(User.reputation).where(User.uid == actor)) or 0
@@ -179,7 +178,9 @@ def require_edit(session: Session, actor: int, post: Post, topic: Topic) -> None
         raise bad_request("post-deleted")
 
 
-def require_post_delete(session: Session, actor: int, post: Post, topic: Topic) -> None:
+def require_post_delete(
+    session: Session, actor: int, post: Post, topic: Topic, rules: Rules
+) -> None:
     """``privileges.posts.canDelete`` (also guards restore)."""
     if is_admin(session, actor) or is_moderator(session, actor, topic.cid):
         return
@@ -189,12 +190,11 @@ def require_post_delete(session: Session, actor: int, post: Post, topic: Topic) 
         raise forbidden("no-privileges")
     if topic.locked:
         raise bad_request("topic-locked")
-    rules = get_settings()
     if _expired(post.timestamp, rules.post_delete_duration):
         raise bad_request("post-delete-duration-expired", rules.post_delete_duration)
 
 
-def require_topic_delete(session: Session, actor: int, topic: Topic) -> None:
+def require_topic_delete(session: Session, actor: int, topic: Topic, rules: Rules) -> None:
     """``privileges.topics.canDelete`` (also guards restore)."""
     if is_admin(session, actor):
         return
@@ -205,7 +205,7 @@ def require_topic_delete(session: Session, actor: int, topic: Topic) -> None:
         return
     if topic.uid != actor or topic.deleter_uid not in (0, topic.uid):
         raise forbidden("no-privileges")
-    limit = get_settings().prevent_topic_delete_after_replies
+    limit = rules.prevent_topic_delete_after_replies
     if limit and topic.postcount - 1 >= limit:
         if limit > 1:
             raise bad_request("cant-delete-topic-has-replies", limit)

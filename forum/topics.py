@@ -10,13 +10,12 @@ from forum.clock import iso, now_ms
 from forum.errors import bad_request, forbidden, not_found
 from forum.models import Category, Post, Topic, TopicFollow, TopicTag, User
 from forum.posts import add_post, post_data, post_with_topic, purge_topics, set_topic_deleted
+from forum.rules import NODEBB, Rules
 from forum.text import check_length, clean_tags, slugify
 from forum.users import get_poster
-from forumq.settings import get_settings
 
 
-def _checked_tags(tags: list[str]) -> list[str]:
-    rules = get_settings()
+def _checked_tags(tags: list[str], rules: Rules) -> list[str]:
     cleaned = clean_tags(tags, rules.minimum_tag_length, rules.maximum_tag_length)
     if len(cleaned) < rules.minimum_tags_per_topic:
         raise bad_request("not-enough-tags", rules.minimum_tags_per_topic)
@@ -25,8 +24,7 @@ def _checked_tags(tags: list[str]) -> list[str]:
     return cleaned
 
 
-def _check_content(content: str) -> None:
-    rules = get_settings()
+def _check_content(content: str, rules: Rules) -> None:
     check_length(content, rules.minimum_post_length, rules.maximum_post_length, "content")
 
 
@@ -39,16 +37,16 @@ def create_topic(
     *,
     tags: list[str] | None = None,
     timestamp: int | None = None,
+    rules: Rules = NODEBB,
 ) -> dict[str, object]:
-    rules = get_settings()
     get_poster(session, actor)
     admin = privileges.is_admin(session, actor)
     title = title.strip()
     if not admin:
         check_length(title, max(rules.minimum_title_length, 1), rules.maximum_title_length, "title")
-    cleaned_tags = _checked_tags(tags or [])
+    cleaned_tags = _checked_tags(tags or [], rules)
     if not admin:
-        _check_content(content)
+        _check_content(content, rules)
     category = session.get(Category, cid)
     if category is None:
         raise bad_request("no-category")
@@ -93,6 +91,7 @@ def reply(
     *,
     to_pid: int | None = None,
     timestamp: int | None = None,
+    rules: Rules = NODEBB,
 ) -> dict[str, object]:
     _poster(session, actor)
     topic = session.get(Topic, tid, with_for_update=True)
@@ -106,7 +105,7 @@ def reply(
     if not privileges.has(session, actor, "topics:reply", topic.cid):
         raise bad_request("no-privileges")
     if not admin:
-        _check_content(content)
+        _check_content(content, rules)
     if to_pid is not None and session.get(Post, to_pid) is None:
         to_pid = None  # NodeBB ignores a reply-to target that does not exist
     post = add_post(session, topic, actor, content, timestamp or now_ms(), to_pid=to_pid)
@@ -169,6 +168,7 @@ def edit_post(
     title: str | None = None,
     tags: list[str] | None = None,
     tid: int | None = None,
+    rules: Rules = NODEBB,
 ) -> dict[str, object]:
     """Edit a post (NodeBB's ``posts.edit``). ``tid`` (``PUT /topics/:tid``) must be the
     post's topic. On the main post a ``title`` retitles the topic and ``tags`` replace
@@ -182,18 +182,17 @@ def edit_post(
     if post is None or (tid is not None and post.tid != tid):
         raise bad_request("invalid-pid")  # spec decision 5: pid must belong to tid
     post, topic = post_with_topic(session, pid)
-    rules = get_settings()
     # Length rules apply to everyone here, admins included (NodeBB's API layer).
-    _check_content(content)
+    _check_content(content, rules)
     if title:
         check_length(title, rules.minimum_title_length, rules.maximum_title_length, "title")
-    privileges.require_edit(session, actor, post, topic)
+    privileges.require_edit(session, actor, post, topic, rules)
 
     is_main = topic.main_pid == post.pid
     old_title, current = topic.title, topic_tags(session, topic.tid)
     new_tags = current
     if is_main and tags is not None:
-        checked = _checked_tags(tags)
+        checked = _checked_tags(tags, rules)
         if set(checked) != set(current):
             if not _may_tag(session, actor, topic.cid):
                 raise forbidden("no-privileges")
@@ -223,21 +222,25 @@ def edit_post(
     }
 
 
-def delete_topic(session: Session, actor: int, tid: int) -> dict[str, object]:
+def delete_topic(
+    session: Session, actor: int, tid: int, *, rules: Rules = NODEBB
+) -> dict[str, object]:
     """Soft delete: the topic and its posts stay in every counter (see ``forum.posts``)."""
     get_poster(session, actor)
     topic = _topic(session, tid)
-    privileges.require_topic_delete(session, actor, topic)
+    privileges.require_topic_delete(session, actor, topic, rules)
     if topic.deleted:
         raise bad_request("topic-already-deleted")
     set_topic_deleted(session, actor, topic, True)
     return {}
 
 
-def restore_topic(session: Session, actor: int, tid: int) -> dict[str, object]:
+def restore_topic(
+    session: Session, actor: int, tid: int, *, rules: Rules = NODEBB
+) -> dict[str, object]:
     get_poster(session, actor)
     topic = _topic(session, tid)
-    privileges.require_topic_delete(session, actor, topic)
+    privileges.require_topic_delete(session, actor, topic, rules)
     if not topic.deleted:
         raise bad_request("topic-already-restored")
     set_topic_deleted(session, actor, topic, False)
@@ -277,28 +280,34 @@ def unfollow_topic(session: Session, actor: int, tid: int) -> dict[str, object]:
     return _set_following(session, actor, tid, False)
 
 
-def _retag(session: Session, actor: int, tid: int, tags: list[str]) -> dict[str, object]:
+def _retag(
+    session: Session, actor: int, tid: int, tags: list[str], rules: Rules
+) -> dict[str, object]:
     """Tag changes are edits of the main post (spec decision 2) that need ``topics:tag``."""
     get_poster(session, actor)
     topic = _topic(session, tid)
     main = session.get(Post, topic.main_pid)
     if main is None:
         raise not_found("no-post")
-    privileges.require_edit(session, actor, main, topic)
+    privileges.require_edit(session, actor, main, topic, rules)
     if not _may_tag(session, actor, topic.cid):
         raise forbidden("no-privileges")
-    _write_tags(session, tid, _checked_tags(tags))
+    _write_tags(session, tid, _checked_tags(tags, rules))
     return {}
 
 
-def replace_tags(session: Session, actor: int, tid: int, tags: list[str]) -> dict[str, object]:
+def replace_tags(
+    session: Session, actor: int, tid: int, tags: list[str], *, rules: Rules = NODEBB
+) -> dict[str, object]:
     """``POST /api/v1/topics/:tid/tags``, ``PUT /api/v2/...``: replace the tag set
     (spec decision 6), cleaned and limited as on topic creation."""
-    return _retag(session, actor, tid, tags)
+    return _retag(session, actor, tid, tags, rules)
 
 
-def clear_tags(session: Session, actor: int, tid: int) -> dict[str, object]:
-    return _retag(session, actor, tid, [])
+def clear_tags(
+    session: Session, actor: int, tid: int, *, rules: Rules = NODEBB
+) -> dict[str, object]:
+    return _retag(session, actor, tid, [], rules)
 
 
 def set_pinned(session: Session, actor: int, tid: int, pinned: bool) -> dict[str, object]:

@@ -31,8 +31,8 @@ from forum.models import (
 )
 from forum.passwords import hash_password
 from forum.privileges import ADMINISTRATORS, is_admin, require_admin
+from forum.rules import NODEBB, Rules
 from forum.text import slugify
-from forumq.settings import get_settings
 
 # NodeBB's allowed username characters (src/utils.js isUserNameValid).
 _USERNAME = re.compile(r"^['\" \-+.*\[\]0-9\u00BF-\u1FFF\u2C00-\uD7FF\w]+$")
@@ -60,8 +60,8 @@ def _base32(n: int) -> str:
     return text
 
 
-def check_password(password: str) -> None:
-    if len(password) < get_settings().minimum_password_length:
+def check_password(password: str, rules: Rules) -> None:
+    if len(password) < rules.minimum_password_length:
         raise bad_request("password-too-short")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise bad_request("password-too-long")
@@ -155,6 +155,7 @@ def create_user(
     email: str | None = None,
     timestamp: int | None = None,
     admin: bool = False,
+    rules: Rules = NODEBB,
 ) -> User:
     """Create an account (admins only). ``actor`` None is the operator (CLI).
 
@@ -168,7 +169,7 @@ def create_user(
     if email is not None:
         email = _check_email(session, email)
     if password:  # a blank password is no password, as NodeBB's ``if (userData.password)``
-        check_password(password)
+        check_password(password, rules)
         password_hash = hash_password(password)
     ensure_system_groups(session)
     username, slug = _unique_username(session, username)

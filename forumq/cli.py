@@ -65,8 +65,31 @@ def serve(
     """Run the HTTP API (uvicorn)."""
     import uvicorn
 
+    _check_jwt_secret()
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info", access_log=access_log, timeout_graceful_shutdown=30)  # fmt: skip
+
+
+def _check_jwt_secret() -> None:
+    """A weak JWT secret stops a server deployment; the embedded default only warns."""
+    from api.auth import jwt_secret_weakness
+
+    settings = get_settings()
+    weakness = jwt_secret_weakness(settings.jwt_secret) if settings.jwt_secret else None
+    if weakness is None:
+        return
+    message = f"FORUMQ_JWT_SECRET {weakness}: anyone could sign tokens (`forumq secret` prints one)"
+    if not settings.is_sqlite:
+        _fail(message)
+    err.print(f"[yellow]warning:[/yellow] {message}; accepted on the embedded SQLite default only")
+
+
+@app.command()
+def secret() -> None:
+    """Print a strong random secret (for FORUMQ_JWT_SECRET)."""
+    import secrets
+
+    typer.echo(secrets.token_urlsafe(48))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -198,12 +221,12 @@ def jobs_list(
     """List the newest jobs, e.g. ``--state failed``."""
     from rich.table import Table
 
-    from forum import jobs
     from forum.db import session_factory
+    from forum.jobqueue import store
 
     table = Table("id", "kind", "state", "attempts", "error")
     with session_factory(get_settings().database_url)() as session:
-        for job in jobs.list_jobs(session, state, 0, limit):
+        for job in store.list_jobs(session, state, 0, limit):
             error = (job.error or {}).get("key", "")
             table.add_row(job.id, job.kind, job.state, str(job.attempts), error)
     Console().print(table)
@@ -212,22 +235,24 @@ def jobs_list(
 @jobs_app.command("retry")
 def jobs_retry(job_ids: list[str]) -> None:
     """Re-run failed jobs: they are queued again and applied once."""
-    from forum import jobs
     from forum.db import transaction
-    from workers.apply import enqueue
+    from forum.jobqueue import store
+    from forum.jobqueue.tasks import Publisher, make_celery
 
+    settings = get_settings()
     requeued: list[str] = []
-    with transaction(get_settings().database_url) as session:
+    with transaction(settings.database_url) as session:
         for job_id in job_ids:
-            job = jobs.requeue(session, job_id)
+            job = store.requeue(session, job_id)
             if job is None:
                 _fail(f"no job {job_id}")
-            elif job.state != jobs.QUEUED:
+            elif job.state != store.QUEUED:
                 err.print(f"job {job_id} is {job.state}, not failed: left alone")
             else:
                 requeued.append(job_id)
     if requeued:
-        enqueue(requeued)
+        celery = make_celery(settings.broker_url, settings.interactive_queue, settings.bulk_queue)
+        Publisher(celery, settings.interactive_queue, settings.bulk_queue).jobs(requeued)
     err.print(f"re-queued {len(requeued)} job(s)")
 
 

@@ -4,10 +4,14 @@ With nothing set, forumq runs on the embedded default: a SQLite database and a
 SQLite-backed Celery broker, both files in the current directory.
 """
 
-from functools import lru_cache
+from dataclasses import fields
+from functools import cached_property, lru_cache
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from forum.jobqueue.store import MAX_ATTEMPTS
+from forum.rules import NODEBB, Rules
 
 
 class Settings(BaseSettings):
@@ -24,6 +28,13 @@ class Settings(BaseSettings):
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["HS256"])
     jwt_payload_key: str = ""
 
+    # Password -> token route: past this many attempts for one uid (from one client
+    # address) within lockout_minutes, it is refused 429 for lockout_minutes (NodeBB's
+    # loginAttempts and lockoutDuration). A right password takes its attempt back.
+    login_attempts: int = 5
+    login_attempts_per_address: int = 50
+    lockout_minutes: float = 60.0
+
     # Waiting for job results (seconds).
     default_wait: float = 10.0
     max_wait: float = 60.0
@@ -34,24 +45,22 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     token_cache_seconds: float = 2.0
 
-    # Forum rules (NodeBB's defaults, install/data/defaults.json).
-    minimum_title_length: int = 0
-    maximum_title_length: int = 255
-    minimum_post_length: int = 8
-    maximum_post_length: int = 32767
-    minimum_tags_per_topic: int = 0
-    maximum_tags_per_topic: int = 5
-    minimum_tag_length: int = 3
-    maximum_tag_length: int = 15
-    minimum_password_length: int = 6
-    # Edit and delete windows (seconds; 0 = unlimited). Moderators and admins are exempt;
-    # "newbies" (reputation below the threshold) get their own, shorter edit window.
-    post_edit_duration: int = 0
-    newbie_post_edit_duration: int = 3600
-    newbie_reputation_threshold: int = 3
-    post_delete_duration: int = 0
-    # Non-moderators may not delete a topic once it has this many replies (0 = off).
-    prevent_topic_delete_after_replies: int = 0
+    # Forum rules (forum.rules, NodeBB's defaults): the application passes them to the
+    # domain as one value, ``rules``.
+    minimum_title_length: int = NODEBB.minimum_title_length
+    maximum_title_length: int = NODEBB.maximum_title_length
+    minimum_post_length: int = NODEBB.minimum_post_length
+    maximum_post_length: int = NODEBB.maximum_post_length
+    minimum_tags_per_topic: int = NODEBB.minimum_tags_per_topic
+    maximum_tags_per_topic: int = NODEBB.maximum_tags_per_topic
+    minimum_tag_length: int = NODEBB.minimum_tag_length
+    maximum_tag_length: int = NODEBB.maximum_tag_length
+    minimum_password_length: int = NODEBB.minimum_password_length
+    post_edit_duration: int = NODEBB.post_edit_duration
+    newbie_post_edit_duration: int = NODEBB.newbie_post_edit_duration
+    newbie_reputation_threshold: int = NODEBB.newbie_reputation_threshold
+    post_delete_duration: int = NODEBB.post_delete_duration
+    prevent_topic_delete_after_replies: int = NODEBB.prevent_topic_delete_after_replies
 
     interactive_queue: str = "forumq.writes"
     # Bulk import (POST /api/v2/bulk): its own queue, so interactive writes never
@@ -60,11 +69,8 @@ class Settings(BaseSettings):
     bulk_max_items: int = 10_000
     bulk_max_bytes: int = 64 * 1_048_576
     bulk_chunk_size: int = 10_000
-    # PostgreSQL: a chunk's COPY and counter updates run without per-row triggers
-    # (session_replication_role = replica, if the role may set it) and forumq checks
-    # its foreign keys once per chunk (forum.bulk.sql). Off if the database has triggers
-    # of its own on the tables an import writes that it must fire.
-    bulk_skip_row_triggers: bool = True
+    # A forum rule too (forum.rules): PostgreSQL imports without per-row triggers.
+    bulk_skip_row_triggers: bool = NODEBB.bulk_skip_row_triggers
 
     # Uploads (util/upload): files land in upload_dir under generated names and are
     # served read-only at upload_url_prefix. NodeBB's maximumFileSize default is 2 MiB.
@@ -83,9 +89,14 @@ class Settings(BaseSettings):
     bulk_stale_after_seconds: float = 300.0
     # A job redelivered this many times without finishing (it kills its worker) fails; so
     # does a bulk item alone in its chunk whose deliveries died this many times.
-    max_attempts: int = 5
+    max_attempts: int = MAX_ATTEMPTS
     idempotency_retention_hours: float = 24.0
     job_retention_hours: float = 168.0
+
+    @cached_property
+    def rules(self) -> Rules:
+        """The forum's rules, composed once from these settings."""
+        return Rules(**{field.name: getattr(self, field.name) for field in fields(Rules)})
 
     @property
     def resolved_notify_url(self) -> str | None:

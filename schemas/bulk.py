@@ -121,7 +121,7 @@ INVALID = "invalid"
 class BulkImport(Command):
     """One bulk request as stored: its items in input order, in packed chunks.
 
-    Each chunk is ``forum.bulk.jobs.pack`` of ``(index, item)`` pairs, an item being
+    Each chunk is ``forum.jobqueue.chunks.pack`` of ``(index, item)`` pairs, an item being
     a validated item (validated once, by the API) or an invalid marker. Packed text keeps
     the job row small: loading it never parses thousands of items."""
 

@@ -20,6 +20,9 @@ from forum.db import engine_for
 from forum.migrate import upgrade
 from tests import servers
 
+# The stacks' JWT secret: long enough for a server database (forumq serve refuses less).
+JWT_SECRET = "forumq-test-jwt-secret-0123456789abcdef"
+
 
 @dataclass
 class Stack:
@@ -98,7 +101,7 @@ def stack(pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory)
         "FORUMQ_BROKER_URL": redis_url,
         "FORUMQ_INTERACTIVE_QUEUE": f"forumq.test.{os.getpid()}",
         "FORUMQ_BULK_QUEUE": f"forumq.test.{os.getpid()}.bulk",
-        "FORUMQ_JWT_SECRET": "test-jwt-secret",
+        "FORUMQ_JWT_SECRET": JWT_SECRET,
     }
     yield from _start_stack(tmp, env, pg_url)
 
@@ -112,7 +115,7 @@ def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {
         "FORUMQ_DATABASE_URL": database_url,
         "FORUMQ_BROKER_URL": f"sqla+sqlite:///{tmp / 'broker.sqlite3'}",
-        "FORUMQ_JWT_SECRET": "test-jwt-secret",
+        "FORUMQ_JWT_SECRET": JWT_SECRET,
     }
     yield from _start_stack(tmp, env, database_url)
 

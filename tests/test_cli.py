@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
@@ -18,9 +19,11 @@ from forum.privileges import is_admin
 from forumq.settings import Settings
 
 
-def forumq(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def forumq(cwd: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """``forumq ARGS`` on the directory's SQLite file; ``settings`` as FORUMQ_ variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORUMQ_")}
     env["FORUMQ_DATABASE_URL"] = f"sqlite:///{cwd / 'cli.sqlite3'}"
+    env.update({f"FORUMQ_{name.upper()}": value for name, value in settings.items()})
     env["COLUMNS"] = "200"  # keep rich from wrapping error lines
     return subprocess.run(
         [sys.executable, "-m", "forumq", *args],
@@ -133,3 +136,39 @@ def test_a_refused_migration_says_what_to_fix_without_a_traceback(tmp_path: Path
     with transaction(url) as session:
         session.execute(text("UPDATE users SET email = NULL WHERE uid = 2"))
     assert forumq(tmp_path, "migrate").returncode == 0
+
+
+SERVER_DATABASE = "postgresql+psycopg://nobody@127.0.0.1:1/none"  # never reached
+
+
+@pytest.mark.parametrize("secret", ["change-me", "secret", "CHANGEME", "s" * 31, "é" * 15])
+def test_serve_refuses_a_weak_jwt_secret_on_a_server_database(tmp_path: Path, secret: str) -> None:
+    refused = forumq(tmp_path, "serve", database_url=SERVER_DATABASE, jwt_secret=secret)
+    assert refused.returncode == 1
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "FORUMQ_JWT_SECRET" in lines[0], refused.stderr
+    assert "forumq secret" in lines[0]
+
+
+def test_forumq_secret_prints_a_strong_secret(tmp_path: Path) -> None:
+    from api.auth import jwt_secret_weakness
+
+    printed = [forumq(tmp_path, "secret") for _ in range(2)]
+    values = [result.stdout.strip() for result in printed]
+    assert all(result.returncode == 0 for result in printed)
+    assert values[0] != values[1] and all(len(value.encode()) >= 48 for value in values)
+    assert [jwt_secret_weakness(value) for value in values] == [None, None]
+
+
+def test_serve_on_the_embedded_default_warns_of_a_weak_secret(tmp_path: Path) -> None:
+    from tests import servers
+
+    assert forumq(tmp_path, "migrate").returncode == 0
+    log = tmp_path / "serve.log"
+    env = {"FORUMQ_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+           "FORUMQ_BROKER_URL": f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}",
+           "FORUMQ_JWT_SECRET": "secret"}  # fmt: skip
+    with servers.running_api(env, log) as base_url:
+        ping = httpx.get(f"{base_url}/api/health")
+    assert ping.status_code == 200
+    assert "warning: FORUMQ_JWT_SECRET is a well-known value" in log.read_text()

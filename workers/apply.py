@@ -1,6 +1,6 @@
 """The one task: apply stored jobs in batches, effectively once, in order per object.
 
-A message is a wake-up: the worker claims the oldest queued jobs (``forum.claims``),
+A message is a wake-up: the worker claims the oldest queued jobs (``forum.jobqueue.claims``),
 as many as one transaction applies, and applies them in ``seq`` order: runs of topic
 creates and replies set-based (``forum.bulk.writes``), other commands one by one in
 savepoints, so one bad command fails alone. Every job's final state commits in the
@@ -18,19 +18,20 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from forum import claims, jobs
-from forum.bulk.jobs import KIND as BULK
 from forum.bulk.writes import NewReply, NewTopic, Unsure, Write, apply_writes
-from forum.claims import Claimed
 from forum.db import transaction
 from forum.errors import ForumError, Kind, error_record
+from forum.jobqueue import claims, store
+from forum.jobqueue.chunks import KIND as BULK
+from forum.jobqueue.claims import Claimed
+from forum.jobqueue.tasks import APPLY_JOBS
 from forum.models import Job
+from forum.rules import NODEBB, Rules
 from forumq.settings import get_settings
 from schemas import load_command
 from schemas.topics import CreateTopic, ReplyTopic
 from workers import registry
-from workers.celery_app import celery_app
-from workers.notify import Publisher
+from workers.celery_app import celery_app, notifier, publisher
 
 registry.load_handlers()
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class Failed(Exception):
         self.job_id, self.error = job_id, error
 
 
-def apply_job(session: Session, job: Job, *, alone: bool = False) -> None:
+def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) -> None:
     """Run one job's command and record its outcome on the job.
 
     In a batch the command runs in a savepoint, so a failure undoes its writes only.
@@ -65,19 +66,19 @@ def apply_job(session: Session, job: Job, *, alone: bool = False) -> None:
     try:
         command = load_command(job.command)
         if alone:
-            result = registry.run(session, job.actor_uid, command)
+            result = registry.run(session, job.actor_uid, command, rules)
         else:
             with session.begin_nested():
-                result = registry.run(session, job.actor_uid, command)
+                result = registry.run(session, job.actor_uid, command, rules)
     except TRANSIENT:
         raise  # the database itself failed: retry the whole batch
     except Exception as exc:
         error = failure(job_id, exc)
         if alone:
             raise Failed(job_id, error) from exc
-        jobs.finish(job, error=error)
+        store.finish(job, error=error)
     else:
-        jobs.finish(job, result=result)
+        store.finish(job, result=result)
 
 
 def failure(job_id: str, exc: Exception) -> dict[str, Any]:
@@ -122,7 +123,7 @@ class Interrupted(Exception):
 
 
 def claim(database_url: str, job_ids: Sequence[str], counted: Sequence[str] = ()) -> list[Claimed]:
-    """Claim a batch (``forum.claims``) in a transaction of its own; on PostgreSQL
+    """Claim a batch (``forum.jobqueue.claims``) in a transaction of its own; on PostgreSQL
     without waiting for its fsync: a claim lost in a server crash is a job still
     queued, or counted one delivery short."""
     with transaction(database_url, pre_ping=PRE_PING) as session:
@@ -131,49 +132,55 @@ def claim(database_url: str, job_ids: Sequence[str], counted: Sequence[str] = ()
         return claims.claim(session, job_ids, CLAIM_MAX_JOBS, other_than=[BULK], counted=counted)
 
 
-def apply_batch(database_url: str, job_ids: Sequence[str], counted: Sequence[str] = ()) -> Outcome:
+def apply_batch(
+    database_url: str,
+    job_ids: Sequence[str],
+    counted: Sequence[str] = (),
+    *,
+    rules: Rules = NODEBB,
+    max_attempts: int = store.MAX_ATTEMPTS,
+) -> Outcome:
     """Claim the oldest queued jobs and the unfinished ones among ``job_ids`` and
-    ``counted`` (see ``claim``), and apply them in ``seq`` order in one transaction.
-
-    A job claimed before (its earlier delivery died, or the database failed under it)
-    may be the one that kills its worker: a batch holding one is applied a job per
-    transaction, so that job alone fails after ``max_attempts``."""
+    ``counted`` (see ``claim``), and apply them in ``seq`` order in one transaction."""
     claimed = claim(database_url, job_ids, counted)
     outcome = Outcome(claimed=[c.id for c in claimed])
     try:
         if claimed:
-            _apply_claimed(database_url, outcome.claimed, outcome)
+            _apply_claimed(database_url, outcome.claimed, outcome, rules, max_attempts)
     except TRANSIENT as exc:
         raise Interrupted(outcome.claimed, exc) from exc
     return outcome
 
 
-def _apply_claimed(database_url: str, job_ids: list[str], outcome: Outcome) -> None:
-    max_attempts = get_settings().max_attempts
+def _apply_claimed(
+    database_url: str, job_ids: list[str], outcome: Outcome, rules: Rules, max_attempts: int
+) -> None:
     try:
         with transaction(database_url, pre_ping=PRE_PING) as session:
-            batch = jobs.lock_unfinished(session, job_ids)
+            batch = store.lock_unfinished(session, job_ids)
             runnable = []
             for job in batch:
                 if job.attempts > max_attempts:
                     reason = "[[error:too-many-attempts]]"  # it kept killing its worker
-                    jobs.finish(job, error=error_record("internal", "too-many-attempts", reason))
+                    store.finish(job, error=error_record("internal", "too-many-attempts", reason))
                 else:
                     runnable.append(job)
-            apply_in_order(session, runnable, alone=len(batch) == 1)
+            apply_in_order(session, runnable, rules, alone=len(batch) == 1)
             for job in batch:
                 outcome.finish(job)
             outcome.more = claims.any_queued(session, other_than=[BULK])
     except Failed as failed:
         # A lone job's command failed and its transaction rolled back: record why.
         with transaction(database_url, pre_ping=PRE_PING) as session:
-            for job in jobs.lock_unfinished(session, [failed.job_id]):
-                jobs.finish(job, error=failed.error)
+            for job in store.lock_unfinished(session, [failed.job_id]):
+                store.finish(job, error=failed.error)
                 outcome.finish(job)
             outcome.more = claims.any_queued(session, other_than=[BULK])
 
 
-def apply_in_order(session: Session, batch: list[Job], *, alone: bool = False) -> None:
+def apply_in_order(
+    session: Session, batch: list[Job], rules: Rules, *, alone: bool = False
+) -> None:
     """Apply ``batch`` (locked, in ``seq`` order) and record each job's outcome: runs of
     topic creates and replies set-based (``forum.bulk.writes``), the rest one by one."""
     run: list[tuple[Job, Write]] = []
@@ -182,10 +189,10 @@ def apply_in_order(session: Session, batch: list[Job], *, alone: bool = False) -
         if write is not None:
             run.append((job, write))
             continue
-        apply_set_based(session, run)
+        apply_set_based(session, run, rules)
         run = []
-        apply_job(session, job, alone=alone)
-    apply_set_based(session, run)
+        apply_job(session, job, rules, alone=alone)
+    apply_set_based(session, run, rules)
 
 
 def set_based(job: Job) -> Write | None:
@@ -206,7 +213,7 @@ def set_based(job: Job) -> Write | None:
     return None
 
 
-def apply_set_based(session: Session, run: list[tuple[Job, Write]]) -> None:
+def apply_set_based(session: Session, run: list[tuple[Job, Write]], rules: Rules) -> None:
     """Apply a run of writes set-based; if that path cannot decide it (``Unsure``) or the
     database refuses it, one by one in savepoints, so a bad write fails alone."""
     if not run:
@@ -214,57 +221,43 @@ def apply_set_based(session: Session, run: list[tuple[Job, Write]]) -> None:
     if len(run) > 1:
         try:
             with session.begin_nested():
-                outcomes = apply_writes(session, [write for _, write in run])
+                outcomes = apply_writes(session, [write for _, write in run], rules)
         except TRANSIENT:
             raise
         except (Unsure, DBAPIError) as exc:
             log.info("a batch of %d writes is applied one by one: %r", len(run), exc)
         else:
-            jobs.finish_all(session, [
+            store.finish_all(session, [
                 (job, None, result.record()) if isinstance(result, ForumError)
                 else (job, result, None)
                 for (job, _), result in zip(run, outcomes, strict=True)
             ])  # fmt: skip
             return
     for job, _ in run:
-        apply_job(session, job)
+        apply_job(session, job, rules)
 
 
 def fail_batch(database_url: str, job_ids: Sequence[str], reason: str) -> list[str]:
     """Give up on jobs after the retry limit: they end ``failed``, never stuck."""
     with transaction(database_url, pre_ping=PRE_PING) as session:
-        pending = jobs.lock_unfinished(session, job_ids)
+        pending = store.lock_unfinished(session, job_ids)
         for job in pending:
-            jobs.finish(job, error=error_record("unavailable", "service-unavailable", reason))
+            store.finish(job, error=error_record("unavailable", "service-unavailable", reason))
         return [job.id for job in pending]
 
 
-_publisher: Publisher | None = None
-
-
-def publisher() -> Publisher:
-    global _publisher
-    if _publisher is None:
-        _publisher = Publisher(get_settings().resolved_notify_url)
-    return _publisher
-
-
-def enqueue(job_ids: list[str], queue: str | None = None, countdown: float | None = None) -> None:
-    apply_jobs.apply_async(
-        args=[job_ids], queue=queue or get_settings().interactive_queue, countdown=countdown
-    )
-
-
-@celery_app.task(name="forumq.apply_jobs", bind=True, max_retries=MAX_RETRIES)
+@celery_app.task(name=APPLY_JOBS, bind=True, max_retries=MAX_RETRIES)
 def apply_jobs(self: Task, job_ids: list[str], counted: list[str] | None = None) -> int:
     """A message is a wake-up: claim a batch, apply it, and wake a worker again while
     jobs are queued. ``counted``: jobs a failed try claimed (retried without counting
     another delivery)."""
-    database_url = get_settings().database_url
+    settings = get_settings()
+    database_url = settings.database_url
     queue = (self.request.delivery_info or {}).get("routing_key")
     counted = counted or []
     try:
-        outcome = apply_batch(database_url, job_ids, counted)
+        outcome = apply_batch(database_url, job_ids, counted, rules=settings.rules,
+                              max_attempts=settings.max_attempts)  # fmt: skip
     except (Interrupted, *TRANSIENT) as exc:
         if isinstance(exc, Interrupted):
             counted = sorted({*counted, *exc.claimed})
@@ -278,7 +271,7 @@ def apply_jobs(self: Task, job_ids: list[str], counted: list[str] | None = None)
             raise self.retry(
                 args=[job_ids], kwargs={"counted": counted}, exc=exc, countdown=countdown
             ) from exc
-    publisher().job_finished(outcome.finished, outcome.answers)
+    notifier.job_finished(outcome.finished, outcome.answers)
     if outcome.more:
-        enqueue([], queue=queue)
+        publisher.jobs([], queue=queue)
     return len(outcome.finished)

@@ -1,7 +1,7 @@
 """Bulk import chunks, on their own queue (``settings.bulk_queue``).
 
 The API stores one ``bulk.import`` job and publishes one message per chunk of
-items (packed: ``forum.bulk.jobs.pack``). A chunk is applied in one transaction
+items (packed: ``forum.jobqueue.chunks.pack``). A chunk is applied in one transaction
 with set-based SQL, and its items' results and the job's progress commit with it:
 a redelivered chunk finds its items recorded and applies nothing twice. Items
 waiting for an earlier chunk (a reply whose topic is still being imported) are
@@ -28,17 +28,17 @@ from celery import Task
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from forum import bulk, jobs
-from forum.bulk import jobs as bulk_jobs
-from forum.bulk.jobs import JobHeader, Pair, ResultsConflict, pack, unpack
+from forum import bulk
 from forum.clock import now_ms
-from forum.db import session_factory, transaction
+from forum.db import transaction
 from forum.errors import Kind, error_record
+from forum.jobqueue import chunks, store
+from forum.jobqueue.chunks import JobHeader, Pair, ResultsConflict, pack, unpack
+from forum.jobqueue.tasks import BULK_CHUNK
+from forum.rules import NODEBB, Rules
 from forumq.settings import get_settings
-from schemas.bulk import INVALID, TYPES, BulkImport
-from workers.celery_app import celery_app
-
-KIND: str = BulkImport.model_fields["kind"].default
+from schemas.bulk import INVALID, TYPES
+from workers.celery_app import celery_app, notifier, publisher
 
 log = logging.getLogger(__name__)
 MAX_RETRIES = 10
@@ -90,9 +90,10 @@ def apply_pending(
     final: bool,
     optimistic: bool,
     started_at: int | None = None,
+    rules: Rules = NODEBB,
 ) -> ChunkOutcome:
     """Apply the items of ``job`` that have no result yet, and record their results."""
-    done = bulk_jobs.applied(session, job.id, [i for i, _ in items])
+    done = chunks.applied(session, job.id, [i for i, _ in items])
     todo = [(i, raw) for i, raw in items if i not in done] if done else items
     if not todo:
         return ChunkOutcome()
@@ -110,23 +111,23 @@ def apply_pending(
     first = todo[0][0]
 
     def earlier_pending() -> bool:
-        return not final and bulk_jobs.earlier_pending(session, job, first)
+        return not final and chunks.earlier_pending(session, job, first)
 
     stored: list[bulk.Result] = []
 
-    def store(outcome: bulk.ChunkResult) -> None:
+    def record(outcome: bulk.ChunkResult) -> None:
         # Before the counter updates: that part of the transaction locks rows that
         # concurrent chunks share, so it is kept short.
         stored.extend(results + outcome.results)
         stored.sort(key=attrgetter("index"))
-        bulk_jobs.store_results(session, job.id, stored)
+        chunks.store_results(session, job.id, stored)
 
     # The API checked that the actor is an admin; apply_items checks it again here.
     chunk = bulk.apply_items(session, job.actor_uid, valid, earlier_pending=earlier_pending,
-                             before_write=store, optimistic=optimistic)  # fmt: skip
+                             before_write=record, optimistic=optimistic, rules=rules)  # fmt: skip
     if not stored and (results or chunk.results):  # nothing written: refused or empty
-        store(chunk)
-    finished = bulk_jobs.advance(session, job.id, stored, started_at) if stored else False
+        record(chunk)
+    finished = chunks.advance(session, job.id, stored, started_at) if stored else False
     return ChunkOutcome(finished, len(stored), chunk.deferred)
 
 
@@ -137,6 +138,7 @@ def apply_chunk(
     *,
     final: bool = False,
     optimistic: bool = False,
+    rules: Rules = NODEBB,
 ) -> ChunkOutcome:
     """One chunk of a bulk job, effectively once (the worker task's body).
 
@@ -148,11 +150,11 @@ def apply_chunk(
     if optimistic:
         try:
             return _apply_once(database_url, job_id, items, final=final, optimistic=True,
-                               started_at=started_at)  # fmt: skip
+                               started_at=started_at, rules=rules)  # fmt: skip
         except IntegrityError as exc:
             log.info("bulk chunk of job %s runs again with full lookups: %s", job_id, exc.orig)
     return _apply_once(database_url, job_id, items, final=final, optimistic=False,
-                       started_at=started_at)  # fmt: skip
+                       started_at=started_at, rules=rules)  # fmt: skip
 
 
 def _apply_once(
@@ -163,26 +165,14 @@ def _apply_once(
     final: bool,
     optimistic: bool,
     started_at: int,
+    rules: Rules,
 ) -> ChunkOutcome:
     with transaction(database_url) as session:
-        job = bulk_jobs.header(session, job_id)
-        if job is None or job.state not in jobs.UNFINISHED:
+        job = chunks.header(session, job_id)
+        if job is None or job.state not in store.UNFINISHED:
             return ChunkOutcome()  # withdrawn by the API, or already complete
         return apply_pending(session, job, items, final=final, optimistic=optimistic,
-                             started_at=started_at)  # fmt: skip
-
-
-def publish(
-    job_id: str,
-    packed: str,
-    *,
-    defers: int = 0,
-    countdown: float | None = None,
-    suspect: bool = False,
-) -> None:
-    """One chunk (``forum.bulk.jobs.pack``) on the bulk queue."""
-    args: list[Any] = [job_id, packed, defers, True] if suspect else [job_id, packed, defers]
-    bulk_chunk.apply_async(args=args, queue=get_settings().bulk_queue, countdown=countdown)
+                             started_at=started_at, rules=rules)  # fmt: skip
 
 
 @contextmanager
@@ -203,21 +193,21 @@ def split(job_id: str, pairs: Sequence[Pair], defers: int) -> None:
     """Publish ``pairs`` again as two chunks, each applied (or split again) on its own."""
     middle = len(pairs) // 2
     for half in (pairs[:middle], pairs[middle:]):
-        publish(job_id, pack(half), defers=defers)
+        publisher.chunk(job_id, pack(half), defers=defers)
 
 
 def count_crash(database_url: str, job_id: str, pairs: Sequence[Pair]) -> tuple[list[Pair], int]:
     """Count, and commit, a death of the delivery before this one: the items of ``pairs``
     still without a result, and how many deliveries of exactly them died."""
     with transaction(database_url) as session:
-        job = bulk_jobs.header(session, job_id)
-        if job is None or job.state not in jobs.UNFINISHED:
+        job = chunks.header(session, job_id)
+        if job is None or job.state not in store.UNFINISHED:
             return [], 0
-        done = bulk_jobs.applied(session, job_id, [i for i, _ in pairs])
+        done = chunks.applied(session, job_id, [i for i, _ in pairs])
         todo = [pair for pair in pairs if pair[0] not in done]
         if not todo:
             return [], 0
-        return todo, bulk_jobs.count_crash(session, job_id, todo[0][0], len(todo))
+        return todo, chunks.count_crash(session, job_id, todo[0][0], len(todo))
 
 
 def fail_item(database_url: str, job_id: str, pair: Pair, error: dict[str, Any]) -> ChunkOutcome:
@@ -227,14 +217,14 @@ def fail_item(database_url: str, job_id: str, pair: Pair, error: dict[str, Any])
     index, raw = pair
     try:
         with transaction(database_url) as session:
-            job = bulk_jobs.header(session, job_id)
-            if job is None or job.state not in jobs.UNFINISHED:
+            job = chunks.header(session, job_id)
+            if job is None or job.state not in store.UNFINISHED:
                 return ChunkOutcome()
-            if bulk_jobs.applied(session, job_id, [index]):
+            if chunks.applied(session, job_id, [index]):
                 return ChunkOutcome()
             result = _failed_result(index, raw if isinstance(raw, dict) else {}, error)
-            bulk_jobs.store_results(session, job_id, [result])
-            finished = bulk_jobs.advance(session, job_id, [result], started_at)
+            chunks.store_results(session, job_id, [result])
+            finished = chunks.advance(session, job_id, [result], started_at)
             return ChunkOutcome(finished, applied=1)
     except (IntegrityError, ResultsConflict):
         return ChunkOutcome()  # another delivery recorded the item first
@@ -246,7 +236,7 @@ def _item_error(exc: Exception) -> dict[str, Any]:
     return error_record("internal", "internal-server-error", "[[error:internal]]")
 
 
-@celery_app.task(name="forumq.bulk_chunk", bind=True, max_retries=MAX_RETRIES,
+@celery_app.task(name=BULK_CHUNK, bind=True, max_retries=MAX_RETRIES,
                  retry_on_worker_lost=True, default_retry_delay=LOST_RETRY_SECONDS)  # fmt: skip
 def bulk_chunk(
     self: Task, job_id: str, packed: str, defers: int = 0, suspect: bool = False,
@@ -269,8 +259,6 @@ def _crashed(task: Task, suspect: bool, errors_at: int) -> bool:
 
 
 def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int, *, crashed: bool) -> int:
-    from workers.apply import publisher
-
     settings = get_settings()
     pairs = unpack(packed)
     if crashed:
@@ -291,8 +279,8 @@ def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int, *, crashed: b
     try:
         # A retry follows a failure (often a conflict on an external id): full lookups.
         first_attempt = self.request.retries == 0
-        outcome = apply_chunk(settings.database_url, job_id, pairs,
-                              final=defers >= MAX_DEFERS, optimistic=first_attempt)  # fmt: skip
+        outcome = apply_chunk(settings.database_url, job_id, pairs, final=defers >= MAX_DEFERS,
+                              optimistic=first_attempt, rules=settings.rules)  # fmt: skip
     except RETRIED as exc:
         if isinstance(exc, TRANSIENT) or self.request.retries < MAX_RETRIES:
             raise _retry(self, exc, [job_id, packed, defers]) from exc
@@ -301,9 +289,9 @@ def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int, *, crashed: b
         return _isolate(job_id, pairs, defers, exc)
     if outcome.deferred:
         wait = min(DEFER_SECONDS * 2**defers, MAX_DEFER_SECONDS)
-        publish(job_id, pack(outcome.deferred), defers=defers + 1, countdown=wait)
+        publisher.chunk(job_id, pack(outcome.deferred), defers=defers + 1, countdown=wait)
     if outcome.finished:
-        publisher().job_finished([job_id])
+        notifier.job_finished([job_id])
     return outcome.applied
 
 
@@ -330,28 +318,6 @@ def _isolate(job_id: str, pairs: Sequence[Pair], defers: int, exc: Exception) ->
 
 
 def _finish(job_id: str, outcome: ChunkOutcome) -> int:
-    from workers.apply import publisher
-
     if outcome.finished:
-        publisher().job_finished([job_id])
+        notifier.job_finished([job_id])
     return outcome.applied
-
-
-def recover(database_url: str, job_id: str) -> int:
-    """Publish again, as chunks on the bulk queue, the items of a stale bulk job that
-    have no result yet (their messages were lost); returns how many."""
-    with session_factory(database_url)() as session:
-        job = jobs.get(session, job_id)
-        if job is None or job.state not in jobs.UNFINISHED:
-            return 0
-        chunks: list[str] = job.command["chunks"]
-        total = (job.progress or {}).get("total", 0)
-        done = bulk_jobs.applied(session, job_id, range(total))
-    pending = 0
-    for packed in chunks:  # one chunk in memory at a time
-        todo = [(index, raw) for index, raw in unpack(packed) if index not in done]
-        if todo:
-            # Its worker may have died on it: the delivery counts a crash first.
-            publish(job_id, pack(todo), suspect=True)
-            pending += len(todo)
-    return pending

@@ -1,6 +1,7 @@
 from sqlalchemy.orm import Session
 
 from forum import bookmarks, posts, topics, votes
+from forum.rules import Rules
 from schemas.posts import (
     BookmarkPost,
     DeletePost,
@@ -17,22 +18,21 @@ Payload = dict[str, object]
 
 
 @handles(EditPost)
-def apply_edit(session: Session, actor: int, command: EditPost) -> Payload:
+def apply_edit(session: Session, actor: int, command: EditPost, rules: Rules) -> Payload:
     # forum.topics owns the edit: a main post's edit retitles and retags its topic.
     return topics.edit_post(
         session, actor, command.pid, command.content, title=command.title,
-        tags=None if command.tags is None else list(command.tags),
-    )  # fmt: skip
+        tags=None if command.tags is None else list(command.tags), rules=rules)  # fmt: skip
 
 
 @handles(DeletePost)
-def apply_delete(session: Session, actor: int, command: DeletePost) -> Payload:
-    return posts.delete_post(session, actor, command.pid)
+def apply_delete(session: Session, actor: int, command: DeletePost, rules: Rules) -> Payload:
+    return posts.delete_post(session, actor, command.pid, rules=rules)
 
 
 @handles(RestorePost)
-def apply_restore(session: Session, actor: int, command: RestorePost) -> Payload:
-    return posts.restore_post(session, actor, command.pid)
+def apply_restore(session: Session, actor: int, command: RestorePost, rules: Rules) -> Payload:
+    return posts.restore_post(session, actor, command.pid, rules=rules)
 
 
 @handles(PurgePost)

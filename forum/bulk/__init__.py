@@ -1,7 +1,7 @@
 """Bulk import: set-based domain operations for high-volume importers.
 
 ``apply_items`` creates users, categories, topics and replies chunk by chunk (used
-by the bulk worker and by ``forumq import --direct``); ``forum.bulk.jobs`` keeps a
+by the bulk worker and by ``forumq import --direct``); ``forum.jobqueue.chunks`` keeps a
 bulk job's per-item results and progress in the same transaction.
 """
 

@@ -48,6 +48,7 @@ from forum.models import (
     User,
 )
 from forum.passwords import hash_password
+from forum.rules import NODEBB, Rules
 from forum.text import clean_tags, slugify
 from forum.users import (  # the one username, password and e-mail rules
     _USERNAME,
@@ -55,7 +56,6 @@ from forum.users import (  # the one username, password and e-mail rules
     check_password,
     email_keys,
 )
-from forumq.settings import get_settings
 
 CREATED, EXISTING, FAILED = "created", "existing", "failed"
 Item = Mapping[str, Any]
@@ -150,8 +150,9 @@ class Rows:
     """What a batch writes (``write_rows``): its new rows, and the counters of its posts
     kept up as its items are walked in input order (``count_topic``, ``count_reply``)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, rules: Rules) -> None:
         self.session = session
+        self.rules = rules
         self.users: list[dict[str, Any]] = []
         self.admins: list[int] = []
         self.categories: list[dict[str, Any]] = []
@@ -163,7 +164,7 @@ class Rows:
         self.user_agg: dict[int, list[int]] = {}
         self.replies_to: dict[int, int] = {}
         self.topic_cid: dict[int, int] = {}
-        self.skip_row_triggers = get_settings().bulk_skip_row_triggers
+        self.skip_row_triggers = rules.bulk_skip_row_triggers
 
 
 class _Chunk(Rows):
@@ -175,8 +176,9 @@ class _Chunk(Rows):
         items: Sequence[tuple[int, Item]],
         earlier_pending: Callable[[], bool],
         optimistic: bool,
+        rules: Rules,
     ) -> None:
-        super().__init__(session)
+        super().__init__(session, rules)
         self.items = items
         self.optimistic = optimistic
         # Asked before the references are looked up: once nothing earlier is pending,
@@ -190,7 +192,6 @@ class _Chunk(Rows):
         self.by_type = by_type
         self._load_references()
         self._allocate()
-        rules = get_settings()
         self.tag_lengths = (rules.minimum_tag_length, rules.maximum_tag_length)
 
     # -- references -------------------------------------------------------------
@@ -281,7 +282,7 @@ class _Chunk(Rows):
             if self.email_key[email] in self.taken_emails:
                 raise bad_request("email-taken")
         if item.get("password") is not None:
-            check_password(item["password"])
+            check_password(item["password"], self.rules)
         uid = next(self._uids)
         joined = item.get("timestamp") or self.now
         if email:
@@ -708,6 +709,7 @@ def apply_items(
     earlier_pending: Callable[[], bool] = lambda: False,
     before_write: Callable[[ChunkResult], None] = lambda outcome: None,
     optimistic: bool = False,
+    rules: Rules = NODEBB,
 ) -> ChunkResult:
     """Create ``items`` (``(index, item)`` pairs, in input order) as ``actor``.
 
@@ -732,7 +734,7 @@ def apply_items(
         outcome.results = [Result(i, it["type"], it.get("external_id"), FAILED, error=record)
                            for i, it in items]  # fmt: skip
         return outcome
-    chunk = _Chunk(session, items, earlier_pending, optimistic)
+    chunk = _Chunk(session, items, earlier_pending, optimistic, rules)
     apply_one = {"user": chunk.user, "category": chunk.category, "topic": chunk.topic,
                  "reply": chunk.reply}  # fmt: skip
     unsure: dict[str, list[str]] = {"topic": [], "reply": []}
@@ -756,6 +758,6 @@ def apply_items(
         results.append(Result(index, kind, ext, state, forum_id))
     if optimistic and chunk.unsure_existing(unsure):
         return apply_items(session, actor, items, earlier_pending=earlier_pending,
-                           before_write=before_write)  # fmt: skip
+                           before_write=before_write, rules=rules)  # fmt: skip
     write_rows(chunk, lambda: before_write(outcome))
     return outcome

@@ -27,10 +27,10 @@ from forum.clock import now_ms
 from forum.errors import ForumError, bad_request, not_found
 from forum.models import Category, Post, Topic, User
 from forum.posts import post_data
+from forum.rules import NODEBB, Rules
 from forum.text import check_length, slugify
 from forum.topics import _check_content, _checked_tags, topic_data
 from forum.users import is_banned
-from forumq.settings import get_settings
 
 Payload = dict[str, object]
 # What ``post_data`` / ``topic_data`` read of a new post or topic: the attributes of a
@@ -65,8 +65,8 @@ class Unsure(Exception):
 
 
 class _Batch(Rows):
-    def __init__(self, session: Session, writes: Sequence[Write]) -> None:
-        super().__init__(session)
+    def __init__(self, session: Session, writes: Sequence[Write], rules: Rules) -> None:
+        super().__init__(session, rules)
         self.now = now_ms()
         actors = {w.actor for w in writes}
         self.user_rows = {
@@ -116,16 +116,16 @@ class _Batch(Rows):
 
     def check_topic(self, write: NewTopic) -> list[str]:
         """``forum.topics.create_topic``'s checks; the cleaned tags."""
-        rules, actor = get_settings(), write.actor
+        rules, actor = self.rules, write.actor
         self.poster(actor)
         admin = self.admin[actor]
         title = write.title.strip()
         if not admin:
             check_length(title, max(rules.minimum_title_length, 1), rules.maximum_title_length,
                          "title")  # fmt: skip
-        tags = _checked_tags(list(write.tags))
+        tags = _checked_tags(list(write.tags), rules)
         if not admin:
-            _check_content(write.content)
+            _check_content(write.content, rules)
         disabled = self.categories_found.get(write.cid)
         if disabled is None:
             raise bad_request("no-category")
@@ -152,7 +152,7 @@ class _Batch(Rows):
         if not self.may(actor, "topics:reply", topic.cid):
             raise bad_request("no-privileges")
         if not admin:
-            _check_content(write.content)
+            _check_content(write.content, self.rules)
 
     def add_topic(self, write: NewTopic, tags: list[str], tid: int, pid: int) -> Payload:
         created = write.timestamp or self.now
@@ -195,11 +195,13 @@ class _Batch(Rows):
                     edited=0, deleted=False, upvotes=0, downvotes=0, replies=0)  # fmt: skip
 
 
-def apply_writes(session: Session, writes: Sequence[Write]) -> list[Payload | ForumError]:
+def apply_writes(
+    session: Session, writes: Sequence[Write], rules: Rules = NODEBB
+) -> list[Payload | ForumError]:
     """Apply ``writes`` in order, set-based: per write, its answer or the ``ForumError``
     it failed with (its writes left out). Raises ``Unsure`` (nothing written) when the
     batch must be applied one write at a time; never commits."""
-    batch = _Batch(session, writes)
+    batch = _Batch(session, writes, rules)
     outcomes: list[Payload | ForumError] = []
     checked: list[tuple[int, Write, list[str]]] = []
     creates_before = False

@@ -1,13 +1,15 @@
-"""Alembic environment: the URL comes from forumq's settings (or the caller's config)."""
+"""Alembic environment: the database URL is the caller's (``forum.migrate.alembic_config``
+sets ``sqlalchemy.url``; ``forumq migrate`` passes its settings' URL)."""
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from forum.models import Base
-from forumq.settings import get_settings
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url") or get_settings().database_url
+url = config.get_main_option("sqlalchemy.url")
+if not url:
+    raise RuntimeError("no database URL: set sqlalchemy.url (forum.migrate.alembic_config)")
 
 
 def run_migrations_offline() -> None:

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from forum.models import Topic
-from tests.conftest import Stack
+from tests.conftest import JWT_SECRET, Stack
 from tests.forum.factories import unique, user_with_token
 
-SECRET = "test-jwt-secret"  # the stack's FORUMQ_JWT_SECRET
+SECRET = JWT_SECRET
 NOT_AUTHORISED = {
     "code": "not-authorised",
     "message": "A valid login session was not found. Please log in and try again.",
@@ -35,7 +35,7 @@ def pong(uid: int) -> dict[str, Any]:
 
 def sign(claims: dict[str, Any], key: str = SECRET, algorithm: str = "HS256") -> str:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the test secret is short on purpose
+        warnings.simplefilter("ignore")  # some tests sign with short keys on purpose
         return jwt.encode(claims, key, algorithm=algorithm)
 
 

@@ -7,23 +7,24 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from api.waiter import Waiter
+from forum.jobqueue import notices
+from forum.jobqueue.notices import Notifier
 from forum.models import Job, Post
 from tests.conftest import Stack
-from workers import notify
-from workers.notify import Publisher, Waiter
 
 CONTENT = "Content that is long enough"
 
 
 def test_notice_round_trip_keeps_small_answers_and_drops_big_ones() -> None:
     small = {"state": "succeeded", "result": {"pid": 7, "content": "é"}, "error": None}
-    big = {"state": "succeeded", "result": {"content": "x" * notify.MAX_ANSWER_BYTES}}
+    big = {"state": "succeeded", "result": {"content": "x" * notices.MAX_ANSWER_BYTES}}
     failed = {"state": "failed", "result": None, "error": {"kind": "not-found", "key": "no-topic"}}
-    data = notify.encode(["a", "b", "c", "d"], {"a": small, "b": big, "c": failed})
-    assert notify.decode(data) == {"a": small, "b": None, "c": failed, "d": None}
+    data = notices.encode(["a", "b", "c", "d"], {"a": small, "b": big, "c": failed})
+    assert notices.decode(data) == {"a": small, "b": None, "c": failed, "d": None}
     # Ids only: the format workers used before, and bulk jobs still use.
-    assert notify.encode(["a", "b"]) == b"a,b"
-    assert notify.decode(b"a,b") == {"a": None, "b": None}
+    assert notices.encode(["a", "b"]) == b"a,b"
+    assert notices.decode(b"a,b") == {"a": None, "b": None}
 
 
 def test_waiter_gets_the_answer_published_by_a_worker(redis_url: str, pg_url: str) -> None:
@@ -36,7 +37,7 @@ def test_waiter_gets_the_answer_published_by_a_worker(redis_url: str, pg_url: st
         try:
             with_answer, ids_only = waiter.expect(job_id), waiter.expect(other)
             await asyncio.sleep(0.3)  # subscribed
-            publisher = Publisher(redis_url)
+            publisher = Notifier(redis_url)
             publisher.job_finished([job_id], {job_id: answer})
             publisher.job_finished([other])
             return (
@@ -83,8 +84,8 @@ def test_waiting_on_the_job_route_misses_no_notice(
 
     from api import jobs as job_route
     from api.app import create_app
-    from forum import jobs
     from forum.db import transaction
+    from forum.jobqueue import store as jobs
     from forumq.settings import Settings
     from tests.api.test_submitter import job_row
     from tests.conftest import seed
@@ -103,7 +104,7 @@ def test_waiting_on_the_job_route_misses_no_notice(
                 stored = session.get(Job, job.seq)
                 assert stored is not None
                 jobs.finish(stored, result={"pid": 1})
-            Publisher(redis_url).job_finished([job_id])
+            Notifier(redis_url).job_finished([job_id])
         return job
 
     monkeypatch.setattr(job_route, "_load", read_then_finish)

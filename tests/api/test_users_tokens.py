@@ -2,6 +2,7 @@
 (plugin-write-api.md §2.4, routes 10-12; decisions 4 and 11)."""
 
 import time
+import uuid
 
 import pytest
 from sqlalchemy import func, select, text
@@ -149,3 +150,77 @@ def test_secrets_never_reach_the_jobs_table(stack: Stack) -> None:
         dumped = [repr(tuple(row)) for row in rows]
     assert len(dumped) == 2
     assert not any(secret in row or PASSWORD in row for row in dumped)
+
+
+def _from_elsewhere() -> dict[str, str]:
+    """Headers of a client with an address of its own (uvicorn trusts X-Forwarded-For
+    from 127.0.0.1): the tests' attempts never add up on one address."""
+    n = uuid.uuid4().int
+    return {"X-Forwarded-For": f"10.{n % 250}.{n // 250 % 250}.{n // 62500 % 250 + 1}"}
+
+
+def test_a_uid_is_locked_out_after_five_wrong_passwords(any_stack: Stack) -> None:
+    """NodeBB's loginAttempts (5) and lockoutDuration (60 minutes), per uid."""
+    uid, _ = user_with_token(any_stack.database_url, password=PASSWORD)
+    route = f"/api/v2/users/{uid}/tokens"
+    with any_stack.client() as client:
+        wrong = [client.post(route, json={"password": f"guess {n}"}, headers=_from_elsewhere())
+                 for n in range(5)]  # fmt: skip
+        # Right at last, and from another address: the uid itself is locked.
+        right = client.post(route, json={"password": PASSWORD}, headers=_from_elsewhere())
+        v1 = client.post(f"/api/v1/users/{uid}/tokens", json={"password": PASSWORD})
+    assert [r.status_code for r in wrong] == [401] * 5
+    for locked in (right, v1):
+        assert locked.status_code == 429, locked.text
+        assert 3590 <= int(locked.headers["Retry-After"]) <= 3600
+        body = locked.json()
+        assert body["code"] == "too-many-requests"
+        assert body["params"] == {"retry_after": int(locked.headers["Retry-After"])}
+    assert "token" not in right.text
+
+
+def test_a_right_password_resets_the_count(any_stack: Stack) -> None:
+    uid, _ = user_with_token(any_stack.database_url, password=PASSWORD)
+    route = f"/api/v1/users/{uid}/tokens"
+    with any_stack.client(**_from_elsewhere()) as client:
+        for _ in range(2):
+            for n in range(4):
+                assert client.post(route, json={"password": f"guess {n}"}).status_code == 401
+            assert client.post(route, json={"password": PASSWORD}).status_code == 200
+
+
+def test_a_client_address_is_locked_out_across_uids(stack: Stack) -> None:
+    """One address guessing one password each on many uids: 50 attempts an hour."""
+    first = 900_000_000 + uuid.uuid4().int % 10**8
+    with stack.client(**_from_elsewhere()) as client:
+        answers = [client.post(f"/api/v1/users/{first + n}/tokens", json={"password": PASSWORD})
+                   for n in range(51)]  # fmt: skip
+    with stack.client(**_from_elsewhere()) as client:
+        elsewhere = client.post(f"/api/v1/users/{first}/tokens", json={"password": PASSWORD})
+    assert [r.status_code for r in answers] == [401] * 50 + [429]
+    assert elsewhere.status_code == 401
+
+
+def test_a_missing_uid_answers_like_a_wrong_password_in_the_same_time(stack: Stack) -> None:
+    """Existing (with or without a password) or not: one status, one body, one time."""
+    kinds = {
+        "password": lambda: user_with_token(stack.database_url, password=PASSWORD)[0],
+        "passwordless": lambda: user_with_token(stack.database_url)[0],
+        "missing": lambda: 800_000_000 + uuid.uuid4().int % 10**8,
+    }
+    timings: dict[str, list[float]] = {kind: [] for kind in kinds}
+    bodies = set()
+    with stack.client() as client:
+        for _ in range(4):
+            for kind, new_uid in kinds.items():
+                uid = new_uid()
+                started = time.perf_counter()
+                answer = client.post(f"/api/v1/users/{uid}/tokens", json={"password": "not it"},
+                                     headers=_from_elsewhere())  # fmt: skip
+                timings[kind].append(time.perf_counter() - started)
+                assert answer.status_code == 401
+                bodies.add(answer.text)
+    assert len(bodies) == 1
+    fastest = {kind: min(times) for kind, times in timings.items()}
+    # scrypt (tens of ms) runs for every kind; without it a missing uid took a few ms.
+    assert max(fastest.values()) < 2 * min(fastest.values()), fastest

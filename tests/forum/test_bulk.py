@@ -12,12 +12,15 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from forum import bulk, jobs
-from forum.bulk import jobs as bulk_jobs
+from forum import bulk
 from forum.bulk.apply import Result, _cached_uids, _title_slug, apply_items
 from forum.bulk.sql import copy_rows, lookup
 from forum.db import engine_for, session_factory, transaction
+from forum.jobqueue import chunks as bulk_jobs
+from forum.jobqueue import store as jobs
+from forum.jobqueue.sweep import recover
 from forum.models import Category, Job, JobChunk, Post, Topic, User
+from forum.rules import NODEBB, Rules
 from forum.text import slugify
 from forum.topics import create_topic, reply
 from forum.users import create_user, delete_user
@@ -67,9 +70,9 @@ def _later_replies(prefix: str) -> list[dict[str, Any]]:
 
 
 def _apply(url: str, items: list[dict[str, Any]], actor: int | None = None,
-           start: int = 0) -> list[Any]:  # fmt: skip
+           start: int = 0, rules: Rules = NODEBB) -> list[Any]:  # fmt: skip
     with transaction(url) as session:
-        outcome = apply_items(session, actor, list(enumerate(items, start)))
+        outcome = apply_items(session, actor, list(enumerate(items, start)), rules=rules)
     assert not outcome.deferred
     return outcome.results
 
@@ -384,7 +387,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[Message]:
                 suspect: bool = False) -> None:  # fmt: skip
         sent.append([job_id, packed, defers, suspect])
 
-    monkeypatch.setattr(bulk_worker, "publish", publish)
+    monkeypatch.setattr(bulk_worker.publisher, "chunk", publish)
     return sent
 
 
@@ -498,7 +501,7 @@ def test_a_chunk_delivered_again_without_a_fault_is_applied_in_full(
     if known == "retried after a death":
         assert _deliver([job_id, packed, 0], published, retries=1) == 0
     else:
-        assert bulk_worker.recover(worker_db, job_id) == len(items)
+        assert recover(worker_db, bulk_worker.publisher, job_id) == len(items)
         assert [message[3] for message in published] == [True]  # suspect: counts a crash
         assert _deliver(published.pop(), published) == 0
     rows = _full_results(worker_db, job_id)
@@ -775,12 +778,9 @@ def test_bulk_copy_runs_without_row_triggers(pg_url: str, refusing_trigger: str)
     assert imported == 3
 
 
-def test_bulk_copy_fires_row_triggers_when_told_to(
-    pg_url: str, refusing_trigger: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(get_settings(), "bulk_skip_row_triggers", False)
+def test_bulk_copy_fires_row_triggers_when_told_to(pg_url: str, refusing_trigger: str) -> None:
     with pytest.raises(Exception, match="trigger ran on"):
-        _apply(pg_url, _items(refusing_trigger))
+        _apply(pg_url, _items(refusing_trigger), rules=Rules(bulk_skip_row_triggers=False))
 
 
 @pytest.fixture

@@ -12,14 +12,13 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import InvalidRequestError
 
-from forum import jobs
 from forum.categories import create_category
 from forum.db import transaction
+from forum.jobqueue import store as jobs
 from forum.migrate import upgrade
 from forum.models import Job, Post
 from forum.topics import create_topic
 from forum.users import create_user
-from forumq.settings import get_settings
 from schemas import dump_command, load_command
 from workers import apply, registry
 
@@ -140,15 +139,15 @@ def _dies_on(monkeypatch: pytest.MonkeyPatch, poison: str) -> None:
     on the set-based and the one-by-one path alike."""
     run, apply_writes = registry.run, apply.apply_writes
 
-    def run_or_die(session: Any, actor: int, command: Any) -> Any:
+    def run_or_die(session: Any, actor: int, command: Any, rules: Any) -> Any:
         if getattr(command, "content", None) == poison:
             raise SystemExit("the worker died")  # like SIGKILL: nothing after it commits
-        return run(session, actor, command)
+        return run(session, actor, command, rules)
 
-    def writes_or_die(session: Any, writes: Any) -> Any:
+    def writes_or_die(session: Any, writes: Any, rules: Any) -> Any:
         if any(write.content == poison for write in writes):
             raise SystemExit("the worker died")
-        return apply_writes(session, writes)
+        return apply_writes(session, writes, rules)
 
     monkeypatch.setattr(registry, "run", run_or_die)
     monkeypatch.setattr(apply, "apply_writes", writes_or_die)
@@ -164,17 +163,17 @@ def test_a_job_that_kills_its_worker_fails_after_max_attempts(
     job_id = _job(url, admin, tid, content=poison)
     good.append(_job(url, admin, tid))
     _dies_on(monkeypatch, poison)
-    deaths = 0
+    max_attempts, deaths = 3, 0
     # A worker's deliveries; the sweeper publishes what a dead one left running.
     while any(_stored(url, j).state in jobs.UNFINISHED for j in [*good, job_id]):
         assert deaths <= 10
         try:
-            apply.apply_batch(url, [*good, job_id])
+            apply.apply_batch(url, [*good, job_id], max_attempts=max_attempts)
         except SystemExit:
             deaths += 1
             assert _stored(url, job_id).attempts == deaths  # counted before it died
     job = _stored(url, job_id)
-    assert deaths == get_settings().max_attempts
+    assert deaths == max_attempts
     assert job.error is not None and job.error["key"] == "too-many-attempts"
     # Its batch-mates, claimed one at a time once they had died with it, did not fail.
     assert [_stored(url, g).state for g in good] == [jobs.SUCCEEDED] * 3

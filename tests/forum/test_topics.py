@@ -8,6 +8,7 @@ from forum.errors import ForumError, Kind
 from forum.models import Category, CategoryPrivilege, Post, Topic, TopicTag, User
 from forum.privileges import REGISTERED_USERS
 from forum.topics import create_topic, reply
+from forumq.settings import Settings
 from tests.forum.conftest import new_category, new_user, unique
 
 CONTENT = "Content that is long enough"
@@ -108,6 +109,17 @@ def test_length_rules_apply_to_users_not_admins(db_url: str) -> None:
     assert _refused(_reply, db_url, uid, tid, content="tiny").key == "content-too-short"
     assert _reply(db_url, admin, tid, content="tiny")["content"] == "tiny"
     assert _counts(db_url, cid)[:2] == (1, 2)
+
+
+def test_the_rules_passed_in_are_the_rules_applied(db_url: str) -> None:
+    """The domain reads no settings: a forum configured otherwise passes other rules."""
+    cid, uid = new_category(db_url), new_user(db_url)
+    lenient = Settings(minimum_post_length=3, maximum_tags_per_topic=1).rules
+    assert _refused(_topic, db_url, uid, cid, content="tiny").key == "content-too-short"
+    tid = _topic(db_url, uid, cid, content="tiny", rules=lenient)["topicData"]["tid"]  # type: ignore[index]
+    assert _reply(db_url, uid, tid, content="tiny", rules=lenient)["content"] == "tiny"
+    error = _refused(_topic, db_url, uid, cid, tags=["one", "two"], rules=lenient)
+    assert (error.key, error.args_) == ("too-many-tags", ["1"])
 
 
 def test_tag_rules(db_url: str) -> None:

@@ -11,7 +11,7 @@ from itertools import groupby
 import sqlalchemy as sa
 from alembic import op
 
-from forum.bulk.jobs import pack_results, unpack_results
+from forum.jobqueue.chunks import pack_results, unpack_results
 
 revision: str = "0002"
 down_revision: str | None = "0001"

@@ -1,4 +1,4 @@
-"""The job store on the event loop: groups of jobs committed on long-lived psycopg
+"""Job rows stored from the event loop (the API): groups of jobs committed on long-lived psycopg
 ``AsyncConnection``s (PostgreSQL), with no thread contending for the GIL.
 
 Durability follows what the answer promises. A group with a job answered 202 at once
@@ -17,17 +17,13 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import make_url
 
-from api.errors import unavailable
-from forum import jobs
+from forum.jobqueue import store
+from forum.jobqueue.store import DuplicateKey, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 # A store or publish that takes longer than this is abandoned: its callers get 503.
 IO_TIMEOUT_SECONDS = 10.0
-
-
-class DuplicateKey(Exception):
-    """Another job of this actor holds the Idempotency-Key."""
 
 
 def async_store_url(database_url: str) -> str | None:
@@ -42,8 +38,8 @@ def async_store_url(database_url: str) -> str | None:
 class AsyncStore:
     """Stores groups of jobs on one long-lived ``AsyncConnection``.
 
-    Used by one group at a time (the Submitter's store semaphore), so a group's retries
-    never let a later group commit first. A connection lost while a group was being
+    Used by one group at a time (the API's Submitter), so a group's retries never let a
+    later group commit first. A connection lost while a group was being
     stored leaves the group in doubt (the COPY may have committed just before): a new
     connection asks which of its jobs exist, and only the others are stored again. A
     group is answered 503 only when the database cannot be reached, or cannot tell,
@@ -59,7 +55,7 @@ class AsyncStore:
     async def store(
         self, rows: list[dict[str, Any]], *, durable: bool = True
     ) -> list[Exception | None]:
-        """Per row: None (committed), DuplicateKey, or an ApiError (503). Not ``durable``:
+        """Per row: None (committed), DuplicateKey, or StoreUnavailable. Not ``durable``:
         committed without waiting for the WAL flush (see the module docstring)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + IO_TIMEOUT_SECONDS
@@ -94,7 +90,7 @@ class AsyncStore:
                 raise
             outcomes.update(stored)
             pending = []
-        refused = unavailable("The job store is unreachable.")
+        refused = StoreUnavailable("The job store is unreachable.")
         return [outcomes.get(row["id"], refused) for row in rows]
 
     async def _copy(
@@ -104,12 +100,12 @@ class AsyncStore:
         # before it returns.
         outcomes: dict[str, Exception | None] = dict.fromkeys(row["id"] for row in rows)
         try:
-            await jobs.insert_jobs_async(connection, rows)
+            await store.insert_jobs_async(connection, rows)
         except psycopg.errors.UniqueViolation:
             # An Idempotency-Key collided: store one by one so only duplicates fail.
             for row in rows:
                 try:
-                    await jobs.insert_jobs_async(connection, [row])
+                    await store.insert_jobs_async(connection, [row])
                 except psycopg.errors.UniqueViolation:
                     outcomes[row["id"]] = DuplicateKey()
         return outcomes
@@ -146,7 +142,7 @@ class AsyncStore:
         except (psycopg.Error, OSError, TimeoutError) as exc:
             await self.close()
             log.warning("could not flush the job store: %r", exc)
-            raise unavailable("The job store is unreachable.") from exc
+            raise StoreUnavailable("The job store is unreachable.") from exc
 
     async def _connect(self, durable: bool) -> psycopg.AsyncConnection[Any]:
         connection = self._connections.get(durable)

@@ -1,5 +1,5 @@
-"""Bulk jobs: per-item results and progress, written in the same transaction as the
-chunk's forum rows, so a redelivered chunk applies nothing twice.
+"""Bulk jobs: their packed items, and per-item results and progress, written in the
+same transaction as the chunk's forum rows, so a redelivered chunk applies nothing twice.
 
 A chunk's results are ONE ``job_chunks`` row (``pack_results``: the items' records
 in input order, zlib-compressed JSON), not one row per item: a 10,000-item chunk
@@ -21,9 +21,9 @@ from sqlalchemy import exists, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, load_only
 
-from forum import jobs
 from forum.bulk.apply import FAILED, Result
 from forum.clock import now_ms
+from forum.jobqueue import store
 from forum.models import Job, JobChunk, JobChunkCrash
 
 KIND = "bulk.import"
@@ -116,7 +116,7 @@ def earlier_pending(session: Session, job: JobHeader, first_index: int) -> bool:
         done_before += sum(1 for record in records if record[0] < first_index)
     if done_before < first_index:
         return True
-    earlier = exists().where(Job.kind == KIND, Job.state.in_(jobs.UNFINISHED), Job.seq < job.seq)
+    earlier = exists().where(Job.kind == KIND, Job.state.in_(store.UNFINISHED), Job.seq < job.seq)
     return bool(session.scalar(select(earlier)))
 
 
@@ -164,22 +164,22 @@ def advance(
         mine = {r.index for r in results}
         if any(record[0] in mine for record in others):
             raise ResultsConflict(f"job {job_id}: items recorded by another delivery")
-    if job.state == jobs.QUEUED:
-        jobs.count_delivery(job, started_at or now_ms())
-        job.state = jobs.RUNNING
+    if job.state == store.QUEUED:
+        store.count_delivery(job, started_at or now_ms())
+        job.state = store.RUNNING
     progress: dict[str, Any] = dict(job.progress or new_progress(len(results)))
     progress["done"] += len(results)
     progress["failed"] += sum(1 for r in results if r.state == FAILED)
     job.progress = progress
     job.enqueued_at = now_ms()  # alive: the sweeper leaves a progressing job alone
-    if progress["done"] < progress["total"] or job.state not in jobs.UNFINISHED:
+    if progress["done"] < progress["total"] or job.state not in store.UNFINISHED:
         return False
     summary = {
         "total": progress["total"],
         "succeeded": progress["total"] - progress["failed"],
         "failed": progress["failed"],
     }
-    jobs.finish(job, result=summary)
+    store.finish(job, result=summary)
     return True
 
 

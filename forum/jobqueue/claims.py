@@ -20,7 +20,7 @@ from sqlalchemy import case, exists, select, update
 from sqlalchemy.orm import Session
 
 from forum.clock import now_ms
-from forum.jobs import QUEUED, RUNNING, UNFINISHED
+from forum.jobqueue.store import QUEUED, RUNNING, UNFINISHED
 from forum.models import Job
 
 

@@ -1,19 +1,23 @@
-"""The job store: a write is a row before it is a message.
+"""Job rows: a write is a row before it is a message.
 
-The API inserts jobs (state ``queued``) before acknowledging them; a worker sets
-the final state in the same transaction as the write, so a redelivered message
-finds its jobs finished and applies nothing twice.
+The API stores jobs (state ``queued``) before acknowledging them, and withdraws them
+if the broker refuses their message; a worker claims them, and sets the final state
+in the same transaction as the write, so a redelivered message finds its jobs
+finished and applies nothing twice.
 """
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Select, bindparam, case, delete, exists, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, defer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from forum.clock import iso, now_ms
+from forum.db import transaction
 from forum.models import Job
 
 if TYPE_CHECKING:
@@ -22,9 +26,77 @@ if TYPE_CHECKING:
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 UNFINISHED = (QUEUED, RUNNING)
 STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
+# Deliveries before a job that keeps killing its worker fails (FORUMQ_MAX_ATTEMPTS).
+MAX_ATTEMPTS = 5
 
 
 _JSON_COLUMNS = frozenset({"command", "result", "error", "progress"})
+
+
+class DuplicateKey(Exception):
+    """Another job of this actor holds the Idempotency-Key."""
+
+
+class StoreUnavailable(Exception):
+    """The job store cannot be reached (or cannot tell whether a job was stored)."""
+
+
+def new_job_id() -> str:
+    """``uuid.uuid4().hex`` (random, version 4, RFC 4122 variant) without building a
+    ``UUID`` object, which costs more than the rest of the job row."""
+    value = int.from_bytes(os.urandom(16))
+    value = (value & _UUID4_CLEAR) | _UUID4_SET
+    return f"{value:032x}"
+
+
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_job(
+    job_id: str,
+    kind: str,
+    router: str,
+    actor_uid: int,
+    command: dict[str, Any],
+    *,
+    idempotency_key: str | None,
+    request_hash: str | None,
+    ordering_key: str | None = None,
+    progress: dict[str, int] | None = None,
+    now: int | None = None,
+) -> dict[str, Any]:
+    """A queued job's row, as ``store_jobs`` takes it (every row has the same keys)."""
+    now = now or now_ms()
+    return {
+        "id": job_id, "kind": kind, "router": router, "actor_uid": actor_uid,
+        "command": command, "state": QUEUED, "idempotency_key": idempotency_key,
+        "request_hash": request_hash, "created_at": now, "enqueued_at": now,
+        "ordering_key": ordering_key, "attempts": 0, "progress": progress,
+    }  # fmt: skip
+
+
+def store_jobs(database_url: str, rows: Sequence[dict[str, Any]]) -> list[Exception | None]:
+    """Store ``rows`` in one transaction; per row None (stored) or DuplicateKey."""
+    outcomes: list[Exception | None] = [None] * len(rows)
+    try:
+        with transaction(database_url) as session:
+            insert_jobs(session, rows)
+    except IntegrityError:
+        # An Idempotency-Key collided: store one by one so only duplicates fail.
+        for i, row in enumerate(rows):
+            try:
+                with transaction(database_url) as session:
+                    insert_jobs(session, [row])
+            except IntegrityError:
+                outcomes[i] = DuplicateKey()
+    return outcomes
+
+
+def withdraw(database_url: str, job_ids: Sequence[str]) -> None:
+    """Delete jobs whose message the broker refused (their callers get 503)."""
+    with transaction(database_url) as session:
+        session.execute(delete(Job).where(Job.id.in_(job_ids)))
 
 
 def insert_jobs(session: Session, rows: Sequence[dict[str, Any]]) -> None:
