@@ -15,12 +15,12 @@ from typing import Any
 
 from celery import Task
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from forum.bulk.writes import NewReply, NewTopic, Unsure, Write, apply_writes
 from forum.db import transaction
-from forum.errors import ForumError, Kind, error_record
+from forum.errors import ForumError, error_record
 from forum.jobqueue import claims, store
 from forum.jobqueue.chunks import KIND as BULK
 from forum.jobqueue.claims import Claimed
@@ -32,12 +32,10 @@ from schemas import load_command
 from schemas.topics import CreateTopic, ReplyTopic
 from workers import registry
 from workers.celery_app import celery_app, notifier, publisher
+from workers.delivery import MAX_RETRIES, TRANSIENT, backoff, failure
 
 registry.load_handlers()
 log = logging.getLogger(__name__)
-# Connection lost, deadlock, serialization failure: worth retrying the whole batch.
-TRANSIENT = (OperationalError, InterfaceError)
-MAX_RETRIES = 10
 # Jobs one claim takes at most: one transaction's worth, short enough that a worker
 # stopping (SIGTERM) finishes its batch soon.
 CLAIM_MAX_JOBS = 100
@@ -73,31 +71,12 @@ def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) 
     except TRANSIENT:
         raise  # the database itself failed: retry the whole batch
     except Exception as exc:
-        error = failure(job_id, exc)
+        error = failure(f"job {job_id}", exc)
         if alone:
             raise Failed(job_id, error) from exc
         store.finish(job, error=error)
     else:
         store.finish(job, result=result)
-
-
-def failure(job_id: str, exc: Exception) -> dict[str, Any]:
-    """The error a job's command raised, as the job records it."""
-    if isinstance(exc, ForumError):
-        return exc.record()
-    if isinstance(exc, ValidationError):
-        return error_record(Kind.BAD_REQUEST, "invalid-data", str(exc))
-    if isinstance(exc, IntegrityError):
-        # A unique key taken by a concurrent write: this job's data, not the batch's.
-        log.info("job %s conflicted: %s", job_id, exc.orig)
-        return error_record(Kind.BAD_REQUEST, "conflict", "[[error:conflict]]")
-    if isinstance(exc, DBAPIError):
-        # The database refused this job's data (a value too long, ...): its writes are
-        # rolled back and it fails alone; the rest of the batch goes on.
-        log.warning("job %s refused by the database: %s", job_id, exc.orig)
-        return error_record(Kind.BAD_REQUEST, "invalid-data", "[[error:invalid-data]]")
-    log.error("job %s raised", job_id, exc_info=exc)
-    return error_record("internal", "internal-server-error", "[[error:internal]]")
 
 
 @dataclass
@@ -267,7 +246,7 @@ def apply_jobs(self: Task, job_ids: list[str], counted: list[str] | None = None)
             outcome = Outcome(finished=fail_batch(database_url, mine, str(exc)))
         else:
             # Database down or deadlocked: back off 0.25 s, 0.5 s, ... up to 30 s.
-            countdown = min(2**self.request.retries * 0.25, 30)
+            countdown = backoff(self.request.retries)
             raise self.retry(
                 args=[job_ids], kwargs={"counted": counted}, exc=exc, countdown=countdown
             ) from exc

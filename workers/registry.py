@@ -21,7 +21,7 @@ Handler = Callable[..., Any]
 HANDLERS: dict[type[Command], Handler] = {}
 # The handlers that take the rules.
 RULED: set[type[Command]] = set()
-INFRASTRUCTURE = {"apply", "celery_app", "notify", "registry", "sweeper"}
+INFRASTRUCTURE = {"apply", "celery_app", "delivery", "notify", "registry", "sweeper"}
 
 
 def load_handlers() -> None:
