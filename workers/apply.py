@@ -31,7 +31,7 @@ from forumq.settings import get_settings
 from schemas import load_command
 from schemas.topics import CreateTopic, ReplyTopic
 from workers import registry
-from workers.celery_app import celery_app, notifier, publisher
+from workers.celery_app import celery_app, notifier, publisher, wakeups
 from workers.delivery import MAX_RETRIES, TRANSIENT, backoff, failure
 
 registry.load_handlers()
@@ -232,7 +232,8 @@ def apply_jobs(self: Task, job_ids: list[str], counted: list[str] | None = None)
     another delivery)."""
     settings = get_settings()
     database_url = settings.database_url
-    queue = (self.request.delivery_info or {}).get("routing_key")
+    queue = (self.request.delivery_info or {}).get("routing_key") or settings.interactive_queue
+    wakeups.taken(queue)  # before the claim: requests stored from now on wake a worker
     counted = counted or []
     try:
         outcome = apply_batch(database_url, job_ids, counted, rules=settings.rules,

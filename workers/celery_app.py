@@ -7,7 +7,9 @@ from typing import Any
 from celery.signals import worker_init, worker_process_init
 
 from forum.jobqueue.notices import Notifier
+from forum.jobqueue.publishing import redis_broker_url
 from forum.jobqueue.tasks import Publisher, make_celery
+from forum.jobqueue.wakeups import Wakeups
 from forumq.runtime import tune_gc
 from forumq.settings import get_settings
 
@@ -20,6 +22,7 @@ celery_app = make_celery(
 )
 publisher = Publisher(celery_app, _settings.interactive_queue, _settings.bulk_queue)
 notifier = Notifier(_settings.resolved_notify_url)
+wakeups = Wakeups(redis_broker_url(celery_app))
 
 
 @worker_init.connect
