@@ -56,8 +56,8 @@ def claim(
             queued.order_by(Job.seq).limit(limit).with_for_update(skip_locked=True)
         )
     }
-    wanted = [*wanted, *counted]
-    if wanted:
+    wanted = [job_id for job_id in (*wanted, *counted) if job_id not in rows]
+    if wanted:  # (usually among the oldest queued already)
         mine = select(*columns).where(Job.id.in_(wanted), Job.state.in_(UNFINISHED))
         rows.update(
             (row.id, row)
