@@ -1,4 +1,4 @@
-"""The Starlette application: routers v1/v2, jobs, health and metrics."""
+"""The Starlette application: routers v1/v2, jobs, health, metrics and NodeBB's read API."""
 
 import contextlib
 import logging
@@ -26,6 +26,7 @@ from api import (
     openapi,
     ping,
     posts,
+    read,
     topics,
     users,
     util,
@@ -203,6 +204,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount(settings.upload_url_prefix.rstrip("/"), app=util.UploadedFiles(settings)),
         Route("/api/health", health, methods=["GET"]),
         Route("/metrics", metrics.metrics, methods=["GET"]),
+        Mount("/api/v3", app=PathIndexedRouter(read.v3_routes())),
+        # NodeBB's read API: after every other /api route, so it only sees the rest.
+        Mount("/api", app=PathIndexedRouter(read.routes())),
     ]
     app = Starlette(
         routes=routes,

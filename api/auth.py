@@ -78,6 +78,13 @@ class Authenticator:
             return await self._password(int(match.group(1)), request, body), body
         raise not_authorised()
 
+    def presented(self, request: Request) -> bool:
+        """Did the request bring credentials? (The read API serves guests without.)"""
+        header = inputs.header(request, "authorization")
+        return header is not None or bool(
+            self._settings.jwt_secret and self._jwt_token(request, {})
+        )
+
     async def _bearer(self, request: Request, header: str, body: Body) -> Principal:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():

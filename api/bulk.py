@@ -8,6 +8,7 @@ worker trusts those dumps. The answer is the
 job, as for every write (202, or the final answer with ``Prefer: wait=N``).
 """
 
+import functools
 import re
 from typing import Any
 
@@ -79,9 +80,10 @@ def _pack_chunks(items: list[dict[str, Any]], size: int) -> list[str]:
     ]
 
 
-async def _enqueue(intake: Intake, row: dict[str, Any]) -> None:
+async def _enqueue(intake: Intake, row: dict[str, Any], _durable: bool) -> None:
     """Store the bulk job, then publish one ``forumq.bulk_chunk`` message per chunk on
-    the bulk queue; withdrawn if the broker refuses one."""
+    the bulk queue; withdrawn if the broker refuses one. Stored durably whatever the
+    caller waits for (one large row, in a thread: ``Intake.store_one``)."""
     await intake.store_one(row)
     try:
         await intake.publish_chunks(row["id"], row["command"]["chunks"])
@@ -119,12 +121,7 @@ async def bulk_import(request: Request) -> Response:
     row = store.new_job(job_id, chunks.KIND, write.router, write.principal.uid, command,
                        idempotency_key=key, request_hash=fingerprint,
                        progress=chunks.new_progress(total))  # fmt: skip
-
-    async def enqueue(row: dict[str, Any], _durable: bool) -> None:
-        # Stored durably whatever the caller waits for (one large row, in a thread).
-        await _enqueue(state.intake, row)
-
-    return await writes.accept(write, row, enqueue)
+    return await writes.accept(write, row, functools.partial(_enqueue, state.intake))
 
 
 def _bounded(request: Request, name: str, default: int, high: int) -> int:

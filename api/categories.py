@@ -3,7 +3,7 @@
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.endpoints import Endpoint, command_on
+from api.endpoints import Endpoint, command_route
 from api.errors import bad_request
 from api.inputs import Body, path_id
 from api.routing import DocumentedRoute, route
@@ -17,7 +17,6 @@ from schemas.categories import (
     RevokePrivileges,
     UpdateCategory,
 )
-from schemas.commands import Command
 
 # The only fields an update may name (wire names); anything else is refused, so an
 # update can never set counters, ids or slugs. backgroundImage arrived with v2.
@@ -25,11 +24,6 @@ UPDATE_FIELDS = {"name", "description", "bgColor", "color", "parentCid", "order"
 UPDATE_FIELDS_V2 = UPDATE_FIELDS | {"backgroundImage"}
 # Authentication parameters that may travel in the body beside the fields.
 CREDENTIALS = {"_uid"}
-
-
-async def create_category(request: Request) -> Response:
-    write = await authenticated(request)
-    return await submit(write, write.command(CreateCategory))
 
 
 def _refuse_unknown(body: Body, allowed: set[str]) -> None:
@@ -50,10 +44,6 @@ def update(version: str) -> Endpoint:
     return update_category
 
 
-def category_write(model: type[Command]) -> Endpoint:
-    return command_on(model, "cid")
-
-
 def privileges_write(model: type[GrantPrivileges] | type[RevokePrivileges]) -> Endpoint:
     """cid 0 names the global privileges, so it is a valid id here."""
 
@@ -70,14 +60,8 @@ def routes(version: str) -> list[DocumentedRoute]:
     cid = ("cid",)
     admin_404 = (403, 404)
     found = [
-        route(
-            "POST",
-            "/categories",
-            create_category,
-            "Create a category",
-            auth="admin",
-            body=CreateCategory,
-            errors=(403,),
+        command_route(
+            "POST", "/categories", CreateCategory, "Create a category", auth="admin", errors=(403,)
         ),
         route(
             "PUT",
@@ -89,34 +73,28 @@ def routes(version: str) -> list[DocumentedRoute]:
             errors=admin_404,
             server_fields=cid if version == "v2" else ("cid", "backgroundImage"),
         ),
-        route(
+        command_route(
             "DELETE",
             "/categories/{cid}",
-            category_write(PurgeCategory),
+            PurgeCategory,
             "Purge the category with all its topics and posts",
             auth="admin",
-            body=PurgeCategory,
-            server_fields=cid,
             errors=admin_404,
         ),
-        route(
+        command_route(
             "PUT",
             "/categories/{cid}/state",
-            category_write(EnableCategory),
+            EnableCategory,
             "Enable the category",
             auth="admin",
-            body=EnableCategory,
-            server_fields=cid,
             errors=admin_404,
         ),
-        route(
+        command_route(
             "DELETE",
             "/categories/{cid}/state",
-            category_write(DisableCategory),
+            DisableCategory,
             "Disable the category",
             auth="admin",
-            body=DisableCategory,
-            server_fields=cid,
             errors=admin_404,
         ),
     ]

@@ -6,6 +6,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from forum.errors import ErrorClass
+
 V1, V2, V3 = "v1", "v2", "v3"
 
 MESSAGES = {
@@ -29,10 +31,10 @@ STATUS_CODES = {
     429: "too-many-requests",
     426: "upgrade-required", 500: "internal-server-error", 503: "service-unavailable",
 }  # fmt: skip
-# Forum error kinds -> HTTP status on every router.
-KIND_STATUS = {
-    "bad-request": 400, "not-authorised": 401, "forbidden": 403, "not-found": 404,
-    "unavailable": 503, "internal": 500,
+# Error classes (forum.errors.ErrorClass) -> HTTP status on every router.
+CLASS_STATUS = {
+    ErrorClass.BAD_REQUEST: 400, ErrorClass.NOT_AUTHORISED: 401, ErrorClass.FORBIDDEN: 403,
+    ErrorClass.NOT_FOUND: 404, ErrorClass.UNAVAILABLE: 503, ErrorClass.INTERNAL: 500,
 }  # fmt: skip
 # Core v3 remaps some error keys (nodebb-core.md §1.2).
 V3_KEY_STATUS = {"no-privileges": 403, "user-banned": 403, "invalid-uid": 401, "no-topic": 404}
@@ -86,7 +88,7 @@ def error(router: str, status: int, code: str | None = None, message: str | None
 def forum_error_status(router: str, record: dict[str, Any]) -> int:
     if router == V3 and record["key"] in V3_KEY_STATUS:
         return V3_KEY_STATUS[record["key"]]
-    return KIND_STATUS.get(record["kind"], 500)
+    return CLASS_STATUS.get(record["kind"], 500)  # the record's class (forum.errors)
 
 
 def forum_error_body(router: str, record: dict[str, Any]) -> tuple[int, dict[str, Any]]:

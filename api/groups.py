@@ -6,6 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.endpoints import command_route
 from api.errors import not_found
 from api.inputs import path_id
 from api.routing import DocumentedRoute, route
@@ -34,11 +35,6 @@ async def known_slug(request: Request) -> str:
     if len(slug) > 255 or not await run_in_threadpool(found):
         raise not_found()
     return slug
-
-
-async def create_group(request: Request) -> Response:
-    write = await authenticated(request)
-    return await submit(write, write.command(CreateGroup))
 
 
 async def delete_group(request: Request) -> Response:
@@ -74,8 +70,8 @@ def routes(version: str) -> list[DocumentedRoute]:
     join_verb = "POST" if version == "v1" else "PUT"  # v2 moved join to PUT (§7.3 †)
     found = (404,)
     listed = [
-        route("POST", "/groups", create_group, "Create a group", auth="admin", body=CreateGroup,
-              errors=(403,)),
+        command_route("POST", "/groups", CreateGroup, "Create a group", auth="admin",
+                      errors=(403,)),
         route("DELETE", "/groups/{slug}", delete_group, "Delete a group", auth="owner-or-admin",
               errors=(403, 404)),
         route(join_verb, "/groups/{slug}/membership", join_group,

@@ -30,6 +30,7 @@ AUTHENTICATED_ERRORS = (400, 401, 403, 404, 413, 503)
 QUEUED_ERRORS = (409, 422)
 AUTH_TEXT = {
     "none": "No authentication.",
+    "optional": "Any caller; without credentials, a guest (NodeBB's read API).",
     "any": "Any authenticated caller (a master token acts as `_uid`).",
     "admin": "Administrators only (a master token needs an admin `_uid`).",
     "self": "The user named by the path only.",
@@ -253,7 +254,10 @@ class Builder:
             if name in route.doc.server_fields or field.alias in route.doc.server_fields:
                 drop.update({name, field.alias or name})
         schema = self.model_schema(model, frozenset(drop))
-        schema.pop("additionalProperties", None)  # the routes ignore unknown keys
+        # Open, whatever the model says: ``_uid`` may ride in any body, and most routes
+        # ignore unknown keys (api/inputs.build_command). The two that refuse them (a
+        # profile update, a category update) say so in their summary.
+        schema.pop("additionalProperties", None)
         name = self._register(model.__name__ + "Body", schema)
         media_types = getattr(model, "media_types", BODY_MEDIA_TYPES)
         return {
@@ -339,7 +343,7 @@ class Builder:
             + (" Applied through the job queue." if doc.queued else ""),
             "tags": [tag_of(path)],
             "parameters": parameters,
-            "security": [] if doc.auth == "none" else [{"bearerAuth": []}, {"jwtToken": []}],
+            "security": security(doc.auth),
             "responses": responses,
             "x-forumq-auth": doc.auth,
             "x-forumq-queued": doc.queued,
@@ -357,9 +361,18 @@ class Builder:
         self.doc["paths"].setdefault(template, {})[method] = operation
 
 
+def security(auth: str) -> list[Schema]:
+    if auth == "none":
+        return []
+    schemes: list[Schema] = [{"bearerAuth": []}, {"jwtToken": []}]
+    return [{}, *schemes] if auth == "optional" else schemes
+
+
 def operation_id(method: str, path: str) -> str:
     words = re.sub(r"[^A-Za-z0-9]+", "_", PATH_PARAM.sub(r"\1", path)).strip("_")
-    return f"{method.lower()}_{words}"
+    # "/categories/" beside "/categories" (v3 serves both, as NodeBB's router does).
+    slash = "_slash" if path.endswith("/") and len(path) > 1 else ""
+    return f"{method.lower()}_{words}{slash}"
 
 
 def tag_of(path: str) -> str:

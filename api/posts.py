@@ -2,13 +2,12 @@
 ``/state`` (restore / soft delete) and bookmark routes. An unknown pid is 404 on every
 route (v2's "additional validation", applied to v1 too)."""
 
-from api.endpoints import Endpoint, command_on
-from api.routing import DocumentedRoute, route
+from api.endpoints import command_route
+from api.routing import DocumentedRoute
 from schemas.posts import (
     BookmarkPost,
     DeletePost,
     EditPost,
-    PostCommand,
     PurgePost,
     RestorePost,
     UnbookmarkPost,
@@ -17,61 +16,45 @@ from schemas.posts import (
 )
 
 
-def post_write(model: type[PostCommand]) -> Endpoint:
-    """An endpoint applying ``model`` to the post named in the path."""
-    return command_on(model, "pid")
-
-
 def routes(version: str) -> list[DocumentedRoute]:
-    pid = ("pid",)
     guarded = (403, 404)
     found = [
-        route(
+        command_route(
             "PUT",
             "/posts/{pid}",
-            post_write(EditPost),
+            EditPost,
             "Edit a post (on a main post, `title` retitles the topic and `tags` retag it)",
-            body=EditPost,
-            server_fields=pid,
             errors=guarded,
         ),
-        route(
+        command_route(
             "POST",
             "/posts/{pid}/vote",
-            post_write(VotePost),
+            VotePost,
             "Vote: `delta` > 0 up, < 0 down, 0 takes the vote back",
-            body=VotePost,
-            server_fields=pid,
             errors=(404,),
         ),
-        route(
-            "DELETE",
-            "/posts/{pid}/vote",
-            post_write(UnvotePost),
-            "Take the vote back",
-            body=UnvotePost,
-            server_fields=pid,
-            errors=(404,),
+        command_route(
+            "DELETE", "/posts/{pid}/vote", UnvotePost, "Take the vote back", errors=(404,)
         ),
     ]
     if version != "v2":
         found.append(
-            route("DELETE", "/posts/{pid}", post_write(DeletePost), "Soft-delete a post",
-                  body=DeletePost, server_fields=pid, errors=guarded)
-        )  # fmt: skip
+            command_route(
+                "DELETE", "/posts/{pid}", DeletePost, "Soft-delete a post", errors=guarded
+            )
+        )
         return found
     return [
         *found,
-        route("DELETE", "/posts/{pid}", post_write(PurgePost),
-              "Purge a post (a main post only while it is the topic's only post)",
-              body=PurgePost, server_fields=pid, errors=guarded),
-        route("PUT", "/posts/{pid}/state", post_write(RestorePost),
-              "Restore a soft-deleted post", body=RestorePost, server_fields=pid,
-              errors=guarded),
-        route("DELETE", "/posts/{pid}/state", post_write(DeletePost), "Soft-delete a post",
-              body=DeletePost, server_fields=pid, errors=guarded),
-        route("POST", "/posts/{pid}/bookmark", post_write(BookmarkPost), "Bookmark a post",
-              body=BookmarkPost, server_fields=pid, errors=(404,)),
-        route("DELETE", "/posts/{pid}/bookmark", post_write(UnbookmarkPost),
-              "Remove a bookmark", body=UnbookmarkPost, server_fields=pid, errors=(404,)),
+        command_route("DELETE", "/posts/{pid}", PurgePost,
+                      "Purge a post (a main post only while it is the topic's only post)",
+                      errors=guarded),
+        command_route("PUT", "/posts/{pid}/state", RestorePost, "Restore a soft-deleted post",
+                      errors=guarded),
+        command_route("DELETE", "/posts/{pid}/state", DeletePost, "Soft-delete a post",
+                      errors=guarded),
+        command_route("POST", "/posts/{pid}/bookmark", BookmarkPost, "Bookmark a post",
+                      errors=(404,)),
+        command_route("DELETE", "/posts/{pid}/bookmark", UnbookmarkPost, "Remove a bookmark",
+                      errors=(404,)),
     ]  # fmt: skip

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.routing import Route
 
-AUTH_RULES = ("none", "any", "admin", "self", "self-or-admin", "owner-or-admin")
+AUTH_RULES = ("none", "optional", "any", "admin", "self", "self-or-admin", "owner-or-admin")
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,8 @@
 """Topic routes. v1 and v2 differ in verbs (follow and tags are POST on v1, PUT on v2)
 and in what ``DELETE /topics/:tid`` means: a soft delete on v1, a purge on v2."""
 
-from starlette.requests import Request
-from starlette.responses import Response
-
-from api.endpoints import Endpoint, command_on
-from api.routing import DocumentedRoute, route
-from api.writes import authenticated, submit
+from api.endpoints import command_route
+from api.routing import DocumentedRoute
 from schemas.topics import (
     ClearTopicTags,
     CreateTopic,
@@ -18,151 +14,80 @@ from schemas.topics import (
     ReplaceTopicTags,
     ReplyTopic,
     RestoreTopic,
-    TopicCommand,
     UnfollowTopic,
     UnpinTopic,
 )
 
 
-async def create_topic(request: Request) -> Response:
-    write = await authenticated(request)
-    return await submit(write, write.command(CreateTopic))
-
-
-def topic_write(model: type[TopicCommand] | type[ReplyTopic] | type[EditTopicPost]) -> Endpoint:
-    """An endpoint applying ``model`` to the topic named in the path."""
-    return command_on(model, "tid")
-
-
-reply = topic_write(ReplyTopic)
-
-
 def routes(version: str) -> list[DocumentedRoute]:
     v2 = version == "v2"
-    tid = ("tid",)
     # 404: unknown topic; 403: not the owner (in the edit/delete window), a moderator of
     # the category or an admin (spec decision 2); 400: the forum's own rules.
     guarded = (403, 404)
+    add = "PUT" if v2 else "POST"
     found = [
-        route(
-            "POST", "/topics", create_topic, "Create a topic with its first post", body=CreateTopic
-        ),
-        route(
-            "POST",
-            "/topics/{tid}",
-            reply,
-            "Reply to a topic",
-            body=ReplyTopic,
-            server_fields=tid,
-            errors=(404,),
-        ),
-        route(
+        command_route("POST", "/topics", CreateTopic, "Create a topic with its first post"),
+        command_route("POST", "/topics/{tid}", ReplyTopic, "Reply to a topic", errors=(404,)),
+        command_route(
             "PUT",
             "/topics/{tid}",
-            topic_write(EditTopicPost),
+            EditTopicPost,
             "Edit post `pid` of the topic (a main post's `title` retitles the topic)",
-            body=EditTopicPost,
-            server_fields=tid,
             errors=guarded,
         ),
     ]
     if v2:
         found += [
-            route(
+            command_route(
                 "DELETE",
                 "/topics/{tid}",
-                topic_write(PurgeTopic),
+                PurgeTopic,
                 "Purge the topic and all its posts",
-                body=PurgeTopic,
-                server_fields=tid,
                 errors=guarded,
             ),
-            route(
+            command_route(
                 "PUT",
                 "/topics/{tid}/state",
-                topic_write(RestoreTopic),
+                RestoreTopic,
                 "Restore a soft-deleted topic",
-                body=RestoreTopic,
-                server_fields=tid,
                 errors=guarded,
             ),
-            route(
+            command_route(
                 "DELETE",
                 "/topics/{tid}/state",
-                topic_write(DeleteTopic),
+                DeleteTopic,
                 "Soft-delete the topic",
-                body=DeleteTopic,
-                server_fields=tid,
                 errors=guarded,
             ),
-            route(
+            command_route(
                 "PUT",
                 "/topics/{tid}/pin",
-                topic_write(PinTopic),
+                PinTopic,
                 "Pin the topic (category moderators and admins)",
-                body=PinTopic,
-                server_fields=tid,
                 errors=guarded,
             ),
-            route(
+            command_route(
                 "DELETE",
                 "/topics/{tid}/pin",
-                topic_write(UnpinTopic),
+                UnpinTopic,
                 "Unpin the topic (category moderators and admins)",
-                body=UnpinTopic,
-                server_fields=tid,
                 errors=guarded,
             ),
         ]
     else:
         found.append(
-            route(
-                "DELETE",
-                "/topics/{tid}",
-                topic_write(DeleteTopic),
-                "Soft-delete the topic",
-                body=DeleteTopic,
-                server_fields=tid,
-                errors=guarded,
+            command_route(
+                "DELETE", "/topics/{tid}", DeleteTopic, "Soft-delete the topic", errors=guarded
             )
         )
-    add = "PUT" if v2 else "POST"
-    found += [
-        route(
-            add,
-            "/topics/{tid}/follow",
-            topic_write(FollowTopic),
-            "Follow the topic",
-            body=FollowTopic,
-            server_fields=tid,
-            errors=(404,),
-        ),
-        route(
-            "DELETE",
-            "/topics/{tid}/follow",
-            topic_write(UnfollowTopic),
-            "Unfollow the topic",
-            body=UnfollowTopic,
-            server_fields=tid,
-            errors=(404,),
-        ),
-        route(
-            add,
-            "/topics/{tid}/tags",
-            topic_write(ReplaceTopicTags),
-            "Replace the topic's tags",
-            body=ReplaceTopicTags,
-            server_fields=tid,
-            errors=guarded,
-        ),
-        route(
-            "DELETE",
-            "/topics/{tid}/tags",
-            topic_write(ClearTopicTags),
-            "Remove all of the topic's tags",
-            body=ClearTopicTags,
-            server_fields=tid,
-            errors=guarded,
-        ),
-    ]
-    return found  # fmt: skip
+    return [
+        *found,
+        command_route(add, "/topics/{tid}/follow", FollowTopic, "Follow the topic",
+                      errors=(404,)),
+        command_route("DELETE", "/topics/{tid}/follow", UnfollowTopic, "Unfollow the topic",
+                      errors=(404,)),
+        command_route(add, "/topics/{tid}/tags", ReplaceTopicTags, "Replace the topic's tags",
+                      errors=guarded),
+        command_route("DELETE", "/topics/{tid}/tags", ClearTopicTags,
+                      "Remove all of the topic's tags", errors=guarded),
+    ]  # fmt: skip

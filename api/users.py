@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api import envelopes
-from api.endpoints import command_on
+from api.endpoints import command_route
 from api.errors import ApiError, bad_request, not_authorised, params_missing
 from api.inputs import build_command, path_id
 from api.routing import DocumentedRoute, route
@@ -14,9 +14,8 @@ from api.writes import authenticated, submit
 from forum import tokens
 from forum.db import session_factory
 from forum.errors import ForumError
-from forum.models import User
-from forum.passwords import hash_password, verify_password
-from forum.users import EDITABLE_FIELDS, check_password
+from forum.passwords import hash_like, hash_password
+from forum.users import EDITABLE_FIELDS, check_password, password_hash_of
 from schemas.chats import SendChat
 from schemas.tokens import CreateToken, RevokeToken
 from schemas.users import (
@@ -67,15 +66,9 @@ async def update_user(request: Request) -> Response:
     return await submit(write, write.command(UpdateProfile, uid=uid))
 
 
-async def delete_user(request: Request) -> Response:
-    uid = path_id(request, "uid")
-    write = await authenticated(request)
-    return await submit(write, DeleteUser(uid=uid))
-
-
 async def change_password(request: Request) -> Response:
-    """The secrets stop here: ``new`` is checked and hashed, ``current`` verified, and
-    only the hash and the verdict are queued (the worker still decides who may)."""
+    """The secrets stop here: ``new`` is checked and hashed, and ``current`` hashed with
+    the stored password's salt; the worker decides whether it was right, and who may."""
     uid = path_id(request, "uid")
     write = await authenticated(request)
     params = build_command(PasswordChange, write.body)  # type: ignore[arg-type]
@@ -85,31 +78,19 @@ async def change_password(request: Request) -> Response:
     except ForumError as exc:
         raise ApiError(400, "bad-request", exc.key, exc.args_) from None
 
-    def prepare() -> tuple[str | None, bool, str]:
+    def hashed() -> tuple[str | None, str | None, str]:
         with session_factory(request.app.state.settings.database_url)() as session:
-            user = session.get(User, uid)
-            stored = user.password_hash if user else None
-        current_ok = params.current is not None and verify_password(params.current, stored)
-        return stored, current_ok, hash_password(params.new)
+            stored = password_hash_of(session, uid)
+        current = params.current
+        current_hash = hash_like(current, stored) if current is not None else None
+        return stored, current_hash, hash_password(params.new)
 
-    stored, current_ok, password_hash = await run_in_threadpool(prepare)
+    stored, current_hash, password_hash = await run_in_threadpool(hashed)
     own = write.principal.uid == uid and not write.principal.is_admin
     if own and stored and params.current is None:
         raise params_missing(["current"])
-    command = ChangePassword(uid=uid, password_hash=password_hash, current_ok=current_ok)
+    command = ChangePassword(uid=uid, password_hash=password_hash, current_hash=current_hash)
     return await submit(write, command)
-
-
-async def follow(request: Request) -> Response:
-    uid = path_id(request, "uid")
-    write = await authenticated(request)
-    return await submit(write, FollowUser(uid=uid))
-
-
-async def unfollow(request: Request) -> Response:
-    uid = path_id(request, "uid")
-    write = await authenticated(request)
-    return await submit(write, UnfollowUser(uid=uid))
 
 
 async def chat_v1(request: Request) -> Response:
@@ -120,23 +101,11 @@ async def chat_v1(request: Request) -> Response:
     return await submit(write, build_command(SendChat, body, uid=uid))
 
 
-chat_v2 = command_on(SendChat, "uid")
-
-
 async def ban_v1(request: Request) -> Response:
     """v1 bans are permanent: ``until`` and ``reason`` are v2 parameters."""
     uid = path_id(request, "uid")
     write = await authenticated(request)
     return await submit(write, BanUser(uid=uid))
-
-
-ban_v2 = command_on(BanUser, "uid")
-
-
-async def unban(request: Request) -> Response:
-    uid = path_id(request, "uid")
-    write = await authenticated(request)
-    return await submit(write, UnbanUser(uid=uid))
 
 
 async def list_tokens(request: Request) -> Response:
@@ -180,24 +149,28 @@ def routes(version: str) -> list[DocumentedRoute]:
               "Update a profile (username, email, fullname, website, location, birthday, "
               "signature, aboutme; any other key is refused)",
               auth="self-or-admin", body=UpdateProfile, server_fields=("uid",), errors=(404,)),
-        route("DELETE", "/users/{uid}", delete_user, "Delete the account and its content",
-              auth="self-or-admin", errors=(404,)),
+        command_route("DELETE", "/users/{uid}", DeleteUser,
+                      "Delete the account and its content", auth="self-or-admin", errors=(404,)),
         route("PUT", "/users/{uid}/password", change_password,
               "Change a password (`current` required unless an admin acts)",
               auth="self-or-admin", body=PasswordChange, errors=(404,)),
-        route(set_verb, "/users/{uid}/follow", follow, "Follow the user", errors=(404,)),
-        route("DELETE", "/users/{uid}/follow", unfollow, "Unfollow the user", errors=(404,)),
-        route("POST", "/users/{uid}/chats", chat_v1 if v1 else chat_v2,
-              "Send a chat message to the user"
-              + (" (a new room)" if v1 else " (a new room, or the room `roomId`)"),
-              body=SendChat, server_fields=("uid", "room_id") if v1 else ("uid",),
-              errors=(403, 404)),
-        route(set_verb, "/users/{uid}/ban", ban_v1 if v1 else ban_v2,
-              "Ban the user" + (" permanently" if v1 else " (until a time, with a reason)"),
-              auth="admin", body=None if v1 else BanUser, server_fields=("uid",),
-              errors=(403, 404)),
-        route("DELETE", "/users/{uid}/ban", unban, "Unban the user", auth="admin",
-              errors=(403, 404)),
+        command_route(set_verb, "/users/{uid}/follow", FollowUser, "Follow the user",
+                      errors=(404,)),
+        command_route("DELETE", "/users/{uid}/follow", UnfollowUser, "Unfollow the user",
+                      errors=(404,)),
+        route("POST", "/users/{uid}/chats", chat_v1,
+              "Send a chat message to the user (a new room)", body=SendChat,
+              server_fields=("uid", "room_id"), errors=(403, 404)) if v1 else
+        command_route("POST", "/users/{uid}/chats", SendChat,
+                      "Send a chat message to the user (a new room, or the room `roomId`)",
+                      errors=(403, 404)),
+        route(set_verb, "/users/{uid}/ban", ban_v1, "Ban the user permanently", auth="admin",
+              server_fields=("uid",), errors=(403, 404)) if v1 else
+        command_route(set_verb, "/users/{uid}/ban", BanUser,
+                      "Ban the user (until a time, with a reason)", auth="admin",
+                      errors=(403, 404)),
+        command_route("DELETE", "/users/{uid}/ban", UnbanUser, "Unban the user", auth="admin",
+                      errors=(403, 404)),
         route("GET", "/users/{uid}/tokens", list_tokens, "List the user's tokens", auth="self",
               queued=False),
         route("POST", "/users/{uid}/tokens", create_token,

@@ -35,15 +35,9 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stack import (
-    Machine,
-    celery_worker,
-    free_port,
-    fresh_database,
-    http_server,
-    pg_dsn,
-    purge_queue,
-)
+from bench.stack import Machine, celery_worker, http_server
+from devstack.databases import fresh_database, pg_dsn, purge_queue
+from devstack.servers import free_port
 from forumq.importer import IN_FLIGHT
 
 PG_ADMIN_URL = os.environ.get(
@@ -243,7 +237,7 @@ def copy_ceiling(admin_url: str, files: tuple[Path, Path], users: int, categorie
     from forum.db import transaction
     from forum.models import Category, User
 
-    with fresh_database(admin_url) as url:
+    with fresh_database(admin_url, prefix="forumq_bench") as url:
         with transaction(url) as session:
             session.add_all(User(uid=u + 1, username=f"user{u}", userslug=f"user{u}",
                                  joindate=T0, lastonline=T0) for u in range(users))  # fmt: skip
@@ -292,7 +286,10 @@ def run(args: argparse.Namespace, admin_url: str) -> None:
     console = Console(stderr=True)
     from forumq.importer import run_http
 
-    with tempfile.TemporaryDirectory() as tmp_dir, fresh_database(admin_url) as url:
+    with (
+        tempfile.TemporaryDirectory() as tmp_dir,
+        fresh_database(admin_url, prefix="forumq_bench") as url,
+    ):
         tmp = Path(tmp_dir)
         export = tmp / "forum.ndjson"
         generate(export, args.topics, args.replies, users, args.categories)

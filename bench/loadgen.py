@@ -173,3 +173,46 @@ async def post_many(
         began = time.perf_counter()
         await asyncio.gather(*(one_connection() for _ in range(connections)))
         return statuses, time.perf_counter() - began
+
+
+async def _get_load(urls: list[str], headers: dict[str, str], seconds: float,
+                    connections: int) -> Load:  # fmt: skip
+    load = Load("httpx", f"asyncio+httpx GET, {connections} in flight, {len(urls)} URLs", seconds)
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=10, headers=headers) as client:
+        deadline = time.perf_counter() + seconds
+
+        async def one_connection(offset: int) -> None:
+            nonlocal errors
+            n = offset
+            while time.perf_counter() < deadline:
+                url = urls[n % len(urls)]
+                n += connections
+                started = time.perf_counter()
+                try:
+                    response = await client.get(url)
+                except httpx.HTTPError:
+                    errors += 1
+                    continue
+                latencies.append(time.perf_counter() - started)
+                load.statuses[response.status_code] = load.statuses.get(response.status_code, 0) + 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(one_connection(i) for i in range(connections)))
+        load.seconds = time.perf_counter() - began
+    latencies.sort()
+    for pct in (50, 90, 99):
+        if latencies:
+            load.latency_ms[pct] = (
+                1000 * latencies[min(len(latencies) - 1, len(latencies) * pct // 100)]
+            )
+    if errors:
+        load.errors = f"{errors} transport errors"
+    return load
+
+
+def get_load(urls: list[str], headers: dict[str, str], seconds: float, connections: int) -> Load:
+    """GET ``urls`` in turn with ``connections`` requests in flight for ``seconds``."""
+    return asyncio.run(_get_load(urls, headers, seconds, connections))

@@ -1,135 +1,47 @@
-"""The real stack a benchmark runs against: a fresh PostgreSQL database, Redis, and
-``python -m forumq serve`` / ``worker`` processes, all started and removed here."""
+"""The real stack a benchmark runs against (a fresh PostgreSQL database, Redis, and
+``python -m forumq serve`` / ``worker`` processes, from ``devstack``), and how busy the
+machine was while it ran."""
 
 import os
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import psycopg
-import redis
 
-from tests.servers import descendants, free_port, pg_dsn, stop, wait_until
+from devstack import servers
+from devstack.databases import pg_dsn
+from devstack.servers import descendants, running_worker
 
-ROOT = Path(__file__).resolve().parent.parent
 CONTENT = "A benchmark reply, long enough to pass the length rule."
 
 
-@dataclass
-class Seed:
-    admin_uid: int
-    token: str
-    cid: int
-    tids: list[int]
+@contextmanager
+def celery_worker(
+    env: dict[str, str], log: Path, concurrency: int, pool: str = "prefork"
+) -> Iterator[int]:
+    """``python -m forumq worker --concurrency=N --pool=P``, yielded (its pid) once ready."""
+    with running_worker(env, log, concurrency, pool=pool) as worker:
+        yield worker.pid
 
 
 @contextmanager
-def fresh_database(admin_url: str, keep: bool = False) -> Iterator[str]:
-    """A new, migrated database ``forumq_bench_<random>`` on admin_url's server, dropped
-    after unless ``keep``."""
-    from forum.db import engine_for
-    from forum.migrate import upgrade
-
-    name = f"forumq_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_dsn(admin_url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+def started(argv: list[str], env: dict[str, str], log: Path) -> Iterator[int]:
+    """``python ARGV`` (a Celery worker: ``forumq worker`` with its defaults, or another
+    app's), yielded (its pid) once it logs "ready."."""
+    process = servers.start(argv, env, log)
     try:
-        upgrade(url)
-        yield url
+        servers.wait_until(lambda: b"ready." in log.read_bytes(), 90, " ".join(argv))
+        yield process.pid
     finally:
-        engine_for(url).dispose()
-        if keep:
-            print(f"kept database {url}", flush=True)
-        else:
-            with psycopg.connect(pg_dsn(admin_url), autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def seed(database_url: str, topics: int) -> Seed:
-    """An admin with its own bearer token, a category, and ``topics`` topics to reply to."""
-    from forum import tokens
-    from forum.categories import create_category
-    from forum.db import transaction
-    from forum.topics import create_topic
-    from forum.users import create_user
-
-    with transaction(database_url) as session:
-        admin = create_user(session, None, f"bench-{uuid.uuid4().hex[:6]}", password="password1",
-                            admin=True)  # fmt: skip
-        token = tokens.issue_user_token(session, admin.uid)
-        cid = create_category(session, None, "Benchmarks").cid
-        tids = [
-            int(
-                create_topic(session, admin.uid, cid, f"Bench topic {i}", CONTENT)["topicData"][
-                    "tid"
-                ]
-            )
-            for i in range(topics)
-        ]
-        return Seed(admin.uid, token, cid, tids)
-
-
-def purge_queue(redis_url: str, name: str) -> None:
-    """Drop a run's queues, messages and kombu bindings: every key containing ``name``
-    (a queue name, or the random id a run puts in all its queue names)."""
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"*{name}*"))
-    if keys:
-        client.delete(*keys)
-
-
-def start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """``python ARGV`` in its own process group, output appended to ``log``."""
-    handle = log.open("ab")
-    return subprocess.Popen(
-        [sys.executable, *argv],
-        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-        cwd=str(log.parent),
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-    )
+        servers.stop(process)
 
 
 @contextmanager
 def http_server(argv: list[str], env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
     """Start an HTTP server given ``--port`` (appended) and yield (base URL, pid)."""
-    port = free_port()
-    process = start([*argv, "--port", str(port)], env, log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: httpx.get(f"{base}/api/health").status_code == 200, 60, argv[1])
+    with servers.http_server(argv, env, log) as (base, process):
         yield base, process.pid
-    finally:
-        stop(process)
-
-
-@contextmanager
-def celery_worker(
-    env: dict[str, str],
-    log: Path,
-    concurrency: int | None = None,
-    pool: str | None = None,
-    argv: list[str] | None = None,
-) -> Iterator[int]:
-    """``python -m forumq worker`` (``--concurrency``/``--pool`` when given, else its
-    defaults; or ``argv``), yielded (its pid) once ready."""
-    log.write_bytes(b"")
-    if argv is None:
-        argv = ["-m", "forumq", "worker"]
-        argv += [f"--concurrency={concurrency}"] if concurrency else []
-        argv += [f"--pool={pool}"] if pool else []
-    process = start(argv, env, log)
-    try:
-        wait_until(lambda: b"ready." in log.read_bytes(), 90, "celery worker")
-        yield process.pid
-    finally:
-        stop(process)
 
 
 # --- the machine ------------------------------------------------------------------

@@ -40,7 +40,9 @@ import psycopg
 import redis
 
 from bench import loadgen, profiling, stack
-from bench.stack import CONTENT, Machine, Seed
+from bench.stack import CONTENT, Machine
+from devstack import databases, servers
+from devstack.databases import Seed
 
 ACCEPT_TARGET = 0.5
 OVERHEAD_TARGET_MS = {50: 5.0, 99: 50.0}
@@ -68,17 +70,17 @@ class Context:
         return Machine(self.pids, self.args.pg_admin_url, self.database, server)
 
     def sql(self, query: str, *params: object) -> list[tuple[Any, ...]]:
-        with psycopg.connect(stack.pg_dsn(self.database_url), autocommit=True) as conn:
+        with psycopg.connect(databases.pg_dsn(self.database_url), autocommit=True) as conn:
             cursor = conn.execute(query, params)
             return cursor.fetchall() if cursor.description else []
 
     def reset_jobs(self) -> None:
         """Forget earlier phases' jobs and messages (no worker is running)."""
-        stack.purge_queue(self.args.redis_url, self.run_id)
+        databases.purge_queue(self.args.redis_url, self.run_id)
         self.sql("DELETE FROM jobs")
 
     def headers(self, prefer: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.seed.token}", "Prefer": prefer}
+        return {"Authorization": f"Bearer {self.seed.admin_token}", "Prefer": prefer}
 
 
 def say(text: str) -> None:
@@ -191,7 +193,7 @@ def store_ceiling(ctx: Context, group_size: int, seconds: float = 3.0) -> dict[s
 
     columns = ("kind", "router", "actor_uid", "command", "state", "request_hash", "created_at",
                "enqueued_at", "ordering_key", "attempts")  # fmt: skip
-    with psycopg.connect(stack.pg_dsn(ctx.database_url)) as conn:
+    with psycopg.connect(databases.pg_dsn(ctx.database_url)) as conn:
         row = conn.execute(f"SELECT {', '.join(columns)} FROM jobs LIMIT 1").fetchone()
     template = dict(zip(columns, row or (), strict=True))
     groups, began = 0, time.perf_counter()
@@ -412,6 +414,7 @@ SPEED_TARGETS = {"drain_vs_noop": 2.0, "sync_p50_ms": 10.0, "sync_p99_ms": 25.0,
                  "sync8_rps": 600.0, "embedded_p50_ms": 50.0, "embedded_drain": 100.0,
                  "embedded_idle_pct": 2.0, "cpu_ms_per_write": 2.0}  # fmt: skip
 Request = tuple[str, dict[str, object]]
+DEFAULT_WORKER = ["-m", "forumq", "worker"]  # its defaults: prefork, a process per core
 
 
 def cpu_text(per_write: dict[str, float]) -> str:
@@ -444,10 +447,10 @@ def noop_drain(ctx: Context) -> None:
     env = {**ctx.env, "FORUMQ_BROKER_URL": ctx.args.redis_url}
     log = ctx.out / "noop.log"
     say(f"\n(noop) bare Celery app draining {n:,} pre-queued no-op tasks (Celery defaults)")
-    stack.start(["-m", "bench.noop_app", "publish", queue, str(n)], env, log).wait()
+    servers.start(["-m", "bench.noop_app", "publish", queue, str(n)], env, log).wait()
     client = redis.Redis.from_url(ctx.args.redis_url)
     argv = ["-m", "bench.noop_app", "worker", queue]
-    with stack.celery_worker(env, log, argv=argv):
+    with stack.started(argv, env, log):
         deadline = time.monotonic() + ctx.args.drain_timeout
         while client.llen(queue) >= n and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -458,7 +461,7 @@ def noop_drain(ctx: Context) -> None:
     rate = n / seconds
     say(f"  {rate:,.0f} tasks/s ({n:,} in {seconds:.2f} s)")
     ctx.results["noop"] = {"rate": rate, "tasks": n}
-    stack.purge_queue(ctx.args.redis_url, queue)
+    databases.purge_queue(ctx.args.redis_url, queue)
 
 
 def mixed_requests(ctx: Context, api: str, count: int, spread: bool) -> list[Request]:
@@ -493,7 +496,7 @@ def drain(ctx: Context, api: str, api_pid: int, spread: bool) -> None:
     say(f"  accepted {accepted:,} in {seconds:.1f} s = {accepted / seconds:,.0f}/s, answers "
         f"{statuses}; {cpu_text(accept_cpu.per(accepted))}")  # fmt: skip
     log = ctx.out / f"worker-drain-{name}.log"
-    with stack.celery_worker(ctx.env, log) as worker_pid:
+    with stack.started(DEFAULT_WORKER, ctx.env, log) as worker_pid:
         roles = {"api": [api_pid], "worker": [worker_pid]}
         with stack.RoleCPU(roles, ctx.args.pg_admin_url, ctx.database) as drain_cpu:
             finished = wait_finished(ctx, accepted, ctx.args.drain_timeout)
@@ -529,7 +532,7 @@ def sync_clients(ctx: Context, api: str, api_pid: int) -> None:
     headers = {"Authorization": f"Bearer {ctx.seed.token}"}
     say(f"\n(sync) replies with the default wait: 1 client x {n}, then 8 clients x {seconds:g} s")
     with (
-        stack.celery_worker(ctx.env, ctx.out / "worker-sync1.log") as worker_pid,
+        stack.started(DEFAULT_WORKER, ctx.env, ctx.out / "worker-sync1.log") as worker_pid,
         httpx.Client(headers=headers, timeout=30) as client,
     ):
         for _ in range(20):
@@ -565,15 +568,15 @@ def embedded(ctx: Context) -> None:
     ``up`` starts it (``--concurrency=1``) draining them."""
     home = Path(tempfile.mkdtemp(prefix="forumq-embedded-", dir=ctx.out))
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORUMQ_")}
-    env["PYTHONPATH"] = str(stack.ROOT)
-    port = stack.free_port()
+    env["PYTHONPATH"] = str(servers.CHECKOUT)
+    port = servers.free_port()
     base = f"http://127.0.0.1:{port}"
     say(f"\n(embedded) `forumq up` in {home}")
     out = (home / "up.out").open("wb")
     up = subprocess.Popen([sys.executable, "-m", "forumq", "up", "--port", str(port)], cwd=home,
                           env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
     try:
-        stack.wait_until(lambda: httpx.get(f"{base}/api/health").status_code == 200, 90, "up")
+        servers.wait_until(lambda: httpx.get(f"{base}/api/health").status_code == 200, 90, "up")
         token = next(line for line in (home / "up.out").read_text().splitlines()
                      if len(line) == 36 and line.count("-") == 4)  # fmt: skip
         headers = {"Authorization": f"Bearer {token}"}
@@ -609,9 +612,9 @@ def embedded(ctx: Context) -> None:
         out.close()
     n = ctx.args.embedded_drain
     log = home / "serve.log"
-    api = stack.start(["-m", "forumq", "serve", "--port", str(port)], env, log)
+    api = servers.start(["-m", "forumq", "serve", "--port", str(port)], env, log)
     try:
-        stack.wait_until(lambda: httpx.get(f"{base}/api/health").status_code == 200, 60, "API")
+        servers.wait_until(lambda: httpx.get(f"{base}/api/health").status_code == 200, 60, "API")
         database = home / "forumq.sqlite3"
 
         def sqlite(query: str, *params: object) -> tuple[Any, ...]:
@@ -624,7 +627,7 @@ def embedded(ctx: Context) -> None:
         accepted = statuses.get(202, 0)
         finished = "SELECT count(*) FROM jobs WHERE seq > ? AND state IN ('succeeded', 'failed')"
         worker_argv = ["-m", "forumq", "worker", "--concurrency=1"]
-        with stack.celery_worker(env, home / "worker.log", argv=worker_argv):
+        with stack.started(worker_argv, env, home / "worker.log"):
             deadline = time.monotonic() + ctx.args.drain_timeout
             while sqlite(finished, base_seq)[0] < accepted and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -637,7 +640,7 @@ def embedded(ctx: Context) -> None:
         say(f"  drain: {done:,} of {accepted:,} queued replies applied at {rate:,.0f}/s (target >= "
             f"{SPEED_TARGETS['embedded_drain']:g}); answers {statuses}")  # fmt: skip
     finally:
-        stack.stop(api)
+        servers.stop(api)
     ctx.results["embedded"] = {"idle_pct": idle_pct, "sync_p50_ms": p50, "sync_p99_ms": p99,
                                "drain_rate": rate, "accepted": accepted}  # fmt: skip
 
@@ -689,7 +692,7 @@ def machine_description(args: argparse.Namespace) -> str:
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
-    with psycopg.connect(stack.pg_dsn(args.pg_admin_url)) as conn:
+    with psycopg.connect(databases.pg_dsn(args.pg_admin_url)) as conn:
         pg = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
     redis_version = redis.Redis.from_url(args.redis_url).info()["redis_version"]
     wrk = "none"
@@ -792,9 +795,11 @@ def main(argv: list[str] | None = None) -> None:
     say(f"machine: {machine_description(args)}\nversions: {versions()}\nlogs: {out}")
     run_id = uuid.uuid4().hex[:8]
     queue = f"forumq.bench.{run_id}"
-    with stack.fresh_database(args.pg_admin_url, keep=args.keep_db) as database_url:
+    with databases.fresh_database(
+        args.pg_admin_url, prefix="forumq_bench", keep=args.keep_db
+    ) as database_url:
         topics = 100 if "drain" in only else args.topics
-        seed = stack.seed(database_url, max(1, topics))
+        seed = databases.seed(database_url, max(1, topics))
         env = {
             "FORUMQ_DATABASE_URL": database_url,
             "FORUMQ_BROKER_URL": args.redis_url,
@@ -831,7 +836,7 @@ def main(argv: list[str] | None = None) -> None:
                 if "embedded" in only:
                     embedded(ctx)
         finally:
-            stack.purge_queue(args.redis_url, run_id)
+            databases.purge_queue(args.redis_url, run_id)
     summary(ctx, command)
     if args.json:
         args.json.write_text(json.dumps(ctx.results, indent=2, default=str))

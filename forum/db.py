@@ -27,18 +27,36 @@ def _begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, pre_ping: bool = True) -> Engine:
+def _begin_deferred(conn) -> None:  # type: ignore[no-untyped-def]
+    # A reader takes no lock at BEGIN: WAL lets it read its snapshot beside the writer.
+    conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, *, pre_ping: bool = True, reader: bool = False) -> Engine:
     """``pre_ping``: test each pooled connection before use (a round trip per
     transaction). Without it a connection the server dropped fails its first statement
-    and the pool discards every connection as old; for callers that retry anyway."""
+    and the pool discards every connection as old; for callers that retry anyway.
+    ``reader``: SQLite transactions that only read begin deferred."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None}
         )
         event.listen(engine, "connect", _tune_sqlite)
-        event.listen(engine, "begin", _begin_immediate)
+        event.listen(engine, "begin", _begin_deferred if reader else _begin_immediate)
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=pre_ping)
+
+
+@lru_cache(maxsize=8)
+def read_session_factory(url: str) -> sessionmaker[Session]:
+    """Sessions that only read (the read API): on SQLite their transactions begin
+    deferred, so a read never waits for, nor holds up, the one writer; elsewhere the
+    process's shared engine."""
+    if not url.startswith("sqlite"):
+        return _session_factory(url, True)
+    engine = make_engine(url, reader=True)
+    _engines.append(engine)
+    return sessionmaker(engine, expire_on_commit=False)
 
 
 def engine_for(url: str, *, pre_ping: bool = True) -> Engine:

@@ -162,7 +162,11 @@ class Topic(Base):
     deleted_timestamp: Mapped[int] = mapped_column(BigInteger, default=0)
     external_id: Mapped[str | None] = mapped_column(ExternalId, unique=True)
 
-    __table_args__ = (Index("ix_topics_cid_lastposttime", "cid", "lastposttime"),)
+    __table_args__ = (
+        Index("ix_topics_cid_lastposttime", "cid", "lastposttime"),
+        # The read API's lists across categories (/api/recent): migration 0010.
+        Index("ix_topics_lastposttime", "lastposttime"),
+    )
 
 
 class Post(Base):

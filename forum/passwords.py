@@ -30,3 +30,22 @@ def verify_password(password: str, stored: str | None) -> bool:
     _, salt_b64, digest_b64 = str(stored).split("$", 2)
     digest = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt_b64), n=_N, r=_R, p=_P)
     return hmac.compare_digest(digest, base64.b64decode(digest_b64)) and known
+
+
+def hash_like(password: str, stored: str | None) -> str | None:
+    """``password`` hashed with ``stored``'s salt: ``stored`` itself exactly when
+    ``password`` is the one it was made from (None when there is nothing to compare
+    with). It lets the secret stop where it arrived while another process, holding
+    only this hash, decides whether the password was right (``same_hash``)."""
+    if stored is None or not stored.startswith("scrypt$") or stored.count("$") != 2:
+        return None
+    _, salt_b64, _ = stored.split("$", 2)
+    digest = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt_b64), n=_N, r=_R, p=_P)
+    return f"scrypt${salt_b64}$" + base64.b64encode(digest).decode()
+
+
+def same_hash(candidate: str | None, stored: str | None) -> bool:
+    """Constant-time: is ``candidate`` (``hash_like``'s) the stored hash?"""
+    if candidate is None or stored is None:
+        return False
+    return hmac.compare_digest(candidate.encode(), stored.encode())

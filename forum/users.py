@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from forum.clock import iso, now_ms
-from forum.errors import ForumError, Kind, bad_request, not_found
+from forum.errors import ErrorClass, ForumError, bad_request, not_found
 from forum.groups import add_member, ensure_system_groups
 from forum.models import (
     EMAIL_INDEX,
@@ -29,7 +29,7 @@ from forum.models import (
     User,
     UserFollow,
 )
-from forum.passwords import hash_password
+from forum.passwords import hash_password, same_hash
 from forum.privileges import ADMINISTRATORS, is_admin, require_admin
 from forum.rules import NODEBB, Rules
 from forum.text import slugify
@@ -226,7 +226,7 @@ _BIRTHDAY = re.compile(r"^\d{4}-\d{2}-\d{2}$|^\d{1,2}/\d{1,2}/\d{4}$")
 def require_self_or_admin(session: Session, actor: int | None, uid: int) -> None:
     """The plugin answers a mismatch 401 (decision 3); the key makes v3 remap it to 403."""
     if actor is not None and actor != uid and not is_admin(session, actor):
-        raise ForumError("no-privileges", Kind.NOT_AUTHORISED)
+        raise ForumError("no-privileges", ErrorClass.NOT_AUTHORISED)
 
 
 def get_user(session: Session, uid: int, *, for_update: bool = False) -> User:
@@ -234,6 +234,11 @@ def get_user(session: Session, uid: int, *, for_update: bool = False) -> User:
     if user is None:
         raise not_found("no-user")
     return user
+
+
+def password_hash_of(session: Session, uid: int) -> str | None:
+    """The stored password hash of ``uid`` (None: no such user, or no password)."""
+    return session.scalar(select(User.password_hash).where(User.uid == uid))
 
 
 def is_banned(user: User, now: int | None = None) -> bool:
@@ -286,15 +291,18 @@ def update_profile(
 
 
 def change_password(
-    session: Session, actor: int, uid: int, password_hash: str, current_ok: bool
+    session: Session, actor: int, uid: int, password_hash: str, current_hash: str | None
 ) -> dict[str, object]:
     """Set a new password (already hashed by the API, so no secret sits in the job).
 
-    ``current_ok`` is the API's verdict on the ``current`` password; admins need none,
-    and neither does an account that has no password yet."""
+    The account's owner proves they know the current password: ``current_hash`` is it,
+    hashed with the stored password's salt where it arrived (``passwords.hash_like``),
+    and right only if it is the hash stored now. Admins need none, and neither does an
+    account that has no password yet."""
     require_self_or_admin(session, actor, uid)
     user = get_user(session, uid, for_update=True)
-    if not is_admin(session, actor) and user.password_hash and not current_ok:
+    needs_current = not is_admin(session, actor) and user.password_hash
+    if needs_current and not same_hash(current_hash, user.password_hash):
         raise bad_request("change-password-error-wrong-current")
     user.password_hash = password_hash
     return {}

@@ -62,13 +62,14 @@ class PasswordChange(BaseModel):
 
 
 class ChangePassword(Command):
-    """The queued form: the API hashes ``new`` and checks ``current``, so no secret is
-    stored in the job."""
+    """The queued form: the API hashes ``new``, and ``current`` with the stored
+    password's salt (``forum.passwords.hash_like``), so no secret is stored in the job;
+    the worker decides whether ``current`` was right."""
 
     kind: Literal["users.password"] = "users.password"
     uid: Id
     password_hash: Annotated[str, Field(max_length=255)]
-    current_ok: bool = False
+    current_hash: Annotated[str, Field(max_length=255)] | None = None
 
 
 class FollowUser(Command):

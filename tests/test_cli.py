@@ -161,7 +161,7 @@ def test_forumq_secret_prints_a_strong_secret(tmp_path: Path) -> None:
 
 
 def test_serve_on_the_embedded_default_warns_of_a_weak_secret(tmp_path: Path) -> None:
-    from tests import servers
+    from devstack import servers
 
     assert forumq(tmp_path, "migrate").returncode == 0
     log = tmp_path / "serve.log"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests import servers
+from devstack import servers
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.M)
 CONTENT = "Embedded content, long enough"

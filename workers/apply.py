@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from forum.bulk.writes import NewReply, NewTopic, Unsure, Write, apply_writes
 from forum.db import transaction
-from forum.errors import ForumError, error_record
+from forum.errors import ErrorClass, ForumError, error_record
 from forum.jobqueue import claims, store
 from forum.jobqueue.chunks import KIND as BULK
 from forum.jobqueue.claims import Claimed
@@ -30,11 +30,10 @@ from forum.rules import NODEBB, Rules
 from forumq.settings import get_settings
 from schemas import load_command
 from schemas.topics import CreateTopic, ReplyTopic
-from workers import registry
+from workers import commands
 from workers.celery_app import celery_app, notifier, publisher, wakeups
 from workers.delivery import MAX_RETRIES, TRANSIENT, backoff, failure
 
-registry.load_handlers()
 log = logging.getLogger(__name__)
 # Jobs one claim takes at most: one transaction's worth, short enough that a worker
 # stopping (SIGTERM) finishes its batch soon.
@@ -64,10 +63,10 @@ def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) 
     try:
         command = load_command(job.command)
         if alone:
-            result = registry.run(session, job.actor_uid, command, rules)
+            result = commands.run(session, job.actor_uid, command, rules)
         else:
             with session.begin_nested():
-                result = registry.run(session, job.actor_uid, command, rules)
+                result = commands.run(session, job.actor_uid, command, rules)
     except TRANSIENT:
         raise  # the database itself failed: retry the whole batch
     except Exception as exc:
@@ -141,7 +140,9 @@ def _apply_claimed(
             for job in batch:
                 if job.attempts > max_attempts:
                     reason = "[[error:too-many-attempts]]"  # it kept killing its worker
-                    store.finish(job, error=error_record("internal", "too-many-attempts", reason))
+                    store.finish(
+                        job, error=error_record(ErrorClass.INTERNAL, "too-many-attempts", reason)
+                    )
                 else:
                     runnable.append(job)
             apply_in_order(session, runnable, rules, alone=len(batch) == 1)
@@ -221,7 +222,9 @@ def fail_batch(database_url: str, job_ids: Sequence[str], reason: str) -> list[s
     with transaction(database_url, pre_ping=PRE_PING) as session:
         pending = store.lock_unfinished(session, job_ids)
         for job in pending:
-            store.finish(job, error=error_record("unavailable", "service-unavailable", reason))
+            store.finish(
+                job, error=error_record(ErrorClass.UNAVAILABLE, "service-unavailable", reason)
+            )
         return [job.id for job in pending]
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from forum import bulk
 from forum.clock import now_ms
 from forum.db import transaction
-from forum.errors import Kind, error_record
+from forum.errors import ErrorClass, error_record
 from forum.jobqueue import chunks, store
 from forum.jobqueue.chunks import JobHeader, Pair, ResultsConflict, pack, unpack
 from forum.jobqueue.tasks import BULK_CHUNK
@@ -42,8 +42,12 @@ from workers.celery_app import celery_app, notifier, publisher
 from workers.delivery import MAX_RETRIES, TRANSIENT, backoff, failure
 
 log = logging.getLogger(__name__)
-# The database failed (``workers.delivery``), or a concurrent delivery recorded the same
-# external ids or items first (retried with full lookups).
+# The database failed (``workers.delivery``: retried with backoff, MAX_RETRIES times;
+# then the task gives up, its message is acknowledged, and the sweeper publishes the
+# job's unrecorded items again once the job has made no progress for
+# bulk_stale_after_seconds), or a concurrent delivery recorded the same external ids or
+# items first (retried with full lookups; a conflict that never clears isolates the
+# item at fault).
 RETRIED = (*TRANSIENT, IntegrityError, ResultsConflict)
 # A delivery whose worker process died is published again after this long (Celery's
 # retry_on_worker_lost), with its retry count raised: what tells the next delivery.
@@ -64,11 +68,13 @@ class ChunkOutcome:
     deferred: list[Pair] = field(default_factory=list)
 
 
-def _failed_result(index: int, raw: dict[str, Any], error: dict[str, Any]) -> bulk.Result:
+def _failed_result(index: int, raw: dict[str, Any], error: dict[str, Any]) -> bulk.ItemResult:
     kind = raw.get("item_type") or raw.get("type")
     kind = kind if isinstance(kind, str) and kind in TYPES else INVALID
     ext = raw.get("external_id")
-    return bulk.Result(index, kind, ext if isinstance(ext, str) else None, bulk.FAILED, error=error)
+    return bulk.ItemResult(
+        index, kind, ext if isinstance(ext, str) else None, bulk.FAILED, error=error
+    )
 
 
 def _well_formed(raw: Any) -> bool:
@@ -96,7 +102,7 @@ def apply_pending(
     todo = [(i, raw) for i, raw in items if i not in done] if done else items
     if not todo:
         return ChunkOutcome()
-    results: list[bulk.Result] = []
+    results: list[bulk.ItemResult] = []
     valid: list[tuple[int, dict[str, Any]]] = []
     for pair in todo:
         raw = pair[1]
@@ -105,14 +111,14 @@ def apply_pending(
         elif isinstance(raw, dict) and raw.get("type") == INVALID:
             results.append(_failed_result(pair[0], raw, raw["error"]))
         else:
-            error = error_record(Kind.BAD_REQUEST, "invalid-data")
+            error = error_record(ErrorClass.BAD_REQUEST, "invalid-data")
             results.append(_failed_result(pair[0], raw if isinstance(raw, dict) else {}, error))
     first = todo[0][0]
 
     def earlier_pending() -> bool:
         return not final and chunks.earlier_pending(session, job, first)
 
-    stored: list[bulk.Result] = []
+    stored: list[bulk.ItemResult] = []
 
     def record(outcome: bulk.ChunkResult) -> None:
         # Before the counter updates: that part of the transaction locks rows that
@@ -266,7 +272,7 @@ def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int, *, crashed: b
         if not pairs:
             return 0
         if crashes >= settings.max_attempts:
-            too_many = error_record("internal", "too-many-attempts")
+            too_many = error_record(ErrorClass.INTERNAL, "too-many-attempts")
             outcome = fail_item(settings.database_url, job_id, pairs[0], too_many)
             return _finish(job_id, outcome)
     try:

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
-from forum.errors import ForumError, Kind, error_record
+from forum.errors import ErrorClass, ForumError, error_record
 
 log = logging.getLogger(__name__)
 # Connection lost, deadlock, serialization failure: worth retrying the whole delivery.
@@ -32,14 +32,14 @@ def failure(what: str, exc: Exception) -> dict[str, Any]:
     if isinstance(exc, ForumError):
         return exc.record()
     if isinstance(exc, ValidationError):
-        return error_record(Kind.BAD_REQUEST, "invalid-data", str(exc))
+        return error_record(ErrorClass.BAD_REQUEST, "invalid-data", str(exc))
     if isinstance(exc, IntegrityError):
         # A unique key taken, or a row it refers to removed, by a concurrent write.
         log.info("%s conflicted: %s", what, exc.orig)
-        return error_record(Kind.BAD_REQUEST, "conflict", "[[error:conflict]]")
+        return error_record(ErrorClass.BAD_REQUEST, "conflict", "[[error:conflict]]")
     if isinstance(exc, DBAPIError):
         # The database refused the data (a value too long, a NUL in text, ...).
         log.warning("%s refused by the database: %s", what, exc.orig)
-        return error_record(Kind.BAD_REQUEST, "invalid-data", "[[error:invalid-data]]")
+        return error_record(ErrorClass.BAD_REQUEST, "invalid-data", "[[error:invalid-data]]")
     log.error("%s raised", what, exc_info=exc)
-    return error_record("internal", "internal-server-error", "[[error:internal]]")
+    return error_record(ErrorClass.INTERNAL, "internal-server-error", "[[error:internal]]")

@@ -5,6 +5,6 @@ by the bulk worker and by ``forumq import --direct``); ``forum.jobqueue.chunks``
 bulk job's per-item results and progress in the same transaction.
 """
 
-from forum.bulk.apply import CREATED, EXISTING, FAILED, ChunkResult, Result, apply_items
+from forum.bulk.apply import CREATED, EXISTING, FAILED, ChunkResult, ItemResult, apply_items
 
-__all__ = ["CREATED", "EXISTING", "FAILED", "ChunkResult", "Result", "apply_items"]
+__all__ = ["CREATED", "EXISTING", "FAILED", "ChunkResult", "ItemResult", "apply_items"]

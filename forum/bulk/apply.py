@@ -81,7 +81,7 @@ C_TOPICS, C_POSTS = 0, 1
 
 
 @dataclass(slots=True)
-class Result:
+class ItemResult:
     """One item's outcome; ``id`` is the forum id (uid, cid, tid or pid)."""
 
     index: int
@@ -94,7 +94,7 @@ class Result:
 
 @dataclass
 class ChunkResult:
-    results: list[Result] = field(default_factory=list)
+    results: list[ItemResult] = field(default_factory=list)
     # Items whose references may still be created by earlier, unfinished work.
     deferred: list[tuple[int, Item]] = field(default_factory=list)
 
@@ -731,7 +731,7 @@ def apply_items(
         return outcome
     if actor is not None and not privileges.is_admin(session, actor):
         record = forbidden("no-privileges").record()
-        outcome.results = [Result(i, it["type"], it.get("external_id"), FAILED, error=record)
+        outcome.results = [ItemResult(i, it["type"], it.get("external_id"), FAILED, error=record)
                            for i, it in items]  # fmt: skip
         return outcome
     chunk = _Chunk(session, items, earlier_pending, optimistic, rules)
@@ -743,7 +743,7 @@ def apply_items(
         kind, ext = item["type"], item["external_id"]
         known = ids[kind].get(ext)
         if known is not None:  # imported before (or earlier in this chunk)
-            results.append(Result(index, kind, ext, EXISTING, known))
+            results.append(ItemResult(index, kind, ext, EXISTING, known))
             continue
         try:
             state, forum_id = apply_one[kind](item)
@@ -752,10 +752,10 @@ def apply_items(
             unsure.get(kind, []).append(ext)
             continue
         except ForumError as exc:
-            results.append(Result(index, kind, ext, FAILED, error=exc.record()))
+            results.append(ItemResult(index, kind, ext, FAILED, error=exc.record()))
             unsure.get(kind, []).append(ext)
             continue
-        results.append(Result(index, kind, ext, state, forum_id))
+        results.append(ItemResult(index, kind, ext, state, forum_id))
     if optimistic and chunk.unsure_existing(unsure):
         return apply_items(session, actor, items, earlier_pending=earlier_pending,
                            before_write=before_write, rules=rules)  # fmt: skip

@@ -21,7 +21,7 @@ from sqlalchemy import exists, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, load_only
 
-from forum.bulk.apply import FAILED, Result
+from forum.bulk.apply import FAILED, ItemResult
 from forum.clock import now_ms
 from forum.jobqueue import store
 from forum.models import Job, JobChunk, JobChunkCrash
@@ -120,7 +120,7 @@ def earlier_pending(session: Session, job: JobHeader, first_index: int) -> bool:
     return bool(session.scalar(select(earlier)))
 
 
-def store_results(session: Session, job_id: str, results: Sequence[Result]) -> None:
+def store_results(session: Session, job_id: str, results: Sequence[ItemResult]) -> None:
     """``results`` (in index order) as one chunk record."""
     if not results:  # every item deferred
         return
@@ -132,7 +132,7 @@ def store_results(session: Session, job_id: str, results: Sequence[Result]) -> N
 
 
 def advance(
-    session: Session, job_id: str, results: Sequence[Result], started_at: int | None = None
+    session: Session, job_id: str, results: Sequence[ItemResult], started_at: int | None = None
 ) -> bool:
     """Advance the job's progress by ``results`` (stored); True when the job is complete.
 

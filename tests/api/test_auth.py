@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from forum.models import Topic
-from tests.conftest import JWT_SECRET, Stack
-from tests.forum.factories import unique, user_with_token
+from tests.support import JWT_SECRET, Stack, unique, user_with_token
 
 SECRET = JWT_SECRET
 NOT_AUTHORISED = {

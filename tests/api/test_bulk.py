@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from forum.models import Category, Post, Topic
-from tests.conftest import Stack, _start_stack
+from tests.support import Stack, start_stack
 
 CONTENT = "Imported content that is long enough"
 T0 = 1_500_000_000_000
@@ -35,7 +35,7 @@ def bulk_stack(
         "FORUMQ_BULK_MAX_ITEMS": str(MAX_ITEMS),
         "FORUMQ_BULK_CHUNK_SIZE": "4",
     }
-    yield from _start_stack(tmp_path_factory.mktemp("bulk"), env, pg_url)
+    yield from start_stack(tmp_path_factory.mktemp("bulk"), env, pg_url)
 
 
 def forum_items(p: str, cid: int) -> list[dict[str, Any]]:

@@ -1,31 +1,20 @@
 """Category routes over HTTP through the queue (admin only): update with a field
 whitelist, purge with exact user counters, enable/disable, v2 privileges."""
 
-import uuid
-
 from sqlalchemy import select
 
 from forum.models import Category, CategoryPrivilege, Post, Topic, User
 from forum.privileges import has
-from tests.api.test_topics_manage import Forum, error
-from tests.conftest import Stack
-
-
-def new_category(forum: Forum, **extra: object) -> int:
-    with forum.admin() as client:
-        answer = client.post("/api/v1/categories", json={"name": f"C {uuid.uuid4().hex[:6]}",
-                                                          **extra})  # fmt: skip
-    assert answer.status_code == 200, answer.text
-    return int(answer.json()["payload"]["cid"])
+from tests.support import Forum, Stack, refusal
 
 
 def test_update_whitelisted_fields(stack: Stack) -> None:
     forum = Forum(stack)
-    cid, user = new_category(forum), forum.user()
+    cid, user = forum.category(), forum.user()
     with forum.master(user) as client:
         refused = client.put(f"/api/v1/categories/{cid}", json={"name": "Mine now"})
         refused_unknown = client.put("/api/v1/categories/99999999", json={"name": "x"})
-    assert error(refused)[:2] == (403, "forbidden")
+    assert refusal(refused)[:2] == (403, "forbidden")
     assert refused_unknown.status_code == 403  # admin check before the existence check
     with forum.admin() as client:
         v1 = client.put(
@@ -54,7 +43,7 @@ def test_update_whitelisted_fields(stack: Stack) -> None:
 
 def test_no_mass_assignment(stack: Stack) -> None:
     forum = Forum(stack)
-    cid, parent = new_category(forum), new_category(forum)
+    cid, parent = forum.category(), forum.category()
     with forum.admin() as client:
         counters = client.put(
             f"/api/v2/categories/{cid}", json={"name": "Sneaky", "topic_count": 1000, "cid": 1}
@@ -69,7 +58,7 @@ def test_no_mass_assignment(stack: Stack) -> None:
         "backgroundImage"
     ]
     assert bad_type.status_code == 400 and bad_type.json()["params"] == ["order"]
-    assert error(self_parent) == (400, "bad-request", "cant-set-self-as-parent")
+    assert refusal(self_parent) == (400, "bad-request", "cant-set-self-as-parent")
     assert blank_name.status_code == 400
     row = forum.row(Category, cid)
     assert row.name.startswith("C ") and row.topic_count == 0 and row.background_image is None
@@ -78,8 +67,8 @@ def test_no_mass_assignment(stack: Stack) -> None:
 
 def test_purge_keeps_user_counters_exact(stack: Stack) -> None:
     forum = Forum(stack)
-    cid, author, replier = new_category(forum), forum.user(), forum.user()
-    child = new_category(forum, parentCid=cid)
+    cid, author, replier = forum.category(), forum.user(), forum.user()
+    child = forum.category(parentCid=cid)
     kept_tid, _ = forum.topic(author)  # in the seeded category: survives
     for _ in range(2):
         tid, _ = forum.topic(author, cid)
@@ -105,7 +94,7 @@ def test_purge_keeps_user_counters_exact(stack: Stack) -> None:
 
 def test_enable_and_disable(stack: Stack) -> None:
     forum = Forum(stack)
-    cid = new_category(forum)
+    cid = forum.category()
     with forum.admin() as client:
         assert client.delete(f"/api/v1/categories/{cid}/state").status_code == 200
         assert forum.row(Category, cid).disabled
@@ -119,7 +108,7 @@ def test_enable_and_disable(stack: Stack) -> None:
 
 def test_v2_privileges(stack: Stack) -> None:
     forum = Forum(stack)
-    cid, user = new_category(forum), forum.user()
+    cid, user = forum.category(), forum.user()
 
     def holds(privilege: str, on: int) -> bool:
         with stack.session() as session:
@@ -169,8 +158,8 @@ def test_v2_privileges(stack: Stack) -> None:
     assert not holds("moderate", cid) and holds("purge", cid) and not holds("upload:post:file", 0)
     assert missing.status_code == 400 and missing.json()["params"] == ["privileges"]
     assert empty.status_code == 400 and empty.json()["params"] == ["privileges"]
-    assert error(bad_name) == (400, "bad-request", "invalid-privilege")
-    assert error(no_group) == (400, "bad-request", "no-group")
+    assert refusal(bad_name) == (400, "bad-request", "invalid-privilege")
+    assert refusal(no_group) == (400, "bad-request", "no-group")
     assert unknown.status_code == 404 and v1.status_code == 404
     with forum.master(user) as client:
         refused = client.put(

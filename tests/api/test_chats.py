@@ -3,8 +3,7 @@
 from sqlalchemy import func, select
 
 from forum.models import ChatMessage, ChatRoom, ChatRoomMember
-from tests.api.test_users import error, new_user, ok
-from tests.conftest import Stack
+from tests.support import Stack, error, ok, user_with_token
 
 
 def room_members(stack: Stack, room_id: int) -> set[int]:
@@ -22,8 +21,8 @@ def message_count(stack: Stack, room_id: int) -> tuple[int, int]:
 
 
 def test_v1_chat_always_opens_a_new_room(any_stack: Stack) -> None:
-    sender, token = new_user(any_stack)
-    recipient, _ = new_user(any_stack)
+    sender, token = user_with_token(any_stack.database_url)
+    recipient, _ = user_with_token(any_stack.database_url)
     with any_stack.client(token) as client:
         first = ok(client.post(f"/api/v1/users/{recipient}/chats", json={"message": "Hello"}))
         second = ok(
@@ -40,9 +39,9 @@ def test_v1_chat_always_opens_a_new_room(any_stack: Stack) -> None:
 
 
 def test_v2_chat_into_an_existing_room(stack: Stack) -> None:
-    sender, token = new_user(stack)
-    recipient, recipient_token = new_user(stack)
-    outsider, outsider_token = new_user(stack)
+    sender, token = user_with_token(stack.database_url)
+    recipient, recipient_token = user_with_token(stack.database_url)
+    outsider, outsider_token = user_with_token(stack.database_url)
     with stack.client(token) as client:
         room = ok(client.post(f"/api/v2/users/{recipient}/chats", json={"message": "Hi"}))["roomId"]
     with stack.client(recipient_token) as client:
@@ -73,8 +72,8 @@ def test_v2_chat_into_an_existing_room(stack: Stack) -> None:
 
 
 def test_chat_errors(stack: Stack) -> None:
-    sender, token = new_user(stack)
-    recipient, _ = new_user(stack)
+    sender, token = user_with_token(stack.database_url)
+    recipient, _ = user_with_token(stack.database_url)
     with stack.client(token) as client:
         missing = client.post(f"/api/v1/users/{recipient}/chats", json={})
         blank = client.post(f"/api/v1/users/{recipient}/chats", json={"message": "   "})
@@ -108,8 +107,8 @@ def test_chat_errors(stack: Stack) -> None:
 
 
 def test_banned_user_cannot_chat(stack: Stack) -> None:
-    uid, token = new_user(stack)
-    recipient, _ = new_user(stack)
+    uid, token = user_with_token(stack.database_url)
+    recipient, _ = user_with_token(stack.database_url)
     with stack.client(stack.admin_token) as client:
         ok(client.post(f"/api/v1/users/{uid}/ban"))
     with stack.client(token) as client:

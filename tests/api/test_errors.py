@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from forum.models import Category, Job, Post, User
-from tests.conftest import Stack
-from tests.forum.factories import unique, user_with_token
+from tests.support import Stack, unique, user_with_token
 
 NOT_FOUND = {"code": "not-found", "message": "Invalid API call", "params": {}}
 FORBIDDEN = "You are not authorised to make this call"

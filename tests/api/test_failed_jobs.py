@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import update
 
 from forum.models import Topic
-from tests.conftest import Stack
+from tests.support import Stack
 
 
 def test_failed_job_is_listed_and_can_be_retried(stack: Stack) -> None:

@@ -6,8 +6,7 @@ import uuid
 from sqlalchemy import func, select
 
 from forum.models import Group, GroupMember, GroupRequest
-from tests.api.test_users import error, new_user, ok
-from tests.conftest import Stack
+from tests.support import Stack, error, ok, user_with_token
 
 
 def group_name() -> str:
@@ -38,7 +37,7 @@ def pending(stack: Stack, name: str) -> set[int]:
 
 
 def test_create_group_returns_the_group_and_owner_is_member(stack: Stack) -> None:
-    owner, _ = new_user(stack)
+    owner, _ = user_with_token(stack.database_url)
     name = group_name()
     with stack.client(stack.admin_token) as client:
         group = ok(
@@ -65,7 +64,7 @@ def test_create_group_returns_the_group_and_owner_is_member(stack: Stack) -> Non
 
 
 def test_create_group_errors(stack: Stack) -> None:
-    _, user_token = new_user(stack)
+    _, user_token = user_with_token(stack.database_url)
     existing = make_group(stack)
     with stack.client(user_token) as client:
         not_admin = client.post("/api/v1/groups", json={"name": group_name()})
@@ -80,7 +79,8 @@ def test_create_group_errors(stack: Stack) -> None:
         bad_owner = client.post("/api/v1/groups", json={"name": group_name(), "ownerUid": 99999999})
     with stack.client(stack.master_token) as client:
         master_non_admin = client.post(
-            "/api/v2/groups", json={"name": group_name(), "_uid": new_user(stack)[0]}
+            "/api/v2/groups",
+            json={"name": group_name(), "_uid": user_with_token(stack.database_url)[0]},
         )
         master_no_uid = client.post("/api/v2/groups", json={"name": group_name()})
     with stack.client() as client:
@@ -103,8 +103,8 @@ def test_create_group_errors(stack: Stack) -> None:
 
 
 def test_delete_group_owner_or_admin(stack: Stack) -> None:
-    owner, owner_token = new_user(stack)
-    _, other_token = new_user(stack)
+    owner, owner_token = user_with_token(stack.database_url)
+    _, other_token = user_with_token(stack.database_url)
     by_owner = make_group(stack, owner=owner)
     by_admin = make_group(stack, owner=owner)
     with stack.client(other_token) as client:
@@ -129,7 +129,7 @@ def test_delete_group_owner_or_admin(stack: Stack) -> None:
 
 
 def test_join_and_leave_public_group(stack: Stack) -> None:
-    uid, token = new_user(stack)
+    uid, token = user_with_token(stack.database_url)
     group = make_group(stack)
     slug, name = group["slug"], group["name"]
     with stack.client(token) as client:
@@ -148,7 +148,7 @@ def test_join_and_leave_public_group(stack: Stack) -> None:
 
 
 def test_private_group_join_is_a_request(stack: Stack) -> None:
-    uid, token = new_user(stack)
+    uid, token = user_with_token(stack.database_url)
     group = make_group(stack, private=True)
     with stack.client(token) as client:
         ok(client.put(f"/api/v2/groups/{group['slug']}/membership"))
@@ -160,7 +160,7 @@ def test_private_group_join_is_a_request(stack: Stack) -> None:
 
 
 def test_system_groups_are_not_joined_by_users(stack: Stack) -> None:
-    uid, token = new_user(stack)
+    uid, token = user_with_token(stack.database_url)
     with stack.client(token) as client:
         refused = client.post("/api/v1/groups/administrators/membership")
     error(refused, 403, "forbidden")
@@ -169,7 +169,7 @@ def test_system_groups_are_not_joined_by_users(stack: Stack) -> None:
 
 
 def test_admin_add_and_remove_member_v2(stack: Stack) -> None:
-    uid, token = new_user(stack)
+    uid, token = user_with_token(stack.database_url)
     group = make_group(stack, private=True)
     slug, name = group["slug"], group["name"]
     with stack.client(token) as client:

@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import func, select
 
 from forum.models import Job, Post
-from tests.conftest import Stack
+from tests.support import Stack
 
 
 def _new_topic(stack: Stack) -> int:

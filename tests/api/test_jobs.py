@@ -2,15 +2,17 @@
 (contract README, "Asynchronous acknowledgement")."""
 
 import re
+import time
 import uuid
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import select
 
+from devstack.databases import pg_dsn
 from forum.models import Job, Topic
-from tests.conftest import Stack
-from tests.forum.factories import unique, user_with_token
+from tests.support import Stack, new_topic, unique, user_with_token
 
 NOT_FOUND = {"code": "not-found", "message": "Invalid API call", "params": {}}
 CONTENT = "Content that is long enough"
@@ -93,17 +95,26 @@ def test_failed_job_shows_the_error_envelope(stack: Stack, member: tuple[int, st
 
 
 def test_wait_on_the_job_route(stack: Stack, member: tuple[int, str]) -> None:
-    _, token = member
-    with stack.client(token, Prefer="wait=0") as client:
-        response = client.post(
-            "/api/v1/topics", json={"title": "Waited", "content": CONTENT, "cid": stack.cid}
-        )
-    # wait=0 answers at once; the job may only just have started.
-    assert response.status_code in (200, 202), response.text
-    if response.status_code == 202:
+    uid, token = member
+    tid = new_topic(stack.database_url, uid, stack.cid)
+    # The reply's job cannot finish while this transaction holds its topic's row: a
+    # request that waited would run its whole wait (10 s by default) and then answer.
+    with psycopg.connect(pg_dsn(stack.database_url)) as holder:
+        holder.execute("SELECT tid FROM topics WHERE tid = %s FOR UPDATE", [tid])
+        with stack.client(token, Prefer="wait=0") as client:
+            started = time.monotonic()
+            response = client.post(f"/api/v1/topics/{tid}", json={"content": CONTENT})
+            answered = time.monotonic() - started
+        assert response.status_code == 202, response.text
         job_id = response.json()["payload"]["job_id"]
-        job = _get(stack, token, job_id, wait=20).json()["payload"]
-        assert job["state"] == "succeeded"
+        started = time.monotonic()
+        unfinished = _get(stack, token, job_id, wait=0)
+        read = time.monotonic() - started
+        assert unfinished.json()["payload"]["state"] in ("queued", "running")
+    # wait=0 answers at once, without waiting for the job (generous bounds: a loaded
+    # machine, but far from the default wait).
+    assert answered < 3 and read < 3, (answered, read)
+    assert _get(stack, token, job_id, wait=20).json()["payload"]["state"] == "succeeded"
     # A job that is already finished answers at once, whatever the wait.
     job_id = _submit(stack, token, {"title": "Twice", "content": CONTENT, "cid": stack.cid})
     assert _get(stack, token, job_id, wait=20).json()["payload"]["state"] == "succeeded"

@@ -1,6 +1,6 @@
 """Operators' view: /metrics counts accepted jobs and shows the backlog; /api/health."""
 
-from tests.conftest import Stack
+from tests.support import Stack
 
 
 def test_metrics_and_health(stack: Stack) -> None:

@@ -3,15 +3,18 @@ without reading the job back; ids-only notices (bulk jobs, big answers) still wa
 
 import asyncio
 import uuid
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from api.waiter import Waiter
+from devstack import databases, servers
 from forum.jobqueue import notices
 from forum.jobqueue.notices import Notifier
 from forum.models import Job, Post
-from tests.conftest import Stack
+from tests.support import Stack, reply_job
 
 CONTENT = "Content that is long enough"
 
@@ -51,19 +54,33 @@ def test_waiter_gets_the_answer_published_by_a_worker(redis_url: str, pg_url: st
 
 
 @pytest.mark.parametrize("router", ["v1", "v2"])
-def test_sync_reply_answers_from_the_notice_like_the_job(stack: Stack, router: str) -> None:
-    with stack.client(stack.admin_token, Prefer="wait=10") as client:
-        topic = client.post(
-            f"/api/{router}/topics", json={"cid": stack.cid, "title": "Notices", "content": CONTENT}
-        )
-        assert topic.status_code == 200, topic.text
-        tid = topic.json()["payload"]["topicData"]["tid"]
-        reply = client.post(f"/api/{router}/topics/{tid}", json={"content": CONTENT})
-        missing = client.post(f"/api/{router}/topics/99999999", json={"content": CONTENT})
-    assert reply.status_code == 200, reply.text
+def test_sync_reply_answers_from_the_notice_like_the_job(
+    stack: Stack, router: str, tmp_path: Path
+) -> None:
+    """An API beside the stack's worker, on its queue, that logs each job a waiting
+    request reads back: with working notices none is (the body would be the same)."""
+    log = tmp_path / "api.log"
+    argv = ["-m", "tests.api.watched_api", "serve"]
+    with servers.http_server(argv, stack.env, log) as (base_url, _api):
+        headers = {"Authorization": f"Bearer {stack.admin_token}", "Prefer": "wait=10"}
+        with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+            topic = client.post(
+                f"/api/{router}/topics",
+                json={"cid": stack.cid, "title": "Notices", "content": CONTENT},
+            )
+            assert topic.status_code == 200, topic.text
+            tid = topic.json()["payload"]["topicData"]["tid"]
+            # The API subscribes to notices in the background as it starts: by now it has.
+            before = log.stat().st_size
+            reply = client.post(f"/api/{router}/topics/{tid}", json={"content": CONTENT})
+            missing = client.post(f"/api/{router}/topics/99999999", json={"content": CONTENT})
+        assert reply.status_code == 200, reply.text
+        assert missing.status_code == 404, missing.text
+        read_back = [line for line in log.read_bytes()[before:].splitlines()
+                     if line.startswith(b"read back")]  # fmt: skip
+    assert read_back == [], "a waiting request read its job back instead of using the notice"
     post = reply.json()["payload"]
     assert post["tid"] == tid and post["content"] == CONTENT
-    assert missing.status_code == 404, missing.text
     with stack.session() as session:
         stored = session.get(Post, post["pid"])
         assert stored is not None and stored.content == CONTENT
@@ -87,11 +104,10 @@ def test_waiting_on_the_job_route_misses_no_notice(
     from forum.db import transaction
     from forum.jobqueue import store as jobs
     from forumq.settings import Settings
-    from tests.api.test_submitter import job_row
-    from tests.conftest import seed
 
-    uid, _master, token, _cid = seed(pg_url)
-    row = job_row(1, uid, "finishes during the read")
+    seed = databases.seed(pg_url)
+    uid, token = seed.admin_uid, seed.admin_token
+    row = reply_job(1, uid, "finishes during the read")
     with transaction(pg_url) as session:
         jobs.insert_jobs(session, [row])
     read = job_route._load

@@ -11,7 +11,7 @@ from api.app import create_app
 from api.openapi import PATH_PARAM, build, walk
 from api.routing import DocumentedRoute
 from forumq.settings import Settings
-from tests.conftest import Stack
+from tests.support import CONTENT, Forum, Stack, refusal
 
 Doc = dict[str, Any]
 
@@ -105,6 +105,27 @@ def test_topic_create_body_is_the_command_minus_the_discriminator(document: Doc)
     assert "toPid" in reply_schema["properties"]
 
 
+def test_bodies_stay_open_and_the_routes_that_refuse_unknown_keys_say_so(
+    document: Doc, stack: Stack
+) -> None:
+    """The document's request bodies accept any other key, as most routes do: a reply
+    with a key it does not know is applied; a profile update names the key it refuses."""
+    reply = operation(document, "/api/v1/topics/{tid}", "POST")
+    profile = operation(document, "/api/v1/users/{uid}", "PUT")
+    for op in (reply, profile):
+        schema = resolve(document, op["requestBody"]["content"]["application/json"]["schema"])
+        assert "additionalProperties" not in schema
+    assert "refused" not in reply["summary"] and "refused" in profile["summary"]
+    forum = Forum(stack)
+    uid = forum.user()
+    tid, _ = forum.topic(uid)
+    with forum.master(uid) as client:
+        applied = client.post(f"/api/v1/topics/{tid}", json={"content": CONTENT, "colour": "red"})
+        refused = client.put(f"/api/v1/users/{uid}", json={"fullname": "A", "colour": "red"})
+    assert applied.status_code == 200, applied.text
+    assert refusal(refused) == (400, "bad-request", "Unknown parameters: colour")
+
+
 def test_queued_routes_document_the_job_answer_and_headers(
     document: Doc, app_routes: list[tuple[str, Route]]
 ) -> None:
@@ -126,7 +147,9 @@ def test_queued_routes_document_the_job_answer_and_headers(
         if route.doc.auth == "none":
             assert op["security"] == []
         else:
-            assert op["security"] == [{"bearerAuth": []}, {"jwtToken": []}]
+            # "optional": the read API serves a caller without credentials as a guest.
+            anonymous = [{}] if route.doc.auth == "optional" else []
+            assert op["security"] == [*anonymous, {"bearerAuth": []}, {"jwtToken": []}]
             assert "Uid" in refs
             assert {"400", "401", "403", "404", "413", "503"} <= set(op["responses"])
         assert {str(status) for status in route.doc.errors} <= set(op["responses"])

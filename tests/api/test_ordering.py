@@ -8,22 +8,23 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
+from devstack import databases, servers
 from forum.db import engine_for
 from forum.models import Job, Post
-from tests import servers
-from tests.conftest import seed
 from tests.faults import harness
+from tests.support import require_postgres
 
 
 def test_replies_to_one_topic_apply_in_acceptance_order(redis_url: str, tmp_path: Path) -> None:
-    with harness.fresh_database() as database_url:
-        uid, _master, token, cid = seed(database_url)
-        tid = harness.make_topics(database_url, uid, cid, 1)[0]
+    require_postgres()
+    with databases.fresh_database() as database_url:
+        seed = databases.seed(database_url, topics=1)
+        token, tid = seed.admin_token, seed.tids[0]
         env = harness.fault_env(database_url, redis_url)
         # One job per message and eight worker processes racing for them: without the
         # ordering rule, replies would land in whatever order the workers reach them.
         env["FORUMQ_BATCH_MAX_JOBS"] = "1"
-        workers = [harness.start_worker(env, tmp_path / f"worker{i}.log", 4) for i in range(2)]
+        workers = [servers.start_worker(env, tmp_path / f"worker{i}.log", 4) for i in range(2)]
         tag = uuid.uuid4().hex[:8]
         headers = {"Authorization": f"Bearer {token}", "Prefer": "respond-async"}
         try:
@@ -47,7 +48,7 @@ def test_replies_to_one_topic_apply_in_acceptance_order(redis_url: str, tmp_path
                 harness.wait_for_jobs(database_url, expected=300, timeout=120)
         finally:
             for worker in workers:
-                harness.kill_group(worker)
+                servers.kill_group(worker)
         with engine_for(database_url).connect() as conn:
             accepted = (
                 conn.execute(select(Job.command).where(Job.id.in_(job_ids)).order_by(Job.seq))

@@ -2,8 +2,7 @@
 votes and bookmarks, with the rows and counters checked after each write."""
 
 from forum.models import Bookmark, Category, Post, PostVote, Topic, User
-from tests.api.test_topics_manage import CONTENT, Forum, error
-from tests.conftest import Stack
+from tests.support import CONTENT, Forum, Stack, refusal
 
 
 def test_edit_post(stack: Stack) -> None:
@@ -17,7 +16,7 @@ def test_edit_post(stack: Stack) -> None:
             f"/api/v2/posts/{reply}",
             json={"content": "My reply, edited", "title": "Ignored on a reply"},
         )
-    assert error(refused) == (403, "forbidden", "no-privileges")
+    assert refusal(refused) == (403, "forbidden", "no-privileges")
     assert own.status_code == 200 and forum.row(Post, reply).content == "My reply, edited"
     assert forum.row(Topic, tid).title.startswith("T ")
     with forum.master(owner) as client:
@@ -50,13 +49,13 @@ def test_v1_delete_is_soft_with_counts_kept(stack: Stack) -> None:
     assert forum.row(Topic, tid).teaser_pid == last
     with forum.master(owner) as client:
         refused = client.delete(f"/api/v1/posts/{last}")
-    assert error(refused) == (403, "forbidden", "no-privileges")
+    assert refusal(refused) == (403, "forbidden", "no-privileges")
     with forum.master(other) as client:
         deleted = client.delete(f"/api/v1/posts/{last}")
         again = client.delete(f"/api/v1/posts/{last}")
         unknown = client.delete("/api/v1/posts/99999999")
     assert deleted.status_code == 200 and deleted.json()["payload"] == {}
-    assert error(again) == (400, "bad-request", "post-already-deleted")
+    assert refusal(again) == (400, "bad-request", "post-already-deleted")
     assert unknown.status_code == 404
     post, topic = forum.row(Post, last), forum.row(Topic, tid)
     assert post.deleted and post.deleter_uid == other
@@ -77,13 +76,13 @@ def test_v2_state_and_purge(stack: Stack) -> None:
         not_found = client.put("/api/v2/posts/99999999/state")
         own_purge = client.delete(f"/api/v2/posts/{reply}")  # no ``purge`` privilege
     assert not_found.status_code == 404
-    assert error(own_purge) == (403, "forbidden", "no-privileges")
+    assert refusal(own_purge) == (403, "forbidden", "no-privileges")
     before = forum.row(Category, stack.cid)
     with forum.admin() as client:
         main_refused = client.delete(f"/api/v2/posts/{main}")
         purged = client.delete(f"/api/v2/posts/{reply}")
         gone = client.delete(f"/api/v2/posts/{reply}")
-    assert error(main_refused) == (400, "bad-request", "cant-purge-main-post")
+    assert refusal(main_refused) == (400, "bad-request", "cant-purge-main-post")
     assert purged.status_code == 200 and gone.status_code == 404
     assert forum.row(Post, reply) is None and forum.row(Post, main) is not None
     topic = forum.row(Topic, tid)
@@ -121,7 +120,7 @@ def test_votes(stack: Stack) -> None:
     assert unknown.status_code == 404
     with forum.master(owner) as client:
         self_vote = client.post(f"/api/v1/posts/{main}/vote", json={"delta": 1})
-    assert error(self_vote) == (400, "bad-request", "self-vote")
+    assert refusal(self_vote) == (400, "bad-request", "self-vote")
     assert forum.row(User, owner).reputation == 0
 
 
@@ -139,8 +138,8 @@ def test_v2_bookmarks(stack: Stack) -> None:
         unknown = client.delete("/api/v2/posts/99999999/bookmark")
         v1 = client.post(f"/api/v1/posts/{main}/bookmark")
     assert added.status_code == 200 and added.json()["payload"]["isBookmarked"] is True
-    assert error(twice) == (400, "bad-request", "already-bookmarked")
+    assert refusal(twice) == (400, "bad-request", "already-bookmarked")
     assert removed.status_code == 200 and forum.row(Post, main).bookmarks == 0
-    assert error(again) == (400, "bad-request", "already-unbookmarked")
+    assert refusal(again) == (400, "bad-request", "already-unbookmarked")
     assert unknown.status_code == 404 and v1.status_code == 404  # v2 only
     assert forum.row(Bookmark, (main, reader)) is None

@@ -1,9 +1,7 @@
 """Every route of the plugin's route tables (plugin-write-api.md §5, §6) is served,
 and every router answers unknown paths 404 in its own envelope."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from starlette.routing import Mount
@@ -13,9 +11,9 @@ from api.app import create_app
 from api.openapi import walk
 from api.routing import DocumentedRoute
 from forumq.settings import Settings
+from tests.support import SPEC_DIR
 
-ROOT = Path(__file__).resolve().parents[2]
-SPEC = Path(os.environ.get("FORUMQ_SPEC_DIR", ROOT.parent / "shared" / "spec"))
+SPEC = SPEC_DIR
 METHODS = "GET|POST|PUT|DELETE|PATCH"
 # §5: | 21 | POST | `/api/v1/topics` | ...
 V1_ROW = re.compile(rf"^\|\s*\d+\s*\|\s*({METHODS})\s*\|\s*`(/api/v1/[^`]*)`", re.M)

@@ -3,7 +3,6 @@
 import asyncio
 import time
 import uuid
-from typing import Any
 
 import psycopg
 from sqlalchemy import select
@@ -14,29 +13,7 @@ from forum.jobqueue.publishing import RedisPublisher
 from forum.jobqueue.store import DuplicateKey, StoreUnavailable
 from forum.jobqueue.tasks import APPLY_JOBS, apply_jobs_args, make_celery
 from forum.models import Job, Post
-from schemas import dump_command
-from schemas.topics import ReplyTopic
-from tests.conftest import Stack
-
-
-def job_row(tid: int, uid: int, content: str, key: str | None = None) -> dict[str, Any]:
-    """A reply job as api/writes.py builds it."""
-    command = ReplyTopic(tid=tid, content=content)
-    now = int(time.time() * 1000)
-    return {
-        "id": uuid.uuid4().hex,
-        "kind": command.kind,
-        "router": "v1",
-        "actor_uid": uid,
-        "command": dump_command(command),
-        "state": jobs.QUEUED,
-        "idempotency_key": key,
-        "request_hash": None,
-        "created_at": now,
-        "enqueued_at": now,
-        "ordering_key": command.ordering_key(),
-        "attempts": 0,
-    }
+from tests.support import Stack, reply_job
 
 
 def test_async_store_url() -> None:
@@ -48,9 +25,13 @@ def test_async_store_url() -> None:
 def test_async_store_commits_in_order_and_flags_duplicate_keys(pg_url: str) -> None:
     dsn = async_store_url(pg_url)
     assert dsn is not None
-    first = [job_row(1, 1, f"first {i}") for i in range(3)]
+    first = [reply_job(1, 1, f"first {i}") for i in range(3)]
     key = f"key-{uuid.uuid4().hex}"
-    second = [job_row(1, 1, "keyed", key), job_row(1, 1, "plain"), job_row(1, 1, "again", key)]
+    second = [
+        reply_job(1, 1, "keyed", key),
+        reply_job(1, 1, "plain"),
+        reply_job(1, 1, "again", key),
+    ]
 
     async def run() -> tuple[list[Exception | None], list[Exception | None]]:
         store = AsyncStore(dsn)
@@ -77,7 +58,7 @@ def test_async_store_commits_in_order_and_flags_duplicate_keys(pg_url: str) -> N
 def test_async_store_reconnects_after_losing_its_connection(pg_url: str) -> None:
     dsn = async_store_url(pg_url)
     assert dsn is not None
-    rows = [job_row(1, 1, "before"), job_row(1, 1, "after the server dropped us")]
+    rows = [reply_job(1, 1, "before"), reply_job(1, 1, "after the server dropped us")]
 
     async def run() -> list[Exception | None]:
         store = AsyncStore(dsn)
@@ -107,7 +88,7 @@ def test_async_store_commits_a_group_of_waiting_callers_without_an_fsync_of_its_
     of waiting callers relies on the worker's synchronous commit, or on ``flush``."""
     dsn = async_store_url(pg_url)
     assert dsn is not None
-    waiting, answered_now = job_row(1, 1, "waits"), job_row(1, 1, "answered at once")
+    waiting, answered_now = reply_job(1, 1, "waits"), reply_job(1, 1, "answered at once")
 
     async def commit_modes() -> dict[bool, str]:
         store = AsyncStore(dsn)
@@ -150,7 +131,7 @@ def test_async_store_refuses_when_the_database_is_unreachable() -> None:
     async def run() -> list[Exception | None]:
         store = AsyncStore("postgresql://postgres@127.0.0.1:9/nowhere")
         try:
-            return await store.store([job_row(1, 1, "nowhere")])
+            return await store.store([reply_job(1, 1, "nowhere")])
         finally:
             await store.close()
 
@@ -167,7 +148,7 @@ def test_a_celery_worker_applies_a_message_published_with_lpush(
         )
     assert created.status_code == 200, created.text
     tid = created.json()["payload"]["topicData"]["tid"]
-    row = job_row(tid, stack.admin_uid, "A reply published by LPUSH")
+    row = reply_job(tid, stack.admin_uid, "A reply published by LPUSH")
     dsn = async_store_url(stack.database_url)
     assert dsn is not None
 

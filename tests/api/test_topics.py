@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import select
 
 from forum.models import Category, Post, Topic, User
-from tests.conftest import Stack
+from tests.support import Stack
 
 CONTENT = "Some content that is long enough"
 

@@ -1,84 +1,11 @@
 """Topic management over HTTP through the queue: edit via the topic, delete (v1 soft,
 v2 purge), state, follow, tags and pins, with the database checked after each write.
-
-The helpers here (``Forum``) are shared by ``test_posts.py`` and ``test_categories.py``.
 """
 
-import uuid
-from typing import Any
-
 import httpx
-from sqlalchemy import func, select
 
-from forum.models import Category, Post, Topic, TopicFollow, TopicTag, User
-from tests.conftest import Stack
-
-CONTENT = "Some content that is long enough"
-
-
-class Forum:
-    """Acting as various users of a running stack."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-
-    def master(self, uid: int | None = None) -> httpx.Client:
-        """The master token, acting as ``uid`` (``_uid`` in the query) when given."""
-        params = {"_uid": str(uid)} if uid is not None else {}
-        return httpx.Client(
-            base_url=self.stack.base_url,
-            headers={"Authorization": f"Bearer {self.stack.master_token}"},
-            params=params,
-            timeout=30,
-        )
-
-    def admin(self) -> httpx.Client:
-        return self.stack.client(self.stack.admin_token)
-
-    def user(self) -> int:
-        with self.master(self.stack.admin_uid) as client:
-            answer = client.post("/api/v1/users", json={"username": f"u{uuid.uuid4().hex[:10]}"})
-        assert answer.status_code == 200, answer.text
-        return int(answer.json()["payload"]["uid"])
-
-    def token(self, uid: int) -> httpx.Client:
-        """A client holding ``uid``'s own bearer token."""
-        with self.master(uid) as client:
-            answer = client.post(f"/api/v1/users/{uid}/tokens")
-        assert answer.status_code == 200, answer.text
-        return self.stack.client(answer.json()["payload"]["token"])
-
-    def topic(self, uid: int, cid: int | None = None, **extra: Any) -> tuple[int, int]:
-        body = {"cid": cid or self.stack.cid, "title": f"T {uuid.uuid4().hex[:8]}",
-                "content": CONTENT, **extra}  # fmt: skip
-        with self.master(uid) as client:
-            answer = client.post("/api/v1/topics", json=body)
-        assert answer.status_code == 200, answer.text
-        payload = answer.json()["payload"]
-        return payload["topicData"]["tid"], payload["postData"]["pid"]
-
-    def reply(self, uid: int, tid: int, **extra: Any) -> int:
-        with self.master(uid) as client:
-            answer = client.post(f"/api/v1/topics/{tid}", json={"content": CONTENT, **extra})
-        assert answer.status_code == 200, answer.text
-        return int(answer.json()["payload"]["pid"])
-
-    def row(self, model: Any, key: Any) -> Any:
-        with self.stack.session() as session:
-            return session.get(model, key)
-
-    def count(self, *where: Any) -> int:
-        with self.stack.session() as session:
-            return int(session.scalar(select(func.count()).where(*where)) or 0)
-
-    def tags(self, tid: int) -> list[str]:
-        with self.stack.session() as session:
-            return sorted(session.scalars(select(TopicTag.tag).where(TopicTag.tid == tid)))
-
-
-def error(answer: httpx.Response) -> tuple[int, str, str]:
-    body = answer.json()
-    return answer.status_code, body["code"], body["message"]
+from forum.models import Category, Post, Topic, TopicFollow, User
+from tests.support import CONTENT, Forum, Stack, refusal
 
 
 def test_edit_through_the_topic(stack: Stack) -> None:
@@ -89,7 +16,7 @@ def test_edit_through_the_topic(stack: Stack) -> None:
             "tags": ["beta", "gamma"]}  # fmt: skip
     with forum.master(other) as client:
         refused = client.put(f"/api/v1/topics/{tid}", json=body)
-    assert error(refused) == (403, "forbidden", "no-privileges")
+    assert refusal(refused) == (403, "forbidden", "no-privileges")
     assert forum.row(Post, main).content == CONTENT and forum.tags(tid) == ["alpha"]
     with forum.token(owner) as client:
         edited = client.put(f"/api/v1/topics/{tid}", json=body)
@@ -126,9 +53,9 @@ def test_edit_errors_leave_the_post_unchanged(stack: Stack) -> None:
                           json={"pid": main, "content": CONTENT})  # fmt: skip
     assert missing.status_code == 400 and missing.json()["code"] == "params-missing"
     assert missing.json()["params"] == ["pid"]
-    assert error(wrong_topic) == (400, "bad-request", "invalid-pid")  # spec decision 5
+    assert refusal(wrong_topic) == (400, "bad-request", "invalid-pid")  # spec decision 5
     assert no_topic.status_code == 404 and not_numeric.status_code == 404
-    assert error(short) == (400, "bad-request", "content-too-short")
+    assert refusal(short) == (400, "bad-request", "content-too-short")
     assert no_uid.status_code == 400 and no_uid.json()["params"] == ["_uid"]
     assert anonymous.status_code == 401
     assert forum.row(Post, main).edited == 0 and forum.row(Post, other_main).edited == 0
@@ -142,14 +69,14 @@ def test_v1_delete_is_soft_and_v2_delete_purges(stack: Stack) -> None:
     forum.reply(other, tid)
     with forum.master(other) as client:
         refused = client.delete(f"/api/v1/topics/{tid}")
-    assert error(refused) == (403, "forbidden", "no-privileges")
+    assert refusal(refused) == (403, "forbidden", "no-privileges")
     assert not forum.row(Topic, tid).deleted
     category_before = forum.row(Category, stack.cid)
     with forum.master(owner) as client:
         soft = client.delete(f"/api/v1/topics/{tid}")
         again = client.delete(f"/api/v1/topics/{tid}")
     assert soft.status_code == 200 and soft.json() == {"code": "ok", "payload": {}}
-    assert error(again) == (400, "bad-request", "topic-already-deleted")
+    assert refusal(again) == (400, "bad-request", "topic-already-deleted")
     topic = forum.row(Topic, tid)
     assert topic.deleted and topic.deleter_uid == owner and topic.postcount == 2
     category = forum.row(Category, stack.cid)  # a soft delete keeps every count
@@ -160,7 +87,7 @@ def test_v1_delete_is_soft_and_v2_delete_purges(stack: Stack) -> None:
     # v2: the owner lacks ``purge`` (admins and global moderators hold it).
     with forum.master(owner) as client:
         not_allowed = client.delete(f"/api/v2/topics/{tid}")
-    assert error(not_allowed) == (403, "forbidden", "no-privileges")
+    assert refusal(not_allowed) == (403, "forbidden", "no-privileges")
     with forum.admin() as client:
         purged = client.delete(f"/api/v2/topics/{tid}")
         gone = client.delete(f"/api/v2/topics/{tid}")
@@ -188,7 +115,7 @@ def test_v2_state_restores_and_soft_deletes(stack: Stack) -> None:
         v1_state = client.put(f"/api/v1/topics/{tid}/state")
     assert deleted.status_code == 200 and restored.status_code == 200
     assert not forum.row(Topic, tid).deleted
-    assert error(twice) == (400, "bad-request", "topic-already-restored")
+    assert refusal(twice) == (400, "bad-request", "topic-already-restored")
     assert unknown.status_code == 404 and v1_state.status_code == 404  # v2 only
 
 
@@ -216,7 +143,7 @@ def test_tags_replace_and_clear(stack: Stack) -> None:
     tid, _ = forum.topic(owner, tags=["alpha", "beta"])
     with forum.master(other) as client:
         refused = client.post(f"/api/v1/topics/{tid}/tags", json={"tags": ["hijack"]})
-    assert error(refused) == (403, "forbidden", "no-privileges")
+    assert refusal(refused) == (403, "forbidden", "no-privileges")
     assert forum.tags(tid) == ["alpha", "beta"]
     with forum.master(owner) as client:
         v1 = client.post(f"/api/v1/topics/{tid}/tags", json={"tags": ["Gamma", "delta"]})
@@ -230,7 +157,7 @@ def test_tags_replace_and_clear(stack: Stack) -> None:
         cleared = client.delete(f"/api/v1/topics/{tid}/tags")
     assert missing.status_code == 400 and missing.json()["code"] == "params-missing"
     assert empty.status_code == 400 and empty.json()["params"] == ["tags"]
-    assert error(too_many) == (400, "bad-request", "too-many-tags")
+    assert refusal(too_many) == (400, "bad-request", "too-many-tags")
     assert cleared.status_code == 200 and forum.tags(tid) == []
 
 
@@ -241,7 +168,7 @@ def test_v2_pin_is_for_moderators_and_admins(stack: Stack) -> None:
     with forum.master(owner) as client:
         refused = client.put(f"/api/v2/topics/{tid}/pin")
         v1_pin = client.put(f"/api/v1/topics/{tid}/pin")
-    assert error(refused) == (403, "forbidden", "no-privileges") and v1_pin.status_code == 404
+    assert refusal(refused) == (403, "forbidden", "no-privileges") and v1_pin.status_code == 404
     assert not forum.row(Topic, tid).pinned
     with forum.master(stack.admin_uid) as client:
         assert client.put(f"/api/v2/topics/{tid}/pin").status_code == 200

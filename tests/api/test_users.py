@@ -7,23 +7,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
-from forum import tokens
-from forum.db import transaction
 from forum.models import ApiToken, Category, Job, Post, Topic, User, UserFollow
 from forum.passwords import verify_password
-from forum.users import create_user
-from tests.conftest import Stack
+from tests.support import Stack, error, ok, user_with_token
 
 CONTENT = "Some content that is long enough"
-
-
-def new_user(stack: Stack, *, password: str | None = None, admin: bool = False) -> tuple[int, str]:
-    """A user made the operator's way, and a token of theirs."""
-    with transaction(stack.database_url) as session:
-        uid = create_user(
-            session, None, f"u{uuid.uuid4().hex[:10]}", password=password, admin=admin
-        ).uid
-        return uid, tokens.issue_user_token(session, uid)
 
 
 def user_row(stack: Stack, uid: int) -> User | None:
@@ -31,25 +19,11 @@ def user_row(stack: Stack, uid: int) -> User | None:
         return session.get(User, uid)
 
 
-def error(response: httpx.Response, status: int, code: str, message: str | None = None) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["code"] == code, body
-    if message is not None:
-        assert body["message"] == message, body
-
-
-def ok(response: httpx.Response) -> dict:
-    assert response.status_code == 200, response.text
-    assert response.json()["code"] == "ok"
-    return response.json()["payload"]
-
-
 # --- PUT /users/{uid} ---------------------------------------------------------------------
 
 
 def test_profile_update_by_self_sets_whitelisted_fields(stack: Stack) -> None:
-    uid, token = new_user(stack)
+    uid, token = user_with_token(stack.database_url)
     name = f"renamed{uuid.uuid4().hex[:6]}"
     with stack.client(token) as client:
         payload = ok(
@@ -83,7 +57,7 @@ def test_profile_update_by_self_sets_whitelisted_fields(stack: Stack) -> None:
 
 @pytest.mark.parametrize("field", ["reputation", "banned", "groups", "postcount", "password"])
 def test_profile_update_refuses_other_fields_and_changes_nothing(stack: Stack, field: str) -> None:
-    uid, token = new_user(stack)
+    uid, token = user_with_token(stack.database_url)
     before = user_row(stack, uid)
     with stack.client(token) as client:
         response = client.put(f"/api/v2/users/{uid}", json={"fullname": "X", field: 100})
@@ -99,7 +73,7 @@ def test_profile_update_refuses_other_fields_and_changes_nothing(stack: Stack, f
 
 
 def test_profile_update_cannot_retarget_uid(stack: Stack) -> None:
-    uid, token = new_user(stack)
+    uid, token = user_with_token(stack.database_url)
     with stack.client(token) as client:
         response = client.put(
             f"/api/v1/users/{uid}", data={"uid": stack.admin_uid, "fullname": "x"}
@@ -109,8 +83,8 @@ def test_profile_update_cannot_retarget_uid(stack: Stack) -> None:
 
 
 def test_profile_update_privileges(stack: Stack) -> None:
-    uid, _ = new_user(stack)
-    other, other_token = new_user(stack)
+    uid, _ = user_with_token(stack.database_url)
+    other, other_token = user_with_token(stack.database_url)
     with stack.client(other_token) as client:
         mismatch = client.put(f"/api/v1/users/{uid}", json={"fullname": "Hijack"})
     with stack.client() as client:
@@ -134,8 +108,8 @@ def test_profile_update_privileges(stack: Stack) -> None:
 
 
 def test_profile_update_validation(stack: Stack) -> None:
-    uid, token = new_user(stack)
-    taken, _ = new_user(stack)
+    uid, token = user_with_token(stack.database_url)
+    taken, _ = user_with_token(stack.database_url)
     with stack.client(token) as client:
         bad_email = client.put(f"/api/v1/users/{uid}", json={"email": "not-an-email"})
         username_taken = client.put(
@@ -162,7 +136,7 @@ def test_an_email_held_in_another_case_is_email_taken(any_stack: Stack) -> None:
                                                      "email": email})  # fmt: skip
         name = f"c{uuid.uuid4().hex[:8]}"
         create = client.post("/api/v1/users", json={"username": name, "email": email.upper()})
-    uid, token = new_user(any_stack)
+    uid, token = user_with_token(any_stack.database_url)
     with any_stack.client(token) as client:
         edit = client.put(f"/api/v2/users/{uid}", json={"email": email.lower()})
     assert user_row(any_stack, ok(holder)["uid"]).email == email
@@ -202,8 +176,8 @@ def test_concurrent_creates_of_one_address_in_different_cases_leave_one_user(
 
 
 def test_delete_user_removes_content_tokens_and_keeps_counters(stack: Stack) -> None:
-    doomed, doomed_token = new_user(stack)
-    other, other_token = new_user(stack)
+    doomed, doomed_token = user_with_token(stack.database_url)
+    other, other_token = user_with_token(stack.database_url)
     with stack.client(doomed_token) as client:
         own_tid = ok(
             client.post(
@@ -246,8 +220,8 @@ def test_delete_user_removes_content_tokens_and_keeps_counters(stack: Stack) -> 
 
 
 def test_delete_user_privileges(stack: Stack) -> None:
-    uid, _ = new_user(stack)
-    other, other_token = new_user(stack)
+    uid, _ = user_with_token(stack.database_url)
+    other, other_token = user_with_token(stack.database_url)
     with stack.client(other_token) as client:
         mismatch = client.delete(f"/api/v2/users/{uid}")
     with stack.client(stack.master_token) as client:
@@ -265,8 +239,8 @@ def test_delete_user_privileges(stack: Stack) -> None:
 
 
 def test_password_change(stack: Stack) -> None:
-    uid, token = new_user(stack, password="old-password")
-    other, other_token = new_user(stack, password="other-password")
+    uid, token = user_with_token(stack.database_url, password="old-password")
+    other, other_token = user_with_token(stack.database_url, password="other-password")
     with stack.client(token) as client:
         missing_new = client.put(f"/api/v1/users/{uid}/password", json={"current": "old-password"})
         missing_current = client.put(f"/api/v1/users/{uid}/password", json={"new": "new-password"})
@@ -306,8 +280,8 @@ def test_password_change(stack: Stack) -> None:
 
 
 def test_follow_and_unfollow_v1_v2(stack: Stack) -> None:
-    uid, token = new_user(stack)
-    target, _ = new_user(stack)
+    uid, token = user_with_token(stack.database_url)
+    target, _ = user_with_token(stack.database_url)
     with stack.client(token) as client:
         ok(client.post(f"/api/v1/users/{target}/follow"))
         again = client.put(f"/api/v2/users/{target}/follow")
@@ -331,8 +305,8 @@ def test_follow_and_unfollow_v1_v2(stack: Stack) -> None:
 
 
 def test_master_token_follows_as_uid(stack: Stack) -> None:
-    uid, _ = new_user(stack)
-    target, _ = new_user(stack)
+    uid, _ = user_with_token(stack.database_url)
+    target, _ = user_with_token(stack.database_url)
     with stack.client(stack.master_token) as client:
         ok(client.put(f"/api/v2/users/{target}/follow", json={"_uid": uid}))
         missing = client.put(f"/api/v2/users/{target}/follow")
@@ -347,8 +321,8 @@ def test_master_token_follows_as_uid(stack: Stack) -> None:
 
 
 def test_ban_v1_is_permanent_and_blocks_posting(stack: Stack) -> None:
-    uid, token = new_user(stack)
-    _, other_token = new_user(stack)
+    uid, token = user_with_token(stack.database_url)
+    _, other_token = user_with_token(stack.database_url)
     with stack.client(other_token) as client:
         error(client.post(f"/api/v1/users/{uid}/ban"), 403, "forbidden")
     with stack.client(stack.admin_token) as client:
@@ -376,7 +350,7 @@ def test_ban_v1_is_permanent_and_blocks_posting(stack: Stack) -> None:
 
 
 def test_ban_v2_until_and_reason(stack: Stack) -> None:
-    uid, _ = new_user(stack)
+    uid, _ = user_with_token(stack.database_url)
     with stack.client(stack.master_token) as client:
         as_user = client.put(f"/api/v2/users/{uid}/ban", json={"_uid": uid})
         past = client.put(f"/api/v2/users/{uid}/ban", json={"_uid": stack.admin_uid, "until": 1000})
@@ -403,7 +377,7 @@ def test_ban_v2_until_and_reason(stack: Stack) -> None:
 
 
 def test_expired_ban_does_not_block_posting(any_stack: Stack) -> None:
-    uid, token = new_user(any_stack)
+    uid, token = user_with_token(any_stack.database_url)
     with any_stack.session() as session, session.begin():
         user = session.get(User, uid)
         user.banned, user.banned_until = True, 1000  # ended long ago

@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from forum.models import ApiToken
-from tests.conftest import Stack
-from tests.forum.factories import user_with_token
+from tests.support import Stack, user_with_token
 
 PASSWORD = "a fine password"
 NOT_AUTHORISED = {

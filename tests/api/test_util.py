@@ -9,9 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import servers
-from tests.conftest import Stack
-from tests.forum.factories import user_with_token
+from devstack import servers
+from tests.support import Stack, user_with_token
 
 MAX_BYTES = 1000
 MAX_FILES = 3

@@ -3,10 +3,9 @@ front of PostgreSQL it can cut, and a fresh database. The machine's own services
 are never touched."""
 
 import asyncio
+import collections
 import contextlib
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -18,15 +17,13 @@ from pathlib import Path
 
 import httpx
 import orjson
-import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from devstack import databases, servers
 from forum.db import engine_for
-from forum.migrate import upgrade
-from tests import servers
-
-CHECKOUT = Path(__file__).resolve().parents[2]  # holds the tests package
+from forum.models import Post
+from tests.support import require, require_postgres
 
 
 class RedisServer:
@@ -34,7 +31,7 @@ class RedisServer:
 
     def __init__(self, workdir: Path) -> None:
         if shutil.which("redis-server") is None:
-            servers.require(False, "redis-server binary")
+            require(False, "redis-server binary")
         self.port = servers.free_port()
         self.workdir = workdir
         self.process: subprocess.Popen[bytes] | None = None
@@ -122,49 +119,6 @@ class TcpProxy:
         self._listener.close()
 
 
-@contextlib.contextmanager
-def fresh_database(host: str = "127.0.0.1", port: int = 5432) -> Iterator[str]:
-    """A migrated PostgreSQL database reached at host:port, dropped afterwards."""
-    servers.require(servers.port_open("127.0.0.1", 5432), "PostgreSQL on 127.0.0.1:5432")
-    name = f"forumq_fault_{uuid.uuid4().hex[:10]}"
-    admin = "postgresql://postgres@127.0.0.1:5432/test"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@{host}:{port}/{name}"
-    upgrade(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
-    try:
-        yield url
-    finally:
-        engine_for(url).dispose()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def start_worker(
-    env: dict[str, str], log: Path, concurrency: int = 2, module: str = "forumq"
-) -> subprocess.Popen[bytes]:
-    """A worker in its own process group, so a test can kill it and its children;
-    ``module``: what ``python -m`` runs (forumq's CLI, or a test's own entry point)."""
-    handle = log.open("ab")
-    start = log.stat().st_size if log.exists() else 0
-    # A test's own entry point (tests.faults...) is imported from the checkout, wherever
-    # the worker runs and however pytest found the tests.
-    path = os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")]))
-    process = subprocess.Popen(
-        [servers.sys.executable, "-m", module, "worker", f"--concurrency={concurrency}"],
-        env={**os.environ, **env, "PYTHONPATH": path}, cwd=str(log.parent), stdout=handle,
-        stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    servers.wait_until(lambda: b"ready." in log.read_bytes()[start:], 60, "celery worker")
-    return process
-
-
-def kill_group(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
-    process.wait(30)
-
-
 def fault_env(database_url: str, broker_url: str) -> dict[str, str]:
     return {
         "FORUMQ_DATABASE_URL": database_url,
@@ -225,17 +179,22 @@ def wait_for_jobs(database_url: str, expected: int, timeout: float) -> None:
     pytest.fail(f"jobs not finished after {timeout}s: {counts}")
 
 
-def make_topics(database_url: str, uid: int, cid: int, count: int) -> list[int]:
-    from forum.db import transaction
-    from forum.topics import create_topic
-
-    with transaction(database_url) as session:
-        return [
-            create_topic(session, uid, cid, f"Fault topic {i}", "The first post of it")[
-                "topicData"
-            ]["tid"]  # type: ignore[index]
-            for i in range(count)
-        ]
+def assert_exactly_once(database_url: str, statuses: dict[str, int], tag: str) -> int:
+    """Every acknowledged (202) reply is stored once; nothing else with the tag is."""
+    acknowledged = {content for content, status in statuses.items() if status == 202}
+    with engine_for(database_url).connect() as conn:
+        rows = conn.execute(select(Post.content).where(Post.content.like(f"{tag} %"))).scalars()
+        stored = collections.Counter(rows)
+    duplicates = {content: n for content, n in stored.items() if n > 1}
+    assert not duplicates, f"applied twice: {list(duplicates)[:5]}"
+    missing = acknowledged - set(stored)
+    assert not missing, f"{len(missing)} acknowledged writes lost, e.g. {sorted(missing)[:3]}"
+    # A write answered 503 was never stored as a job, so it is not applied either.
+    refused = {content for content, status in statuses.items() if status != 202}
+    assert not refused & set(stored), "a refused write was applied"
+    print(f"\n[{tag}] sent {len(statuses)}, acknowledged {len(acknowledged)}, "
+          f"refused {len(refused)}, stored {sum(stored.values())}, duplicates 0")  # fmt: skip
+    return len(acknowledged)
 
 
 @dataclass
@@ -251,16 +210,14 @@ class FaultForum:
 
 @contextlib.contextmanager
 def fault_forum(tmp_path: Path, topics: int = 10, db_port: int = 5432) -> Iterator[FaultForum]:
-    from tests.conftest import seed
-
+    require_postgres()
     redis = RedisServer(tmp_path)
     redis.start()
     try:
-        with fresh_database(port=db_port) as database_url:
-            uid, _master, token, cid = seed(database_url)
-            tids = make_topics(database_url, uid, cid, topics)
+        with databases.fresh_database(prefix="forumq_fault", port=db_port) as database_url:
+            seed = databases.seed(database_url, topics)
             env = fault_env(database_url, redis.url)
-            yield FaultForum(database_url, token, tids, env, redis)
+            yield FaultForum(database_url, seed.admin_token, seed.tids, env, redis)
     finally:
         redis.kill()
 

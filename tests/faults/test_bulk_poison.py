@@ -11,12 +11,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from devstack import servers
 from forum.db import engine_for
 from forum.models import Topic
-from tests import servers
 from tests.faults import harness
 
-pytestmark = pytest.mark.integration
 TOPICS = 98
 CHUNK = 8  # 13 chunks; the poison is alone after 3 halvings
 MAX_ATTEMPTS = 3
@@ -47,7 +46,7 @@ def test_a_poison_item_fails_alone(
             env["FORUMQ_BROKER_URL"] = f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
             env["FORUMQ_NOTIFY_URL"] = ""  # the API polls the jobs table
         log = tmp_path / "worker.log"
-        worker = harness.start_worker(env, log, module="tests.faults.poison_worker")
+        worker = servers.start_worker(env, log, module="tests.faults.poison_worker")
         headers = {"Authorization": f"Bearer {forum.token}"}
         try:
             with servers.running_api(env, tmp_path / "api.log") as base_url:
@@ -77,7 +76,7 @@ def test_a_poison_item_fails_alone(
                 ).json()["payload"]["items"]  # fmt: skip
             assert worker.poll() is None, "the worker's main process survives its pool's deaths"
         finally:
-            harness.kill_group(worker)
+            servers.kill_group(worker)
         total = TOPICS + 2
         assert job["state"] == "succeeded", job
         assert job["progress"] == {"done": total, "failed": 1, "total": total}

@@ -6,15 +6,13 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
+from devstack import servers
 from forum.db import engine_for
 from forum.models import Job, JobChunk, Topic
-from tests import servers
 from tests.faults import harness
 
-pytestmark = pytest.mark.integration
 TOPICS = 3000
 
 
@@ -41,17 +39,17 @@ def test_bulk_worker_killed_mid_import(tmp_path: Path) -> None:
     with harness.fault_forum(tmp_path, topics=0) as forum:
         env = {**forum.env, "FORUMQ_BULK_QUEUE": f"{forum.env['FORUMQ_INTERACTIVE_QUEUE']}.bulk",
                "FORUMQ_BULK_CHUNK_SIZE": "100", "FORUMQ_BULK_STALE_AFTER_SECONDS": "3"}  # fmt: skip
-        worker = harness.start_worker(env, tmp_path / "worker.log")
+        worker = servers.start_worker(env, tmp_path / "worker.log")
         with servers.running_api(env, tmp_path / "api.log") as base_url:
             response = post_import(base_url, forum.token)
             assert response.status_code == 202, response.text
             job_id = response.json()["payload"]["job_id"]
             servers.wait_until(lambda: progress(forum.database_url, job_id) > 300, 60, "import")
-            harness.kill_group(worker)  # SIGKILL mid-import
+            servers.kill_group(worker)  # SIGKILL mid-import
             done_at_kill = progress(forum.database_url, job_id)
             assert done_at_kill < TOPICS + 2, "the import finished before the kill"
             time.sleep(1)
-            replacement = harness.start_worker(env, tmp_path / "worker.log")
+            replacement = servers.start_worker(env, tmp_path / "worker.log")
             try:
                 servers.wait_until(
                     lambda: progress(forum.database_url, job_id) == TOPICS + 2, 120, "recovery"
@@ -61,7 +59,7 @@ def test_bulk_worker_killed_mid_import(tmp_path: Path) -> None:
                     headers={"Authorization": f"Bearer {forum.token}", "Prefer": "wait=30"},
                 ).json()["payload"]  # fmt: skip
             finally:
-                harness.kill_group(replacement)
+                servers.kill_group(replacement)
         assert job["state"] == "succeeded"
         assert job["result"]["payload"] == {
             "total": TOPICS + 2,

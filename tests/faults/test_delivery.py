@@ -8,45 +8,24 @@ import threading
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
+from devstack import servers
 from forum.db import engine_for
 from forum.models import Job, Post
-from tests import servers
 from tests.faults import harness
-
-pytestmark = pytest.mark.integration
-
-
-def assert_exactly_once(database_url: str, statuses: dict[str, int], tag: str) -> int:
-    """Every acknowledged (202) reply is stored once; nothing else with the tag is."""
-    acknowledged = {content for content, status in statuses.items() if status == 202}
-    with engine_for(database_url).connect() as conn:
-        rows = conn.execute(select(Post.content).where(Post.content.like(f"{tag} %"))).scalars()
-        stored = collections.Counter(rows)
-    duplicates = {content: n for content, n in stored.items() if n > 1}
-    assert not duplicates, f"applied twice: {list(duplicates)[:5]}"
-    missing = acknowledged - set(stored)
-    assert not missing, f"{len(missing)} acknowledged writes lost, e.g. {sorted(missing)[:3]}"
-    # A write answered 503 was never stored as a job, so it is not applied either.
-    refused = {content for content, status in statuses.items() if status != 202}
-    assert not refused & set(stored), "a refused write was applied"
-    print(f"\n[{tag}] sent {len(statuses)}, acknowledged {len(acknowledged)}, "
-          f"refused {len(refused)}, stored {sum(stored.values())}, duplicates 0")  # fmt: skip
-    return len(acknowledged)
 
 
 def test_worker_killed_mid_batch(tmp_path: Path) -> None:
     with harness.fault_forum(tmp_path) as forum:
-        worker = harness.start_worker(forum.env, tmp_path / "worker.log")
+        worker = servers.start_worker(forum.env, tmp_path / "worker.log")
         with servers.running_api(forum.env, tmp_path / "api.log") as base_url:
             killed = threading.Event()
 
             def kill_midway(sent: int) -> None:
                 if sent >= 600 and not killed.is_set():
                     killed.set()
-                    harness.kill_group(worker)  # SIGKILL, children included
+                    servers.kill_group(worker)  # SIGKILL, children included
 
             statuses = asyncio.run(
                 harness.send_replies(
@@ -59,12 +38,12 @@ def test_worker_killed_mid_batch(tmp_path: Path) -> None:
                     select(func.count()).where(Job.state.in_(("queued", "running")))
                 ).scalar()
             assert unfinished, "the kill came too late to interrupt anything"
-            replacement = harness.start_worker(forum.env, tmp_path / "worker.log")
+            replacement = servers.start_worker(forum.env, tmp_path / "worker.log")
             try:
                 harness.wait_for_jobs(forum.database_url, expected=2000, timeout=120)
             finally:
-                harness.kill_group(replacement)
-        assert assert_exactly_once(forum.database_url, statuses, "kill9") == 2000
+                servers.kill_group(replacement)
+        assert harness.assert_exactly_once(forum.database_url, statuses, "kill9") == 2000
 
 
 def test_redis_restart_without_persistence(tmp_path: Path) -> None:
@@ -79,22 +58,22 @@ def test_redis_restart_without_persistence(tmp_path: Path) -> None:
             after = asyncio.run(
                 harness.send_replies(base_url, forum.token, forum.tids, 1000, "redis-b")
             )
-            worker = harness.start_worker(forum.env, tmp_path / "worker.log")
+            worker = servers.start_worker(forum.env, tmp_path / "worker.log")
             try:
                 acknowledged = sum(1 for s in [*before.values(), *after.values()] if s == 202)
                 harness.wait_for_jobs(forum.database_url, expected=acknowledged, timeout=120)
             finally:
-                harness.kill_group(worker, signal.SIGTERM)
+                servers.kill_group(worker, signal.SIGTERM)
         assert b"re-published" in (tmp_path / "worker.log").read_bytes()
-        assert assert_exactly_once(forum.database_url, before, "redis-a") == 500
-        assert_exactly_once(forum.database_url, after, "redis-b")
+        assert harness.assert_exactly_once(forum.database_url, before, "redis-a") == 500
+        harness.assert_exactly_once(forum.database_url, after, "redis-b")
 
 
 def test_database_unreachable_for_seconds(tmp_path: Path) -> None:
     proxy = harness.TcpProxy("127.0.0.1", 5432)
     try:
         with harness.fault_forum(tmp_path, db_port=proxy.port) as forum:
-            worker = harness.start_worker(forum.env, tmp_path / "worker.log")
+            worker = servers.start_worker(forum.env, tmp_path / "worker.log")
             try:
                 with servers.running_api(forum.env, tmp_path / "api.log") as base_url:
                     cut = threading.Event()
@@ -115,9 +94,11 @@ def test_database_unreachable_for_seconds(tmp_path: Path) -> None:
                     acknowledged = counts[202]
                     harness.wait_for_jobs(forum.database_url, expected=acknowledged, timeout=120)
             finally:
-                harness.kill_group(worker, signal.SIGTERM)
+                servers.kill_group(worker, signal.SIGTERM)
             engine_for(forum.database_url).dispose()
-            assert assert_exactly_once(forum.database_url, statuses, "pgcut") == acknowledged
+            assert (
+                harness.assert_exactly_once(forum.database_url, statuses, "pgcut") == acknowledged
+            )
     finally:
         proxy.close()
 
@@ -164,11 +145,11 @@ def test_a_wait_that_runs_out_answers_202_for_a_stored_job(tmp_path: Path) -> No
         assert response.status_code == 202, response.text
         job_id = response.json()["payload"]["job_id"]
         assert response.headers["location"] == f"/api/jobs/{job_id}"
-        worker = harness.start_worker(forum.env, tmp_path / "worker.log", concurrency=1)
+        worker = servers.start_worker(forum.env, tmp_path / "worker.log", concurrency=1)
         try:
             harness.wait_for_jobs(forum.database_url, expected=1, timeout=30)
         finally:
-            harness.kill_group(worker, signal.SIGTERM)
+            servers.kill_group(worker, signal.SIGTERM)
         with engine_for(forum.database_url).connect() as conn:
             contents = conn.execute(select(Post.content).where(Post.tid == tid)).scalars().all()
         assert "waited for nobody" in contents

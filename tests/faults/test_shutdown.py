@@ -11,13 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
+from devstack import servers
 from forum.db import engine_for
 from forum.models import Job
-from tests import servers
 from tests.faults import harness
-from tests.faults.test_delivery import assert_exactly_once
-
-pytestmark = pytest.mark.integration
 
 
 def _count(database_url: str, state: str) -> int:
@@ -32,25 +29,26 @@ def test_sigterm_worker_finishes_the_job_in_hand(tmp_path: Path) -> None:
             statuses = asyncio.run(
                 harness.send_replies(base_url, forum.token, forum.tids, 600, "term")
             )
-        worker = harness.start_worker(env, tmp_path / "worker.log")
+        worker = servers.start_worker(env, tmp_path / "worker.log")
         servers.wait_until(lambda: _count(forum.database_url, "succeeded") > 0, 30, "first job")
         worker.send_signal(signal.SIGTERM)  # warm shutdown
         assert worker.wait(60) == 0
         # Whatever a child had started was finished; nothing is left half-done.
         assert _count(forum.database_url, "running") == 0
         assert _count(forum.database_url, "queued") > 0, "the worker drained everything first"
-        replacement = harness.start_worker(env, tmp_path / "worker.log")
+        replacement = servers.start_worker(env, tmp_path / "worker.log")
         try:
             harness.wait_for_jobs(forum.database_url, expected=600, timeout=120)
         finally:
-            harness.kill_group(replacement, signal.SIGTERM)
-        assert assert_exactly_once(forum.database_url, statuses, "term") == 600
+            servers.kill_group(replacement, signal.SIGTERM)
+        assert harness.assert_exactly_once(forum.database_url, statuses, "term") == 600
 
 
 def test_sigterm_api_finishes_requests_in_flight(tmp_path: Path) -> None:
     with harness.fault_forum(tmp_path, topics=1) as forum:
         port = servers.free_port()
-        api = servers.forumq("serve", "--port", str(port), env=forum.env, log=tmp_path / "api.log")
+        api = servers.start(["-m", "forumq", "serve", "--port", str(port)], forum.env,
+                            tmp_path / "api.log")  # fmt: skip
         base_url = f"http://127.0.0.1:{port}"
         servers.wait_until(
             lambda: httpx.get(f"{base_url}/api/health").status_code == 200, 60, "API"

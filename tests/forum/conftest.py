@@ -8,11 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from forum.categories import create_category
-from forum.db import engine_for, transaction
+from forum.db import engine_for
 from forum.migrate import upgrade
-from forum.users import create_user
-from tests.forum.factories import unique
 
 
 @pytest.fixture(scope="session")
@@ -28,13 +25,3 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def db_url(request: pytest.FixtureRequest) -> str:
     """Each domain test runs on both databases forumq supports."""
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-
-
-def new_user(url: str, *, admin: bool = False, password: str | None = None) -> int:
-    with transaction(url) as session:
-        return create_user(session, None, unique(), password=password, admin=admin).uid
-
-
-def new_category(url: str, name: str = "Category") -> int:
-    with transaction(url) as session:
-        return create_category(session, None, name).cid

@@ -18,7 +18,7 @@ from forum.db import transaction
 from forum.errors import ForumError
 from forum.models import Category, Post, Topic, TopicTag, User
 from forum.topics import create_topic, reply
-from tests.forum.conftest import new_category, new_user
+from tests.support import new_category, new_user
 
 CONTENT = "Content that is long enough"
 T0 = 1_700_000_000_000

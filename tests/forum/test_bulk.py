@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from devstack.databases import pg_dsn
 from forum import bulk
-from forum.bulk.apply import Result, _cached_uids, _title_slug, apply_items
+from forum.bulk.apply import ItemResult, _cached_uids, _title_slug, apply_items
 from forum.bulk.sql import copy_rows, lookup
 from forum.db import engine_for, session_factory, transaction
 from forum.jobqueue import chunks as bulk_jobs
@@ -26,9 +27,7 @@ from forum.topics import create_topic, reply
 from forum.users import create_user, delete_user
 from forumq.settings import get_settings
 from schemas.bulk import parse_item
-from tests.forum.conftest import new_category, new_user, unique
-from tests.forum.test_users import wait_until_blocked_by
-from tests.servers import pg_dsn
+from tests.support import new_category, new_user, unique, wait_until_blocked_by
 from workers import bulk as bulk_worker
 from workers.bulk import apply_chunk, bulk_chunk
 
@@ -321,7 +320,9 @@ def test_items_recorded_by_another_delivery_are_refused(db_url: str) -> None:
     items = _items(prefix)[:4]  # the job completes: no later test waits for it
     job_id = _job(db_url, admin, items)
     apply_chunk(db_url, job_id, list(enumerate(items)))
-    stale = [Result(i, "reply", f"{prefix}late{i}", "failed", error={"key": "k"}) for i in (2, 3)]
+    stale = [
+        ItemResult(i, "reply", f"{prefix}late{i}", "failed", error={"key": "k"}) for i in (2, 3)
+    ]
     with pytest.raises(bulk_jobs.ResultsConflict), transaction(db_url) as session:
         bulk_jobs.store_results(session, job_id, stale)
         bulk_jobs.advance(session, job_id, stale)
@@ -532,6 +533,39 @@ def test_an_item_the_database_refuses_fails_alone(
     error = _assert_applied_but(pg_url, job_id, items, bad=4)
     assert error == {"kind": "bad-request", "key": "invalid-data",
                      "message": "[[error:invalid-data]]", "args": []}  # fmt: skip
+
+
+def test_a_chunk_the_database_keeps_failing_waits_for_the_sweeper(
+    worker_db: str, published: list[Message], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database error is retried MAX_RETRIES times; then the task gives up (its message
+    is done with, nothing recorded, nothing published), the job stays unfinished, and
+    the sweeper's recovery publishes the chunk's items again, which then apply."""
+    admin, prefix = new_user(worker_db, admin=True), unique("o")
+    items = _topics(prefix, 3)
+    job_id = _job(worker_db, admin, items)
+    attempts: list[int] = []
+
+    def database_down(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(1)
+        raise OperationalError("SELECT 1", {}, Exception("the server closed the connection"))
+
+    real_apply_chunk = bulk_worker.apply_chunk
+    monkeypatch.setattr(bulk_worker, "apply_chunk", database_down)
+    given_up = bulk_chunk.apply(args=[job_id, bulk_jobs.pack(enumerate(items)), 0])
+    assert isinstance(given_up.result, OperationalError)
+    assert len(attempts) == bulk_worker.MAX_RETRIES + 1
+    assert published == []
+    assert _full_results(worker_db, job_id) == []
+    with transaction(worker_db) as session:
+        job = jobs.get(session, job_id)
+        assert job is not None and job.state == "queued"
+        assert job.progress == {"done": 0, "failed": 0, "total": len(items)}
+
+    monkeypatch.setattr(bulk_worker, "apply_chunk", real_apply_chunk)
+    assert recover(worker_db, bulk_worker.publisher, job_id) == len(items)
+    assert _deliver(published.pop(), published) == 0
+    assert [row["state"] for row in _full_results(worker_db, job_id)] == ["created"] * len(items)
 
 
 def test_crashes_are_counted_per_job_and_items(db_url: str) -> None:

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from forum.categories import category_data, create_category
 from forum.db import transaction
-from forum.errors import ForumError, Kind
+from forum.errors import ErrorClass, ForumError
 from forum.models import Category, CategoryPrivilege
 from forum.privileges import (
     ADMINISTRATORS,
@@ -15,7 +15,7 @@ from forum.privileges import (
     REGISTERED_USERS,
     has,
 )
-from tests.forum.conftest import new_category, new_user, unique
+from tests.support import new_category, new_user, unique
 
 
 def test_category_row_slug_and_payload(db_url: str) -> None:
@@ -62,13 +62,13 @@ def test_non_admin_and_bad_input_are_refused(db_url: str) -> None:
     regular = new_user(db_url)
     name = unique("Nope ")
     cases = [
-        (regular, name, {}, ("no-privileges", Kind.FORBIDDEN)),
-        (None, "   ", {}, ("invalid-data", Kind.BAD_REQUEST)),
-        (None, name, {"parent_cid": 987654321}, ("no-category", Kind.BAD_REQUEST)),
+        (regular, name, {}, ("no-privileges", ErrorClass.FORBIDDEN)),
+        (None, "   ", {}, ("invalid-data", ErrorClass.BAD_REQUEST)),
+        (None, name, {"parent_cid": 987654321}, ("no-category", ErrorClass.BAD_REQUEST)),
     ]
     for actor, title, extra, expected in cases:
         with pytest.raises(ForumError) as caught, transaction(db_url) as session:
             create_category(session, actor, title, **extra)  # type: ignore[arg-type]
-        assert (caught.value.key, caught.value.kind) == expected
+        assert (caught.value.key, caught.value.error_class) == expected
     with transaction(db_url) as session:
         assert session.scalar(select(Category).where(Category.name == name)) is None

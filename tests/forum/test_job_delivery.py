@@ -20,7 +20,7 @@ from forum.models import Job, Post
 from forum.topics import create_topic
 from forum.users import create_user
 from schemas import dump_command, load_command
-from workers import apply, registry
+from workers import apply, commands
 
 CONTENT = "Content that is long enough"
 
@@ -137,7 +137,7 @@ def test_a_claim_waits_for_an_earlier_job_on_the_same_object(
 def _dies_on(monkeypatch: pytest.MonkeyPatch, poison: str) -> None:
     """Applying a write whose content is ``poison`` kills the worker (nothing commits),
     on the set-based and the one-by-one path alike."""
-    run, apply_writes = registry.run, apply.apply_writes
+    run, apply_writes = commands.run, apply.apply_writes
 
     def run_or_die(session: Any, actor: int, command: Any, rules: Any) -> Any:
         if getattr(command, "content", None) == poison:
@@ -149,7 +149,7 @@ def _dies_on(monkeypatch: pytest.MonkeyPatch, poison: str) -> None:
             raise SystemExit("the worker died")
         return apply_writes(session, writes, rules)
 
-    monkeypatch.setattr(registry, "run", run_or_die)
+    monkeypatch.setattr(commands, "run", run_or_die)
     monkeypatch.setattr(apply, "apply_writes", writes_or_die)
 
 

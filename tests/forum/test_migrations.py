@@ -1,6 +1,5 @@
 """Alembic revisions on PostgreSQL: what they set, and that they go back down."""
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,29 +11,23 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, event
 
+from devstack import databases
 from forum.db import engine_for, transaction
 from forum.migrate import alembic_config, upgrade
 from forum.models import Base
 from forum.users import email_keys, email_taken
-from tests import servers
+from tests.support import require_postgres
 
 
 @pytest.fixture
 def empty_database() -> Iterator[str]:
-    servers.require(servers.port_open("127.0.0.1", 5432), "PostgreSQL on 127.0.0.1:5432")
-    admin = servers.pg_dsn(servers.PG_ADMIN_URL)
-    name = f"forumq_migrations_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield servers.PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    require_postgres()
+    with databases.fresh_database(prefix="forumq_migrations", migrated=False) as url:
+        yield url
 
 
 def _users_options(database_url: str) -> list[str] | None:
-    dsn = servers.pg_dsn(database_url)
+    dsn = databases.pg_dsn(database_url)
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT reloptions FROM pg_class WHERE relname = 'users'").fetchone()
     return row[0] if row else None
@@ -52,7 +45,7 @@ def test_users_leave_room_for_counter_updates_and_the_revision_reverts(
 
 
 def _command_storage(database_url: str) -> str:
-    dsn = servers.pg_dsn(database_url)
+    dsn = databases.pg_dsn(database_url)
     with psycopg.connect(dsn) as conn:
         row = conn.execute(
             "SELECT attstorage FROM pg_attribute "
@@ -74,7 +67,7 @@ def test_job_commands_are_not_compressed_again_and_the_revision_reverts(
 
 
 def _topic_indexes(database_url: str) -> set[str]:
-    dsn = servers.pg_dsn(database_url)
+    dsn = databases.pg_dsn(database_url)
     with psycopg.connect(dsn) as conn:
         rows = conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'topics'")
         return {name for (name,) in rows}
@@ -114,7 +107,7 @@ def test_the_migrations_build_the_declared_schema_on_sqlite(tmp_path: Path) -> N
 
 
 def _external_id_collations(database_url: str) -> dict[str, str | None]:
-    dsn = servers.pg_dsn(database_url)
+    dsn = databases.pg_dsn(database_url)
     with psycopg.connect(dsn) as conn:
         rows = conn.execute(
             "SELECT table_name, collation_name FROM information_schema.columns "
@@ -134,13 +127,13 @@ def test_external_ids_compare_bytewise_and_the_revision_reverts(empty_database: 
 
 
 def _users_indexes(database_url: str) -> dict[str, str]:
-    with psycopg.connect(servers.pg_dsn(database_url)) as conn:
+    with psycopg.connect(databases.pg_dsn(database_url)) as conn:
         rows = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'users'")
         return {name: definition for name, definition in rows}
 
 
 def _add_users(database_url: str, emails: list[str]) -> None:
-    with psycopg.connect(servers.pg_dsn(database_url)) as conn:
+    with psycopg.connect(databases.pg_dsn(database_url)) as conn:
         for n, email in enumerate(emails):
             conn.execute(
                 "INSERT INTO users (username, userslug, email, joindate, lastonline,"
@@ -179,13 +172,13 @@ def test_addresses_differing_only_in_case_stop_the_revision_and_are_named(
     assert "Ann@x.org (uid 2), ANN@X.ORG (uid 3), ann@x.org (uid 4)" in message
     assert "bob@x.org" not in message
     # Nothing changed: still at 0006, every address as it was.
-    with psycopg.connect(servers.pg_dsn(empty_database)) as conn:
+    with psycopg.connect(databases.pg_dsn(empty_database)) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0006",)
         emails = [row[0] for row in conn.execute("SELECT email FROM users ORDER BY uid")]
     assert emails == ["bob@x.org", "Ann@x.org", "ANN@X.ORG", "ann@x.org"]
     assert "uq_users_email" in _users_indexes(empty_database)
     # The operator gives the address to one user; the revision then applies.
-    with psycopg.connect(servers.pg_dsn(empty_database)) as conn:
+    with psycopg.connect(databases.pg_dsn(empty_database)) as conn:
         conn.execute("UPDATE users SET email = NULL WHERE uid IN (3, 4)")
     upgrade(empty_database)
     assert "ix_users_email_lower" in _users_indexes(empty_database)
@@ -195,7 +188,7 @@ def test_the_email_checks_find_addresses_through_the_index(empty_database: str) 
     """On a users table of 20,000 rows, every statement the checks send (single writes'
     and a bulk chunk's) is planned as a probe of ix_users_email_lower, never a scan."""
     upgrade(empty_database)
-    with psycopg.connect(servers.pg_dsn(empty_database)) as conn:
+    with psycopg.connect(databases.pg_dsn(empty_database)) as conn:
         conn.execute(
             "INSERT INTO users (username, userslug, email, joindate, lastonline,"
             " lastposttime, postcount, topiccount, reputation, banned, banned_until,"
@@ -222,14 +215,14 @@ def test_the_email_checks_find_addresses_through_the_index(empty_database: str) 
         engine.dispose()
     reading_users = [(sql, params) for sql, params in sent if "FROM users" in sql]
     assert len(reading_users) == 3
-    with psycopg.connect(servers.pg_dsn(empty_database)) as conn:
+    with psycopg.connect(databases.pg_dsn(empty_database)) as conn:
         for statement, parameters in reading_users:
             plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + statement, parameters))
             assert "ix_users_email_lower" in plan and "Seq Scan on users" not in plan, plan
 
 
 def _tables(database_url: str) -> set[str]:
-    dsn = servers.pg_dsn(database_url)
+    dsn = databases.pg_dsn(database_url)
     with psycopg.connect(dsn) as conn:
         rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         return {row[0] for row in rows}
@@ -243,3 +236,12 @@ def test_chunk_crashes_are_a_table_and_the_revision_reverts(empty_database: str)
     assert "job_chunks" in _tables(empty_database)
     upgrade(empty_database)
     assert "job_chunk_crashes" in _tables(empty_database)
+
+
+def test_topics_by_last_reply_is_an_index_and_the_revision_reverts(empty_database: str) -> None:
+    upgrade(empty_database)
+    assert "ix_topics_lastposttime" in _topic_indexes(empty_database)
+    command.downgrade(alembic_config(empty_database), "0009")
+    assert "ix_topics_lastposttime" not in _topic_indexes(empty_database)
+    upgrade(empty_database)
+    assert "ix_topics_lastposttime" in _topic_indexes(empty_database)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from forum import bookmarks, categories, posts, topics, votes
 from forum.clock import now_ms
 from forum.db import transaction
-from forum.errors import ForumError, Kind
+from forum.errors import ErrorClass, ForumError
 from forum.groups import add_member
 from forum.models import (
     Bookmark,
@@ -29,9 +29,10 @@ from forum.models import (
     User,
 )
 from forum.privileges import GLOBAL_MODERATORS, has
-from tests.forum.conftest import new_category, new_user, unique
+from tests.support import new_category, new_user, unique
 
 CONTENT = "Content that is long enough"
+FORBIDDEN, NOT_FOUND = ErrorClass.FORBIDDEN, ErrorClass.NOT_FOUND
 
 
 def run(url: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -42,7 +43,7 @@ def run(url: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def refused(url: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[str, str]:
     with pytest.raises(ForumError) as caught:
         run(url, call, *args, **kwargs)
-    return caught.value.key, str(caught.value.kind)
+    return caught.value.key, str(caught.value.error_class)
 
 
 def topic(url: str, uid: int, cid: int, **kwargs: Any) -> tuple[int, int]:
@@ -105,7 +106,10 @@ def test_soft_delete_and_restore_keep_counts_and_move_teaser(db_url: str) -> Non
     tid, main = topic(db_url, owner, cid, timestamp=now_ms() - 5000)
     first = reply(db_url, other, tid, timestamp=now_ms() - 1000)
     last = reply(db_url, other, tid)
-    assert refused(db_url, posts.delete_post, owner, last) == ("no-privileges", Kind.FORBIDDEN)
+    assert refused(db_url, posts.delete_post, owner, last) == (
+        "no-privileges",
+        ErrorClass.FORBIDDEN,
+    )
     run(db_url, posts.delete_post, other, last)
     with transaction(db_url) as s:
         row = s.get(Topic, tid)
@@ -141,7 +145,10 @@ def test_topic_delete_restore_rules(db_url: str) -> None:
     admin = new_user(db_url, admin=True)
     tid, _ = topic(db_url, owner, cid)
     reply(db_url, other, tid)
-    assert refused(db_url, topics.delete_topic, other, tid) == ("no-privileges", Kind.FORBIDDEN)
+    assert refused(db_url, topics.delete_topic, other, tid) == (
+        "no-privileges",
+        ErrorClass.FORBIDDEN,
+    )
     run(db_url, topics.delete_topic, admin, tid)
     # Deleted by an admin: the owner may not undo it.
     assert refused(db_url, topics.restore_topic, owner, tid)[0] == "no-privileges"
@@ -150,7 +157,10 @@ def test_topic_delete_restore_rules(db_url: str) -> None:
     run(db_url, topics.delete_topic, owner, tid)
     run(db_url, topics.restore_topic, owner, tid)
     assert refused(db_url, topics.restore_topic, owner, tid)[0] == "topic-already-restored"
-    assert refused(db_url, topics.delete_topic, owner, 987654321) == ("no-topic", Kind.NOT_FOUND)
+    assert refused(db_url, topics.delete_topic, owner, 987654321) == (
+        "no-topic",
+        ErrorClass.NOT_FOUND,
+    )
     assert_exact(db_url, [owner, other], [cid])
 
 
@@ -166,7 +176,10 @@ def test_purge_reply_takes_it_out_of_every_counter(db_url: str) -> None:
     run(db_url, bookmarks.bookmark, voter, child)
     assert_exact(db_url, [owner, other], [cid])
     # Owners lack ``purge`` by default; moderators without it too.
-    assert refused(db_url, posts.purge_post, other, child) == ("no-privileges", Kind.FORBIDDEN)
+    assert refused(db_url, posts.purge_post, other, child) == (
+        "no-privileges",
+        ErrorClass.FORBIDDEN,
+    )
     run(db_url, posts.purge_post, admin, child)
     with transaction(db_url) as s:
         assert s.get(Post, child) is None
@@ -177,7 +190,7 @@ def test_purge_reply_takes_it_out_of_every_counter(db_url: str) -> None:
         assert s.scalar(select(func.count()).where(PostVote.pid == child)) == 0
     assert_exact(db_url, [owner, other, voter], [cid])
     assert refused(db_url, posts.purge_post, admin, main) == ("cant-purge-main-post", "bad-request")
-    assert refused(db_url, posts.purge_post, admin, child) == ("no-post", Kind.NOT_FOUND)
+    assert refused(db_url, posts.purge_post, admin, child) == ("no-post", NOT_FOUND)
 
 
 def test_purging_a_lone_main_post_purges_its_topic(db_url: str) -> None:
@@ -207,10 +220,13 @@ def test_purge_topic_and_category_keep_users_exact(db_url: str) -> None:
         reply(db_url, b, tid, to_pid=cross)  # replies across topics: the parent survives
         reply(db_url, a, tid)
     assert_exact(db_url, [a, b], [cid, keep])
-    assert refused(db_url, topics.purge_topic, a, tid) == ("no-privileges", Kind.FORBIDDEN)
+    assert refused(db_url, topics.purge_topic, a, tid) == ("no-privileges", FORBIDDEN)
     run(db_url, topics.purge_topic, admin, tid)
     assert_exact(db_url, [a, b], [cid, keep])
-    assert refused(db_url, categories.purge_category, a, cid) == ("no-privileges", Kind.FORBIDDEN)
+    assert refused(db_url, categories.purge_category, a, cid) == (
+        "no-privileges",
+        ErrorClass.FORBIDDEN,
+    )
     run(db_url, categories.purge_category, admin, cid)
     with transaction(db_url) as s:
         assert s.get(Category, cid) is None
@@ -228,7 +244,7 @@ def test_edit_rules_and_retitle(db_url: str) -> None:
     tid, main = topic(db_url, owner, cid, tags=["alpha"])
     rep = reply(db_url, other, tid)
     edit = topics.edit_post
-    assert refused(db_url, edit, other, main, CONTENT) == ("no-privileges", Kind.FORBIDDEN)
+    assert refused(db_url, edit, other, main, CONTENT) == ("no-privileges", FORBIDDEN)
     result = run(db_url, edit, owner, main, "New content!", title="New title", tags=["beta"])
     assert result["topic"]["renamed"] and result["topic"]["oldTitle"].startswith("Title ")
     assert result["editor"]["uid"] == owner and result["post"]["editor"] == owner
@@ -321,7 +337,7 @@ def test_bookmarks_follows_tags_and_pins(db_url: str) -> None:
     run(db_url, topics.replace_tags, owner, tid, ["Beta", "gamma", "be"])
     with transaction(db_url) as s:
         assert sorted(topics.topic_tags(s, tid)) == ["beta", "gamma"]
-    assert refused(db_url, topics.replace_tags, other, tid, ["x1x"])[1] == Kind.FORBIDDEN
+    assert refused(db_url, topics.replace_tags, other, tid, ["x1x"])[1] == FORBIDDEN
     too_many = [f"tag{i}" for i in range(6)]
     assert refused(db_url, topics.replace_tags, owner, tid, too_many)[0] == "too-many-tags"
     run(db_url, topics.clear_tags, owner, tid)
@@ -343,7 +359,7 @@ def test_category_update_state_and_privileges(db_url: str) -> None:
     cid, other_cid = new_category(db_url), new_category(db_url)
     admin, user = new_user(db_url, admin=True), new_user(db_url)
     update_ = categories.update_category
-    assert refused(db_url, update_, user, cid, name="x") == ("no-privileges", Kind.FORBIDDEN)
+    assert refused(db_url, update_, user, cid, name="x") == ("no-privileges", FORBIDDEN)
     assert refused(db_url, update_, admin, 987654321, name="x") == ("no-category", "not-found")
     run(db_url, update_, admin, cid, name="Renamed Cat", bg_color="#000", background_image="/a.png")
     with transaction(db_url) as s:

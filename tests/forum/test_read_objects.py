@@ -10,7 +10,7 @@ from forum.read import objects
 from forum.read.access import load_viewer
 from forum.read.render import escape, markdown
 from forum.topics import create_topic
-from tests.forum.conftest import new_category, new_user
+from tests.support import new_category, new_user
 
 NOW = 1_700_000_000_000
 

@@ -5,9 +5,9 @@ from sqlalchemy import select
 
 from forum import tokens
 from forum.db import transaction
-from forum.errors import ForumError, Kind
+from forum.errors import ErrorClass, ForumError
 from forum.models import ApiToken
-from tests.forum.conftest import new_user
+from tests.support import new_user
 
 
 def _mint(url: str, uid: int) -> tuple[str, int]:
@@ -57,7 +57,7 @@ def test_users_mint_tokens_for_themselves_only(db_url: str) -> None:
     secret = tokens.new_secret()
     with pytest.raises(ForumError) as caught, transaction(db_url) as session:
         tokens.create_user_token(session, admin, uid, tokens.digest(secret), secret[:8])
-    assert caught.value.kind == Kind.NOT_AUTHORISED
+    assert caught.value.error_class == ErrorClass.NOT_AUTHORISED
     with pytest.raises(ForumError) as caught, transaction(db_url) as session:
         tokens.issue_user_token(session, 987654321)
     assert caught.value.key == "no-user"
@@ -70,10 +70,10 @@ def test_revoke_only_own_token(db_url: str) -> None:
     # The worker receives the digest (the secret never travels through the queue).
     with pytest.raises(ForumError) as caught, transaction(db_url) as session:
         tokens.revoke(session, alice, alice, tokens.digest(bobs))
-    assert (caught.value.key, caught.value.kind) == ("no-token", Kind.NOT_FOUND)
+    assert (caught.value.key, caught.value.error_class) == ("no-token", ErrorClass.NOT_FOUND)
     with pytest.raises(ForumError) as caught, transaction(db_url) as session:
         tokens.revoke(session, alice, bob, tokens.digest(bobs))
-    assert caught.value.kind == Kind.NOT_AUTHORISED
+    assert caught.value.error_class == ErrorClass.NOT_AUTHORISED
     with transaction(db_url) as session:
         assert tokens.revoke(session, alice, alice, tokens.digest(alices)) == {}
     with transaction(db_url) as session:

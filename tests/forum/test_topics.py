@@ -4,12 +4,12 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from forum.db import transaction
-from forum.errors import ForumError, Kind
+from forum.errors import ErrorClass, ForumError
 from forum.models import Category, CategoryPrivilege, Post, Topic, TopicTag, User
 from forum.privileges import REGISTERED_USERS
 from forum.topics import create_topic, reply
 from forumq.settings import Settings
-from tests.forum.conftest import new_category, new_user, unique
+from tests.support import new_category, new_user, unique
 
 CONTENT = "Content that is long enough"
 T0 = 1_600_000_000_000  # an imported, older time (2020)
@@ -100,7 +100,11 @@ def test_imported_older_reply_never_moves_times_backwards(db_url: str) -> None:
 def test_length_rules_apply_to_users_not_admins(db_url: str) -> None:
     cid, uid, admin = new_category(db_url), new_user(db_url), new_user(db_url, admin=True)
     short = _refused(_topic, db_url, uid, cid, content="short")
-    assert (short.key, short.args_, short.kind) == ("content-too-short", ["8"], Kind.BAD_REQUEST)
+    assert (short.key, short.args_, short.error_class) == (
+        "content-too-short",
+        ["8"],
+        ErrorClass.BAD_REQUEST,
+    )
     long_title = _refused(_topic, db_url, uid, cid, title="x" * 256)
     assert (long_title.key, long_title.args_) == ("title-too-long", ["255"])
     # Tags do not count: "<b></b>" is no content.
@@ -137,7 +141,7 @@ def test_unknown_category_topic_and_user(db_url: str) -> None:
     uid = new_user(db_url)
     assert _refused(_topic, db_url, uid, 987654321).key == "no-category"
     missing_topic = _refused(_reply, db_url, uid, 987654321)
-    assert (missing_topic.key, missing_topic.kind) == ("no-topic", Kind.NOT_FOUND)
+    assert (missing_topic.key, missing_topic.error_class) == ("no-topic", ErrorClass.NOT_FOUND)
     cid = new_category(db_url)
     assert _refused(_topic, db_url, 987654321, cid).key == "no-user"
     assert _counts(db_url, cid) == (0, 0, 0)
@@ -149,7 +153,7 @@ def test_locked_topic(db_url: str) -> None:
     with transaction(db_url) as session:
         session.execute(update(Topic).where(Topic.tid == tid).values(locked=True))
     error = _refused(_reply, db_url, uid, tid)
-    assert (error.key, error.kind) == ("topic-locked", Kind.BAD_REQUEST)
+    assert (error.key, error.error_class) == ("topic-locked", ErrorClass.BAD_REQUEST)
     _reply(db_url, admin, tid)
     with transaction(db_url) as session:
         assert session.get(Topic, tid).postcount == 2

@@ -1,19 +1,17 @@
 """``forum.users``: NodeBB's account rules (creation, e-mail), checked against the actor."""
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg
 import pytest
 from sqlalchemy import func, select, text
 
 from forum.db import session_factory, transaction
-from forum.errors import ForumError, Kind
+from forum.errors import ErrorClass, ForumError
 from forum.models import GroupMember, User
-from forum.passwords import verify_password
+from forum.passwords import hash_like, hash_password, verify_password
 from forum.privileges import ADMINISTRATORS, is_admin
-from forum.users import create_user, update_profile
-from tests.forum.conftest import new_user, unique
+from forum.users import change_password, create_user, password_hash_of, update_profile
+from tests.support import new_user, unique, wait_until_blocked_by
 
 
 def _create(url: str, username: str, actor: int | None = None, **kwargs: object) -> User:
@@ -64,7 +62,7 @@ def test_taken_username_gets_nodebb_suffix(db_url: str) -> None:
 def test_invalid_email_is_refused(db_url: str, email: str) -> None:
     name = unique()
     error = _refused(db_url, name, email=email)
-    assert (error.key, error.kind) == ("invalid-email", Kind.BAD_REQUEST)
+    assert (error.key, error.error_class) == ("invalid-email", ErrorClass.BAD_REQUEST)
     assert _users_named(db_url, name) == 0
 
 
@@ -114,20 +112,6 @@ def test_email_edit_refuses_another_users_address_in_any_case(db_url: str) -> No
     assert _email_of(db_url, uid) == own.upper()
 
 
-def wait_until_blocked_by(url: str, holder_pid: int) -> None:
-    """Until some backend waits for a lock that ``holder_pid`` holds."""
-    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
-        for _ in range(300):
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                [holder_pid],
-            ).fetchone()
-            if row and row[0]:
-                return
-            time.sleep(0.05)
-    raise AssertionError("the second write never waited for the first")
-
-
 @pytest.mark.parametrize("write", ["create", "edit"])
 def test_a_concurrent_write_of_the_address_in_another_case_is_email_taken(
     pg_url: str, write: str
@@ -159,7 +143,7 @@ def test_a_concurrent_write_of_the_address_in_another_case_is_email_taken(
             refused = second.result(timeout=30)
     finally:
         first.close()
-    assert (refused.key, refused.kind) == ("email-taken", Kind.BAD_REQUEST)
+    assert (refused.key, refused.error_class) == ("email-taken", ErrorClass.BAD_REQUEST)
     with transaction(pg_url) as session:
         holders = select(func.count()).where(func.lower(User.email) == email.lower())
         assert session.scalar(holders) == 1
@@ -200,5 +184,35 @@ def test_only_admins_create_users(db_url: str) -> None:
     assert made_by_admin.uid > 0
     name = unique()
     error = _refused(db_url, name, actor=regular)
-    assert (error.key, error.kind) == ("no-privileges", Kind.FORBIDDEN)
+    assert (error.key, error.error_class) == ("no-privileges", ErrorClass.FORBIDDEN)
     assert _users_named(db_url, name) == 0
+
+
+def test_the_domain_decides_whether_the_current_password_was_right(db_url: str) -> None:
+    """The API sends the current password hashed with the stored salt; the domain
+    compares it with the hash stored when the change applies (one changed meanwhile
+    makes it wrong)."""
+    owner = new_user(db_url, password="old-password")
+    admin = new_user(db_url, admin=True)
+
+    def change(actor: int, new: str, current: str | None) -> None:
+        with transaction(db_url) as session:
+            stored = password_hash_of(session, owner)
+            current_hash = hash_like(current, stored) if current is not None else None
+            change_password(session, actor, owner, hash_password(new), current_hash)
+
+    with pytest.raises(ForumError, match="change-password-error-wrong-current"):
+        change(owner, "new-password", "not-the-password")
+    with pytest.raises(ForumError, match="change-password-error-wrong-current"):
+        change(owner, "new-password", None)
+    with transaction(db_url) as session:
+        stale = hash_like("old-password", password_hash_of(session, owner))
+    change(owner, "new-password", "old-password")
+    with (
+        pytest.raises(ForumError, match="change-password-error-wrong-current"),
+        transaction(db_url) as session,
+    ):
+        change_password(session, owner, owner, hash_password("another"), stale)
+    change(admin, "reset-by-admin", None)  # admins need no current password
+    with transaction(db_url) as session:
+        assert verify_password("reset-by-admin", password_hash_of(session, owner))

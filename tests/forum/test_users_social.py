@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from forum import bans, chats, follows, groups, votes
 from forum.clock import now_ms
 from forum.db import transaction
-from forum.errors import ForumError, Kind
+from forum.errors import ErrorClass, ForumError
 from forum.migrate import upgrade
 from forum.models import (
     Bookmark,
@@ -23,7 +23,7 @@ from forum.models import (
 )
 from forum.topics import create_topic, reply
 from forum.users import create_user, delete_user, get_poster, is_banned
-from tests.forum.conftest import new_category, new_user
+from tests.support import new_category, new_user
 
 CONTENT = "Content that is long enough"
 
@@ -87,8 +87,8 @@ def test_delete_user_keeps_every_counter_exact(db_url: str) -> None:
 def test_self_or_admin_and_missing_user(db_url: str) -> None:
     uid, other, admin = new_user(db_url), new_user(db_url), new_user(db_url, admin=True)
     mismatch = _refused(db_url, delete_user, other, uid)
-    assert (mismatch.kind, mismatch.key) == (Kind.NOT_AUTHORISED, "no-privileges")
-    assert _refused(db_url, delete_user, admin, 10**12).kind == Kind.NOT_FOUND
+    assert (mismatch.error_class, mismatch.key) == (ErrorClass.NOT_AUTHORISED, "no-privileges")
+    assert _refused(db_url, delete_user, admin, 10**12).error_class == ErrorClass.NOT_FOUND
     with transaction(db_url) as session:
         delete_user(session, admin, uid)
 
@@ -107,7 +107,7 @@ def test_follow_rules(db_url: str) -> None:
 
 def test_ban_expiry_and_rules(db_url: str) -> None:
     uid, admin = new_user(db_url), new_user(db_url, admin=True)
-    assert _refused(db_url, bans.ban, uid, uid).kind == Kind.FORBIDDEN
+    assert _refused(db_url, bans.ban, uid, uid).error_class == ErrorClass.FORBIDDEN
     assert _refused(db_url, bans.ban, admin, admin).key == "cant-ban-other-admins"
     assert _refused(db_url, bans.ban, admin, uid, until=1).key == "ban-expiry-missing"
     with transaction(db_url) as session:

@@ -1,0 +1,265 @@
+"""Topics as NodeBB's read API shows them: the topic page (``/api/topic/:tid``), its
+teaser and pagination, ``Topics.getTopicData`` (v3), and the topic lists every list
+page (category, recent, popular, top, tags, a user's topics) is made of."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from forum.errors import ForumError, forbidden, not_found
+from forum.models import Category, Post, Topic
+from forum.read import loading, objects
+from forum.read.access import Viewer
+from forum.read.objects import JSON
+from forum.read.pages import Redirect, breadcrumbs, page_count, pagination
+from forum.read.posts import post_summaries
+
+TOPIC_PRIVILEGES = (
+    "topics:reply", "topics:read", "topics:schedule", "topics:tag", "topics:delete",
+    "posts:edit", "posts:history", "posts:upvote", "posts:downvote", "posts:delete",
+    "posts:view_deleted", "read", "purge",
+)  # fmt: skip
+
+
+def readable_topic(session: Session, viewer: Viewer, tid: int) -> tuple[Topic, Category]:
+    """The topic and its category, if ``viewer`` may read it: 404 ``no-topic`` when it
+    does not exist (or its category is disabled), 403 when it is hidden from them."""
+    row = session.execute(
+        select(Topic, Category).join(Category, Category.cid == Topic.cid).where(Topic.tid == tid)
+    ).first()
+    if row is None or row[1].disabled:
+        raise not_found("no-topic")
+    topic, category = row
+    if not viewer.sees_topic(topic.cid, topic.deleted):
+        raise forbidden()
+    return topic, category
+
+
+def topic_get(session: Session, viewer: Viewer, tid: int) -> Topic:
+    """``GET /api/v3/topics/:tid``: a topic the viewer may not read is 404 ``no-topic``."""
+    try:
+        return readable_topic(session, viewer, tid)[0]
+    except ForumError as refused:
+        raise not_found("no-topic") from refused
+
+
+def topic_privileges(viewer: Viewer, topic: Topic, category: Category) -> JSON:
+    """NodeBB's ``privileges.topics.get``."""
+    cid = topic.cid
+    held = {name: viewer.can(name, cid) for name in TOPIC_PRIVILEGES}
+    moderator = viewer.moderates(cid)
+    owner = viewer.logged_in and topic.uid == viewer.uid
+    editable = moderator or (owner and held["posts:edit"])
+    deletable = moderator or (owner and held["topics:delete"])
+    return {
+        **held,
+        "view_thread_tools": editable or deletable,
+        "editable": editable,
+        "deletable": deletable,
+        "view_deleted": viewer.sees_deleted(cid),
+        "view_scheduled": moderator or held["topics:schedule"],
+        "isAdminOrMod": moderator,
+        "disabled": int(category.disabled),
+        "tid": str(topic.tid),
+        "uid": viewer.uid,
+    }
+
+
+def topic_page(
+    session: Session,
+    viewer: Viewer,
+    tid: int,
+    *,
+    post_index: int | None,
+    page: int | None,
+    per_page: int,
+    now: int,
+) -> JSON:
+    """``/api/topic/:tid/:slug?/:post_index?`` with NodeBB's default (infinite scroll)
+    paging: a ``post_index`` shows the page around that post; ``?page=N`` shows rows
+    ``(N-1) * per_page`` on; a ``post_index`` past the last post redirects to it."""
+    topic, category = readable_topic(session, viewer, tid)
+    index = post_index or 1
+    if topic.postcount > 0 and not 1 <= index <= topic.postcount:
+        suffix = f"/{topic.postcount}" if index > topic.postcount else ""
+        raise Redirect(f"/topic/{topic.slug}{suffix}")
+    current = max(1, page) if page else 1 + (index - 1) // per_page
+    start = (
+        max(0, index - -(-per_page // 2)) if index > 1 and not page else (current - 1) * per_page
+    )
+    posts = _topic_posts(session, topic, start, per_page)
+    sees_deleted = viewer.sees_deleted(topic.cid)
+    authors = loading.users(session, {topic.uid, *(p.uid for p in posts)}, now)
+    pids = [p.pid for p in posts]
+    votes = loading.votes(session, viewer.uid, pids)
+    marked = loading.bookmarked(session, viewer.uid, pids)
+    tags = loading.tags(session, [tid])[tid]
+    following = tid in loading.followed(session, viewer.uid, [tid])
+    privileges = topic_privileges(viewer, topic, category)
+    shown = []
+    for offset, post in enumerate(posts):
+        item = objects.post_object(
+            post, index=start + offset, author=authors.get(post.uid) or authors[0],
+            viewer_uid=viewer.uid, sees_deleted=sees_deleted, vote=votes.get(post.pid, 0),
+            bookmarked=post.pid in marked,
+        )  # fmt: skip
+        item["replies"] = {"hasMore": False, "users": [], "text": "", "count": post.replies}
+        item["topicOwnerPost"] = post.uid == topic.uid
+        _post_tools(item, privileges, viewer, topic)
+        shown.append(item)
+    author = authors.get(topic.uid) or authors[0]
+    everything = loading.categories(session)
+    crumbs = breadcrumbs(everything, topic.cid, {"text": objects.escape(topic.title)})
+    return {
+        **objects.topic_fields(topic),
+        "tags": [objects.tag_object(t) for t in tags],
+        "posts": shown,
+        "category": objects.category_object(category),
+        "tagWhitelist": [],
+        "minTags": 0,
+        "maxTags": 5,
+        "thread_tools": [],
+        "isFollowing": following,
+        "isNotFollowing": not following,
+        "isIgnoring": False,
+        "bookmark": None,
+        "postSharing": [],
+        "deleter": None,
+        "merger": None,
+        "forker": None,
+        "related": [],
+        "unreplied": topic.postcount <= 1,
+        "icons": [],
+        "privileges": privileges,
+        "sortOptionLabel": "[[topic:oldest-to-newest]]",
+        "rssFeedUrl": f"/topic/{topic.tid}.rss",
+        "postIndex": index,
+        "author": {
+            "uid": topic.uid,
+            "username": author["username"],
+            "userslug": author["userslug"],
+            "displayname": author["displayname"],
+            "isLocal": True,
+        },
+        "crossposts": [],
+        "pagination": pagination(current, page_count(topic.postcount, per_page)),
+        "breadcrumbs": crumbs,
+    }
+
+
+def _post_tools(item: JSON, privileges: JSON, viewer: Viewer, topic: Topic) -> None:
+    """``Topics.modifyPostsByPrivilege``."""
+    own = item["selfPost"]
+    moderator = privileges["isAdminOrMod"]
+    item["display_edit_tools"] = moderator or (own and privileges["posts:edit"])
+    item["display_delete_tools"] = moderator or (own and privileges["posts:delete"])
+    item["display_moderator_tools"] = item["display_edit_tools"] or item["display_delete_tools"]
+    item["display_move_tools"] = moderator and item["index"] != 0
+    deleted = bool(item["deleted"])
+    item["display_post_menu"] = (
+        moderator
+        or (own and not topic.locked and not deleted)
+        or (own and deleted and item["deleterUid"] == viewer.uid)
+        or (viewer.logged_in and not deleted)
+    )
+
+
+def _topic_posts(session: Session, topic: Topic, start: int, count: int) -> list[Post]:
+    """Rows ``start`` .. of the topic: its main post first (index 0), then the replies
+    oldest first, as NodeBB's ``tid:<tid>:posts`` set; one statement."""
+    main = topic.main_pid
+    replies = (
+        select(Post.pid).where(Post.tid == topic.tid, Post.pid != main)
+        .order_by(Post.timestamp, Post.pid)
+        .offset(max(0, start - 1)).limit(count - 1 if start == 0 else count)
+    )  # fmt: skip
+    shown = Post.pid.in_(replies)
+    if start == 0:
+        shown = or_(Post.pid == main, shown)
+    found = session.scalars(select(Post).where(shown))
+    return sorted(found, key=lambda post: (post.pid != main, post.timestamp, post.pid))
+
+
+def teaser_of(session: Session, viewer: Viewer, tid: int, now: int) -> JSON:
+    """``/api/topic/teaser/:tid``: the summary of the topic's latest undeleted post."""
+    topic, _ = readable_topic(session, viewer, tid)
+    found = post_summaries(session, viewer, [topic.teaser_pid or topic.main_pid], now)
+    if not found:
+        raise not_found("no-post")
+    return found[0]
+
+
+def topic_pagination(
+    session: Session, viewer: Viewer, tid: int, page: int | None, per_page: int
+) -> JSON:
+    """``/api/topic/pagination/:tid``."""
+    topic, _ = readable_topic(session, viewer, tid)
+    found = pagination(page or 1, page_count(topic.postcount, per_page))
+    for rel in found["rel"]:
+        rel["href"] = f"/topic/{topic.slug}{rel['href']}"
+    return {"pagination": found}
+
+
+def topic_list(
+    session: Session,
+    viewer: Viewer,
+    topics: Sequence[Topic],
+    now: int,
+    *,
+    start: int = 0,
+    categories: dict[int, Category] | None = None,
+) -> list[JSON]:
+    """``Topics.getTopicsByTids``: each topic with its category, author, tags and teaser
+    (a fixed number of statements, whatever the number of topics)."""
+    if not topics:
+        return []
+    categories = categories if categories is not None else loading.categories(session)
+    tids = [t.tid for t in topics]
+    tags = loading.tags(session, tids)
+    teasers = loading.posts(session, [t.teaser_pid or t.main_pid for t in topics])
+    authors = loading.users(
+        session, {t.uid for t in topics} | {p.uid for p in teasers.values()}, now
+    )
+    following = loading.followed(session, viewer.uid, tids)
+    listed = []
+    for offset, topic in enumerate(topics):
+        category = categories.get(topic.cid)
+        if category is None or category.disabled:
+            continue
+        teaser = teasers.get(topic.teaser_pid or topic.main_pid)
+        item = objects.topic_fields(topic, tags.get(topic.tid, []))
+        item.update(
+            category=objects.category_brief(category),
+            user=authors.get(topic.uid) or authors[0],
+            teaser=None
+            if teaser is None
+            else objects.teaser(teaser, topic.postcount, authors.get(teaser.uid) or authors[0]),
+            isOwner=viewer.logged_in and topic.uid == viewer.uid,
+            ignored=False,
+            followed=topic.tid in following,
+            unread=False,
+            bookmark=None,
+            unreplied=topic.postcount <= 1,
+            icons=[],
+            index=start + offset,
+        )
+        listed.append(item)
+    return listed
+
+
+def visible(viewer: Viewer, cids: Sequence[int]) -> tuple[list[int], list[int]]:
+    """Of ``cids``: those whose topics ``viewer`` may list, and among them those where
+    deleted topics are shown to them."""
+    readable = [cid for cid in cids if viewer.reads(cid)]
+    return readable, [cid for cid in readable if viewer.sees_deleted(cid)]
+
+
+def shown_topics(viewer: Viewer, cids: Sequence[int]):  # type: ignore[no-untyped-def]
+    """A WHERE clause: topics of readable categories, deleted ones only where seen."""
+    readable, with_deleted = visible(viewer, cids)
+    return and_(
+        Topic.cid.in_(readable),
+        (Topic.deleted.is_(False) | Topic.cid.in_(with_deleted)) if with_deleted else
+        Topic.deleted.is_(False),
+    )  # fmt: skip

@@ -1,0 +1,181 @@
+"""Which domain function applies which command: the one table.
+
+A command's fields are passed to its function by name (``ReplyTopic.tid`` becomes
+``tid=``; tuples arrive as lists), after the session and the acting uid; a function
+that applies a forum rule gets the worker's ``rules``. An entry whose names differ
+says how to call its function (``Apply``). ``check`` refuses, at import, an entry
+whose function lacks a parameter for one of its command's fields or misses one it
+needs: a field is never dropped on the way to the domain.
+"""
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from forum import (
+    bans,
+    bookmarks,
+    categories,
+    chats,
+    follows,
+    groups,
+    posts,
+    settings_store,
+    tokens,
+    topics,
+    users,
+    votes,
+)
+from forum.rules import Rules
+from schemas import categories as c
+from schemas import chats as ch
+from schemas import groups as g
+from schemas import posts as p
+from schemas import tokens as tk
+from schemas import topics as t
+from schemas import users as u
+from schemas import util
+from schemas.commands import Command
+
+
+@dataclass(frozen=True)
+class Apply:
+    """``function(session, actor, **arguments(command))``, its return value made the
+    route's success payload by ``payload``."""
+
+    function: Callable[..., Any]
+    arguments: Callable[[Any], dict[str, Any]] | None = None
+    payload: Callable[[Any], Any] | None = None
+
+
+def _chat(command: ch.SendChat) -> dict[str, Any]:
+    return {"touid": command.uid, "content": command.message, "room_id": command.room_id,
+            "timestamp": command.timestamp, "quiet": command.quiet}  # fmt: skip
+
+
+def _privileges(command: c.GrantPrivileges | c.RevokePrivileges) -> dict[str, Any]:
+    return {"cid": command.cid, "names": command.privileges, "members": command.groups}
+
+
+COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
+    # users
+    u.CreateUser: Apply(users.create_user, payload=lambda user: {"uid": user.uid}),
+    u.UpdateProfile: Apply(
+        users.update_profile, lambda cmd: {"uid": cmd.uid, "changes": cmd.changes()}
+    ),
+    u.DeleteUser: users.delete_user,
+    u.ChangePassword: users.change_password,
+    u.FollowUser: follows.follow,
+    u.UnfollowUser: follows.unfollow,
+    u.BanUser: bans.ban,
+    u.UnbanUser: bans.unban,
+    ch.SendChat: Apply(chats.send_message, _chat),
+    tk.CreateToken: tokens.create_user_token,
+    tk.RevokeToken: tokens.revoke,
+    # groups
+    g.CreateGroup: groups.create_group,
+    g.DeleteGroup: groups.delete_group,
+    g.JoinGroup: groups.join_group,
+    g.LeaveGroup: groups.leave_group,
+    g.AddGroupMember: groups.add_group_member,
+    g.RemoveGroupMember: groups.remove_group_member,
+    # categories
+    c.CreateCategory: Apply(categories.create_category, payload=categories.category_data),
+    c.UpdateCategory: categories.update_category,
+    c.PurgeCategory: categories.purge_category,
+    c.EnableCategory: partial(categories.set_disabled, disabled=False),
+    c.DisableCategory: partial(categories.set_disabled, disabled=True),
+    c.GrantPrivileges: Apply(partial(categories.set_privileges, grant=True), _privileges),
+    c.RevokePrivileges: Apply(partial(categories.set_privileges, grant=False), _privileges),
+    # topics
+    t.CreateTopic: topics.create_topic,
+    t.ReplyTopic: topics.reply,
+    t.EditTopicPost: topics.edit_post,
+    t.DeleteTopic: topics.delete_topic,
+    t.RestoreTopic: topics.restore_topic,
+    t.PurgeTopic: topics.purge_topic,
+    t.FollowTopic: topics.follow_topic,
+    t.UnfollowTopic: topics.unfollow_topic,
+    t.ReplaceTopicTags: topics.replace_tags,
+    t.ClearTopicTags: topics.clear_tags,
+    t.PinTopic: partial(topics.set_pinned, pinned=True),
+    t.UnpinTopic: partial(topics.set_pinned, pinned=False),
+    # posts (forum.topics owns the edit: a main post's edit retitles and retags its topic)
+    p.EditPost: topics.edit_post,
+    p.DeletePost: posts.delete_post,
+    p.RestorePost: posts.restore_post,
+    p.PurgePost: posts.purge_post,
+    p.VotePost: votes.vote,
+    p.UnvotePost: votes.unvote,
+    p.BookmarkPost: bookmarks.bookmark,
+    p.UnbookmarkPost: bookmarks.unbookmark,
+    # util
+    util.SetMaintenance: settings_store.set_maintenance_mode,
+}
+
+
+def _fields(command: Command) -> dict[str, Any]:
+    """The command's fields by name, ``kind`` left out, tuples as lists."""
+    return {
+        name: list(value) if isinstance(value, tuple) else value
+        for name, value in command.__dict__.items()
+        if name != "kind"
+    }
+
+
+@dataclass(frozen=True)
+class _Entry:
+    apply: Apply
+    takes_rules: bool
+
+
+def _parameters(function: Callable[..., Any]) -> dict[str, inspect.Parameter]:
+    """The function's parameters after ``session`` and ``actor``."""
+    found = list(inspect.signature(function).parameters.values())
+    return {parameter.name: parameter for parameter in found[2:]}
+
+
+def check(command_type: type[Command], entry: Apply) -> None:
+    """Does ``entry`` take every field of ``command_type`` and need no other?"""
+    if entry.arguments is not None:
+        return  # it names its arguments itself
+    parameters = _parameters(entry.function)
+    fields = set(command_type.model_fields) - {"kind"}
+    unused = fields - set(parameters)
+    missing = {
+        name
+        for name, parameter in parameters.items()
+        if parameter.default is inspect.Parameter.empty and name not in fields | {"rules"}
+    }
+    if unused or missing:
+        raise TypeError(
+            f"{command_type.__name__} -> {entry.function}: fields without a parameter "
+            f"{sorted(unused)}, parameters without a field {sorted(missing)}"
+        )
+
+
+def _entries() -> dict[type[Command], _Entry]:
+    entries: dict[type[Command], _Entry] = {}
+    for command_type, given in COMMANDS.items():
+        entry = given if isinstance(given, Apply) else Apply(given)
+        check(command_type, entry)
+        entries[command_type] = _Entry(entry, "rules" in _parameters(entry.function))
+    return entries
+
+
+_ENTRIES = _entries()
+
+
+def run(session: Session, actor: int, command: Command, rules: Rules) -> Any:
+    """Apply ``command`` as ``actor`` under ``rules``; returns the route's success payload."""
+    entry = _ENTRIES[type(command)]
+    apply = entry.apply
+    arguments = apply.arguments(command) if apply.arguments else _fields(command)
+    if entry.takes_rules:
+        arguments["rules"] = rules
+    result = apply.function(session, actor, **arguments)
+    return apply.payload(result) if apply.payload else result
