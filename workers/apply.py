@@ -122,9 +122,14 @@ def apply_batch(
     ``counted`` (see ``claim``), and apply them in ``seq`` order in one transaction."""
     claimed = claim(database_url, job_ids, counted)
     outcome = Outcome(claimed=[c.id for c in claimed])
+    if not claimed:
+        return outcome
     try:
-        if claimed:
-            _apply_claimed(database_url, outcome.claimed, outcome, rules, max_attempts)
+        _apply_claimed(database_url, outcome.claimed, outcome, rules, max_attempts)
+        # Asked after the commit: a job that a claim left queued behind this batch was
+        # stored before that claim, so before this commit, and is seen here.
+        with transaction(database_url, pre_ping=PRE_PING) as session:
+            outcome.more = claims.any_queued(session, other_than=[BULK])
     except TRANSIENT as exc:
         raise Interrupted(outcome.claimed, exc) from exc
     return outcome
@@ -148,14 +153,12 @@ def _apply_claimed(
             apply_in_order(session, runnable, rules, alone=len(batch) == 1)
             for job in batch:
                 outcome.finish(job)
-            outcome.more = claims.any_queued(session, other_than=[BULK])
     except Failed as failed:
         # A lone job's command failed and its transaction rolled back: record why.
         with transaction(database_url, pre_ping=PRE_PING) as session:
             for job in store.lock_unfinished(session, [failed.job_id]):
                 store.finish(job, error=failed.error)
                 outcome.finish(job)
-            outcome.more = claims.any_queued(session, other_than=[BULK])
 
 
 def apply_in_order(
