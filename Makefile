@@ -1,5 +1,6 @@
 # `make run`: the service on the embedded default (SQLite + SQLite broker).
-# `make test`: install and run the whole test suite (needs Redis and PostgreSQL).
+# `make test`: install and run the whole test suite (needs Redis, PostgreSQL and chromium;
+# .ci/run starts and installs them).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin

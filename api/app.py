@@ -4,23 +4,23 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette._utils import get_route_path
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount, Route, Router
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from api import (
     bulk,
     categories,
+    docs,
     envelopes,
     groups,
+    health,
     jobs,
     metrics,
     openapi,
@@ -33,10 +33,10 @@ from api import (
 )
 from api.auth import Authenticator
 from api.errors import ApiError
+from api.middleware import RequestIds, UnexpectedErrors
 from api.submitter import Submitter
 from api.waiter import Waiter
 from api.writes import Writes
-from forum.db import engine_for
 from forum.jobqueue.intake import Intake
 from forum.jobqueue.tasks import Publisher, make_celery
 from forumq.runtime import tune_gc
@@ -131,46 +131,6 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
     return envelopes.error(envelopes.router_of(request.url.path), 503, headers={"Retry-After": "5"})
 
 
-class UnexpectedErrors:
-    """A bug answers the router's 500 envelope and keeps the connection usable
-    (Starlette's own last-resort handler re-raises, and uvicorn then drops it)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            if started:
-                raise
-            response = envelopes.error(envelopes.router_of(scope["path"]), 500)
-            await response(scope, receive, send)
-
-
-async def health(request: Request) -> Response:
-    def check() -> None:
-        with engine_for(request.app.state.settings.database_url).connect() as conn:
-            conn.execute(text("SELECT 1"))
-
-    try:
-        await run_in_threadpool(check)
-    except Exception as exc:
-        return envelopes.JSONResponse({"status": "unavailable", "database": str(exc)}, 503)
-    return envelopes.JSONResponse({"status": "ok"})
-
-
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
 
@@ -201,8 +161,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount("/api/v2", app=PathIndexedRouter(plugin_router("v2"))),
         *jobs.routes,
         *openapi.routes(),
+        *docs.routes,
         Mount(settings.upload_url_prefix.rstrip("/"), app=util.UploadedFiles(settings)),
-        Route("/api/health", health, methods=["GET"]),
+        *health.routes,
         Route("/metrics", metrics.metrics, methods=["GET"]),
         Mount("/api/v3", app=PathIndexedRouter(read.v3_routes())),
         # NodeBB's read API: after every other /api route, so it only sees the rest.
@@ -211,7 +172,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(UnexpectedErrors)],
+        middleware=[Middleware(RequestIds), Middleware(UnexpectedErrors)],
         exception_handlers={
             ApiError: api_error,
             HTTPException: http_error,

@@ -10,6 +10,7 @@ job, as for every write (202, or the final answer with ``Prefer: wait=N``).
 
 import functools
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -18,46 +19,73 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api import envelopes
-from api.errors import ApiError, bad_request, not_found, unavailable
+from api.errors import ApiError, bad_request, not_found, too_large, unavailable
 from api.routing import DocumentedRoute, route
-from api.writes import Writes, authenticated
+from api.writes import Writes, authenticated, job_location
 from forum.db import session_factory
+from forum.errors import ForumError
 from forum.jobqueue import chunks, store
 from forum.jobqueue.intake import Intake
 from forum.models import Job
+from forum.passwords import hash_password
+from forum.rules import Rules
+from forum.users import check_password
 from forumq.settings import Settings
-from schemas.bulk import NUL_ESCAPE, BulkImport, parse_item, parse_line, without_nul
+from schemas.bulk import (
+    NUL_ESCAPE,
+    BulkItems,
+    invalid,
+    parse_item,
+    parse_line,
+    without_nul,
+)
 
 NDJSON = "application/x-ndjson"
 JOB_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 MAX_PAGE = 1000
 
 
-async def _read(request: Request, limit: int) -> bytes:
+async def _read(request: Request, limit: int) -> bytearray:
+    """The body, held once: no copy of it is made (a body near the limit would need
+    one more of its size)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "payload-too-large", params={"limit_bytes": limit})
+        raise too_large(limit)
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > limit:
-            raise ApiError(413, "payload-too-large", params={"limit_bytes": limit})
-    return bytes(raw)
+            raise too_large(limit)
+    return raw
+
+
+def _lines(raw: bytes | bytearray) -> Iterator[tuple[int, bytes | bytearray]]:
+    """The non-blank NDJSON lines with their 1-based numbers, one at a time (splitting
+    the body at once would hold a second copy of it)."""
+    start, number = 0, 0
+    while start < len(raw):
+        end = raw.find(b"\n", start)
+        end = len(raw) if end < 0 else end
+        number += 1
+        line = raw[start:end]
+        start = end + 1
+        if line.strip():
+            yield number, line
 
 
 def _too_many(count: int, limit: int) -> ApiError:
     message = f"At most {limit} items per request; this one has {count}."
-    return ApiError(413, "payload-too-large", message, {"limit": limit, "items": count})
+    return too_large(limit, "items", message)
 
 
-def parse_items(raw: bytes, media_type: str, limit: int) -> list[dict[str, Any]]:
+def parse_items(raw: bytes | bytearray, media_type: str, limit: int) -> list[dict[str, Any]]:
     """The request's items as stored: valid items as validated, bad ones as invalid
     markers (each validated once, here; the worker trusts them)."""
     if media_type == NDJSON:
-        lines = [(n, line) for n, line in enumerate(raw.split(b"\n"), 1) if line.strip()]
-        if len(lines) > limit:
-            raise _too_many(len(lines), limit)
-        return [parse_line(line, n) for n, line in lines]
+        count = sum(1 for _ in _lines(raw))
+        if count > limit:
+            raise _too_many(count, limit)
+        return [parse_line(line, n) for n, line in _lines(raw)]
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -71,6 +99,21 @@ def parse_items(raw: bytes, media_type: str, limit: int) -> list[dict[str, Any]]
     if NUL_ESCAPE in raw:
         return [without_nul(parse_item(item)) for item in body]
     return [parse_item(item) for item in body]
+
+
+def hash_passwords(items: list[dict[str, Any]], rules: Rules) -> None:
+    """No password is stored or queued: a user item's is checked and replaced by its
+    hash here (the worker stores the hash); a refused one fails alone, in place."""
+    for index, item in enumerate(items):
+        if item["type"] != "user" or item.get("password") is None:
+            continue
+        password = item.pop("password")
+        try:
+            check_password(password, rules)
+        except ForumError as exc:
+            items[index] = invalid(exc.key, exc.args_, data=item)
+            continue
+        item["password_hash"] = hash_password(password)
 
 
 def _pack_chunks(items: list[dict[str, Any]], size: int) -> list[str]:
@@ -110,6 +153,7 @@ async def bulk_import(request: Request) -> Response:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     items = await run_in_threadpool(parse_items, raw, media_type, settings.bulk_max_items)
     del raw
+    await run_in_threadpool(hash_passwords, items, settings.rules)
     if not items:
         raise bad_request("The request has no items.")
     total = len(items)
@@ -121,7 +165,10 @@ async def bulk_import(request: Request) -> Response:
     row = store.new_job(job_id, chunks.KIND, write.router, write.principal.uid, command,
                        idempotency_key=key, request_hash=fingerprint,
                        progress=chunks.new_progress(total))  # fmt: skip
-    return await writes.accept(write, row, functools.partial(_enqueue, state.intake))
+    answer = await writes.accept(write, row, functools.partial(_enqueue, state.intake))
+    # Waited for or not, the answer leads to the job and its per-item results.
+    answer.headers.setdefault("Location", job_location(job_id))
+    return answer
 
 
 def _bounded(request: Request, name: str, default: int, high: int) -> int:
@@ -178,6 +225,7 @@ def routes(version: str) -> list[DocumentedRoute]:
         return []
     return [
         route("POST", "/bulk", bulk_import,
-              "Import users, categories, topics and replies (JSON array or NDJSON)",
-              auth="admin", body=BulkImport, errors=(403, 413)),
+              "Import users, categories, topics and replies (JSON array or NDJSON; at most "
+              "FORUMQ_BULK_MAX_ITEMS items, 10,000, and FORUMQ_BULK_MAX_BYTES, 64 MiB)",
+              auth="admin", body=BulkItems, errors=(403, 413)),
     ]  # fmt: skip

@@ -72,6 +72,7 @@ def routes(version: str) -> list[DocumentedRoute]:
             body=UpdateCategory,
             errors=admin_404,
             server_fields=cid if version == "v2" else ("cid", "backgroundImage"),
+            closed=True,
         ),
         command_route(
             "DELETE",

@@ -36,5 +36,13 @@ def not_found() -> ApiError:
     return ApiError(404, "not-found")
 
 
+def too_large(
+    limit: int, unit: str = "bytes", message: str | None = None, **detail: str
+) -> ApiError:
+    """413, in the params shape every route uses: ``{"limit": N, "unit": "bytes"}``
+    (``"items"`` for a bulk request's item count; an upload adds the file's ``name``)."""
+    return ApiError(413, "payload-too-large", message, {"limit": limit, "unit": unit, **detail})
+
+
 def unavailable(reason: str, retry_after: int = 5) -> ApiError:
     return ApiError(503, "service-unavailable", reason, headers={"Retry-After": str(retry_after)})

@@ -8,7 +8,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 
-from api.errors import ApiError, bad_request, not_found, params_missing
+from api.errors import ApiError, bad_request, not_found, params_missing, too_large
 
 Body = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
@@ -123,7 +123,7 @@ def parse_form(text: str) -> Body:
 
 
 def _too_large(limit: int) -> ApiError:
-    return ApiError(413, "payload-too-large", params={"limit": limit})
+    return too_large(limit)
 
 
 def path_id(request: Request, name: str) -> int:

@@ -6,6 +6,7 @@ queued; walking the application's routes gives every path, parameter, request
 body and answer, so the document cannot drift from what the routes do.
 """
 
+import copy
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -17,12 +18,17 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from api import envelopes
+from api.auth import PASSWORD_ROUTE
 from api.envelopes import JSONResponse
 from api.routing import DocumentedRoute, route
+from forum.groups import MAXIMUM_GROUP_NAME_LENGTH
+from forum.users import MAX_FIELD_LENGTH, MAX_PASSWORD_LENGTH
+from forumq.settings import Settings
 
 Schema = dict[str, Any]
 REF = "#/components/schemas/{model}"
-BODY_MEDIA_TYPES = ("application/json", "application/x-www-form-urlencoded")
+FORM = "application/x-www-form-urlencoded"
+BODY_MEDIA_TYPES = ("application/json", FORM)
 # Path parameters that are forum ids (the routes answer 404 for anything else).
 NUMERIC_PARAMS = frozenset({"uid", "tid", "pid", "cid", "roomId", "mid"})
 PATH_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
@@ -44,7 +50,8 @@ STATUS_TEXT = {
     403: "The caller lacks the privilege (`forbidden`).",
     404: "Unknown path or id (`not-found`).",
     409: "The Idempotency-Key's first request is still running (`conflict`).",
-    413: "The body or a file is larger than configured (`payload-too-large`).",
+    413: "The body, a file or a bulk request's item count is over its limit "
+    "(`payload-too-large`; `params`: `{limit, unit}`, unit `bytes` or `items`).",
     422: "The Idempotency-Key was used with a different request.",
     426: "HTTPS required (`upgrade-required`).",
     429: "Too many password attempts for the uid or from the client address "
@@ -135,8 +142,110 @@ def _renamed_ref(ref: str, renamed: dict[str, str]) -> str:
     return REF.format(model=renamed[name]) if name in renamed else ref
 
 
+# No parameter may hold U+0000 (api.inputs refuses it: PostgreSQL cannot store it).
+NO_NUL = r"^[^\x00]*$"
+# forum.users: a username's characters, with one that its slug keeps.
+_USERNAME_CHARS = r"['\" \-+.*\[\]0-9\u00BF-\u1FFF\u2C00-\uD7FF\w]"
+USERNAME = rf"^{_USERNAME_CHARS}*[A-Za-z0-9]{_USERNAME_CHARS}*$"
+# forum.users: profile fields that may not hold HTML brackets; a birthday's two forms.
+NO_BRACKETS = r"^[^\x00<>]*$"
+BIRTHDAY = r"^\s*(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})?\s*$"
+PASSWORD_FIELDS = ("password", "new")
+_SCALAR: list[Schema] = [{"type": "string", "pattern": NO_NUL}, {"type": "number"},
+                         {"type": "boolean"}, {"type": "null"}]  # fmt: skip
+# A key a route ignores: any value without NUL (nested values are accepted too).
+OTHER_PARAMETER: Schema = {"anyOf": [*_SCALAR, {"type": "array", "items": {"anyOf": _SCALAR}}]}
+
+
+def visible_text(minimum: int) -> str:
+    """Text with at least ``minimum`` visible characters once trimmed, as
+    forum.text.visible_length counts them (HTML tags aside: ``<`` is left out)."""
+    edge, inner = r"[^\s\x00<]", r"[^\x00<]"
+    if minimum <= 1:
+        return rf"^\s*{edge}(?:{inner}*{edge})?\s*$"
+    return rf"^\s*{edge}{inner}{{{minimum - 2},}}{edge}\s*$"
+
+
+def field_rules(settings: Settings) -> dict[str, Schema]:
+    """The forum's rules and the configured limits on body fields, by field name
+    (``Model.field`` for one model's; ``Model`` for a body that is an array)."""
+    rules = settings.rules
+    tag = rf"^[a-z0-9][a-z0-9-]{{{max(rules.minimum_tag_length - 2, 0)},"
+    tag += rf"{max(rules.maximum_tag_length - 2, 0)}}}[a-z0-9]$"
+    found: dict[str, Schema] = {
+        "content": {"pattern": visible_text(rules.minimum_post_length),
+                    "maxLength": rules.maximum_post_length},
+        "title": {"pattern": visible_text(max(rules.minimum_title_length, 1)),
+                  "maxLength": rules.maximum_title_length},
+        "message": {"pattern": visible_text(1)},
+        "tags": {"maxItems": rules.maximum_tags_per_topic, "items": {"pattern": tag}},
+        "ReplaceTopicTags.tags": {"minItems": 1, "maxItems": rules.maximum_tags_per_topic,
+                                  "items": {"pattern": tag}},
+        "username": {"pattern": USERNAME, "maxLength": 255},
+        "email": {"pattern": r"^[^\x00,;]*@[^\x00,;]*$", "maxLength": 255},
+        "birthday": {"pattern": BIRTHDAY},
+        "CreateGroup.name": {"pattern": r"^[^\x00/:]*[A-Za-z0-9][^\x00/:]*$",
+                             "maxLength": MAXIMUM_GROUP_NAME_LENGTH},
+        "UploadForm.files": {"maxItems": settings.max_upload_files},
+        "BulkItems": {"minItems": 1, "maxItems": settings.bulk_max_items},
+    }  # fmt: skip
+    for name in ("fullname", "location", "website"):
+        found[name] = {"pattern": NO_BRACKETS, "maxLength": MAX_FIELD_LENGTH.get(name, 255)}
+    for name in ("signature", "aboutme"):
+        found[name] = {"maxLength": MAX_FIELD_LENGTH[name]}
+    for name in PASSWORD_FIELDS:
+        found[name] = {"minLength": rules.minimum_password_length,
+                       "maxLength": MAX_PASSWORD_LENGTH}  # fmt: skip
+    return found
+
+
+def with_rules(schema: Schema, rules: dict[str, Schema], model: str) -> None:
+    """Put ``rules`` on the body ``schema``'s fields (on the branch of a nullable field
+    that has the rule's type), then refuse NUL in every string without a pattern."""
+    if model in rules:
+        schema.update(rules[model])
+    for name, field in schema.get("properties", {}).items():
+        rule = rules.get(f"{model}.{name}") or rules.get(name)
+        if rule is None:
+            continue
+        wanted = "array" if "items" in rule or "maxItems" in rule else "string"
+        for branch in [field, *field.get("anyOf", [])]:
+            if branch.get("type") == wanted:
+                items = rule.get("items")
+                branch.update({k: v for k, v in rule.items() if k != "items"})
+                if items:
+                    branch.setdefault("items", {}).update(items)
+    _refuse_nul(schema)
+
+
+def without_null(schema: Schema) -> Schema:
+    """``schema`` with its fields' ``null`` branches (and null defaults) removed."""
+    if schema.get("additionalProperties"):  # a form's other keys are texts
+        schema["additionalProperties"] = {"type": "string", "pattern": NO_NUL}
+    for name, field in schema.get("properties", {}).items():
+        branches = [b for b in field.get("anyOf", []) if b.get("type") != "null"]
+        if "anyOf" in field and len(branches) == 1:
+            rest = {k: v for k, v in field.items() if k not in ("anyOf", "default")}
+            schema["properties"][name] = {**branches[0], **rest}
+        elif field.get("default", 0) is None:
+            del field["default"]
+    return schema
+
+
+def _refuse_nul(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "string" and "pattern" not in node and "enum" not in node:
+            node["pattern"] = NO_NUL
+        for value in node.values():
+            _refuse_nul(value)
+    elif isinstance(node, list):
+        for value in node:
+            _refuse_nul(value)
+
+
 class Builder:
-    def __init__(self, title: str, version: str) -> None:
+    def __init__(self, title: str, version: str, settings: Settings) -> None:
+        self.field_rules = field_rules(settings)
         self.schemas: dict[str, Schema] = {
             "Error": plugin_error_schema(),
             "CoreError": core_error_schema(),
@@ -254,18 +363,23 @@ class Builder:
             if name in route.doc.server_fields or field.alias in route.doc.server_fields:
                 drop.update({name, field.alias or name})
         schema = self.model_schema(model, frozenset(drop))
-        # Open, whatever the model says: ``_uid`` may ride in any body, and most routes
-        # ignore unknown keys (api/inputs.build_command). The two that refuse them (a
-        # profile update, a category update) say so in their summary.
-        schema.pop("additionalProperties", None)
+        # Most routes ignore keys they do not know, as the plugin did (their values must
+        # still be free of NUL, api/inputs); a ``closed`` route refuses them.
+        if schema.get("type") == "object":
+            schema["additionalProperties"] = False if route.doc.closed else OTHER_PARAMETER
+            if not route.doc.closed:
+                schema["propertyNames"] = {"pattern": NO_NUL}
+            if route.doc.auth != "none":
+                schema.setdefault("properties", {})["_uid"] = {"type": "integer", "minimum": 1}
+        with_rules(schema, self.field_rules, model.__name__)
         name = self._register(model.__name__ + "Body", schema)
         media_types = getattr(model, "media_types", BODY_MEDIA_TYPES)
-        return {
-            "required": bool(schema.get("required")),
-            "content": {
-                media: {"schema": {"$ref": REF.format(model=name)}} for media in media_types
-            },
-        }
+        content = {media: {"schema": {"$ref": REF.format(model=name)}} for media in media_types}
+        if FORM in content:  # a form has no null: an optional field is left out instead
+            form = self._register(model.__name__ + "Form", without_null(copy.deepcopy(schema)))
+            content[FORM] = {"schema": {"$ref": REF.format(model=form)}}
+        required = bool(schema.get("required")) or schema.get("type") == "array"
+        return {"required": required, "content": content}
 
     # -- responses --------------------------------------------------------------------
 
@@ -343,7 +457,7 @@ class Builder:
             + (" Applied through the job queue." if doc.queued else ""),
             "tags": [tag_of(path)],
             "parameters": parameters,
-            "security": security(doc.auth),
+            "security": operation_security(path, route),
             "responses": responses,
             "x-forumq-auth": doc.auth,
             "x-forumq-queued": doc.queued,
@@ -366,6 +480,13 @@ def security(auth: str) -> list[Schema]:
         return []
     schemes: list[Schema] = [{"bearerAuth": []}, {"jwtToken": []}]
     return [{}, *schemes] if auth == "optional" else schemes
+
+
+def operation_security(path: str, route: DocumentedRoute) -> list[Schema]:
+    schemes = security(route.doc.auth)
+    if route.method == "POST" and PASSWORD_ROUTE.match(path.replace("{uid}", "1")):
+        schemes.append({})  # or no credentials, with `password` in the body
+    return schemes
 
 
 def operation_id(method: str, path: str) -> str:
@@ -392,8 +513,10 @@ def path_parameters(path: str) -> list[Schema]:
     return parameters
 
 
-def build(app: Starlette, title: str = "forumq", version: str = "1") -> Schema:
-    builder = Builder(title, version)
+def build(
+    app: Starlette, title: str = "forumq", version: str = "1", settings: Settings | None = None
+) -> Schema:
+    builder = Builder(title, version, settings or Settings())
     for path, item in walk(list(app.routes)):
         builder.add(path, item)
     return builder.doc
@@ -411,7 +534,8 @@ async def openapi_json(request: Request) -> Response:
             version = package_version("forumq")
         except PackageNotFoundError:
             version = "0"
-        document = state.openapi = build(request.app, version=version)
+        document = state.openapi = build(request.app, version=version,
+                                          settings=state.settings)  # fmt: skip
     return JSONResponse(document)
 
 

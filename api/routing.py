@@ -28,6 +28,8 @@ class RouteDoc:
     response: type[BaseModel] | None = None
     # False for answers sent bare, not in {code, payload} (ping, upload: plugin §3.5).
     enveloped: bool = True
+    # True for routes that refuse body keys their model does not name (most ignore them).
+    closed: bool = False
 
 
 class DocumentedRoute(Route):
@@ -50,9 +52,10 @@ def route(
     queued: bool = True,
     response: type[BaseModel] | None = None,
     enveloped: bool = True,
+    closed: bool = False,
 ) -> DocumentedRoute:
     if auth not in AUTH_RULES:
         raise ValueError(f"unknown auth rule {auth!r}")
     doc = RouteDoc(summary, auth, body, server_fields, errors, queued, response=response,
-                   enveloped=enveloped)  # fmt: skip
+                   enveloped=enveloped, closed=closed)  # fmt: skip
     return DocumentedRoute(path, endpoint, method, doc)

@@ -148,7 +148,8 @@ def routes(version: str) -> list[DocumentedRoute]:
         route("PUT", "/users/{uid}", update_user,
               "Update a profile (username, email, fullname, website, location, birthday, "
               "signature, aboutme; any other key is refused)",
-              auth="self-or-admin", body=UpdateProfile, server_fields=("uid",), errors=(404,)),
+              auth="self-or-admin", body=UpdateProfile, server_fields=("uid",), errors=(404,),
+              closed=True),
         command_route("DELETE", "/users/{uid}", DeleteUser,
                       "Delete the account and its content", auth="self-or-admin", errors=(404,)),
         route("PUT", "/users/{uid}/password", change_password,

@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from api.envelopes import JSONResponse
-from api.errors import ApiError, bad_request, params_missing
+from api.errors import bad_request, params_missing, too_large
 from api.maintenance import flag_of
 from api.routing import DocumentedRoute, route
 from api.writes import authenticated, submit
@@ -48,7 +48,7 @@ class UploadForm(BaseModel):
     media_types: ClassVar[tuple[str, ...]] = ("multipart/form-data",)
 
     files: list[bytes] = Field(
-        description="The files (the field may repeat; `files[]` is accepted too)."
+        min_length=1, description="The files (the field may repeat; `files[]` is accepted too)."
     )
 
 
@@ -147,8 +147,7 @@ class _Store:
             return
         self._size += len(chunk)
         if self._size > self.max_bytes:
-            params = {"limit": self.max_bytes, "name": self._entry["name"]}
-            raise ApiError(413, "payload-too-large", "file-too-big", params)
+            raise too_large(self.max_bytes, message="file-too-big", name=self._entry["name"])
         await run_in_threadpool(self._file.write, chunk)
 
     async def end(self) -> None:
@@ -184,7 +183,7 @@ async def receive_files(request: Request, settings: Settings) -> list[dict[str, 
     limit = settings.max_upload_files * (settings.max_upload_bytes + PART_OVERHEAD)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "payload-too-large", params={"limit": limit})
+        raise too_large(limit)
     recorder = _Recorder()
     parser = MultipartParser(boundary, recorder.callbacks())  # type: ignore[arg-type]
     store = _Store(settings)
@@ -193,7 +192,7 @@ async def receive_files(request: Request, settings: Settings) -> list[dict[str, 
         async for chunk in request.stream():
             received += len(chunk)
             if received > limit:
-                raise ApiError(413, "payload-too-large", params={"limit": limit})
+                raise too_large(limit)
             parser.write(chunk)
             for event, value in recorder.events:
                 await getattr(store, event)(*([] if value is None else [value]))

@@ -31,7 +31,11 @@ class Waiter:
 
     async def stop(self) -> None:
         if self._task:
-            self._task.cancel()
+            # redis-py swallows a cancellation that lands while it connects (an API
+            # stopped right after starting, e.g. its port was taken): cancel until done.
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=0.1)
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 

@@ -95,10 +95,10 @@ def rendered_answer(
     return envelopes.JSONResponse(body, status)
 
 
-def request_fingerprint(request: Request, body: Body | bytes) -> str:
+def request_fingerprint(request: Request, body: Body | bytes | bytearray) -> str:
     """What "the same request" means for an Idempotency-Key: method, path and body
     (parsed parameters, or the raw bytes of a bulk upload)."""
-    if isinstance(body, bytes):
+    if isinstance(body, bytes | bytearray):
         canonical = orjson.dumps([request.method, request.url.path]) + body
     else:
         canonical = orjson.dumps(
@@ -147,7 +147,7 @@ class Writes:
         return await self.accept(write, row, self._state.submitter.submit, extra)
 
     async def idempotency(
-        self, write: WriteRequest, body: Body | bytes
+        self, write: WriteRequest, body: Body | bytes | bytearray
     ) -> tuple[str | None, str | None, Response | None]:
         """The request's Idempotency-Key, its fingerprint, and the answer to replay if
         an earlier request used the key (None for both without a key)."""

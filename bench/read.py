@@ -8,7 +8,9 @@ request), a category page, a user page, ``/api/recent``, and, in the same run, t
 Starlette endpoint served the same way (``bench/bare_app.py``: ``GET /api/health``).
 Prints requests/s and p50/p99 per page and the topic page's rate as a share of the bare
 one's. ``--small-topics`` imports a second, small forum and measures it the same way, to
-show that pages stay as fast as the forum grows (the issue's 10k posts against 1M)."""
+show that pages stay as fast as the forum grows (the issue's 10k posts against 1M).
+``--own-postgres`` runs on a PostgreSQL server the script starts itself (bench/import.py's),
+not on the shared one at ``FORUMQ_BENCH_PG``."""
 
 import argparse
 import importlib
@@ -17,6 +19,7 @@ import random
 import sys
 import tempfile
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 
 import psycopg
@@ -88,19 +91,21 @@ def measure(urls: list[str], args: argparse.Namespace, machine_of: Machine) -> t
     return load, machine.describe()
 
 
-def serve_and_measure(url: str, tmp: Path, args: argparse.Namespace, label: str) -> None:
+def serve_and_measure(
+    admin_url: str, url: str, tmp: Path, args: argparse.Namespace, label: str
+) -> None:
     database = url.rsplit("/", 1)[1]
     env = {"FORUMQ_DATABASE_URL": url, "FORUMQ_BROKER_URL": REDIS_URL}
     results: dict[str, Load] = {}
     with http_server(["-m", "bench.bare_app"], env, tmp / "bare.log") as (bare, bare_pid):
-        load, where = measure([f"{bare}/api/health"], args, Machine([bare_pid], PG_ADMIN_URL,
+        load, where = measure([f"{bare}/api/health"], args, Machine([bare_pid], admin_url,
                               database, server=bare_pid))  # fmt: skip
         results["bare Starlette GET"] = load
         print(f"  {label} bare Starlette GET /api/health: {load.describe()}\n    {where}")
     with http_server(["-m", "forumq", "serve"], env, tmp / "api.log") as (base, api_pid):
         for name, urls in pages(url, base).items():
             get_load(urls[:50], {}, 2, args.clients)  # warm the pool and the page cache
-            load, where = measure(urls, args, Machine([api_pid], PG_ADMIN_URL, database,
+            load, where = measure(urls, args, Machine([api_pid], admin_url, database,
                                                       server=api_pid))  # fmt: skip
             results[name] = load
             print(f"  {label} {name}: {load.describe()}\n    {where}")
@@ -116,18 +121,25 @@ def main() -> None:
     parser.add_argument("--categories", type=int, default=20)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--own-postgres", action="store_true",
+                        help="a PostgreSQL server of its own (bench/import.py)")  # fmt: skip
     args = parser.parse_args()
+    with bulk.own_postgres() if args.own_postgres else nullcontext(PG_ADMIN_URL) as admin_url:
+        run(args, admin_url)
+
+
+def run(args: argparse.Namespace, admin_url: str) -> None:
     forums = [(args.small_topics, "small"), (args.topics, "large")] if args.small_topics else [
         (args.topics, "large")]  # fmt: skip
     for topics, label in forums:
         posts = topics * (1 + args.replies)
-        with tempfile.TemporaryDirectory() as tmp_dir, fresh_database(PG_ADMIN_URL) as url:
+        with tempfile.TemporaryDirectory() as tmp_dir, fresh_database(admin_url) as url:
             tmp = Path(tmp_dir)
             import_forum(url, tmp, topics, args.replies, args.categories)
             print(f"{label} forum: {topics:,} topics, {posts:,} posts, {args.categories} "
                   f"categories, imported with the bulk path; one API process, "
                   f"{args.clients} clients, {args.seconds:g} s per page")  # fmt: skip
-            serve_and_measure(url, tmp, args, label)
+            serve_and_measure(admin_url, url, tmp, args, label)
 
 
 if __name__ == "__main__":

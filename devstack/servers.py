@@ -41,10 +41,14 @@ def wait_until(check: Callable[[], object], timeout: float, what: str) -> None:
     raise TimeoutError(f"{what} did not come up within {timeout}s")
 
 
-def start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """``python ARGV`` in its own process group (``kill_group`` ends it and its children),
-    output appended to ``log``. The checkout is on its path, so ``-m tests...`` or
-    ``-m bench...`` entry points import however the caller was started."""
+def start(
+    argv: list[str], env: dict[str, str], log: Path, *, own_group: bool = False
+) -> subprocess.Popen[bytes]:
+    """``python ARGV``, output appended to ``log``. The checkout is on its path, so
+    ``-m tests...`` or ``-m bench...`` entry points import however the caller was started.
+
+    It stays in the caller's process group (stopping the caller's group stops it too)
+    unless ``own_group``: then ``kill_group`` ends it with its children, and nothing else."""
     path = os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")]))
     with log.open("ab") as handle:
         return subprocess.Popen(
@@ -53,7 +57,7 @@ def start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
             cwd=str(log.parent),
             stdout=handle,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=own_group,
         )
 
 
@@ -69,7 +73,8 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
 
 
 def kill_group(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
-    """``sig`` to the process and every child in its group (SIGKILL: gone at once)."""
+    """``sig`` to a process started with ``own_group`` and every child in its group
+    (SIGKILL: gone at once)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
     process.wait(30)
@@ -96,15 +101,15 @@ def descendants(pids: list[int]) -> set[int]:
 
 def start_worker(
     env: dict[str, str], log: Path, concurrency: int = 2, *, pool: str | None = None,
-    module: str = "forumq",
+    module: str = "forumq", own_group: bool = False,
 ) -> subprocess.Popen[bytes]:  # fmt: skip
     """``python -m MODULE worker``, returned once Celery logs "ready." (``module``:
-    forumq's CLI, or a test's own entry point)."""
+    forumq's CLI, or a test's own entry point; ``own_group``: as for ``start``)."""
     argv = ["-m", module, "worker", f"--concurrency={concurrency}"]
     if pool:
         argv.append(f"--pool={pool}")
     offset = log.stat().st_size if log.exists() else 0
-    process = start(argv, env, log)
+    process = start(argv, env, log, own_group=own_group)
     try:
         wait_until(lambda: b"ready." in log.read_bytes()[offset:], 90, "celery worker")
     except TimeoutError:

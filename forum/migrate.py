@@ -22,3 +22,22 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+
+
+def head_revision() -> str:
+    """The revision ``upgrade`` brings a database to."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(database_url: str) -> str | None:
+    """The database's revision; None for a database never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
+    from forum.db import engine_for
+
+    with engine_for(database_url).connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

@@ -45,10 +45,17 @@ def _unique_username(session: Session, username: str) -> tuple[str, str]:
     candidate, n = username, 0
     while True:
         slug = slugify(candidate)
-        if not session.scalar(select(func.count()).where(User.userslug == slug)):
+        if not _username_taken(session, slug):
             return candidate, slug
         candidate = f"{username} {_base32(n)}"
         n += 1
+
+
+def _username_taken(session: Session, slug: str, *, other_than: int | None = None) -> bool:
+    query = select(func.count()).where(User.userslug == slug)
+    if other_than is not None:
+        query = query.where(User.uid != other_than)
+    return bool(session.scalar(query))
 
 
 def _base32(n: int) -> str:
@@ -156,8 +163,12 @@ def create_user(
     timestamp: int | None = None,
     admin: bool = False,
     rules: Rules = NODEBB,
+    taken_fails: bool = False,
 ) -> User:
     """Create an account (admins only). ``actor`` None is the operator (CLI).
+
+    A taken username gets a number appended, as NodeBB's API does; ``taken_fails``
+    refuses it instead (``username-taken``), as NodeBB's own command line does.
 
     Callers that must not hold the secret (queued writes) pass ``password_hash``,
     checked and hashed where the password arrived."""
@@ -172,6 +183,8 @@ def create_user(
         check_password(password, rules)
         password_hash = hash_password(password)
     ensure_system_groups(session)
+    if taken_fails and _username_taken(session, slugify(username)):
+        raise bad_request("username-taken")
     username, slug = _unique_username(session, username)
     joined = timestamp or now_ms()
     user = User(
@@ -273,7 +286,7 @@ def update_profile(
         if not _USERNAME.match(username) or not slugify(username):
             raise bad_request("invalid-username")
         slug = slugify(username)
-        if session.scalar(select(func.count()).where(User.userslug == slug, User.uid != uid)):
+        if _username_taken(session, slug, other_than=uid):
             raise bad_request("username-taken")
         user.username, user.userslug = username, slug
     if "email" in changes:

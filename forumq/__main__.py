@@ -1,3 +1,3 @@
-from forumq.cli import app
+from forumq.cli import main
 
-app(prog_name="forumq")
+main()

@@ -1,8 +1,11 @@
 """The ``forumq`` command line (Typer)."""
 
+import importlib.metadata
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated
@@ -11,12 +14,15 @@ import typer
 from rich.console import Console
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
+from forumq import logs, problems
 from forumq.importer import IN_FLIGHT
 from forumq.settings import get_settings
 
+# Tracebacks are for --debug: main() turns a misconfiguration into one line.
 app = typer.Typer(help="forumq: a NodeBB-compatible forum Write API, driven by a message queue.",
-                  no_args_is_help=True)  # fmt: skip
+                  no_args_is_help=True, pretty_exceptions_enable=False)  # fmt: skip
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
@@ -24,11 +30,52 @@ app.add_typer(token_app, name="token")
 jobs_app = typer.Typer(help="Inspect and re-run jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 err = Console(stderr=True)
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+debug = False
+
+
+def main() -> None:
+    """The ``forumq`` entry point."""
+    try:
+        app(prog_name="forumq")
+    except Exception as exc:
+        line = problems.explain(exc)
+        if line is None or debug:
+            raise
+        _say_error(line)
+        sys.exit(problems.MISCONFIGURED)
+
+
+def _say_error(message: str) -> None:
+    # Messages quote user data (URLs, NodeBB's "[[error:...]]" keys): never rich markup.
+    err.print("[red]error:[/red] ", end="")
+    err.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}")
+    _say_error(message)
     raise typer.Exit(1)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"forumq {importlib.metadata.version('forumq')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version."),
+    ] = False,
+    show_tracebacks: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of any error.")
+    ] = False,
+) -> None:
+    global debug
+    debug = show_tracebacks
+    get_settings()  # a malformed FORUMQ_* variable stops every command here
 
 
 def _database_failed(exc: DBAPIError) -> None:
@@ -39,13 +86,21 @@ def _database_failed(exc: DBAPIError) -> None:
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (Alembic upgrade head)."""
-    from forum.migrate import MigrationRefused, upgrade
+    from forum.migrate import MigrationRefused, current_revision, upgrade
 
+    database_url = get_settings().database_url
+    before = current_revision(database_url)
     try:
-        upgrade(get_settings().database_url)
+        upgrade(database_url)
     except MigrationRefused as exc:
         _fail(f"migration refused: {exc}")
-    err.print("database is up to date")
+    after = current_revision(database_url)
+    if before == after:
+        err.print(f"database is up to date (revision {after})")
+    elif before is None:
+        err.print(f"created the database schema (revision {after})")
+    else:
+        err.print(f"migrated the database from revision {before} to {after}")
 
 
 @app.command()
@@ -66,8 +121,11 @@ def serve(
     import uvicorn
 
     _check_jwt_secret()
+    problems.ensure_port_free(host, port)
+    log_config = logs.uvicorn_config(get_settings().log_format) or uvicorn.config.LOGGING_CONFIG
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", access_log=access_log, timeout_graceful_shutdown=30)  # fmt: skip
+                log_level="info", access_log=access_log, timeout_graceful_shutdown=30,
+                log_config=log_config)  # fmt: skip
 
 
 def _check_jwt_secret() -> None:
@@ -97,10 +155,22 @@ def worker(
     ctx: typer.Context,
     queues: Annotated[str | None, typer.Option(help="Comma-separated queues to consume.")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Worker processes/threads.")] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve this worker's Prometheus metrics on this port (/metrics)."),
+    ] = None,
 ) -> None:
     """Run a Celery worker; extra options pass through to ``celery worker``."""
+    if metrics_port is not None:
+        problems.ensure_port_free("0.0.0.0", metrics_port)
+        # Before prometheus-client is imported: every pool process writes its samples
+        # to files in this directory, and the main process serves their sum.
+        os.environ.setdefault(METRICS_DIR, tempfile.mkdtemp(prefix="forumq-metrics-"))
+    from workers import observe
     from workers.apply import celery_app
 
+    if metrics_port is not None:
+        observe.serve_metrics(metrics_port)
     argv = ["worker", "--loglevel=INFO"]
     # By default one worker serves both queues; a deployment that imports a lot runs
     # dedicated workers (--queues forumq.bulk) so interactive writes never wait.
@@ -158,8 +228,11 @@ def import_file(
         err.print("interrupted: run the same command again to resume")
         raise typer.Exit(130) from None
     for line in summary.failures:
-        err.print(f"[red]failed[/red] {line}")
-    err.print(f"{summary.items:,} items, {summary.failed:,} failed")
+        err.print("[red]failed[/red] ", end="")
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
+    err.print(
+        f"{summary.items:,} items ({summary.existing:,} already existed), {summary.failed:,} failed"
+    )
     if summary.failed:
         raise typer.Exit(2)
 
@@ -179,7 +252,7 @@ def user_create(
     try:
         with transaction(get_settings().database_url) as session:
             user = create_user(session, None, username, password=password, email=email,
-                               admin=admin)  # fmt: skip
+                               admin=admin, taken_fails=True)  # fmt: skip
             uid = user.uid
     except ForumError as exc:
         _fail(exc.key)
@@ -219,12 +292,15 @@ def jobs_list(
     limit: Annotated[int, typer.Option()] = 20,
 ) -> None:
     """List the newest jobs, e.g. ``--state failed``."""
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from forum.db import session_factory
     from forum.jobqueue import store
 
-    table = Table("id", "kind", "state", "attempts", "error")
+    if state is not None and state not in store.STATES:
+        _fail(f"no state {state!r}: give one of {', '.join(store.STATES)}")
+    # Whole ids, however narrow the terminal: they are what `jobs retry` takes.
+    table = Table(Column("id", no_wrap=True, min_width=36), "kind", "state", "attempts", "error")
     with session_factory(get_settings().database_url)() as session:
         for job in store.list_jobs(session, state, 0, limit):
             error = (job.error or {}).get("key", "")
@@ -242,7 +318,8 @@ def jobs_retry(job_ids: list[str]) -> None:
     settings = get_settings()
     requeued: list[str] = []
     with transaction(settings.database_url) as session:
-        for job_id in job_ids:
+        for given in job_ids:
+            job_id = _whole_job_id(session, given)
             job = store.requeue(session, job_id)
             if job is None:
                 _fail(f"no job {job_id}")
@@ -256,8 +333,21 @@ def jobs_retry(job_ids: list[str]) -> None:
     err.print(f"re-queued {len(requeued)} job(s)")
 
 
+def _whole_job_id(session: Session, given: str) -> str:
+    """The id of the one job whose id starts with ``given``."""
+    from forum.models import Job
+
+    found = session.scalars(select(Job.id).where(Job.id.startswith(given)).limit(2)).all()
+    if not found:
+        _fail(f"no job {given}")
+    if len(found) > 1:
+        _fail(f"{given} is the start of more than one job id: give more of it")
+    return found[0]
+
+
+@app.command("bootstrap")
 def bootstrap_admin() -> None:
-    """On an empty database: a first admin and a master token, printed once."""
+    """On a database without users: create 'admin' and print a master token, once."""
     from forum import tokens
     from forum.db import transaction
     from forum.models import User
@@ -265,11 +355,12 @@ def bootstrap_admin() -> None:
 
     with transaction(get_settings().database_url) as session:
         if session.scalar(select(func.count()).select_from(User)):
+            err.print("the database has users already: nothing to do")
             return
         admin = create_user(session, None, "admin", admin=True)
         secret = tokens.create_master_token(session)
         err.print(f"[bold]Created user 'admin' (uid {admin.uid}), an administrator.[/bold]")
-        err.print("Master token (shown once; act as a user with _uid):")
+        err.print(f"Master token (shown once; it acts as the user given by _uid={admin.uid}):")
         typer.echo(secret)
 
 
@@ -279,26 +370,35 @@ def up(
     port: Annotated[int, typer.Option()] = 4567,
 ) -> None:
     """Migrate, create a first admin if needed, then run the API and one worker until Ctrl-C."""
+    problems.ensure_port_free(host, port)
     migrate()
     bootstrap_admin()
     base = [sys.executable, "-m", "forumq"]
+    names = ("worker", "API")
     children = [
         subprocess.Popen([*base, "worker", "--concurrency=1"]),
         subprocess.Popen([*base, "serve", "--host", host, "--port", str(port)]),
     ]
-    err.print(f"forumq is up on http://{host}:{port} (Ctrl-C stops it)")
+
+    asked_to_stop = False
 
     def stop(*_: object) -> None:
+        nonlocal asked_to_stop
+        asked_to_stop = True
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop)
     try:
+        if _serving(host, port, children):
+            err.print(f"forumq is up on http://{host}:{port} (Ctrl-C stops it)")
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
     except KeyboardInterrupt:
-        pass
+        asked_to_stop = True
+    exited = [(name, child.returncode) for name, child in zip(names, children, strict=True)
+              if child.poll() is not None]  # fmt: skip
     stop()
     deadline = time.monotonic() + 30
     for child in children:
@@ -306,4 +406,23 @@ def up(
             child.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             child.kill()
+    if exited and not asked_to_stop:
+        name, status = exited[0]
+        _fail(f"the {name} exited (status {status}), so forumq stopped: see its log above")
     err.print("forumq stopped")
+
+
+def _serving(host: str, port: int, children: list[subprocess.Popen[bytes]]) -> bool:
+    """Wait until the API answers its health check; False if a child exits first."""
+    import httpx
+
+    address = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{f'[{address}]' if ':' in address else address}:{port}/api/health"
+    while all(child.poll() is None for child in children):
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False

@@ -124,6 +124,11 @@ class Client:
             else:
                 if response.status_code < 400:
                     return response.json().get("payload", {})
+                if _names_missing_uid(response):
+                    raise ImportError_(
+                        "a master token acts as a user: give --uid with an admin's uid "
+                        "(the first admin, created by `forumq up`, is uid 1)"
+                    )
                 if response.status_code not in (429, 502, 503, 504) and response.status_code < 500:
                     raise ImportError_(f"{method} {path}: {response.status_code} {response.text}")
                 if attempt == RETRIES:
@@ -148,6 +153,14 @@ class Client:
             page = self.request("GET", f"/api/jobs/{job_id}/items",
                                 params={"offset": offset, "limit": 1000})  # fmt: skip
             yield from (i for i in page["items"] if i["state"] == "failed")
+
+
+def _names_missing_uid(response: httpx.Response) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return body.get("code") == "params-missing" and "_uid" in (body.get("params") or [])
 
 
 def _describe(item: dict[str, Any]) -> str:
@@ -184,6 +197,7 @@ def run_http(path: Path, url: str, token: str, uid: int | None, size: int, resum
             raise ImportError_(f"job {batch.job_id} {job['state']}: {job.get('error')}")
         result = job["result"]["payload"]
         summary.items += result["total"]
+        summary.existing += result.get("existing", 0)
         if result["failed"]:
             for item in client.failed_items(batch.job_id or "", result["total"]):
                 summary.fail(batch.lines[item["index"]], _describe(item))

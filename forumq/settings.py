@@ -6,12 +6,14 @@ SQLite-backed Celery broker, both files in the current directory.
 
 from dataclasses import fields
 from functools import cached_property, lru_cache
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from forum.jobqueue.store import MAX_ATTEMPTS
 from forum.rules import NODEBB, Rules
+from forumq import problems
 
 
 class Settings(BaseSettings):
@@ -62,6 +64,9 @@ class Settings(BaseSettings):
     post_delete_duration: int = NODEBB.post_delete_duration
     prevent_topic_delete_after_replies: int = NODEBB.prevent_topic_delete_after_replies
 
+    # "text" or "json" (one object per line, with request and job ids).
+    log_format: Literal["text", "json"] = "text"
+
     interactive_queue: str = "forumq.writes"
     # Bulk import (POST /api/v2/bulk): its own queue, so interactive writes never
     # wait behind an import; a request is applied in chunks of bulk_chunk_size items.
@@ -97,6 +102,11 @@ class Settings(BaseSettings):
     def rules(self) -> Rules:
         """The forum's rules, composed once from these settings."""
         return Rules(**{field.name: getattr(self, field.name) for field in fields(Rules)})
+
+    # A malformed URL is refused when the settings are read, naming the variable.
+    _database_url = field_validator("database_url")(problems.check_database_url)
+    _broker_url = field_validator("broker_url")(problems.check_broker_url)
+    _notify_url = field_validator("notify_url")(problems.check_redis_url)
 
     @property
     def resolved_notify_url(self) -> str | None:

@@ -7,10 +7,18 @@ are ignored, as on every write route. Items are not commands: the command is the
 ``BulkImport`` job that carries them.
 """
 
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, ClassVar, Literal, NotRequired
 
 import orjson
-from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    RootModel,
+    TypeAdapter,
+    ValidationError,
+    with_config,
+)
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from schemas.commands import Command, Id, NonEmpty, Text, Timestamp
@@ -116,6 +124,14 @@ TYPES = ("user", "category", "topic", "reply")
 # An input the API could not read as an item (a malformed NDJSON line, a missing
 # field): stored as {"type": "invalid", "error": {...}} so it fails alone, in place.
 INVALID = "invalid"
+
+
+class BulkItems(RootModel[list[AnyItem]]):
+    """``POST /api/v2/bulk``'s body as the OpenAPI document shows it: a JSON array of
+    items (NDJSON, ``application/x-ndjson``, sends the same items one per line).
+    api.bulk parses it itself."""
+
+    media_types: ClassVar[tuple[str, ...]] = ("application/json",)
 
 
 class BulkImport(Command):

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from devstack import databases, servers
@@ -63,6 +63,7 @@ class Stack:
     master_token: str
     admin_token: str
     cid: int
+    log_dir: Path  # api.log and worker.log
 
     def client(self, token: str | None = None, **headers: str) -> httpx.Client:
         if token:
@@ -81,7 +82,7 @@ def start_stack(tmp: Path, env: dict[str, str], database_url: str) -> Iterator[S
         servers.running_api(env, tmp / "api.log") as base_url,
     ):
         yield Stack(base_url, database_url, env, seed.admin_uid, seed.master_token,
-                    seed.admin_token, seed.cid)  # fmt: skip
+                    seed.admin_token, seed.cid, tmp)  # fmt: skip
 
 
 # --- rows -----------------------------------------------------------------------------
@@ -142,18 +143,29 @@ def reply_job(tid: int, uid: int, content: str, key: str | None = None) -> dict[
     }
 
 
-def wait_until_blocked_by(database_url: str, holder_pid: int) -> None:
-    """Until some PostgreSQL backend waits for a lock that ``holder_pid`` holds."""
-    with psycopg.connect(databases.pg_dsn(database_url), autocommit=True) as conn:
-        for _ in range(300):
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                [holder_pid],
-            ).fetchone()
-            if row and row[0]:
-                return
-            time.sleep(0.05)
-    raise AssertionError("the second write never waited for the first")
+def commit_once_blocked(first: Session, database_url: str) -> None:
+    """Commit ``first`` once another PostgreSQL backend waits for a lock it holds.
+
+    If none comes to wait (or the wait cannot be watched), ``first`` is rolled back before
+    the error goes on: the waiting write then ends, and the test fails instead of hanging
+    on a thread that waits for ``first``."""
+    holder = first.scalar(text("SELECT pg_backend_pid()"))
+    try:
+        with psycopg.connect(databases.pg_dsn(database_url), autocommit=True) as conn:
+            for _ in range(300):
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                    [holder],
+                ).fetchone()
+                if row and row[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("the second write never waited for the first")
+    except BaseException:
+        first.rollback()
+        raise
+    first.commit()
 
 
 # --- answers --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ does nothing. While jobs are queued, a worker that applied a batch wakes one aga
 """
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ from forum.rules import NODEBB, Rules
 from forumq.settings import get_settings
 from schemas import load_command
 from schemas.topics import CreateTopic, ReplyTopic
-from workers import commands
+from workers import commands, observe
 from workers.celery_app import celery_app, notifier, publisher, wakeups
 from workers.delivery import MAX_RETRIES, TRANSIENT, backoff, failure
 
@@ -87,9 +88,13 @@ class Outcome:
     # Final answers of the finished jobs, for the completion notice.
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    # The same jobs, for the logs and metrics (workers.observe).
+    records: list[observe.Finished] = field(default_factory=list)
+
     def finish(self, job: Job) -> None:
         self.finished.append(job.id)
         self.answers[job.id] = {"state": job.state, "result": job.result, "error": job.error}
+        self.records.append(observe.Finished.of(job))
 
 
 class Interrupted(Exception):
@@ -241,6 +246,7 @@ def apply_jobs(self: Task, job_ids: list[str], counted: list[str] | None = None)
     queue = (self.request.delivery_info or {}).get("routing_key") or settings.interactive_queue
     wakeups.taken(queue)  # before the claim: requests stored from now on wake a worker
     counted = counted or []
+    started = time.monotonic()
     try:
         outcome = apply_batch(database_url, job_ids, counted, rules=settings.rules,
                               max_attempts=settings.max_attempts)  # fmt: skip
@@ -258,6 +264,7 @@ def apply_jobs(self: Task, job_ids: list[str], counted: list[str] | None = None)
                 args=[job_ids], kwargs={"counted": counted}, exc=exc, countdown=countdown
             ) from exc
     notifier.job_finished(outcome.finished, outcome.answers)
+    observe.batch_finished(queue, outcome.records, time.monotonic() - started)
     if outcome.more:
         publisher.jobs([], queue=queue)
     return len(outcome.finished)

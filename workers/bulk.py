@@ -18,6 +18,7 @@ nothing: it stays one transaction.
 
 import gc
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from forum.jobqueue.tasks import BULK_CHUNK
 from forum.rules import NODEBB, Rules
 from forumq.settings import get_settings
 from schemas.bulk import INVALID, TYPES
+from workers import observe
 from workers.celery_app import celery_app, notifier, publisher
 from workers.delivery import MAX_RETRIES, TRANSIENT, backoff, failure
 
@@ -275,6 +277,7 @@ def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int, *, crashed: b
             too_many = error_record(ErrorClass.INTERNAL, "too-many-attempts")
             outcome = fail_item(settings.database_url, job_id, pairs[0], too_many)
             return _finish(job_id, outcome)
+    started = time.monotonic()
     try:
         # A retry follows a failure (often a conflict on an external id): full lookups.
         first_attempt = self.request.retries == 0
@@ -291,6 +294,8 @@ def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int, *, crashed: b
         publisher.chunk(job_id, pack(outcome.deferred), defers=defers + 1, countdown=wait)
     if outcome.finished:
         notifier.job_finished([job_id])
+    observe.chunk_finished(job_id, outcome.applied, len(outcome.deferred),
+                           time.monotonic() - started)  # fmt: skip
     return outcome.applied
 
 

@@ -5,8 +5,11 @@ import logging
 import threading
 
 from celery.signals import worker_ready, worker_shutdown
+from kombu.exceptions import OperationalError as KombuOperationalError
+from sqlalchemy.exc import DBAPIError
 
 from forum.jobqueue.sweep import Sweeper, SweepPolicy
+from forumq.problems import one_line
 from forumq.settings import Settings, get_settings
 from workers.celery_app import publisher
 
@@ -31,8 +34,12 @@ def _run() -> None:
     while not _stop.wait(settings.sweep_interval_seconds):
         try:
             sweep.sweep_once()
-        except Exception:  # the database or broker is down: try again next round
-            log.warning("sweep failed", exc_info=True)
+        except (DBAPIError, OSError, KombuOperationalError) as exc:
+            # The database or broker is down: one line a round, not a traceback.
+            log.warning("sweep failed, next try in %gs: %s", settings.sweep_interval_seconds,
+                        one_line(exc))  # fmt: skip
+        except Exception:
+            log.exception("sweep failed")
 
 
 @worker_ready.connect

@@ -281,15 +281,19 @@ class _Chunk(Rows):
             check_email_form(email)
             if self.email_key[email] in self.taken_emails:
                 raise bad_request("email-taken")
+        # The API hashes a password before the job is stored; the direct import (no
+        # job, no queue) hands it over here.
+        password_hash = item.get("password_hash")
         if item.get("password") is not None:
             check_password(item["password"], self.rules)
+            password_hash = hash_password(item["password"])
         uid = next(self._uids)
         joined = item.get("timestamp") or self.now
         if email:
             self.taken_emails.add(self.email_key[email])
         self.users.append({
             "uid": uid, "username": username, "userslug": "", "email": email,
-            "password_hash": item.get("password"), "joindate": joined, "lastonline": joined,
+            "password_hash": password_hash, "joindate": joined, "lastonline": joined,
             "lastposttime": 0, "postcount": 0, "topiccount": 0, "reputation": 0, "banned": False,
             "banned_until": 0, "ban_reason": "", "follower_count": 0, "following_count": 0,
             "profile": {}, "external_id": item["external_id"],
@@ -497,8 +501,6 @@ def write_rows(chunk: Rows, before_write: Callable[[], None]) -> None:
     for user in chunk.users:
         topics, posts, last = user_agg.pop(user["uid"], (0, 0, 0))
         user["topiccount"], user["postcount"], user["lastposttime"] = topics, posts, last
-        if user["password_hash"]:
-            user["password_hash"] = hash_password(user["password_hash"])
     for topic in chunk.topics:
         cat_agg[topic[T_CID]][C_TOPICS] += 1  # (its main post put the category in cat_agg)
         agg = topic_agg.pop(topic[T_TID])

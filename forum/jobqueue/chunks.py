@@ -21,7 +21,7 @@ from sqlalchemy import exists, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, load_only
 
-from forum.bulk.apply import FAILED, ItemResult
+from forum.bulk.apply import EXISTING, FAILED, ItemResult
 from forum.clock import now_ms
 from forum.jobqueue import store
 from forum.models import Job, JobChunk, JobChunkCrash
@@ -67,7 +67,7 @@ def header(session: Session, job_id: str) -> JobHeader | None:
 
 
 def new_progress(total: int) -> dict[str, int]:
-    return {"done": 0, "failed": 0, "total": total}
+    return {"done": 0, "failed": 0, "existing": 0, "total": total}
 
 
 def pack_results(records: Sequence[Record]) -> bytes:
@@ -170,14 +170,18 @@ def advance(
     progress: dict[str, Any] = dict(job.progress or new_progress(len(results)))
     progress["done"] += len(results)
     progress["failed"] += sum(1 for r in results if r.state == FAILED)
+    # Items created before (a re-sent export): what `forumq import` reports as existing.
+    progress["existing"] = progress.get("existing", 0) + sum(r.state == EXISTING for r in results)
     job.progress = progress
     job.enqueued_at = now_ms()  # alive: the sweeper leaves a progressing job alone
     if progress["done"] < progress["total"] or job.state not in store.UNFINISHED:
         return False
     summary = {
+        "job_id": job_id,  # a client that waited for this answer finds the items by it
         "total": progress["total"],
         "succeeded": progress["total"] - progress["failed"],
         "failed": progress["failed"],
+        "existing": progress["existing"],
     }
     store.finish(job, result=summary)
     return True

@@ -8,8 +8,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from forum.errors import not_authorised
-from forum.models import Category, Post, Topic, TopicTag
-from forum.read import objects
+from forum.models import Post, Topic, TopicTag
+from forum.read import loading, objects
 from forum.read.access import Viewer
 from forum.read.objects import JSON
 from forum.read.pages import page_count, pagination
@@ -39,13 +39,9 @@ class TopicsWanted:
     cids: tuple[int, ...] = ()
 
 
-def _enabled_cids(session: Session) -> list[int]:
-    return list(session.scalars(select(Category.cid).where(Category.disabled.is_(False))))
-
-
 def _cids(session: Session, viewer: Viewer, wanted: TopicsWanted) -> list[int]:
     """The categories a list draws from: enabled, readable, and among ``?cid=`` if given."""
-    cids = [cid for cid in _enabled_cids(session) if viewer.reads(cid)]
+    cids = [cid for cid in loading.enabled_cids(session) if viewer.reads(cid)]
     return [cid for cid in cids if cid in wanted.cids] if wanted.cids else cids
 
 
@@ -62,10 +58,8 @@ def _whole_count(session: Session, viewer: Viewer, wanted: TopicsWanted) -> int 
     counts its ``topics:recent`` set (deleted topics included), not a count of the rows."""
     if TERMS.get(wanted.term):
         return None
-    cids = _cids(session, viewer, wanted)
-    return int(
-        session.scalar(select(func.sum(Category.topic_count)).where(Category.cid.in_(cids))) or 0
-    )
+    everything = loading.categories(session)
+    return sum(everything[cid].topic_count for cid in _cids(session, viewer, wanted))
 
 
 def _page(session: Session, viewer: Viewer, query: Select, wanted: TopicsWanted, now: int,  # type: ignore[type-arg]
@@ -156,7 +150,7 @@ def unread_total(session: Session, viewer: Viewer, now: int) -> int:
 
 def tags(session: Session, viewer: Viewer) -> JSON:
     """``/api/tags``: tags by the number of listed topics carrying them, most first."""
-    shown = shown_topics(viewer, _enabled_cids(session))
+    shown = shown_topics(viewer, loading.enabled_cids(session))
     count = func.count().label("score")
     rows = session.execute(
         select(TopicTag.tag, count).join(Topic, Topic.tid == TopicTag.tid).where(shown)
@@ -190,7 +184,7 @@ def recent_posts(session: Session, viewer: Viewer, term: str, page: int, now: in
     """``/api/recent/posts/:term?``: the latest posts the caller may see (20 a page)."""
     query = (
         select(Post.pid).join(Topic, Topic.tid == Post.tid)
-        .where(shown_topics(viewer, _enabled_cids(session)))
+        .where(shown_topics(viewer, loading.enabled_cids(session)))
         .order_by(Post.timestamp.desc(), Post.pid.desc())
     )  # fmt: skip
     days = TERMS.get(term)

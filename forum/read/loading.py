@@ -20,9 +20,20 @@ def users(session: Session, uids: Iterable[int], now: int) -> dict[int, JSON]:
     return {uid: objects.user_summary(found.get(uid), now) for uid in wanted | {0}}
 
 
+_CATEGORIES = "forumq.read.categories"
+
+
 def categories(session: Session) -> dict[int, Category]:
-    """Every category (a forum has tens; pages need their names, parents and flags)."""
-    return {c.cid: c for c in session.scalars(select(Category))}
+    """Every category (a forum has tens; pages need their names, parents and flags),
+    loaded once per read session (one request)."""
+    found: dict[int, Category] | None = session.info.get(_CATEGORIES)
+    if found is None:
+        found = session.info[_CATEGORIES] = {c.cid: c for c in session.scalars(select(Category))}
+    return found
+
+
+def enabled_cids(session: Session) -> list[int]:
+    return [cid for cid, category in categories(session).items() if not category.disabled]
 
 
 def tags(session: Session, tids: Iterable[int]) -> dict[int, list[str]]:

@@ -4,7 +4,7 @@ page (category, recent, popular, top, tags, a user's topics) is made of."""
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import CompoundSelect, Select, and_, select, union_all
 from sqlalchemy.orm import Session
 
 from forum.errors import ForumError, forbidden, not_found
@@ -167,17 +167,18 @@ def _post_tools(item: JSON, privileges: JSON, viewer: Viewer, topic: Topic) -> N
 
 def _topic_posts(session: Session, topic: Topic, start: int, count: int) -> list[Post]:
     """Rows ``start`` .. of the topic: its main post first (index 0), then the replies
-    oldest first, as NodeBB's ``tid:<tid>:posts`` set; one statement."""
+    oldest first, as NodeBB's ``tid:<tid>:posts`` set. One statement that finds the
+    pids first (``pid = main OR pid IN (...)`` would scan every post of the forum)."""
     main = topic.main_pid
-    replies = (
+    window = (
         select(Post.pid).where(Post.tid == topic.tid, Post.pid != main)
         .order_by(Post.timestamp, Post.pid)
         .offset(max(0, start - 1)).limit(count - 1 if start == 0 else count)
-    )  # fmt: skip
-    shown = Post.pid.in_(replies)
+    ).subquery()  # fmt: skip
+    pids: Select[tuple[int]] | CompoundSelect = select(window.c.pid)
     if start == 0:
-        shown = or_(Post.pid == main, shown)
-    found = session.scalars(select(Post).where(shown))
+        pids = union_all(select(Post.pid).where(Post.pid == main), pids)
+    found = session.scalars(select(Post).where(Post.pid.in_(pids)))
     return sorted(found, key=lambda post: (post.pid != main, post.timestamp, post.pid))
 
 

@@ -12,7 +12,6 @@ from forum.clock import iso
 from forum.errors import forbidden, not_authorised, not_found
 from forum.models import (
     Bookmark,
-    Category,
     Group,
     GroupMember,
     Post,
@@ -22,7 +21,7 @@ from forum.models import (
     User,
     UserFollow,
 )
-from forum.read import objects
+from forum.read import loading, objects
 from forum.read.access import Viewer
 from forum.read.objects import JSON
 from forum.read.pages import page_count, pagination
@@ -178,7 +177,7 @@ def _visible_posts(viewer: Viewer, cids: Sequence[int]) -> Select:  # type: igno
 
 
 def _cids(session: Session) -> list[int]:
-    return list(session.scalars(select(Category.cid).where(Category.disabled.is_(False))))
+    return loading.enabled_cids(session)
 
 
 def _latest_pids(session: Session, viewer: Viewer, uid: int, count: int) -> list[int]:

@@ -1,6 +1,7 @@
 """``POST /api/v2/bulk`` and the bulk job views, on the production shape (PostgreSQL,
 Redis, uvicorn, Celery) with the bulk queue of its own."""
 
+import http.client
 import os
 import subprocess
 import sys
@@ -83,8 +84,14 @@ def test_ndjson_import_applies_all_chunks_and_lists_items(bulk_stack: Stack) -> 
         waited = client.get(f"/api/jobs/{job_id}", headers={"Prefer": "wait=30"})
         job = waited.json()["payload"]
         assert job["state"] == "succeeded" and job["kind"] == "bulk.import", job
-        assert job["result"]["payload"] == {"total": 10, "succeeded": 8, "failed": 2}
-        assert job["progress"] == {"done": 10, "failed": 2, "total": 10}
+        assert job["result"]["payload"] == {
+            "job_id": job["id"],
+            "total": 10,
+            "succeeded": 8,
+            "failed": 2,
+            "existing": 0,
+        }
+        assert job["progress"] == {"done": 10, "failed": 2, "existing": 0, "total": 10}
         page = client.get(f"/api/jobs/{job['id']}/items", params={"offset": 2, "limit": 3})
         rest = client.get(f"/api/jobs/{job['id']}/items", params={"offset": 5, "limit": 100})
     assert page.status_code == 200, page.text
@@ -123,7 +130,13 @@ def test_resent_items_are_existing(bulk_stack: Stack) -> None:
         assert second.headers["location"] == f"/api/jobs/{job_id}"
         job = client.get(f"/api/jobs/{job_id}", headers={"Prefer": "wait=30"}).json()["payload"]
         assert job["state"] == "succeeded" and job["kind"] == "bulk.import"
-        assert job["result"]["payload"] == {"total": 8, "succeeded": 8, "failed": 0}
+        assert job["result"]["payload"] == {
+            "job_id": job["id"],
+            "total": 8,
+            "succeeded": 8,
+            "failed": 0,
+            "existing": 8,
+        }
         views = client.get(f"/api/jobs/{job_id}/items").json()["payload"]["items"]
     assert {v["state"] for v in views} == {"existing"}
     with bulk_stack.session() as session:
@@ -142,7 +155,13 @@ def test_an_item_with_a_nul_fails_alone_with_its_line(bulk_stack: Stack) -> None
     job_id = response.json()["payload"]["job_id"]
     with bulk_stack.client(bulk_stack.admin_token) as client:
         job = client.get(f"/api/jobs/{job_id}", headers={"Prefer": "wait=30"}).json()["payload"]
-        assert job["result"]["payload"] == {"total": 5, "succeeded": 4, "failed": 1}
+        assert job["result"]["payload"] == {
+            "job_id": job["id"],
+            "total": 5,
+            "succeeded": 4,
+            "failed": 1,
+            "existing": 0,
+        }
         views = client.get(f"/api/jobs/{job_id}/items").json()["payload"]["items"]
     assert views[3]["state"] == "failed" and views[3]["error"]["line"] == 4
     assert views[3]["error"]["message"] == "invalid-data"
@@ -158,7 +177,7 @@ def test_too_many_items_is_413_with_the_limit(bulk_stack: Stack) -> None:
     response = post_bulk(bulk_stack, ndjson(items))
     assert response.status_code == 413
     assert response.json()["code"] == "payload-too-large"
-    assert response.json()["params"]["limit"] == MAX_ITEMS
+    assert response.json()["params"] == {"limit": MAX_ITEMS, "unit": "items"}
 
 
 def test_non_admin_is_403_and_v1_has_no_bulk_route(bulk_stack: Stack) -> None:
@@ -192,10 +211,15 @@ def test_cli_import_streams_batches_and_resumes(bulk_stack: Stack, tmp_path: Pat
     items = forum_items(p, bulk_stack.cid)
     export = tmp_path / "export.ndjson"
     export.write_bytes(ndjson(items[:5]) + b"{broken\n" + ndjson(items[5:]))
+    master = (str(export), "--url", bulk_stack.base_url, "--token", bulk_stack.master_token)
+    without_uid = _forumq_import(bulk_stack, *master)
+    assert without_uid.returncode == 1
+    assert b"a master token acts as a user: give --uid" in without_uid.stderr
     args = (str(export), "--url", bulk_stack.base_url, "--token", bulk_stack.admin_token)
     done = _forumq_import(bulk_stack, *args, "--batch", "3")
     assert done.returncode == 2, done.stderr  # one malformed line: reported, the rest applied
-    assert b"line 6" in done.stderr and b"9 items, 1 failed" in done.stderr
+    assert b"line 6" in done.stderr
+    assert b"9 items (0 already existed), 1 failed" in done.stderr
     assert not (tmp_path / "export.ndjson.forumq-import").exists()
     with bulk_stack.session() as session:
         topic = session.scalar(select(Topic).where(Topic.external_id == f"{p}t1"))
@@ -207,11 +231,18 @@ def test_cli_import_streams_batches_and_resumes(bulk_stack: Stack, tmp_path: Pat
     (tmp_path / "export.ndjson.forumq-import").write_bytes(orjson.dumps(state))
     resumed = _forumq_import(bulk_stack, *args)
     assert resumed.returncode == 0, resumed.stderr
-    assert b"3 items, 0 failed" in resumed.stderr
+    assert b"3 items (3 already existed), 0 failed" in resumed.stderr
 
-    # --direct: the same domain code, straight to the database, re-sent items existing.
+    # --direct: the same domain code, straight to the database, re-sent items existing;
+    # a failed item's error is printed as it is (NodeBB's keys are not rich markup).
+    orphan = {"type": "reply", "external_id": f"{p}r9", "topic": f"{p}nowhere",
+              "user": f"{p}u1", "content": CONTENT}  # fmt: skip
+    export.write_bytes(export.read_bytes() + ndjson([orphan]))
     direct = _forumq_import(bulk_stack, str(export), "--direct", "--restart")
-    assert direct.returncode == 2 and b"9 items, 1 failed" in direct.stderr, direct.stderr
+    assert direct.returncode == 2, direct.stderr
+    assert b"10 items (8 already existed), 2 failed" in direct.stderr, direct.stderr
+    failed = f"failed line 10: reply '{p}r9': [[error:unknown-external-id, topic, {p}nowhere]]\n"
+    assert failed.encode() in direct.stderr, direct.stderr
     with bulk_stack.session() as session:
         topics = session.scalars(select(Topic).where(Topic.external_id == f"{p}t1")).all()
         assert len(topics) == 1 and topics[0].postcount == 3
@@ -232,3 +263,35 @@ def test_idempotency_key_on_bulk(bulk_stack: Stack) -> None:
     with bulk_stack.session() as session:
         titles = session.scalars(select(Topic.title).where(Topic.external_id == f"{p}t1")).all()
         assert titles == ["Old topic"]
+
+
+def test_a_waited_for_answer_leads_to_the_failed_items(bulk_stack: Stack) -> None:
+    """The final answer names its job (payload and Location): which items failed?"""
+    p = uuid.uuid4().hex[:8]
+    items = [*forum_items(p, bulk_stack.cid)[:3],
+             {"type": "reply", "external_id": f"{p}x", "topic": f"{p}nope", "uid": 1,
+              "content": CONTENT}]  # fmt: skip
+    with bulk_stack.client(bulk_stack.admin_token) as client:
+        answer = client.post("/api/v2/bulk", json=items, headers={"Prefer": "wait=30"})
+        assert answer.status_code == 200, answer.text
+        payload = answer.json()["payload"]
+        job_id = payload["job_id"]
+        assert payload == {"job_id": job_id, "total": 4, "succeeded": 3, "failed": 1,
+                           "existing": 0}  # fmt: skip
+        assert answer.headers["location"] == f"/api/jobs/{job_id}"
+        views = client.get(f"{answer.headers['location']}/items").json()["payload"]["items"]
+    assert [v["state"] for v in views] == ["created"] * 3 + ["failed"]
+    assert views[3]["error"]["message"] == "unknown-external-id"
+
+
+def test_a_body_over_the_byte_limit_is_413_in_the_one_params_shape(stack: Stack) -> None:
+    """The bulk limit is in bytes like every other body's (FORUMQ_BULK_MAX_BYTES)."""
+    limit = 64 * 1_048_576
+    # Declared over the limit: answered before a byte of the body is read.
+    connection = http.client.HTTPConnection(stack.base_url.removeprefix("http://"), timeout=30)
+    headers = {"Authorization": f"Bearer {stack.admin_token}", "Content-Length": str(limit + 1)}
+    connection.request("POST", "/api/v2/bulk", body=b"[]", headers=headers)
+    declared = connection.getresponse()
+    assert declared.status == 413
+    assert orjson.loads(declared.read())["params"] == {"limit": limit, "unit": "bytes"}
+    connection.close()

@@ -104,7 +104,7 @@ def test_body_over_the_limit_is_413(stack: Stack) -> None:
         )
     for response in (declared, streamed):
         body = assert_envelope(response, 413, "payload-too-large")
-        assert body["params"] == {"limit": 1_048_576}
+        assert body["params"] == {"limit": 1_048_576, "unit": "bytes"}
     assert _count(stack, Job) == jobs_before
 
 

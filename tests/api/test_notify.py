@@ -136,3 +136,19 @@ def test_waiting_on_the_job_route_misses_no_notice(
     assert response.status_code == 200, response.text
     assert response.json()["payload"]["state"] == "succeeded"
     assert took < 5, f"the finish notice was missed: waited {took:.1f} s"
+
+
+def test_a_waiter_stopped_while_it_connects_stops(redis_url: str, pg_url: str) -> None:
+    """An API whose port is taken stops right after starting: its Waiter must not hang
+    (redis-py swallowed a cancellation that landed while it connected)."""
+
+    async def start_and_stop(delay: float) -> bool:
+        waiter = Waiter(redis_url, pg_url)
+        await waiter.start()
+        await asyncio.sleep(delay)
+        stopping = asyncio.ensure_future(waiter.stop())
+        stopped, _ = await asyncio.wait({stopping}, timeout=3)
+        return bool(stopped)
+
+    for step in range(20):
+        assert asyncio.run(start_and_stop(step * 0.002)), f"stop hung after {step * 2} ms"

@@ -1,6 +1,7 @@
 """``GET /api/openapi.json``: a valid OpenAPI 3.1 document generated from the routes,
 covering every route with its parameters, body, success and error envelopes."""
 
+import re
 from typing import Any
 
 import pytest
@@ -8,7 +9,7 @@ from openapi_spec_validator import validate
 from starlette.routing import Route
 
 from api.app import create_app
-from api.openapi import PATH_PARAM, build, walk
+from api.openapi import NO_NUL, OTHER_PARAMETER, PATH_PARAM, build, walk
 from api.routing import DocumentedRoute
 from forumq.settings import Settings
 from tests.support import CONTENT, Forum, Stack, refusal
@@ -79,14 +80,18 @@ def test_request_bodies_come_from_the_route_models(
             "application/json", "application/x-www-form-urlencoded")  # fmt: skip
         assert sorted(body["content"]) == sorted(media_types)
         schema = resolve(document, body["content"][media_types[0]]["schema"])
+        if schema.get("type") == "array":  # the bulk body: the items themselves
+            assert body["required"] and schema["minItems"] == 1
+            continue
         expected = {
             field.alias or name
             for name, field in model.model_fields.items()
             if name != "kind"
             and name not in route.doc.server_fields
             and (field.alias or name) not in route.doc.server_fields
-        }
+        } | ({"_uid"} if route.doc.auth != "none" else set())
         assert set(schema.get("properties", {})) == expected, (path, route.method)
+        assert schema["additionalProperties"] == (False if route.doc.closed else OTHER_PARAMETER)
         required = {f.alias or n for n, f in model.model_fields.items() if f.is_required()}
         assert set(schema.get("required", [])) == required & expected
         assert body["required"] == bool(required & expected)
@@ -112,9 +117,10 @@ def test_bodies_stay_open_and_the_routes_that_refuse_unknown_keys_say_so(
     with a key it does not know is applied; a profile update names the key it refuses."""
     reply = operation(document, "/api/v1/topics/{tid}", "POST")
     profile = operation(document, "/api/v1/users/{uid}", "PUT")
-    for op in (reply, profile):
-        schema = resolve(document, op["requestBody"]["content"]["application/json"]["schema"])
-        assert "additionalProperties" not in schema
+    bodies = [resolve(document, op["requestBody"]["content"]["application/json"]["schema"])
+              for op in (reply, profile)]  # fmt: skip
+    assert bodies[0]["additionalProperties"] == OTHER_PARAMETER  # any value without NUL
+    assert bodies[1]["additionalProperties"] is False
     assert "refused" not in reply["summary"] and "refused" in profile["summary"]
     forum = Forum(stack)
     uid = forum.user()
@@ -149,7 +155,10 @@ def test_queued_routes_document_the_job_answer_and_headers(
         else:
             # "optional": the read API serves a caller without credentials as a guest.
             anonymous = [{}] if route.doc.auth == "optional" else []
-            assert op["security"] == [*anonymous, {"bearerAuth": []}, {"jwtToken": []}]
+            schemes = [*anonymous, {"bearerAuth": []}, {"jwtToken": []}]
+            if route.method == "POST" and path.endswith("/users/{uid}/tokens"):
+                schemes.append({})  # a password in lieu of credentials
+            assert op["security"] == schemes
             assert "Uid" in refs
             assert {"400", "401", "403", "404", "413", "503"} <= set(op["responses"])
         assert {str(status) for status in route.doc.errors} <= set(op["responses"])
@@ -187,3 +196,31 @@ def test_served_by_the_running_service(stack: Stack) -> None:
     assert served == again.json()
     assert "/api/v2/util/maintenance" in served["paths"]
     assert "/api/jobs/{job_id}" in served["paths"]
+
+
+def test_bodies_document_the_forums_rules(document: Doc) -> None:
+    """What a route refuses is in the document: a request valid by it is accepted."""
+    topic = resolve(document, operation(document, "/api/v2/topics", "POST")["requestBody"]
+                    ["content"]["application/json"]["schema"])  # fmt: skip
+    content, title, tags = (topic["properties"][k] for k in ("content", "title", "tags"))
+    assert re.fullmatch(content["pattern"], "  eight ch  ")
+    assert not re.search(content["pattern"], "seven c") and not re.search(content["pattern"], " ")
+    assert content["maxLength"] == 32767 and title["maxLength"] == 255
+    assert tags["maxItems"] == 5 and re.fullmatch(tags["items"]["pattern"], "abc")
+    assert not re.search(tags["items"]["pattern"], "ab")
+    cid = resolve(
+        document,
+        operation(document, "/api/v2/topics", "POST")["requestBody"]["content"][
+            "application/x-www-form-urlencoded"
+        ]["schema"],
+    )["properties"]
+    assert "anyOf" not in cid["tags"]  # a form cannot send null
+    password = resolve(document, operation(document, "/api/v2/users/{uid}/password", "PUT")
+                       ["requestBody"]["content"]["application/json"]["schema"])  # fmt: skip
+    assert password["properties"]["new"]["minLength"] == 6
+    for schema in (topic, password):  # NUL is refused in every text, names included
+        assert schema["propertyNames"] == {"pattern": NO_NUL}
+        for field in schema["properties"].values():
+            for branch in [field, *field.get("anyOf", [])]:
+                if branch.get("type") == "string":
+                    assert not re.search(branch["pattern"], "a\x00b"), field

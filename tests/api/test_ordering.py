@@ -24,7 +24,10 @@ def test_replies_to_one_topic_apply_in_acceptance_order(redis_url: str, tmp_path
         # One job per message and eight worker processes racing for them: without the
         # ordering rule, replies would land in whatever order the workers reach them.
         env["FORUMQ_BATCH_MAX_JOBS"] = "1"
-        workers = [servers.start_worker(env, tmp_path / f"worker{i}.log", 4) for i in range(2)]
+        workers = [
+            servers.start_worker(env, tmp_path / f"worker{i}.log", 4, own_group=True)
+            for i in range(2)
+        ]
         tag = uuid.uuid4().hex[:8]
         headers = {"Authorization": f"Bearer {token}", "Prefer": "respond-async"}
         try:

@@ -141,9 +141,11 @@ def test_a_file_over_the_limit_is_413_and_nothing_is_kept(
         exact = c.post("/api/v2/util/upload", files={"files": ("ok.bin", b"y" * MAX_BYTES)})
         huge = c.post("/api/v2/util/upload", files={"files": ("huge.bin", b"z" * 200_000)})
     assert response.status_code == 413
+    params = {"limit": MAX_BYTES, "unit": "bytes", "name": "big.bin"}
     assert response.json() == {"code": "payload-too-large", "message": "file-too-big",
-                               "params": {"limit": MAX_BYTES, "name": "big.bin"}}  # fmt: skip
+                               "params": params}  # fmt: skip
     assert huge.status_code == 413 and huge.json()["code"] == "payload-too-large"
+    assert huge.json()["params"]["unit"] == "bytes"
     assert exact.status_code == 200, exact.text
     assert stored(directory) - before == {exact.json()[0]["url"].rsplit("/", 1)[1]}
 

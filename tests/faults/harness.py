@@ -1,6 +1,7 @@
-"""Servers a fault test can break on purpose: its own redis-server, a TCP proxy in
-front of PostgreSQL it can cut, and a fresh database. The machine's own services
-are never touched."""
+"""What a fault test breaks and checks: its own redis-server, a TCP proxy in front of
+PostgreSQL it can cut, a seeded forum on a database of its own (``fault_forum``), and
+the counts each test ends with (``wait_for_jobs``, ``assert_exactly_once``). The
+machine's own services are never touched."""
 
 import asyncio
 import collections

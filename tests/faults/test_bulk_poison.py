@@ -46,7 +46,7 @@ def test_a_poison_item_fails_alone(
             env["FORUMQ_BROKER_URL"] = f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
             env["FORUMQ_NOTIFY_URL"] = ""  # the API polls the jobs table
         log = tmp_path / "worker.log"
-        worker = servers.start_worker(env, log, module="tests.faults.poison_worker")
+        worker = servers.start_worker(env, log, module="tests.faults.poison_worker", own_group=True)
         headers = {"Authorization": f"Bearer {forum.token}"}
         try:
             with servers.running_api(env, tmp_path / "api.log") as base_url:
@@ -79,8 +79,14 @@ def test_a_poison_item_fails_alone(
             servers.kill_group(worker)
         total = TOPICS + 2
         assert job["state"] == "succeeded", job
-        assert job["progress"] == {"done": total, "failed": 1, "total": total}
-        assert job["result"]["payload"] == {"total": total, "succeeded": total - 1, "failed": 1}  # type: ignore[index]
+        assert job["progress"] == {"done": total, "failed": 1, "existing": 0, "total": total}
+        assert job["result"]["payload"] == {
+            "job_id": job["id"],
+            "total": total,
+            "succeeded": total - 1,
+            "failed": 1,
+            "existing": 0,
+        }  # type: ignore[index]
         assert [item["index"] for item in items] == list(range(total))
         failed = [item for item in items if item["state"] == "failed"]
         assert [item["external_id"] for item in failed] == [POISON_ID]

@@ -39,7 +39,7 @@ def test_bulk_worker_killed_mid_import(tmp_path: Path) -> None:
     with harness.fault_forum(tmp_path, topics=0) as forum:
         env = {**forum.env, "FORUMQ_BULK_QUEUE": f"{forum.env['FORUMQ_INTERACTIVE_QUEUE']}.bulk",
                "FORUMQ_BULK_CHUNK_SIZE": "100", "FORUMQ_BULK_STALE_AFTER_SECONDS": "3"}  # fmt: skip
-        worker = servers.start_worker(env, tmp_path / "worker.log")
+        worker = servers.start_worker(env, tmp_path / "worker.log", own_group=True)
         with servers.running_api(env, tmp_path / "api.log") as base_url:
             response = post_import(base_url, forum.token)
             assert response.status_code == 202, response.text
@@ -49,7 +49,7 @@ def test_bulk_worker_killed_mid_import(tmp_path: Path) -> None:
             done_at_kill = progress(forum.database_url, job_id)
             assert done_at_kill < TOPICS + 2, "the import finished before the kill"
             time.sleep(1)
-            replacement = servers.start_worker(env, tmp_path / "worker.log")
+            replacement = servers.start_worker(env, tmp_path / "worker.log", own_group=True)
             try:
                 servers.wait_until(
                     lambda: progress(forum.database_url, job_id) == TOPICS + 2, 120, "recovery"
@@ -65,6 +65,7 @@ def test_bulk_worker_killed_mid_import(tmp_path: Path) -> None:
             "total": TOPICS + 2,
             "succeeded": TOPICS + 2,
             "failed": 0,
+            "existing": 0,
         }
         assert b"re-published" in (tmp_path / "worker.log").read_bytes()
         with engine_for(forum.database_url).connect() as conn:

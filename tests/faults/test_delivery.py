@@ -18,7 +18,7 @@ from tests.faults import harness
 
 def test_worker_killed_mid_batch(tmp_path: Path) -> None:
     with harness.fault_forum(tmp_path) as forum:
-        worker = servers.start_worker(forum.env, tmp_path / "worker.log")
+        worker = servers.start_worker(forum.env, tmp_path / "worker.log", own_group=True)
         with servers.running_api(forum.env, tmp_path / "api.log") as base_url:
             killed = threading.Event()
 
@@ -38,7 +38,7 @@ def test_worker_killed_mid_batch(tmp_path: Path) -> None:
                     select(func.count()).where(Job.state.in_(("queued", "running")))
                 ).scalar()
             assert unfinished, "the kill came too late to interrupt anything"
-            replacement = servers.start_worker(forum.env, tmp_path / "worker.log")
+            replacement = servers.start_worker(forum.env, tmp_path / "worker.log", own_group=True)
             try:
                 harness.wait_for_jobs(forum.database_url, expected=2000, timeout=120)
             finally:
@@ -58,7 +58,7 @@ def test_redis_restart_without_persistence(tmp_path: Path) -> None:
             after = asyncio.run(
                 harness.send_replies(base_url, forum.token, forum.tids, 1000, "redis-b")
             )
-            worker = servers.start_worker(forum.env, tmp_path / "worker.log")
+            worker = servers.start_worker(forum.env, tmp_path / "worker.log", own_group=True)
             try:
                 acknowledged = sum(1 for s in [*before.values(), *after.values()] if s == 202)
                 harness.wait_for_jobs(forum.database_url, expected=acknowledged, timeout=120)
@@ -73,7 +73,7 @@ def test_database_unreachable_for_seconds(tmp_path: Path) -> None:
     proxy = harness.TcpProxy("127.0.0.1", 5432)
     try:
         with harness.fault_forum(tmp_path, db_port=proxy.port) as forum:
-            worker = servers.start_worker(forum.env, tmp_path / "worker.log")
+            worker = servers.start_worker(forum.env, tmp_path / "worker.log", own_group=True)
             try:
                 with servers.running_api(forum.env, tmp_path / "api.log") as base_url:
                     cut = threading.Event()
@@ -145,7 +145,9 @@ def test_a_wait_that_runs_out_answers_202_for_a_stored_job(tmp_path: Path) -> No
         assert response.status_code == 202, response.text
         job_id = response.json()["payload"]["job_id"]
         assert response.headers["location"] == f"/api/jobs/{job_id}"
-        worker = servers.start_worker(forum.env, tmp_path / "worker.log", concurrency=1)
+        worker = servers.start_worker(
+            forum.env, tmp_path / "worker.log", concurrency=1, own_group=True
+        )
         try:
             harness.wait_for_jobs(forum.database_url, expected=1, timeout=30)
         finally:

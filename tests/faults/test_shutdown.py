@@ -29,14 +29,14 @@ def test_sigterm_worker_finishes_the_job_in_hand(tmp_path: Path) -> None:
             statuses = asyncio.run(
                 harness.send_replies(base_url, forum.token, forum.tids, 600, "term")
             )
-        worker = servers.start_worker(env, tmp_path / "worker.log")
+        worker = servers.start_worker(env, tmp_path / "worker.log", own_group=True)
         servers.wait_until(lambda: _count(forum.database_url, "succeeded") > 0, 30, "first job")
         worker.send_signal(signal.SIGTERM)  # warm shutdown
         assert worker.wait(60) == 0
         # Whatever a child had started was finished; nothing is left half-done.
         assert _count(forum.database_url, "running") == 0
         assert _count(forum.database_url, "queued") > 0, "the worker drained everything first"
-        replacement = servers.start_worker(env, tmp_path / "worker.log")
+        replacement = servers.start_worker(env, tmp_path / "worker.log", own_group=True)
         try:
             harness.wait_for_jobs(forum.database_url, expected=600, timeout=120)
         finally:

@@ -16,6 +16,7 @@ from devstack.databases import pg_dsn
 from forum import bulk
 from forum.bulk.apply import ItemResult, _cached_uids, _title_slug, apply_items
 from forum.bulk.sql import copy_rows, lookup
+from forum.clock import now_ms
 from forum.db import engine_for, session_factory, transaction
 from forum.jobqueue import chunks as bulk_jobs
 from forum.jobqueue import store as jobs
@@ -27,7 +28,7 @@ from forum.topics import create_topic, reply
 from forum.users import create_user, delete_user
 from forumq.settings import get_settings
 from schemas.bulk import parse_item
-from tests.support import new_category, new_user, unique, wait_until_blocked_by
+from tests.support import commit_once_blocked, new_category, new_user, unique
 from workers import bulk as bulk_worker
 from workers.bulk import apply_chunk, bulk_chunk
 
@@ -220,13 +221,11 @@ def test_a_concurrent_insert_of_the_address_fails_the_user_item_with_email_taken
     job_id = _job(pg_url, admin, items)
     first = session_factory(pg_url)()
     try:
-        holder = first.scalar(text("SELECT pg_backend_pid()"))
         create_user(first, None, unique(), email=email)  # flushed, not committed
         with ThreadPoolExecutor(1) as pool:
             chunk = pool.submit(apply_chunk, pg_url, job_id, list(enumerate(items)),
                                 optimistic=True)  # fmt: skip
-            wait_until_blocked_by(pg_url, holder)
-            first.commit()
+            commit_once_blocked(first, pg_url)
             outcome = chunk.result(timeout=60)
     finally:
         first.close()
@@ -249,13 +248,16 @@ def test_non_admin_actor_creates_nothing(db_url: str) -> None:
 
 
 def _job(url: str, actor: int, items: list[dict[str, Any]]) -> str:
-    job_id = uuid.uuid4().hex
+    """A bulk job queued now, as the API stores one. Queued long ago it would be stale:
+    the sweeper of a worker on the same database (the session's ``stack``) would
+    re-publish its chunks, and that worker apply them beside the test's own calls."""
+    job_id, now = uuid.uuid4().hex, now_ms()
     with transaction(url) as session:
         session.add(
             Job(id=job_id, kind="bulk.import", router="v2", actor_uid=actor,
                 command={"kind": "bulk.import", "job_id": job_id,
                          "chunks": [bulk_jobs.pack(enumerate(items))]},
-                state="queued", created_at=T0, enqueued_at=T0, attempts=0,
+                state="queued", created_at=now, enqueued_at=now, attempts=0,
                 progress=bulk_jobs.new_progress(len(items)))
         )  # fmt: skip
     return job_id
@@ -276,17 +278,23 @@ def test_redelivered_chunk_applies_nothing_twice(db_url: str) -> None:
         assert session.scalar(select(func.count()).select_from(Post)) == posts
         job = jobs.get(session, job_id)
         assert job is not None and job.state == "running"
-        assert job.progress == {"done": 5, "failed": 0, "total": 10}
+        assert job.progress == {"done": 5, "failed": 0, "existing": 0, "total": 10}
         # Counted once, as running since the first chunk began.
         started = job.started_at
-        assert job.attempts == 1 and started is not None and started > T0
+        assert job.attempts == 1 and started is not None and started >= job.created_at
     last = apply_chunk(db_url, job_id, pairs[5:])
     assert last.finished
     with transaction(db_url) as session:
         job = jobs.get(session, job_id)
         assert job is not None and job.state == "succeeded"
         assert job.attempts == 1 and job.started_at == started
-        assert job.result == {"total": 10, "succeeded": 10, "failed": 0}
+        assert job.result == {
+            "job_id": job.id,
+            "total": 10,
+            "succeeded": 10,
+            "failed": 0,
+            "existing": 0,
+        }
         rows = bulk_jobs.items_page(session, job_id, 0, 100)
         assert [r["index"] for r in rows] == list(range(10))
         assert {r["state"] for r in rows} == {"created"}
@@ -309,7 +317,13 @@ def test_reply_waits_for_its_topic_in_an_earlier_chunk(db_url: str) -> None:
     assert done.applied == 4 and done.finished and not done.deferred
     with transaction(db_url) as session:
         job = jobs.get(session, job_id)
-        assert job is not None and job.result == {"total": 8, "succeeded": 8, "failed": 0}
+        assert job is not None and job.result == {
+            "job_id": job.id,
+            "total": 8,
+            "succeeded": 8,
+            "failed": 0,
+            "existing": 0,
+        }
 
 
 def test_items_recorded_by_another_delivery_are_refused(db_url: str) -> None:
@@ -330,7 +344,12 @@ def test_items_recorded_by_another_delivery_are_refused(db_url: str) -> None:
         rows = bulk_jobs.items_page(session, job_id, 0, 100)
         assert [r["index"] for r in rows] == [0, 1, 2, 3]
         job = jobs.get(session, job_id)
-        assert job is not None and job.progress == {"done": 4, "failed": 0, "total": 4}
+        assert job is not None and job.progress == {
+            "done": 4,
+            "failed": 0,
+            "existing": 0,
+            "total": 4,
+        }
 
 
 def _results(url: str, job_id: str) -> list[tuple[str, int | None]]:
@@ -452,8 +471,14 @@ def _assert_applied_but(url: str, job_id: str, items: list[dict[str, Any]], bad:
     with transaction(url) as session:
         job = jobs.get(session, job_id)
         assert job is not None and job.state == "succeeded"
-        assert job.progress == {"done": len(items), "failed": 1, "total": len(items)}
-        assert job.result == {"total": len(items), "succeeded": len(items) - 1, "failed": 1}
+        assert job.progress == {"done": len(items), "failed": 1, "existing": 0, "total": len(items)}
+        assert job.result == {
+            "job_id": job.id,
+            "total": len(items),
+            "succeeded": len(items) - 1,
+            "failed": 1,
+            "existing": 0,
+        }
         prefix = items[2]["external_id"][:-2]
         titles = session.scalars(
             select(Topic.title).where(Topic.external_id.like(f"{prefix}t%"))
@@ -511,7 +536,13 @@ def test_a_chunk_delivered_again_without_a_fault_is_applied_in_full(
         recorded = session.scalars(select(JobChunk.count).where(JobChunk.job_id == job_id))
         assert sorted(recorded) == [3, 3]  # split in two halves, each applied
         job = jobs.get(session, job_id)
-        assert job is not None and job.result == {"total": 6, "succeeded": 6, "failed": 0}
+        assert job is not None and job.result == {
+            "job_id": job.id,
+            "total": 6,
+            "succeeded": 6,
+            "failed": 0,
+            "existing": 0,
+        }
         posts = session.scalar(select(func.count()).select_from(Post))
     # Delivered once more (the first delivery's message, redelivered): nothing twice.
     assert _deliver([job_id, packed, 0], published, retries=2) == 0
@@ -560,7 +591,7 @@ def test_a_chunk_the_database_keeps_failing_waits_for_the_sweeper(
     with transaction(worker_db) as session:
         job = jobs.get(session, job_id)
         assert job is not None and job.state == "queued"
-        assert job.progress == {"done": 0, "failed": 0, "total": len(items)}
+        assert job.progress == {"done": 0, "failed": 0, "existing": 0, "total": len(items)}
 
     monkeypatch.setattr(bulk_worker, "apply_chunk", real_apply_chunk)
     assert recover(worker_db, bulk_worker.publisher, job_id) == len(items)

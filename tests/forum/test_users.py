@@ -3,7 +3,7 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from forum.db import session_factory, transaction
 from forum.errors import ErrorClass, ForumError
@@ -11,7 +11,7 @@ from forum.models import GroupMember, User
 from forum.passwords import hash_like, hash_password, verify_password
 from forum.privileges import ADMINISTRATORS, is_admin
 from forum.users import change_password, create_user, password_hash_of, update_profile
-from tests.support import new_user, unique, wait_until_blocked_by
+from tests.support import commit_once_blocked, new_user, unique
 
 
 def _create(url: str, username: str, actor: int | None = None, **kwargs: object) -> User:
@@ -134,12 +134,10 @@ def test_a_concurrent_write_of_the_address_in_another_case_is_email_taken(
 
     first = session_factory(pg_url)()
     try:
-        holder = first.scalar(text("SELECT pg_backend_pid()"))
         create_user(first, None, unique(), email=email)  # flushed, not committed
         with ThreadPoolExecutor(1) as pool:
             second = pool.submit(second_write)
-            wait_until_blocked_by(pg_url, holder)
-            first.commit()
+            commit_once_blocked(first, pg_url)
             refused = second.result(timeout=30)
     finally:
         first.close()
