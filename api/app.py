@@ -1,4 +1,5 @@
-"""The Starlette application: routers v1/v2, jobs, health, metrics and NodeBB's read API."""
+"""The Starlette application: routers v1/v2 (the plugin), v3 (core), jobs, health,
+metrics and NodeBB's read API."""
 
 import contextlib
 import logging
@@ -12,11 +13,12 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount, Route, Router
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import (
     bulk,
     categories,
+    chats,
     docs,
     envelopes,
     groups,
@@ -27,6 +29,8 @@ from api import (
     ping,
     posts,
     read,
+    sessions,
+    tokens,
     topics,
     users,
     util,
@@ -46,11 +50,23 @@ log = logging.getLogger(__name__)
 RESOURCES = (users, groups, topics, posts, categories, util, bulk)
 
 
+# Core's Write API v3: the same commands under core's paths and envelope.
+CORE_RESOURCES = (users, groups, topics, posts, categories)
+
+
 def plugin_router(version: str) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     for resource in RESOURCES:
         routes.extend(resource.routes(version))
     return routes + ping.routes()
+
+
+def core_router() -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    for resource in CORE_RESOURCES:
+        routes.extend(resource.routes(envelopes.V3))
+    extra = (chats, tokens, ping, sessions)  # routes only core has
+    return routes + [item for resource in extra for item in resource.core_routes()]
 
 
 class PathIndexedRouter(Router):
@@ -83,6 +99,10 @@ class PathIndexedRouter(Router):
         if scope["type"] != "http":
             await super().app(scope, receive, send)
             return
+        if scope["method"] not in METHODS:
+            allowed = self.allowed(scope)
+            if allowed:  # a known path: say which methods it takes (an unknown one is 404)
+                raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
         segment = get_route_path(scope)[1:].partition("/")[0]
         for item in self._candidates.get((segment, scope["method"]), ()):
             match, child_scope = item.matches(scope)
@@ -94,7 +114,17 @@ class PathIndexedRouter(Router):
                 return
         await super().app(scope, receive, send)
 
+    def allowed(self, scope: Scope) -> list[str]:
+        """The methods the routes matching this request's path take."""
+        methods: set[str] = set()
+        for item in self.routes:
+            match, _ = item.matches(scope)
+            if match is not Match.NONE:
+                methods.update(getattr(item, "methods", None) or ())
+        return [method for method in METHODS if method in methods]
 
+
+# The methods forumq serves; another one (TRACE, OPTIONS, ...) on a known path is 405.
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -115,13 +145,16 @@ async def api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     router = envelopes.router_of(request.url.path)
     metrics.REQUESTS.labels(router, exc.status).inc()
-    return envelopes.error(router, exc.status, exc.code, exc.message, exc.params, exc.headers)
+    message = exc.message if exc.key is None else envelopes.key_message(router, exc.key)
+    return envelopes.error(router, exc.status, exc.code, message, exc.params, exc.headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     router = envelopes.router_of(request.url.path)
-    # The plugin answers an unknown path, or a known one with another method, 404.
+    if exc.status_code == 405 and request.method not in METHODS:
+        return envelopes.error(router, 405, headers=exc.headers)
+    # The plugin answers an unknown path, or a known one with another of its methods, 404.
     status = 404 if exc.status_code in (404, 405) else exc.status_code
     return envelopes.error(router, status)
 
@@ -129,6 +162,22 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def database_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("database unreachable on %s %s: %s", request.method, request.url.path, exc)
     return envelopes.error(envelopes.router_of(request.url.path), 503, headers={"Retry-After": "5"})
+
+
+class TrailingSlash:
+    """``POST /api/v1/topics/`` is ``POST /api/v1/topics``, as Express routes it (not
+    strictly): served, not redirected (a 307 loses some clients' bodies)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith("/api/") and path.endswith("/"):
+            scope = {**scope, "path": path.rstrip("/")}
+            if scope.get("raw_path"):
+                scope["raw_path"] = scope["raw_path"].rstrip(b"/")
+        await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -165,14 +214,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount(settings.upload_url_prefix.rstrip("/"), app=util.UploadedFiles(settings)),
         *health.routes,
         Route("/metrics", metrics.metrics, methods=["GET"]),
-        Mount("/api/v3", app=PathIndexedRouter(read.v3_routes())),
+        # Core's v3: its writes (the plugin's commands) and its reads (the read API's).
+        Mount("/api/v3", app=PathIndexedRouter(core_router() + read.v3_routes())),
         # NodeBB's read API: after every other /api route, so it only sees the rest.
         Mount("/api", app=PathIndexedRouter(read.routes())),
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RequestIds), Middleware(UnexpectedErrors)],
+        middleware=[
+            Middleware(RequestIds),
+            Middleware(UnexpectedErrors),
+            Middleware(TrailingSlash),
+        ],
         exception_handlers={
             ApiError: api_error,
             HTTPException: http_error,

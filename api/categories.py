@@ -1,11 +1,12 @@
 """Category routes (admin only; a non-admin is refused before an unknown cid is)."""
 
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.endpoints import Endpoint, command_route
-from api.errors import bad_request
-from api.inputs import Body, path_id
+from api.errors import bad_request, params_missing
+from api.inputs import Body, build_command, path_id
 from api.routing import DocumentedRoute, route
 from api.writes import authenticated, submit
 from schemas.categories import (
@@ -17,6 +18,11 @@ from schemas.categories import (
     RevokePrivileges,
     UpdateCategory,
 )
+
+
+class MemberParams(BaseModel):
+    member: str = Field(description="A uid, or a group's name.")
+
 
 # The only fields an update may name (wire names); anything else is refused, so an
 # update can never set counters, ids or slugs. backgroundImage arrived with v2.
@@ -56,6 +62,53 @@ def privileges_write(model: type[GrantPrivileges] | type[RevokePrivileges]) -> E
     return endpoint
 
 
+def core_privilege(grant: bool, *, moderator: bool = False) -> Endpoint:
+    """Core's one-privilege routes: ``/privileges/{privilege}`` with ``member`` (a uid, or
+    a group's name, from the path or the body), and ``/moderator/{uid}`` (``moderate``
+    for that user), as the plugin's v2 grant of a privilege list to members."""
+    model = GrantPrivileges if grant else RevokePrivileges
+
+    async def endpoint(request: Request) -> Response:
+        cid = 0 if request.path_params["cid"] == "0" else path_id(request, "cid")
+        write = await authenticated(request)
+        if moderator:
+            privilege, member = "moderate", str(path_id(request, "uid"))
+        else:
+            privilege = request.path_params["privilege"]
+            member = request.path_params.get("member", write.body.get("member"))
+            if member in (None, ""):
+                raise params_missing(["member"])
+            member = str(member)
+            if not member.isdigit():  # a group's name: the plugin's ``groups:`` form
+                privilege = f"groups:{privilege.removeprefix('groups:')}"
+        command = build_command(model, {"privileges": privilege, "groups": member}, cid=cid)
+        return await submit(write, command)
+
+    endpoint.__name__ = endpoint.__qualname__ = f"core_{model.__name__}" + (
+        "_moderator" if moderator else ""
+    )
+    return endpoint
+
+
+def core_privilege_routes() -> list[DocumentedRoute]:
+    member = "Grant `privilege` on the category to `member` (a uid or a group's name)"
+    return [
+        route("PUT", "/categories/{cid}/privileges/{privilege}", core_privilege(True), member,
+              auth="admin", body=MemberParams, errors=(403, 404)),
+        route("DELETE", "/categories/{cid}/privileges/{privilege}", core_privilege(False),
+              "Rescind `privilege` from `member`", auth="admin", body=MemberParams,
+              errors=(403, 404)),
+        route("DELETE", "/categories/{cid}/privileges/{privilege}/{member}",
+              core_privilege(False), "Rescind `privilege` from the member in the path",
+              auth="admin", errors=(403, 404)),
+        route("PUT", "/categories/{cid}/moderator/{uid}", core_privilege(True, moderator=True),
+              "Make the user a moderator of the category", auth="admin", errors=(403, 404)),
+        route("DELETE", "/categories/{cid}/moderator/{uid}",
+              core_privilege(False, moderator=True), "Remove the user as a moderator",
+              auth="admin", errors=(403, 404)),
+    ]  # fmt: skip
+
+
 def routes(version: str) -> list[DocumentedRoute]:
     cid = ("cid",)
     admin_404 = (403, 404)
@@ -66,12 +119,12 @@ def routes(version: str) -> list[DocumentedRoute]:
         route(
             "PUT",
             "/categories/{cid}",
-            update(version),
+            update("v1" if version == "v1" else "v2"),
             "Update a category's fields (unknown fields are refused)",
             auth="admin",
             body=UpdateCategory,
             errors=admin_404,
-            server_fields=cid if version == "v2" else ("cid", "backgroundImage"),
+            server_fields=cid if version != "v1" else ("cid", "backgroundImage"),
             closed=True,
         ),
         command_route(
@@ -82,6 +135,10 @@ def routes(version: str) -> list[DocumentedRoute]:
             auth="admin",
             errors=admin_404,
         ),
+    ]
+    if version == "v3":  # core: one privilege per route, no category state route
+        return found + core_privilege_routes()
+    found += [
         command_route(
             "PUT",
             "/categories/{cid}/state",

@@ -3,6 +3,7 @@ The command is the route's body: ``command_route`` names it once."""
 
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,14 +17,15 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 PATH_PARAMS = re.compile(r"{(\w+)}")
 
 
-def command_on(model: type[Command], *params: str) -> Endpoint:
+def command_on(model: type[Command], *params: str, **fixed: Any) -> Endpoint:
     """An endpoint validating the body into ``model``, with ``params`` taken from the
-    path (a non-numeric id names nothing: 404), and submitting it."""
+    path (a non-numeric id names nothing: 404), and submitting it. ``fixed`` values
+    win over the body's (core's v3 forces ``timestamp`` to now, for one)."""
 
     async def endpoint(request: Request) -> Response:
         ids = {param: path_id(request, param) for param in params}
         write = await authenticated(request)
-        return await submit(write, write.command(model, **ids))
+        return await submit(write, write.command(model, **fixed, **ids))
 
     endpoint.__name__ = endpoint.__qualname__ = f"{model.__name__}_on_{'_'.join(params)}"
     return endpoint

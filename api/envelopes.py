@@ -17,6 +17,7 @@ MESSAGES = {
     "not-authorised": "A valid login session was not found. Please log in and try again.",
     "forbidden": "You are not authorised to make this call",
     "not-found": "Invalid API call",
+    "method-not-allowed": "This method is not served here; the Allow header lists those that are.",
     "payload-too-large": "The request body is larger than this server accepts.",
     "idempotency-key-reused": "This Idempotency-Key was used with a different request.",
     "conflict": "A request with this Idempotency-Key is still being processed.",
@@ -27,9 +28,9 @@ MESSAGES = {
 }
 STATUS_CODES = {
     400: "bad-request", 401: "not-authorised", 403: "forbidden", 404: "not-found",
-    409: "conflict", 413: "payload-too-large", 422: "idempotency-key-reused",
-    429: "too-many-requests",
-    426: "upgrade-required", 500: "internal-server-error", 503: "service-unavailable",
+    405: "method-not-allowed", 409: "conflict", 413: "payload-too-large",
+    422: "idempotency-key-reused", 426: "upgrade-required", 429: "too-many-requests",
+    500: "internal-server-error", 503: "service-unavailable",
 }  # fmt: skip
 # Error classes (forum.errors.ErrorClass) -> HTTP status on every router.
 CLASS_STATUS = {
@@ -59,20 +60,40 @@ def router_of(path: str) -> str:
     return V2  # forumq's own routes speak the plugin's envelope
 
 
+ACCEPTED_MESSAGE = "The write is queued and not applied yet: follow links.self for its result."
+
+
 def success_body(router: str, payload: Any, status: int = 200) -> dict[str, Any]:
     if router == V3:
         code, message = ("accepted", "Accepted") if status == 202 else ("ok", "OK")
-        return {"status": {"code": code, "message": message}, "response": payload or {}}
+        return {"status": {"code": code, "message": message},
+                "response": {} if payload is None else payload}  # fmt: skip
+    if status == 202:
+        # Not the final answer: a plugin client checking ``code === "ok"`` must not
+        # take it for success (the plugin was synchronous and never answered 202).
+        return {"code": "accepted", "message": ACCEPTED_MESSAGE, "payload": payload or {}}
     return {"code": "ok", "payload": payload or {}}
 
 
 def error_body(router: str, status: int, code: str | None = None, message: str | None = None,
                params: Any = None) -> dict[str, Any]:  # fmt: skip
     code = code or STATUS_CODES.get(status, "internal-server-error")
-    message = message or MESSAGES.get(code, code)
     if router == V3:
-        return {"status": {"code": code, "message": message}, "response": params or {}}
+        return core_error_body(status, code, message, params)
+    message = message or MESSAGES.get(code, code)
     return {"code": code, "message": message, "params": {} if params is None else params}
+
+
+def core_error_body(status: int, code: str, message: str | None, params: Any) -> dict[str, Any]:
+    """Core's error envelope: the code names the status (every 400 is ``bad-request``);
+    missing parameters are ``required-parameters-missing`` with their names in
+    ``response.params``, as core's checkRequired answers."""
+    if code == "params-missing" and isinstance(params, list):
+        message = f"[[error:required-parameters-missing, {' '.join(map(str, params))}]]"
+    message = message or MESSAGES.get(code, code)
+    code = STATUS_CODES.get(status, code)
+    response = params if isinstance(params, dict) else {"params": params} if params else {}
+    return {"status": {"code": code, "message": message}, "response": response}
 
 
 def success(router: str, payload: Any, status: int = 200,
@@ -85,9 +106,18 @@ def error(router: str, status: int, code: str | None = None, message: str | None
     return JSONResponse(error_body(router, status, code, message, params), status, headers)
 
 
+def key_message(router: str, key: str) -> str:
+    """NodeBB's error key as each router's message: the bare key on v1/v2
+    (``content-too-short``), core's ``[[error:content-too-short]]`` on v3."""
+    return f"[[error:{key}]]" if router == V3 else key
+
+
 def forum_error_status(router: str, record: dict[str, Any]) -> int:
-    if router == V3 and record["key"] in V3_KEY_STATUS:
-        return V3_KEY_STATUS[record["key"]]
+    if router == V3:
+        if record["key"] in V3_KEY_STATUS:
+            return V3_KEY_STATUS[record["key"]]
+        if record["kind"] == "not-authorised":
+            return 403  # the domain refuses an authenticated caller: "self or admin" (decision 3)
     return CLASS_STATUS.get(record["kind"], 500)  # the record's class (forum.errors)
 
 
@@ -99,7 +129,8 @@ def forum_error_body(router: str, record: dict[str, Any]) -> tuple[int, dict[str
     status = forum_error_status(router, record)
     if router == V3:
         return status, error_body(router, status, message=record["message"])
-    # A key that only repeats the code (``not-authorised``) gets the plugin's sentence.
-    plain = status == 404 or record["key"] == STATUS_CODES.get(status)
+    # A key that only repeats the code (``not-authorised``) gets the plugin's sentence;
+    # a missing object says which (``no-topic``), unlike an unknown route.
+    plain = record["key"] == STATUS_CODES.get(status)
     message = None if plain else record["key"]
     return status, error_body(router, status, message=message, params=record.get("args") or {})

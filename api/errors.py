@@ -11,11 +11,15 @@ class ApiError(Exception):
         message: str | None = None,
         params: Any = None,
         headers: dict[str, str] | None = None,
+        *,
+        key: str | None = None,
     ) -> None:
         super().__init__(code)
         self.status = status
         self.code = code
         self.message = message
+        # NodeBB's error key (``no-topic``): the message, in each router's own form.
+        self.key = key
         self.params = params
         self.headers = headers or {}
 
@@ -33,7 +37,14 @@ def not_authorised() -> ApiError:
 
 
 def not_found() -> ApiError:
+    """An unknown route: "Invalid API call"."""
     return ApiError(404, "not-found")
+
+
+def missing(key: str) -> ApiError:
+    """The object the path names does not exist: 404 saying which (``no-topic``), so a
+    client tells a deleted topic from a typo in a route, as NodeBB does."""
+    return ApiError(404, "not-found", key=key)
 
 
 def too_large(

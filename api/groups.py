@@ -7,12 +7,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.endpoints import command_route
-from api.errors import not_found
-from api.inputs import path_id
+from api.errors import missing
+from api.inputs import MISSING, path_id
 from api.routing import DocumentedRoute, route
 from api.writes import authenticated, submit
 from forum.db import session_factory
 from forum.models import Group
+from schemas.commands import Command
 from schemas.groups import (
     AddGroupMember,
     CreateGroup,
@@ -33,7 +34,7 @@ async def known_slug(request: Request) -> str:
             return bool(session.scalar(select(exists().where(Group.slug == slug))))
 
     if len(slug) > 255 or not await run_in_threadpool(found):
-        raise not_found()
+        raise missing(MISSING["slug"])
     return slug
 
 
@@ -74,6 +75,17 @@ def routes(version: str) -> list[DocumentedRoute]:
                       errors=(403,)),
         route("DELETE", "/groups/{slug}", delete_group, "Delete a group", auth="owner-or-admin",
               errors=(403, 404)),
+    ]  # fmt: skip
+    if version == "v3":  # core: one membership route per user, the caller's or another's
+        return [
+            *listed,
+            route("PUT", "/groups/{slug}/membership/{uid}", join_or_add,
+                  "Join the group (or request to), or add another user (admin)",
+                  errors=(403, 404)),
+            route("DELETE", "/groups/{slug}/membership/{uid}", leave_or_remove,
+                  "Leave the group, or remove another user (admin)", errors=(403, 404)),
+        ]  # fmt: skip
+    listed += [
         route(join_verb, "/groups/{slug}/membership", join_group,
               "Join the group, or request membership of a private group", errors=found),
         route("DELETE", "/groups/{slug}/membership", leave_group, "Leave the group",
@@ -87,3 +99,22 @@ def routes(version: str) -> list[DocumentedRoute]:
                   "Remove the user from the group (admin)", auth="admin", errors=(403, 404)),
         ]  # fmt: skip
     return listed
+
+
+async def member_write(request: Request, own: type[Command], others: type[Command]) -> Response:
+    """Core's ``/groups/{slug}/membership/{uid}``: ``own`` (join or leave) when the uid is
+    the caller's, else ``others`` (an admin adds or removes that user)."""
+    slug = await known_slug(request)
+    uid = path_id(request, "uid")
+    write = await authenticated(request)
+    if uid == write.principal.uid:
+        return await submit(write, own(slug=slug))
+    return await submit(write, others(slug=slug, uid=uid))
+
+
+async def join_or_add(request: Request) -> Response:
+    return await member_write(request, JoinGroup, AddGroupMember)
+
+
+async def leave_or_remove(request: Request) -> Response:
+    return await member_write(request, LeaveGroup, RemoveGroupMember)

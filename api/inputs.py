@@ -8,7 +8,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 
-from api.errors import ApiError, bad_request, not_found, params_missing, too_large
+from api.errors import ApiError, bad_request, missing, params_missing, too_large
 
 Body = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
@@ -126,12 +126,17 @@ def _too_large(limit: int) -> ApiError:
     return too_large(limit)
 
 
+# What a path parameter names, as NodeBB's 404 for a missing one says it.
+MISSING = {"uid": "no-user", "cid": "no-category", "tid": "no-topic", "pid": "no-post",
+           "roomId": "no-chat-room", "slug": "no-group"}  # fmt: skip
+
+
 def path_id(request: Request, name: str) -> int:
-    """A numeric id from the path; anything else names nothing (404)."""
+    """A numeric id from the path; anything else names nothing (404 ``no-topic``...)."""
     raw = request.path_params[name]
     # isascii(): "²" is a digit to str.isdigit() but int() refuses it.
     if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 2**63:
-        raise not_found()
+        raise missing(MISSING[name])
     return int(raw)
 
 

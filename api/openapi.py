@@ -105,15 +105,19 @@ def job_accepted_schema() -> Schema:
     }
 
 
-def envelope(router: str, payload: Schema) -> Schema:
-    """The router's success envelope around ``payload``."""
+def envelope(router: str, payload: Schema, code: str = "ok") -> Schema:
+    """The router's success envelope around ``payload``; ``code`` "accepted" for a 202."""
     if router == envelopes.V3:
-        status = {"type": "object", "properties": {"code": {"type": "string"},
+        status = {"type": "object", "properties": {"code": {"const": code},
                                                    "message": {"type": "string"}}}  # fmt: skip
         return {"type": "object", "required": ["status", "response"],
                 "properties": {"status": status, "response": payload}}  # fmt: skip
+    if code == "accepted":
+        return {"type": "object", "required": ["code", "message", "payload"],
+                "properties": {"code": {"const": code}, "message": {"type": "string"},
+                               "payload": payload}}  # fmt: skip
     return {"type": "object", "required": ["code", "payload"],
-            "properties": {"code": {"const": "ok"}, "payload": payload}}  # fmt: skip
+            "properties": {"code": {"const": code}, "payload": payload}}  # fmt: skip
 
 
 def walk(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, Route]]:
@@ -257,9 +261,10 @@ class Builder:
             "info": {
                 "title": title,
                 "version": version,
-                "description": "NodeBB write-api plugin (v1, v2) compatible forum Write "
-                "API. Every write goes through a job queue: the answer is the final "
-                "result, or 202 with the job (`Prefer: respond-async`, `Prefer: wait=N`).",
+                "description": "NodeBB write-api plugin (v1, v2) and NodeBB core Write API "
+                "(v3) compatible forum Write API. Every write goes through a job queue: the "
+                "answer is the final result, or 202 with the job (`Prefer: respond-async`, "
+                "`Prefer: wait=N`).",
             },
             "paths": {},
             "components": {
@@ -410,7 +415,7 @@ class Builder:
                     "Retry-After": {"$ref": "#/components/headers/RetryAfter"},
                     "Preference-Applied": {"$ref": "#/components/headers/PreferenceApplied"},
                 },
-                "content": {"application/json": {"schema": envelope(router, payload)}},
+                "content": {"application/json": {"schema": envelope(router, payload, "accepted")}},
             }
         return {"$ref": f"#/components/responses/{name}"}
 

@@ -18,6 +18,8 @@ from schemas.posts import (
 
 def routes(version: str) -> list[DocumentedRoute]:
     guarded = (403, 404)
+    # Core (v3) votes and bookmarks with PUT where the plugin POSTs.
+    set_verb = "PUT" if version == "v3" else "POST"
     found = [
         command_route(
             "PUT",
@@ -27,7 +29,7 @@ def routes(version: str) -> list[DocumentedRoute]:
             errors=guarded,
         ),
         command_route(
-            "POST",
+            set_verb,
             "/posts/{pid}/vote",
             VotePost,
             "Vote: `delta` > 0 up, < 0 down, 0 takes the vote back",
@@ -37,7 +39,7 @@ def routes(version: str) -> list[DocumentedRoute]:
             "DELETE", "/posts/{pid}/vote", UnvotePost, "Take the vote back", errors=(404,)
         ),
     ]
-    if version != "v2":
+    if version == "v1":
         found.append(
             command_route(
                 "DELETE", "/posts/{pid}", DeletePost, "Soft-delete a post", errors=guarded
@@ -53,7 +55,7 @@ def routes(version: str) -> list[DocumentedRoute]:
                       errors=guarded),
         command_route("DELETE", "/posts/{pid}/state", DeletePost, "Soft-delete a post",
                       errors=guarded),
-        command_route("POST", "/posts/{pid}/bookmark", BookmarkPost, "Bookmark a post",
+        command_route(set_verb, "/posts/{pid}/bookmark", BookmarkPost, "Bookmark a post",
                       errors=(404,)),
         command_route("DELETE", "/posts/{pid}/bookmark", UnbookmarkPost, "Remove a bookmark",
                       errors=(404,)),

@@ -1,31 +1,65 @@
 """Topic routes. v1 and v2 differ in verbs (follow and tags are POST on v1, PUT on v2)
 and in what ``DELETE /topics/:tid`` means: a soft delete on v1, a purge on v2."""
 
-from api.endpoints import command_route
-from api.routing import DocumentedRoute
+from api.endpoints import command_on, command_route
+from api.routing import DocumentedRoute, route
 from schemas.topics import (
+    AddTopicTags,
     ClearTopicTags,
     CreateTopic,
     DeleteTopic,
     EditTopicPost,
     FollowTopic,
+    LockTopic,
+    MoveTopic,
     PinTopic,
     PurgeTopic,
     ReplaceTopicTags,
     ReplyTopic,
     RestoreTopic,
     UnfollowTopic,
+    UnlockTopic,
     UnpinTopic,
 )
 
 
+def core_create_and_reply() -> list[DocumentedRoute]:
+    """Core's v3 overwrites ``timestamp`` with now: no backdating (nodebb-core.md §5)."""
+    now = ("timestamp",)
+    return [
+        route("POST", "/topics", command_on(CreateTopic, timestamp=None),
+              "Create a topic with its first post", body=CreateTopic, server_fields=now),
+        route("POST", "/topics/{tid}", command_on(ReplyTopic, "tid", timestamp=None),
+              "Reply to a topic", body=ReplyTopic, server_fields=("tid", *now), errors=(404,)),
+    ]  # fmt: skip
+
+
+def core_only_routes() -> list[DocumentedRoute]:
+    """Core's topic writes the plugin never had."""
+    guarded = (403, 404)
+    return [
+        command_route("PATCH", "/topics/{tid}/tags", AddTopicTags, "Add tags to the topic's",
+                      errors=guarded),
+        command_route("PUT", "/topics/{tid}/lock", LockTopic,
+                      "Lock the topic (category moderators and admins)", errors=guarded),
+        command_route("DELETE", "/topics/{tid}/lock", UnlockTopic, "Unlock the topic",
+                      errors=guarded),
+        command_route("PUT", "/topics/{tid}/move", MoveTopic,
+                      "Move the topic to category `cid` (moderators of both, and admins)",
+                      errors=guarded),
+    ]  # fmt: skip
+
+
 def routes(version: str) -> list[DocumentedRoute]:
-    v2 = version == "v2"
+    """v1, v2 (the plugin) and v3 (core: v2's routes, no edit through the topic, and
+    ``timestamp`` ignored on create and reply, and core's own)."""
+    core = version == "v3"
+    v2 = version == "v2" or core
     # 404: unknown topic; 403: not the owner (in the edit/delete window), a moderator of
     # the category or an admin (spec decision 2); 400: the forum's own rules.
     guarded = (403, 404)
     add = "PUT" if v2 else "POST"
-    found = [
+    found = core_create_and_reply() + core_only_routes() if core else [
         command_route("POST", "/topics", CreateTopic, "Create a topic with its first post"),
         command_route("POST", "/topics/{tid}", ReplyTopic, "Reply to a topic", errors=(404,)),
         command_route(
@@ -35,7 +69,7 @@ def routes(version: str) -> list[DocumentedRoute]:
             "Edit post `pid` of the topic (a main post's `title` retitles the topic)",
             errors=guarded,
         ),
-    ]
+    ]  # fmt: skip
     if v2:
         found += [
             command_route(

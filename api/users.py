@@ -6,11 +6,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api import envelopes
-from api.endpoints import command_route
+from api.endpoints import Endpoint, command_route
 from api.errors import ApiError, bad_request, not_authorised, params_missing
-from api.inputs import build_command, path_id
+from api.inputs import Body, build_command, path_id
 from api.routing import DocumentedRoute, route
-from api.writes import authenticated, submit
+from api.writes import WriteRequest, authenticated, submit
 from forum import tokens
 from forum.db import session_factory
 from forum.errors import ForumError
@@ -21,6 +21,7 @@ from schemas.tokens import CreateToken, RevokeToken
 from schemas.users import (
     BanUser,
     ChangePassword,
+    CorePasswordChange,
     CreateUser,
     DeleteUser,
     FollowUser,
@@ -66,12 +67,30 @@ async def update_user(request: Request) -> Response:
     return await submit(write, write.command(UpdateProfile, uid=uid))
 
 
-async def change_password(request: Request) -> Response:
+def password_route(new: str, current: str) -> Endpoint:
+    """The password route with its body's names: ``new`` / ``current`` (plugin),
+    ``newPassword`` / ``currentPassword`` (core)."""
+
+    async def endpoint(request: Request) -> Response:
+        write = await authenticated(request)
+        names = {new: "new", current: "current"}
+        body = {names.get(key, key): value for key, value in write.body.items()}
+        try:
+            return await change_password(request, write, body)
+        except ApiError as exc:
+            if isinstance(exc.params, list):  # name the fields as the client sent them
+                exc.params = [{"new": new, "current": current}.get(p, p) for p in exc.params]
+            raise
+
+    endpoint.__name__ = endpoint.__qualname__ = f"change_password_{new}"
+    return endpoint
+
+
+async def change_password(request: Request, write: WriteRequest, body: Body) -> Response:
     """The secrets stop here: ``new`` is checked and hashed, and ``current`` hashed with
     the stored password's salt; the worker decides whether it was right, and who may."""
     uid = path_id(request, "uid")
-    write = await authenticated(request)
-    params = build_command(PasswordChange, write.body)  # type: ignore[arg-type]
+    params = build_command(PasswordChange, body)  # type: ignore[arg-type]
     assert isinstance(params, PasswordChange)
     try:
         check_password(params.new, request.app.state.settings.rules)
@@ -139,10 +158,15 @@ async def revoke_token(request: Request) -> Response:
 
 
 def routes(version: str) -> list[DocumentedRoute]:
-    v1 = version == "v1"
-    # v2 moved follow and ban from POST to PUT (§7.3) and added roomId, until, reason.
+    v1, core = version == "v1", version == "v3"
+    # v2 moved follow and ban from POST to PUT (§7.3) and added roomId, until, reason;
+    # core (v3) names the password fields newPassword / currentPassword. Core's re-login
+    # check (``reauth``) on password and token routes is a session's: a bearer token is
+    # enough here, as on the plugin's routes.
     set_verb = "POST" if v1 else "PUT"
-    return [
+    new, current, body = ("newPassword", "currentPassword", CorePasswordChange) if core \
+        else ("new", "current", PasswordChange)  # fmt: skip
+    found = [
         route("POST", "/users", create_user, "Create a user", auth="admin", body=NewUser,
               errors=(403,)),
         route("PUT", "/users/{uid}", update_user,
@@ -152,19 +176,13 @@ def routes(version: str) -> list[DocumentedRoute]:
               closed=True),
         command_route("DELETE", "/users/{uid}", DeleteUser,
                       "Delete the account and its content", auth="self-or-admin", errors=(404,)),
-        route("PUT", "/users/{uid}/password", change_password,
-              "Change a password (`current` required unless an admin acts)",
-              auth="self-or-admin", body=PasswordChange, errors=(404,)),
+        route("PUT", "/users/{uid}/password", password_route(new, current),
+              f"Change a password (`{current}` required unless an admin acts)",
+              auth="self-or-admin", body=body, errors=(404,)),
         command_route(set_verb, "/users/{uid}/follow", FollowUser, "Follow the user",
                       errors=(404,)),
         command_route("DELETE", "/users/{uid}/follow", UnfollowUser, "Unfollow the user",
                       errors=(404,)),
-        route("POST", "/users/{uid}/chats", chat_v1,
-              "Send a chat message to the user (a new room)", body=SendChat,
-              server_fields=("uid", "room_id"), errors=(403, 404)) if v1 else
-        command_route("POST", "/users/{uid}/chats", SendChat,
-                      "Send a chat message to the user (a new room, or the room `roomId`)",
-                      errors=(403, 404)),
         route(set_verb, "/users/{uid}/ban", ban_v1, "Ban the user permanently", auth="admin",
               server_fields=("uid",), errors=(403, 404)) if v1 else
         command_route(set_verb, "/users/{uid}/ban", BanUser,
@@ -172,11 +190,23 @@ def routes(version: str) -> list[DocumentedRoute]:
                       errors=(403, 404)),
         command_route("DELETE", "/users/{uid}/ban", UnbanUser, "Unban the user", auth="admin",
                       errors=(403, 404)),
-        route("GET", "/users/{uid}/tokens", list_tokens, "List the user's tokens", auth="self",
-              queued=False),
         route("POST", "/users/{uid}/tokens", create_token,
-              "Create a token (with a token, or `password` in lieu of one: NodeBB's lockout "
-              "applies, per uid and per client address)", auth="self", errors=(429,)),
+              "Create a token" + ("" if core else " (with a token, or `password` in lieu of "
+              "one: NodeBB's lockout applies, per uid and per client address)"), auth="self",
+              errors=() if core else (429,)),
         route("DELETE", "/users/{uid}/tokens/{token}", revoke_token, "Revoke a token",
               auth="self", errors=(404,)),
+    ]  # fmt: skip
+    if core:
+        return found
+    return [
+        *found,
+        route("POST", "/users/{uid}/chats", chat_v1,
+              "Send a chat message to the user (a new room)", body=SendChat,
+              server_fields=("uid", "room_id"), errors=(403, 404)) if v1 else
+        command_route("POST", "/users/{uid}/chats", SendChat,
+                      "Send a chat message to the user (a new room, or the room `roomId`)",
+                      errors=(403, 404)),
+        route("GET", "/users/{uid}/tokens", list_tokens, "List the user's tokens", auth="self",
+              queued=False),
     ]  # fmt: skip

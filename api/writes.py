@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api import envelopes, maintenance
+from api import answers, envelopes, maintenance
 from api.auth import Principal
 from api.errors import ApiError
 from api.inputs import Body, build_command, header, read_body
@@ -58,7 +58,9 @@ def job_view(job: Job) -> dict[str, Any]:
     }
     if job.state == store.SUCCEEDED:
         view["status_code"] = 200
-        view["result"] = envelopes.success_body(job.router, job.result)
+        view["result"] = envelopes.success_body(
+            job.router, answers.payload(job.router, job.kind, job.result)
+        )
     elif job.state == store.FAILED and job.error:
         status, body = envelopes.forum_error_body(job.router, job.error)
         view["status_code"] = status
@@ -70,6 +72,8 @@ def accepted(job: Job | dict[str, Any], router: str, extra: dict[str, Any] | Non
     job_id = job.id if isinstance(job, Job) else job["id"]
     state = job.state if isinstance(job, Job) else job["state"]
     payload = {"job_id": job_id, "state": state, "links": {"self": job_location(job_id)}}
+    if router == envelopes.V3:
+        payload["queued"] = True  # as core answers for a post held in its queue
     headers = {
         "Location": job_location(job_id),
         "Retry-After": "1",
@@ -79,15 +83,20 @@ def accepted(job: Job | dict[str, Any], router: str, extra: dict[str, Any] | Non
 
 
 def final_answer(job: Job, extra: dict[str, Any] | None) -> Response:
-    return rendered_answer(job.router, job.state, job.result, job.error, extra)
+    return rendered_answer(job.router, job.kind, job.state, job.result, job.error, extra)
 
 
 def rendered_answer(
-    router: str, state: str, result: Any, error: dict[str, Any] | None, extra: dict[str, Any] | None
+    router: str,
+    kind: str,
+    state: str,
+    result: Any,
+    error: dict[str, Any] | None,
+    extra: dict[str, Any] | None,
 ) -> Response:
     """A finished job's answer, from the job row or from its completion notice."""
     if state == store.SUCCEEDED:
-        payload = result
+        payload = answers.payload(router, kind, result)
         if extra and isinstance(payload, dict):
             payload = {**payload, **extra}
         return envelopes.success(router, payload)
@@ -120,7 +129,6 @@ class Writes:
         self._state = app_state
         settings = app_state.settings
         self._sessions = session_factory(settings.database_url)
-        self._default_wait = settings.default_wait
         self._max_wait = settings.max_wait
 
     def _load(self, job_id: str) -> Job | None:
@@ -195,7 +203,7 @@ class Writes:
     def _timeout(self, request: Request) -> float:
         """How long this request waits for its job, as its ``Prefer`` header asks."""
         prefer = parse_prefer(header(request, "prefer"))
-        return wait_seconds(prefer, self._default_wait, self._max_wait)
+        return wait_seconds(prefer, self._max_wait, self._max_wait)
 
     async def replay(
         self, request: Request, uid: int, key: str, fingerprint: str | None, router: str
@@ -239,8 +247,9 @@ class Writes:
             notice = await self._state.waiter.wait(job_id, timeout, finished)
             if notice is not None and notice.get("state") in (store.SUCCEEDED, store.FAILED):
                 # The worker's notice carried the final answer: no need to read it back.
+                kind = job.kind if isinstance(job, Job) else job["kind"]
                 return rendered_answer(
-                    router, notice["state"], notice.get("result"), notice.get("error"), extra
+                    router, kind, notice["state"], notice.get("result"), notice.get("error"), extra
                 )
             stored = await run_in_threadpool(self._load, job_id)
             if stored is not None and stored.state not in store.UNFINISHED:
@@ -267,7 +276,7 @@ async def authenticated(request: Request, *, streamed: bool = False) -> WriteReq
     if isinstance(route, DocumentedRoute) and route.doc.auth == "admin" and not principal.is_admin:
         # The plugin's requireAdmin answers before any parameter is checked; the
         # worker checks again against the database, so a stale cache grants nothing.
-        raise ApiError(403, "forbidden", "no-privileges")
+        raise ApiError(403, "forbidden", key="no-privileges")
     # scope["path"] is request.url.path without building the URL (the router is its prefix).
     return WriteRequest(request, envelopes.router_of(request.scope["path"]), principal, params)
 

@@ -129,7 +129,7 @@ def update_category(
         if value is not None:
             setattr(category, field, value)
     session.flush()
-    return {}
+    return category_data(category)  # as core answers: the category, updated
 
 
 def purge_category(session: Session, actor: int | None, cid: int) -> dict[str, object]:

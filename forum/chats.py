@@ -29,10 +29,7 @@ def send_message(
     get_user(session, touid)
     if actor == touid:
         raise bad_request("cant-chat-with-yourself")
-    if not content.strip():
-        raise bad_request("invalid-chat-message")
-    if len(content) > MAXIMUM_CHAT_MESSAGE_LENGTH:
-        raise bad_request("chat-message-too-long", MAXIMUM_CHAT_MESSAGE_LENGTH)
+    _check_message(content)
     sent = timestamp or now_ms()
     if room_id is None:
         room = ChatRoom(owner_uid=actor, created_at=sent, message_count=0)
@@ -46,12 +43,37 @@ def send_message(
         )
         room_id = room.room_id
     else:
-        if session.get(ChatRoom, room_id) is None:
-            raise not_found("no-chat-room")
-        member = exists().where(ChatRoomMember.room_id == room_id, ChatRoomMember.uid == actor)
-        if not session.scalar(select(member)):
-            raise forbidden("no-privileges")
-    message = ChatMessage(room_id=room_id, uid=actor, content=content, timestamp=sent)
+        _check_member(session, actor, room_id)
+    return _post(session, sender, room_id, content, sent)
+
+
+def send_to_room(session: Session, actor: int, room_id: int, content: str) -> dict[str, object]:
+    """Core's ``POST /chats/{roomId}``: a message to a room the actor is in."""
+    sender = get_poster(session, actor)
+    _check_message(content)
+    _check_member(session, actor, room_id)
+    return _post(session, sender, room_id, content, now_ms())
+
+
+def _check_message(content: str) -> None:
+    if not content.strip():
+        raise bad_request("invalid-chat-message")
+    if len(content) > MAXIMUM_CHAT_MESSAGE_LENGTH:
+        raise bad_request("chat-message-too-long", MAXIMUM_CHAT_MESSAGE_LENGTH)
+
+
+def _check_member(session: Session, actor: int, room_id: int) -> None:
+    if session.get(ChatRoom, room_id) is None:
+        raise not_found("no-chat-room")
+    member = exists().where(ChatRoomMember.room_id == room_id, ChatRoomMember.uid == actor)
+    if not session.scalar(select(member)):
+        raise forbidden("no-privileges")
+
+
+def _post(
+    session: Session, sender: User, room_id: int, content: str, sent: int
+) -> dict[str, object]:
+    message = ChatMessage(room_id=room_id, uid=sender.uid, content=content, timestamp=sent)
     session.add(message)
     session.execute(
         update(ChatRoom)

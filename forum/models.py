@@ -23,6 +23,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+# NodeBB never gives an id twice and clients keep ids: without AUTOINCREMENT, SQLite
+# hands out the largest rowid again once its row is deleted (migration 0011). PostgreSQL
+# sequences never go back.
+NEVER_REUSED = {"sqlite_autoincrement": True}
 # An importer's id for a row: compared byte for byte on PostgreSQL ("C"), not by the
 # database's language rules, which only make each unique-index probe slower (every
 # imported row inserts one, every reference looks one up). SQLite compares bytes anyway.
@@ -67,7 +71,7 @@ class User(Base):
 
     # Room on each page for the counters' new row versions: updated in place (HOT), an
     # UPDATE adds no entry to the unique indexes (migration 0003).
-    __table_args__ = ({"postgresql_with": {"fillfactor": 80}},)
+    __table_args__ = ({"postgresql_with": {"fillfactor": 80}, **NEVER_REUSED},)
 
 
 # NodeBB keys addresses in lower case (email:uid): one address per user whatever its
@@ -104,6 +108,7 @@ class GroupMember(Base):
 
 class Category(Base):
     __tablename__ = "categories"
+    __table_args__ = NEVER_REUSED
 
     cid: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -166,6 +171,7 @@ class Topic(Base):
         Index("ix_topics_cid_lastposttime", "cid", "lastposttime"),
         # The read API's lists across categories (/api/recent): migration 0010.
         Index("ix_topics_lastposttime", "lastposttime"),
+        NEVER_REUSED,
     )
 
 
@@ -188,7 +194,7 @@ class Post(Base):
     deleter_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     external_id: Mapped[str | None] = mapped_column(ExternalId, unique=True)
 
-    __table_args__ = (Index("ix_posts_tid_timestamp", "tid", "timestamp"),)
+    __table_args__ = (Index("ix_posts_tid_timestamp", "tid", "timestamp"), NEVER_REUSED)
 
 
 class GroupRequest(Base):
@@ -250,6 +256,7 @@ class Bookmark(Base):
 
 class ChatRoom(Base):
     __tablename__ = "chat_rooms"
+    __table_args__ = NEVER_REUSED
 
     room_id: Mapped[int] = mapped_column(Id, primary_key=True)
     owner_uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"))
@@ -278,7 +285,10 @@ class ChatMessage(Base):
     content: Mapped[str] = mapped_column(Text)
     timestamp: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_chat_messages_room_timestamp", "room_id", "timestamp"),)
+    __table_args__ = (
+        Index("ix_chat_messages_room_timestamp", "room_id", "timestamp"),
+        NEVER_REUSED,
+    )
 
 
 class ForumSetting(Base):
@@ -301,6 +311,7 @@ class ApiToken(Base):
     """A bearer token, stored as its SHA-256; ``uid`` is NULL for master tokens."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from forum.clock import iso, now_ms
 from forum.errors import not_authorised, not_found
 from forum.models import ApiToken, User
+from forum.privileges import require_admin
 
 PREFIX_LENGTH = 8
 
@@ -91,6 +92,50 @@ def revoke(session: Session, actor: int, uid: int, token_hash: str) -> dict[str,
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise not_found("no-token")
     return {}
+
+
+def admin_create(
+    session: Session, actor: int, uid: int, token_hash: str, prefix: str
+) -> dict[str, object]:
+    """An admin mints a token for ``uid`` (core's ``POST /admin/tokens``)."""
+    require_admin(session, actor)
+    if session.get(User, uid) is None:
+        raise not_found("no-user")
+    return core_token(store(session, token_hash, prefix, uid))
+
+
+def admin_revoke(session: Session, actor: int, token_hash: str) -> dict[str, object]:
+    require_admin(session, actor)
+    result = session.execute(delete(ApiToken).where(ApiToken.token_hash == token_hash))
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise not_found("no-token")
+    return {}
+
+
+def roll(
+    session: Session, actor: int, token_hash: str, new_hash: str, prefix: str
+) -> dict[str, object]:
+    """The token gets a new secret (the old one stops working); owner and creation
+    time stay."""
+    require_admin(session, actor)
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+    if token is None:
+        raise not_found("no-token")
+    token.token_hash, token.prefix = new_hash, prefix
+    session.flush()
+    return core_token(token)
+
+
+def core_token(token: ApiToken) -> dict[str, object]:
+    """Core's TokenObject, without the secret (the API adds it, the one time)."""
+    return {
+        "uid": token.uid or 0,
+        "description": "",
+        "timestamp": token.created_at,
+        "timestampISO": iso(token.created_at),
+        "lastSeen": token.last_used_at,
+        "lastSeenISO": iso(token.last_used_at) if token.last_used_at else None,
+    }
 
 
 def list_for(session: Session, uid: int) -> list[dict[str, object]]:

@@ -5,11 +5,12 @@ purge, follows, tags and pins."""
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from forum import privileges
-from forum.clock import iso, now_ms
+from forum import payloads, privileges
+from forum.clock import now_ms
 from forum.errors import bad_request, forbidden, not_found
 from forum.models import Category, Post, Topic, TopicFollow, TopicTag, User
 from forum.posts import add_post, post_data, post_with_topic, purge_topics, set_topic_deleted
+from forum.read.objects import tag_object
 from forum.rules import NODEBB, Rules
 from forum.text import check_length, clean_tags, slugify
 from forum.users import get_poster
@@ -71,7 +72,7 @@ def create_topic(
     )
     session.execute(update(User).where(User.uid == actor).values(topiccount=User.topiccount + 1))
     post = add_post(session, topic, actor, content, created)
-    return {"topicData": topic_data(topic, cleaned_tags), "postData": post_data(post, topic)}
+    return payloads.topic_created(session, topic, post, cleaned_tags, now_ms())
 
 
 def _poster(session: Session, actor: int) -> User:
@@ -109,37 +110,11 @@ def reply(
     if to_pid is not None and session.get(Post, to_pid) is None:
         to_pid = None  # NodeBB ignores a reply-to target that does not exist
     post = add_post(session, topic, actor, content, timestamp or now_ms(), to_pid=to_pid)
-    return post_data(post, topic)
+    return payloads.reply_made(session, post, topic, topic_tags(session, tid), now_ms())
 
 
 def topic_tags(session: Session, tid: int) -> list[str]:
     return list(session.scalars(select(TopicTag.tag).where(TopicTag.tid == tid)))
-
-
-def topic_data(topic: Topic, tags: list[str]) -> dict[str, object]:
-    return {
-        "tid": topic.tid,
-        "uid": topic.uid,
-        "cid": topic.cid,
-        "title": topic.title,
-        "slug": topic.slug,
-        "mainPid": topic.main_pid,
-        "postcount": topic.postcount,
-        "viewcount": topic.viewcount,
-        "postercount": topic.postercount,
-        "timestamp": topic.timestamp,
-        "timestampISO": iso(topic.timestamp),
-        "lastposttime": topic.lastposttime,
-        "lastposttimeISO": iso(topic.lastposttime),
-        "teaserPid": topic.teaser_pid,
-        "deleted": int(topic.deleted),
-        "locked": int(topic.locked),
-        "pinned": int(topic.pinned),
-        "upvotes": topic.upvotes,
-        "downvotes": topic.downvotes,
-        "votes": topic.upvotes - topic.downvotes,
-        "tags": [{"value": t, "valueEscaped": t, "class": t.replace(" ", "-")} for t in tags],
-    }
 
 
 def _topic(session: Session, tid: int) -> Topic:
@@ -292,8 +267,9 @@ def _retag(
     privileges.require_edit(session, actor, main, topic, rules)
     if not _may_tag(session, actor, topic.cid):
         raise forbidden("no-privileges")
-    _write_tags(session, tid, _checked_tags(tags, rules))
-    return {}
+    checked = _checked_tags(tags, rules)
+    _write_tags(session, tid, checked)
+    return {"tags": [tag_object(tag) for tag in checked]}  # core answers the topic's tags
 
 
 def replace_tags(
@@ -310,10 +286,52 @@ def clear_tags(
     return _retag(session, actor, tid, [], rules)
 
 
+def add_tags(
+    session: Session, actor: int, tid: int, tags: list[str], *, rules: Rules = NODEBB
+) -> dict[str, object]:
+    """Core's ``PATCH /topics/{tid}/tags``: the topic's tags and these, checked as a set."""
+    return _retag(session, actor, tid, [*topic_tags(session, tid), *tags], rules)
+
+
 def set_pinned(session: Session, actor: int, tid: int, pinned: bool) -> dict[str, object]:
     """Pin or unpin: a moderator of the topic's category, or an admin."""
+    return _moderate(session, actor, tid, pinned=pinned)
+
+
+def set_locked(session: Session, actor: int, tid: int, locked: bool) -> dict[str, object]:
+    """Lock or unlock (replies refused while locked): a moderator or an admin."""
+    return _moderate(session, actor, tid, locked=locked)
+
+
+def _moderate(session: Session, actor: int, tid: int, **values: bool) -> dict[str, object]:
     get_poster(session, actor)
     topic = _topic(session, tid)
     privileges.require_admin_or_mod(session, actor, topic.cid)
-    session.execute(update(Topic).where(Topic.tid == tid).values(pinned=pinned))
+    session.execute(update(Topic).where(Topic.tid == tid).values(**values))
+    return {}
+
+
+def move_topic(session: Session, actor: int, tid: int, cid: int) -> dict[str, object]:
+    """Core's ``PUT /topics/{tid}/move``: the topic and its posts to category ``cid``,
+    with both categories' counters; a moderator of both, or an admin."""
+    get_poster(session, actor)
+    topic = _topic(session, tid)
+    target = session.get(Category, cid, with_for_update=True)
+    if target is None:
+        raise bad_request("no-category")
+    privileges.require_admin_or_mod(session, actor, topic.cid)
+    privileges.require_admin_or_mod(session, actor, cid)
+    if topic.cid == cid:
+        return {}
+    posts = topic.postcount
+    for moved_from, sign in ((topic.cid, -1), (cid, 1)):
+        session.execute(
+            update(Category)
+            .where(Category.cid == moved_from)
+            .values(
+                topic_count=Category.topic_count + sign,
+                post_count=Category.post_count + sign * posts,
+            )
+        )
+    topic.cid = cid
     return {}

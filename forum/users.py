@@ -300,7 +300,7 @@ def update_profile(
             profile[name] = _check_profile_field(name, changes[name])
     user.profile = profile  # a new dict, so the JSON column is seen as changed
     session.flush()
-    return {}
+    return {**user_data(user), **profile}  # as core answers: the user, updated
 
 
 def change_password(

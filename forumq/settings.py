@@ -37,8 +37,8 @@ class Settings(BaseSettings):
     login_attempts_per_address: int = 50
     lockout_minutes: float = 60.0
 
-    # Waiting for job results (seconds).
-    default_wait: float = 10.0
+    # Waiting for job results (seconds): a request without ``Prefer`` waits this long
+    # (the plugin was synchronous), ``Prefer: wait=N`` at most this long.
     max_wait: float = 60.0
     # At most this many jobs share one transaction and one broker message (a group is
     # whatever arrived while the previous group was being stored; no timer waits).

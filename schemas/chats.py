@@ -15,3 +15,11 @@ class SendChat(Command):
     room_id: Annotated[Id | None, Field(alias="roomId")] = None
     timestamp: Timestamp | None = None
     quiet: bool = False
+
+
+class SendToRoom(Command):
+    """Core's ``POST /chats/{roomId}``: a message to a room the sender is in."""
+
+    kind: Literal["chats.room.send"] = "chats.room.send"
+    room_id: Annotated[Id, Field(alias="roomId")]
+    message: Annotated[Text, Field(max_length=65535)]

@@ -20,3 +20,27 @@ class RevokeToken(Command):
     kind: Literal["tokens.revoke"] = "tokens.revoke"
     uid: Id
     token_hash: Sha256
+
+
+class AdminCreateToken(Command):
+    """Core's ``POST /admin/tokens``: an admin mints a token for user ``uid`` (master
+    tokens come from the operator's CLI only)."""
+
+    kind: Literal["tokens.admin.create"] = "tokens.admin.create"
+    uid: Id
+    token_hash: Sha256
+    prefix: Annotated[str, Field(max_length=16)]
+
+
+class AdminRevokeToken(Command):
+    kind: Literal["tokens.admin.revoke"] = "tokens.admin.revoke"
+    token_hash: Sha256
+
+
+class RollToken(Command):
+    """Core's ``POST /admin/tokens/{token}/roll``: a new secret, the same token."""
+
+    kind: Literal["tokens.roll"] = "tokens.roll"
+    token_hash: Sha256
+    new_hash: Sha256
+    prefix: Annotated[str, Field(max_length=16)]

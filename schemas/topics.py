@@ -93,3 +93,25 @@ class PinTopic(TopicCommand):
 
 class UnpinTopic(TopicCommand):
     kind: Literal["topics.unpin"] = "topics.unpin"
+
+
+class AddTopicTags(TopicCommand):
+    """Core's ``PATCH /topics/{tid}/tags``: add to the tag set."""
+
+    kind: Literal["topics.tags.add"] = "topics.tags.add"
+    tags: Annotated[Tags, Field(min_length=1)]
+
+
+class LockTopic(TopicCommand):
+    kind: Literal["topics.lock"] = "topics.lock"
+
+
+class UnlockTopic(TopicCommand):
+    kind: Literal["topics.unlock"] = "topics.unlock"
+
+
+class MoveTopic(TopicCommand):
+    """Core's ``PUT /topics/{tid}/move``: to category ``cid``."""
+
+    kind: Literal["topics.move"] = "topics.move"
+    cid: Id

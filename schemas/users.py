@@ -61,6 +61,15 @@ class PasswordChange(BaseModel):
     current: Annotated[str, Field(max_length=512)] | None = None
 
 
+class CorePasswordChange(BaseModel):
+    """Core's names for the password route's body (v3)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    new_password: Annotated[str, Field(alias="newPassword", min_length=1, max_length=512)]
+    current_password: Annotated[str | None, Field(alias="currentPassword", max_length=512)] = None
+
+
 class ChangePassword(Command):
     """The queued form: the API hashes ``new``, and ``current`` with the stored
     password's salt (``forum.passwords.hash_like``), so no secret is stored in the job;

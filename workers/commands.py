@@ -57,6 +57,10 @@ def _chat(command: ch.SendChat) -> dict[str, Any]:
             "timestamp": command.timestamp, "quiet": command.quiet}  # fmt: skip
 
 
+def _room_message(command: ch.SendToRoom) -> dict[str, Any]:
+    return {"room_id": command.room_id, "content": command.message}
+
+
 def _privileges(command: c.GrantPrivileges | c.RevokePrivileges) -> dict[str, Any]:
     return {"cid": command.cid, "names": command.privileges, "members": command.groups}
 
@@ -74,8 +78,12 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     u.BanUser: bans.ban,
     u.UnbanUser: bans.unban,
     ch.SendChat: Apply(chats.send_message, _chat),
+    ch.SendToRoom: Apply(chats.send_to_room, _room_message),
     tk.CreateToken: tokens.create_user_token,
     tk.RevokeToken: tokens.revoke,
+    tk.AdminCreateToken: tokens.admin_create,
+    tk.AdminRevokeToken: tokens.admin_revoke,
+    tk.RollToken: tokens.roll,
     # groups
     g.CreateGroup: groups.create_group,
     g.DeleteGroup: groups.delete_group,
@@ -104,6 +112,10 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     t.ClearTopicTags: topics.clear_tags,
     t.PinTopic: partial(topics.set_pinned, pinned=True),
     t.UnpinTopic: partial(topics.set_pinned, pinned=False),
+    t.LockTopic: partial(topics.set_locked, locked=True),
+    t.UnlockTopic: partial(topics.set_locked, locked=False),
+    t.AddTopicTags: topics.add_tags,
+    t.MoveTopic: topics.move_topic,
     # posts (forum.topics owns the edit: a main post's edit retitles and retags its topic)
     p.EditPost: topics.edit_post,
     p.DeletePost: posts.delete_post,

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from sqlalchemy import JSON, Integer, Table, func, insert, select, text
+from sqlalchemy import JSON, Integer, Table, insert, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
@@ -28,8 +28,9 @@ def allocate_ids(session: Session, table: Table, column: str, count: int) -> lis
 
     Knowing ids before inserting lets one pass write rows that point at each other
     (a topic's main_pid, a reply's tid) without INSERT ... RETURNING round trips.
-    On SQLite the transaction already holds the write lock (BEGIN IMMEDIATE), so
-    max + 1 is safe; on PostgreSQL the ids come from the column's sequence."""
+    On SQLite the transaction already holds the write lock (BEGIN IMMEDIATE), so the
+    largest id ever given (``sqlite_sequence``: AUTOINCREMENT, ids never reused) + 1 is
+    safe; on PostgreSQL the ids come from the column's sequence."""
     if count <= 0:
         return []
     if is_postgres(session):
@@ -40,7 +41,8 @@ def allocate_ids(session: Session, table: Table, column: str, count: int) -> lis
             "FROM generate_series(1, :n)"
         )
         return list(session.scalar(query, {"n": count}))
-    top = session.scalar(select(func.coalesce(func.max(table.c[column]), 0))) or 0
+    given = text("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = :t")
+    top = session.scalar(given, {"t": table.name}) or 0
     return list(range(top + 1, top + 1 + count))
 
 

@@ -12,6 +12,7 @@ from forum.models import Category, Job, Post, User
 from tests.support import Stack, unique, user_with_token
 
 NOT_FOUND = {"code": "not-found", "message": "Invalid API call", "params": {}}
+NO_TOPIC = {"code": "not-found", "message": "no-topic", "params": {}}
 FORBIDDEN = "You are not authorised to make this call"
 CONTENT = "Content that is long enough"
 
@@ -129,7 +130,7 @@ def test_unknown_routes_and_methods_are_404(stack: Stack) -> None:
 def test_non_numeric_path_ids_are_404(stack: Stack, tid: str) -> None:
     with stack.client(stack.admin_token) as client:
         response = client.post(f"/api/v1/topics/{tid}", json={"content": CONTENT})
-    assert response.json() == NOT_FOUND and response.status_code == 404
+    assert response.json() == NO_TOPIC and response.status_code == 404
 
 
 def test_admin_routes_refuse_non_admins(stack: Stack, member: tuple[int, str]) -> None:

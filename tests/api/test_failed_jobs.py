@@ -62,4 +62,4 @@ def test_failed_job_is_listed_and_can_be_retried(stack: Stack) -> None:
             f"/api/jobs/{job_id}", params={"_uid": uid}, headers={"Prefer": "wait=20"}
         ).json()["payload"]
         assert job["state"] == "succeeded"
-        assert job["result"]["payload"]["content"] == "a reply while locked"
+        assert job["result"]["payload"]["content"] == "<p>a reply while locked</p>\n"

@@ -80,7 +80,7 @@ def test_sync_reply_answers_from_the_notice_like_the_job(
                      if line.startswith(b"read back")]  # fmt: skip
     assert read_back == [], "a waiting request read its job back instead of using the notice"
     post = reply.json()["payload"]
-    assert post["tid"] == tid and post["content"] == CONTENT
+    assert post["tid"] == tid and post["content"] == f"<p>{CONTENT}</p>\n"
     with stack.session() as session:
         stored = session.get(Post, post["pid"])
         assert stored is not None and stored.content == CONTENT

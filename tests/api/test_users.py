@@ -42,7 +42,7 @@ def test_profile_update_by_self_sets_whitelisted_fields(stack: Stack) -> None:
                 },
             )
         )
-    assert payload == {}
+    assert payload["uid"] == uid and payload["fullname"] == "Full Name"  # the user, updated
     row = user_row(stack, uid)
     assert row.username == name and row.userslug == name and row.email == f"{name}@example.org"
     assert row.profile == {

@@ -16,7 +16,7 @@ NOT_AUTHORISED = {
     "message": "A valid login session was not found. Please log in and try again.",
     "params": {},
 }
-NOT_FOUND = {"code": "not-found", "message": "Invalid API call", "params": {}}
+NO_TOKEN = {"code": "not-found", "message": "no-token", "params": {}}
 
 
 def _token_rows(stack: Stack, uid: int) -> int:
@@ -124,8 +124,8 @@ def test_revoke(stack: Stack) -> None:
         other_path = client.delete(f"/api/v1/users/{bob}/tokens/{bobs}")
         unknown = client.delete(f"/api/v2/users/{alice}/tokens/00000000-0000-4000-8000-0000000000")
         revoked = client.delete(f"/api/v1/users/{alice}/tokens/{alices}")
-    assert not_hers.status_code == 404 and not_hers.json() == NOT_FOUND
-    assert unknown.status_code == 404 and unknown.json() == NOT_FOUND
+    assert not_hers.status_code == 404 and not_hers.json() == NO_TOKEN
+    assert unknown.status_code == 404 and unknown.json() == NO_TOKEN
     assert other_path.status_code == 401 and other_path.json() == NOT_AUTHORISED
     assert revoked.status_code == 200, revoked.text
     assert revoked.json() == {"code": "ok", "payload": {}}

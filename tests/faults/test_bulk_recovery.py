@@ -62,6 +62,7 @@ def test_bulk_worker_killed_mid_import(tmp_path: Path) -> None:
                 servers.kill_group(replacement)
         assert job["state"] == "succeeded"
         assert job["result"]["payload"] == {
+            "job_id": job_id,
             "total": TOPICS + 2,
             "succeeded": TOPICS + 2,
             "failed": 0,

@@ -1,5 +1,6 @@
 """Alembic revisions on PostgreSQL: what they set, and that they go back down."""
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -245,3 +246,45 @@ def test_topics_by_last_reply_is_an_index_and_the_revision_reverts(empty_databas
     assert "ix_topics_lastposttime" not in _topic_indexes(empty_database)
     upgrade(empty_database)
     assert "ix_topics_lastposttime" in _topic_indexes(empty_database)
+
+
+def _sqlite_rows(path: Path, statement: str) -> list[Any]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return conn.execute(statement).fetchall()
+
+
+def _sqlite_execute(path: Path, *statements: str) -> None:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("PRAGMA foreign_keys = ON")
+        for statement in statements:
+            conn.execute(statement)
+
+
+@pytest.mark.filterwarnings("ignore:.*expression-based index.*")
+def test_sqlite_never_reuses_ids_after_the_revision_and_it_reverts(tmp_path: Path) -> None:
+    path = tmp_path / "forum.db"
+    url = f"sqlite:///{path}"
+    upgrade(url, "0010")
+    user = (
+        "INSERT INTO users (uid, username, userslug, email, joindate, lastonline, "
+        "lastposttime, postcount, topiccount, reputation, banned, banned_until, ban_reason, "
+        "follower_count, following_count, profile) VALUES "
+        "({uid}, 'u{uid}', 'u{uid}', 'U{uid}@x.org', 0, 0, 0, 0, 0, 0, 0, 0, '', 0, 0, '{{}}')"
+    )
+    _sqlite_execute(path, user.format(uid=1), user.format(uid=2))
+    upgrade(url)
+    # Rows and ids kept; the e-mail index (dropped around the rebuild) still refuses a case twin.
+    assert _sqlite_rows(path, "SELECT uid FROM users ORDER BY uid") == [(1,), (2,)]
+    with pytest.raises(Exception, match="UNIQUE"):
+        _sqlite_execute(path, user.format(uid=3).replace("U3@x.org", "u2@X.ORG"))
+    _sqlite_execute(path, "DELETE FROM users WHERE uid = 2", user.format(uid="NULL").replace(
+        "'uNULL'", "'fresh'").replace("UNULL@x.org", "f@x.org"))  # fmt: skip
+    assert _sqlite_rows(path, "SELECT uid FROM users WHERE userslug = 'fresh'") == [(3,)]
+    command.downgrade(alembic_config(url), "0010")
+    assert "AUTOINCREMENT" not in _sqlite_rows(
+        path, "SELECT sql FROM sqlite_master WHERE name = 'users'")[0][0]  # fmt: skip
+    assert _sqlite_rows(path, "SELECT count(*) FROM users") == [(2,)]

@@ -49,7 +49,9 @@ def test_create_topic_sets_every_counter(db_url: str) -> None:
     assert isinstance(topic, dict) and isinstance(post, dict)
     assert topic["title"] == "Hello, World!"
     assert topic["slug"] == f"{topic['tid']}/hello-world"
-    assert topic["mainPid"] == post["pid"] and post["isMain"] is True and post["index"] == 0
+    assert topic["mainPid"] == post["pid"] and post["isMainPost"] is True and post["index"] == 0
+    assert topic["mainPost"] == post and post["topic"]["tid"] == topic["tid"]
+    assert topic["user"]["uid"] == uid == post["user"]["uid"] and topic["category"]["cid"] == cid
     assert [t["value"] for t in topic["tags"]] == ["python"]  # "py" is below 3 characters
     with transaction(db_url) as session:
         row = session.get(Topic, topic["tid"])
@@ -111,7 +113,7 @@ def test_length_rules_apply_to_users_not_admins(db_url: str) -> None:
     assert _refused(_topic, db_url, uid, cid, content="<b>      </b>").key == "content-too-short"
     tid = _topic(db_url, admin, cid, title="x" * 300, content="ok")["topicData"]["tid"]  # type: ignore[index]
     assert _refused(_reply, db_url, uid, tid, content="tiny").key == "content-too-short"
-    assert _reply(db_url, admin, tid, content="tiny")["content"] == "tiny"
+    assert _reply(db_url, admin, tid, content="tiny")["content"] == "<p>tiny</p>\n"
     assert _counts(db_url, cid)[:2] == (1, 2)
 
 
@@ -121,7 +123,7 @@ def test_the_rules_passed_in_are_the_rules_applied(db_url: str) -> None:
     lenient = Settings(minimum_post_length=3, maximum_tags_per_topic=1).rules
     assert _refused(_topic, db_url, uid, cid, content="tiny").key == "content-too-short"
     tid = _topic(db_url, uid, cid, content="tiny", rules=lenient)["topicData"]["tid"]  # type: ignore[index]
-    assert _reply(db_url, uid, tid, content="tiny", rules=lenient)["content"] == "tiny"
+    assert _reply(db_url, uid, tid, content="tiny", rules=lenient)["content"] == "<p>tiny</p>\n"
     error = _refused(_topic, db_url, uid, cid, tags=["one", "two"], rules=lenient)
     assert (error.key, error.args_) == ("too-many-tags", ["1"])
 
