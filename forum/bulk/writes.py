@@ -20,16 +20,15 @@ from types import SimpleNamespace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forum import privileges
+from forum import payloads, privileges
 from forum.bulk.apply import Rows, count_reply, count_topic, write_rows
 from forum.bulk.sql import allocate_ids, lookup
 from forum.clock import now_ms
 from forum.errors import ForumError, bad_request, not_found
 from forum.models import Category, Post, Topic, User
-from forum.posts import post_data
 from forum.rules import NODEBB, Rules
 from forum.text import check_length, slugify
-from forum.topics import _check_content, _checked_tags, topic_data
+from forum.topics import _check_content, _checked_tags, topic_tags
 from forum.users import is_banned
 
 Payload = dict[str, object]
@@ -70,25 +69,34 @@ class _Batch(Rows):
         self.now = now_ms()
         actors = {w.actor for w in writes}
         self.user_rows = {
-            row.uid: row
-            for row in session.execute(
-                select(User.uid, User.banned, User.banned_until).where(User.uid.in_(actors))
-            )
+            user.uid: user for user in session.scalars(select(User).where(User.uid.in_(actors)))
         }
+        # Authors' topic and post counts as the answers show them, kept up write by write.
+        self.counts = {uid: [u.topiccount, u.postcount] for uid, u in self.user_rows.items()}
         self.admin = {uid: privileges.is_admin(session, uid) for uid in actors}
         replies = [w for w in writes if isinstance(w, NewReply)]
         # Locked in key order, as concurrent batches and single writes lock them.
+        tids = sorted({w.tid for w in replies})
+        # The replies' topics as the answers show them, kept up reply by reply.
         self.topic_rows = {
-            row.tid: row
+            row.tid: View(**row._mapping)
             for row in session.execute(
-                select(Topic.tid, Topic.cid, Topic.locked, Topic.deleted, Topic.postcount)
-                .where(Topic.tid.in_(sorted({w.tid for w in replies})))
+                select(Topic.__table__)
+                .where(Topic.tid.in_(tids))
                 .order_by(Topic.tid)
                 .with_for_update()
             )
         }
-        self.postcount = {tid: row.postcount for tid, row in self.topic_rows.items()}
         self.topic_cid.update((tid, row.cid) for tid, row in self.topic_rows.items())
+        self.posted = {
+            (row.tid, row.uid)
+            for row in session.execute(
+                select(Post.tid, Post.uid)
+                .where(Post.tid.in_(tids), Post.uid.in_(actors))
+                .distinct()
+            )
+        }
+        self._tags: dict[int, list[str]] = {}
         cids = {w.cid for w in writes if isinstance(w, NewTopic)}
         self.categories_found = {
             row.cid: row.disabled
@@ -158,21 +166,24 @@ class _Batch(Rows):
         created = write.timestamp or self.now
         title = write.title.strip()
         content = write.content.rstrip()
+        slug = f"{tid}/{slugify(title) or 'topic'}"
         topic = View(
-            tid=tid, cid=write.cid, uid=write.actor, title=title,
-            slug=f"{tid}/{slugify(title) or 'topic'}", main_pid=pid, timestamp=created,
-            lastposttime=created, postcount=1, viewcount=0, postercount=1, teaser_pid=None,
-            locked=False, pinned=False, deleted=False, upvotes=0, downvotes=0,
+            tid=tid, cid=write.cid, uid=write.actor, title=title, slug=slug, main_pid=pid,
+            timestamp=created, lastposttime=created, postcount=1, viewcount=0, postercount=1,
+            teaser_pid=None, locked=False, pinned=False, deleted=False, upvotes=0, downvotes=0,
+            followercount=0, deleter_uid=0,
         )  # fmt: skip
         self.topics.append([
-            tid, write.cid, write.actor, title, topic.slug, pid, created, 0, 0, 0, 0, None,
+            tid, write.cid, write.actor, title, slug, pid, created, 0, 0, 0, 0, None,
             False, False, False, 0, 0, 0, 0, 0, None,
         ])  # fmt: skip
         post = self._post(pid, tid, write.actor, content, created, None)
         self.tags.extend((tid, tag) for tag in tags)
         self.topic_cid[tid] = write.cid
         count_topic(self.topic_agg, self.user_agg, tid, write.actor, created)
-        return {"topicData": topic_data(topic, tags), "postData": post_data(post, topic)}  # type: ignore[arg-type]
+        author = self._author(write.actor, topic=True)
+        category = self._category(write.cid)
+        return payloads.topic_answer(topic, post, category, author, tags, self.now)  # type: ignore[arg-type]
 
     def add_reply(self, write: NewReply, pid: int) -> Payload:
         created = write.timestamp or self.now
@@ -180,11 +191,37 @@ class _Batch(Rows):
         to_pid = write.to_pid if write.to_pid in self.known_pids else None
         post = self._post(pid, write.tid, write.actor, write.content.rstrip(), created, to_pid)
         self.known_pids.add(pid)
-        self.postcount[write.tid] += 1
         count_reply(self.topic_agg, self.user_agg, self.replies_to, write.tid, write.actor, pid,
                     created, to_pid)  # fmt: skip
-        topic = View(cid=self.topic_cid[write.tid], main_pid=0, postcount=self.postcount[write.tid])
-        return post_data(post, topic)  # type: ignore[arg-type]
+        # The topic as ``forum.posts.add_post`` leaves it.
+        topic = self.topic_rows[write.tid]
+        if topic.lastposttime <= created:
+            topic.teaser_pid = pid
+        topic.lastposttime = max(topic.lastposttime, created)
+        topic.postcount += 1
+        if (write.tid, write.actor) not in self.posted:
+            self.posted.add((write.tid, write.actor))
+            topic.postercount += 1
+        if write.tid not in self._tags:
+            self._tags[write.tid] = topic_tags(self.session, write.tid)
+        author, category = self._author(write.actor), self._category(topic.cid)
+        tags = self._tags[write.tid]
+        return payloads.post_summary(post, topic, category, author, tags, self.now)  # type: ignore[arg-type]
+
+    def _category(self, cid: int) -> Category:
+        category = self.session.get(Category, cid)
+        assert category is not None  # checked, and locked by write_rows
+        return category
+
+    def _author(self, uid: int, *, topic: bool = False) -> View:
+        """The author as the answer shows them: their topics and posts counted up to this
+        write."""
+        counts = self.counts[uid]
+        counts[0] += topic
+        counts[1] += 1
+        user = self.user_rows[uid]
+        fields = {c.key: getattr(user, c.key) for c in User.__mapper__.column_attrs}
+        return View(**{**fields, "topiccount": counts[0], "postcount": counts[1]})
 
     def _post(
         self, pid: int, tid: int, uid: int, content: str, created: int, to_pid: int | None
@@ -192,7 +229,8 @@ class _Batch(Rows):
         self.posts.append([pid, tid, uid, content, created, to_pid, 0, None, False, 0, 0, 0, 0,
                            0, None])  # fmt: skip
         return View(pid=pid, tid=tid, uid=uid, content=content, timestamp=created, to_pid=to_pid,
-                    edited=0, deleted=False, upvotes=0, downvotes=0, replies=0)  # fmt: skip
+                    edited=0, editor=None, deleted=False, upvotes=0, downvotes=0, replies=0,
+                    bookmarks=0, deleter_uid=0)  # fmt: skip
 
 
 def apply_writes(
