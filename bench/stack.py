@@ -26,6 +26,18 @@ def celery_worker(
 
 
 @contextmanager
+def started(argv: list[str], env: dict[str, str], log: Path) -> Iterator[int]:
+    """``python ARGV`` (a Celery worker: ``forumq worker`` with its defaults, or another
+    app's), yielded (its pid) once it logs "ready."."""
+    process = servers.start(argv, env, log)
+    try:
+        servers.wait_until(lambda: b"ready." in log.read_bytes(), 90, " ".join(argv))
+        yield process.pid
+    finally:
+        servers.stop(process)
+
+
+@contextmanager
 def http_server(argv: list[str], env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
     """Start an HTTP server given ``--port`` (appended) and yield (base URL, pid)."""
     with servers.http_server(argv, env, log) as (base, process):
@@ -131,3 +143,47 @@ class Machine:
         return (f"load {self.load_before} -> {self.load_after}; CPU {self.busy:.0f}% of "
                 f"{cores * 100}% busy: bench {self.ours:.0f}%{server}, PG+Redis "
                 f"{self.services:.0f}%, other {self.others:.0f}%")  # fmt: skip
+
+
+TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+
+class RoleCPU:
+    """CPU milliseconds each role used over a phase, from /proc: ``roles`` maps a name
+    (API, worker, ...) to root pids, counted with every process below them; with
+    ``database``, "postgres" is that database's backends (pg_stat_activity, the union of
+    both snapshots; the server's background writers are not counted) and "redis" the
+    redis-server processes."""
+
+    def __init__(
+        self, roles: dict[str, list[int]], admin_url: str | None = None,
+        database: str | None = None,
+    ) -> None:  # fmt: skip
+        self._roles = roles
+        self._admin_url, self._database = admin_url, database
+        self.ms: dict[str, float] = {}
+
+    def _pids(self) -> dict[str, set[int]]:
+        pids = {role: set(_family(roots)) for role, roots in self._roles.items()}
+        if self._database and self._admin_url:
+            with psycopg.connect(pg_dsn(self._admin_url), autocommit=True) as conn:
+                rows = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self._database,)
+                ).fetchall()
+            pids["postgres"] = {row[0] for row in rows}
+            pids["redis"] = set(_redis_pids())
+        return pids
+
+    def __enter__(self) -> "RoleCPU":
+        self._before = {role: {pid: _ticks(pid) for pid in pids}
+                        for role, pids in self._pids().items()}  # fmt: skip
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for role, pids in self._pids().items():
+            before = self._before.get(role, {})
+            used = sum(_ticks(pid) - before.get(pid, 0) for pid in pids)
+            self.ms[role] = max(0, used) * TICK_MS
+
+    def per(self, count: int) -> dict[str, float]:
+        return {role: ms / max(1, count) for role, ms in self.ms.items()}

@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import shlex
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -40,7 +41,7 @@ import redis
 
 from bench import loadgen, profiling, stack
 from bench.stack import CONTENT, Machine
-from devstack import databases
+from devstack import databases, servers
 from devstack.databases import Seed
 
 ACCEPT_TARGET = 0.5
@@ -404,6 +405,272 @@ def sync_latency(ctx: Context, api: str) -> None:
     ctx.results["sync"] = figures
 
 
+# --- single writes at queue speed (issue 14) ------------------------------------------
+#
+# Targets: drain >= 2x the bare-Celery no-op rate, for one topic and for a spread mix;
+# sync reply p50 <= 10 ms, p99 <= 25 ms; 8 sync clients >= 600 replies/s; embedded sync
+# p50 <= 50 ms, drain >= 100/s, idle < 2% of a core; CPU <= 2 ms per write, all processes.
+SPEED_TARGETS = {"drain_vs_noop": 2.0, "sync_p50_ms": 10.0, "sync_p99_ms": 25.0,
+                 "sync8_rps": 600.0, "embedded_p50_ms": 50.0, "embedded_drain": 100.0,
+                 "embedded_idle_pct": 2.0, "cpu_ms_per_write": 2.0}  # fmt: skip
+Request = tuple[str, dict[str, object]]
+DEFAULT_WORKER = ["-m", "forumq", "worker"]  # its defaults: prefork, a process per core
+
+
+def cpu_text(per_write: dict[str, float]) -> str:
+    parts = ", ".join(f"{role} {ms:.2f}" for role, ms in per_write.items())
+    return f"CPU ms per write: {parts}; total {sum(per_write.values()):.2f}"
+
+
+async def _post_all(requests: list[Request], headers: dict[str, str], connections: int
+                    ) -> tuple[dict[int, int], float]:  # fmt: skip
+    statuses: dict[int, int] = {}
+    remaining = iter(requests)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=60, headers=headers) as client:
+
+        async def one_connection() -> None:
+            for url, body in remaining:
+                response = await client.post(url, json=body)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(one_connection() for _ in range(connections)))
+        return statuses, time.perf_counter() - began
+
+
+def noop_drain(ctx: Context) -> None:
+    """A bare Celery app (``bench.noop_app``, Celery's defaults) draining pre-queued no-op
+    tasks: the per-message floor of the broker and machine."""
+    n = ctx.args.noop_tasks
+    queue = f"forumq.bench.noop.{ctx.run_id}"
+    env = {**ctx.env, "FORUMQ_BROKER_URL": ctx.args.redis_url}
+    log = ctx.out / "noop.log"
+    say(f"\n(noop) bare Celery app draining {n:,} pre-queued no-op tasks (Celery defaults)")
+    servers.start(["-m", "bench.noop_app", "publish", queue, str(n)], env, log).wait()
+    client = redis.Redis.from_url(ctx.args.redis_url)
+    argv = ["-m", "bench.noop_app", "worker", queue]
+    with stack.started(argv, env, log):
+        deadline = time.monotonic() + ctx.args.drain_timeout
+        while client.llen(queue) >= n and time.monotonic() < deadline:
+            time.sleep(0.005)
+        began = time.perf_counter()
+        while client.llen(queue) > 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seconds = time.perf_counter() - began
+    rate = n / seconds
+    say(f"  {rate:,.0f} tasks/s ({n:,} in {seconds:.2f} s)")
+    ctx.results["noop"] = {"rate": rate, "tasks": n}
+    databases.purge_queue(ctx.args.redis_url, queue)
+
+
+def mixed_requests(ctx: Context, api: str, count: int, spread: bool) -> list[Request]:
+    """Replies into the first topic, or (``spread``) one topic create in five and replies
+    round-robin over every seeded topic."""
+    tids = ctx.seed.tids if spread else ctx.seed.tids[:1]
+    requests: list[Request] = []
+    for i in range(count):
+        if spread and i % 5 == 0:
+            body = {"cid": ctx.seed.cid, "title": f"Bench topic {i}", "content": CONTENT}
+            requests.append((f"{api}/api/v1/topics", body))
+        else:
+            requests.append((f"{api}/api/v1/topics/{tids[i % len(tids)]}", {"content": CONTENT}))
+    return requests
+
+
+def drain(ctx: Context, api: str, api_pid: int, spread: bool) -> None:
+    """Writes queued with no worker running, then one ``forumq worker`` with its defaults."""
+    ctx.reset_jobs()
+    n = ctx.args.drain_writes
+    name = "spread" if spread else "one-topic"
+    what = (f"topic creates + replies over {len(ctx.seed.tids)} topics" if spread
+            else "replies into one topic")  # fmt: skip
+    say(f"\n(drain, {name}) {n:,} {what} queued (respond-async, {ctx.args.connections} "
+        "in flight, no worker), then one `forumq worker` with its defaults")  # fmt: skip
+    requests = mixed_requests(ctx, api, n, spread)
+    with stack.RoleCPU({"api": [api_pid]}, ctx.args.pg_admin_url, ctx.database) as accept_cpu:
+        statuses, seconds = asyncio.run(
+            _post_all(requests, ctx.headers("respond-async"), ctx.args.connections)
+        )
+    accepted = statuses.get(202, 0)
+    say(f"  accepted {accepted:,} in {seconds:.1f} s = {accepted / seconds:,.0f}/s, answers "
+        f"{statuses}; {cpu_text(accept_cpu.per(accepted))}")  # fmt: skip
+    log = ctx.out / f"worker-drain-{name}.log"
+    with stack.started(DEFAULT_WORKER, ctx.env, log) as worker_pid:
+        roles = {"api": [api_pid], "worker": [worker_pid]}
+        with stack.RoleCPU(roles, ctx.args.pg_admin_url, ctx.database) as drain_cpu:
+            finished = wait_finished(ctx, accepted, ctx.args.drain_timeout)
+    failed, first_start, last_finish = ctx.sql(
+        "SELECT count(*) FILTER (WHERE state = 'failed'), min(started_at), max(finished_at) "
+        "FROM jobs"
+    )[0]
+    window = max(1, (last_finish or 0) - (first_start or 0)) / 1000
+    rate = finished / window
+    per_write = drain_cpu.per(finished)
+    # The API's share is its accept work; the rest is what applying costs.
+    total = {role: accept_cpu.per(accepted).get(role, 0) + per_write.get(role, 0)
+             for role in ("api", "worker", "postgres", "redis")}  # fmt: skip
+    noop = ctx.results.get("noop", {}).get("rate")
+    versus = f", {rate / noop:.2f}x the no-op drain" if noop else ""
+    say(
+        f"  drained {finished:,} (failed {failed}) in {window:.2f} s = {rate:,.0f} writes/s"
+        f"{versus}; {cpu_text(per_write)}\n  accept + drain together: {cpu_text(total)}"
+    )
+    ctx.results.setdefault("drain", {})[name] = {
+        "accepted": accepted, "accept_rate": accepted / seconds, "finished": finished,
+        "failed": failed, "rate": rate, "vs_noop": rate / noop if noop else None,
+        "cpu_ms_per_write": total, "cpu_drain_ms_per_write": per_write,
+    }  # fmt: skip
+    ctx.reset_jobs()
+
+
+def sync_clients(ctx: Context, api: str, api_pid: int) -> None:
+    """Replies into one topic with the default wait (no Prefer header): one client in
+    sequence (p50/p99), then 8 clients at once (replies/s); one `forumq worker`."""
+    n, seconds = ctx.args.sync_requests, ctx.args.sync_seconds
+    url = f"{api}/api/v1/topics/{ctx.seed.tids[0]}"
+    headers = {"Authorization": f"Bearer {ctx.seed.token}"}
+    say(f"\n(sync) replies with the default wait: 1 client x {n}, then 8 clients x {seconds:g} s")
+    with (
+        stack.started(DEFAULT_WORKER, ctx.env, ctx.out / "worker-sync1.log") as worker_pid,
+        httpx.Client(headers=headers, timeout=30) as client,
+    ):
+        for _ in range(20):
+            client.post(url, json={"content": CONTENT})
+        latencies, statuses = [], {}
+        for _ in range(n):
+            began = time.perf_counter()
+            status = client.post(url, json={"content": CONTENT}).status_code
+            latencies.append(1000 * (time.perf_counter() - began))
+            statuses[status] = statuses.get(status, 0) + 1
+        p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+        say(
+            f"  1 client: p50 {p50:.1f} ms, p99 {p99:.1f} ms (targets <= "
+            f"{SPEED_TARGETS['sync_p50_ms']:g} / {SPEED_TARGETS['sync_p99_ms']:g}); {statuses}"
+        )
+        roles = {"api": [api_pid], "worker": [worker_pid]}
+        with stack.RoleCPU(roles, ctx.args.pg_admin_url, ctx.database) as cpu:
+            many = loadgen.run_load(url, {"content": CONTENT}, headers, seconds, 8, "httpx")
+    ok = many.statuses.get(200, 0)
+    say(
+        f"  8 clients: {ok / many.seconds:,.0f} replies/s answered 200 (target >= "
+        f"{SPEED_TARGETS['sync8_rps']:g}); {many.describe()}; {cpu_text(cpu.per(ok))}"
+    )
+    ctx.results["sync_clients"] = {"p50_ms": p50, "p99_ms": p99, "statuses": statuses,
+                                   "eight_rps": ok / many.seconds,
+                                   "eight_cpu_ms_per_write": cpu.per(ok)}  # fmt: skip
+    ctx.reset_jobs()
+
+
+def embedded(ctx: Context) -> None:
+    """The embedded default as the README runs it (``forumq up``, nothing configured):
+    idle CPU, sync reply p50; then its API alone with writes queued and one worker as
+    ``up`` starts it (``--concurrency=1``) draining them."""
+    home = Path(tempfile.mkdtemp(prefix="forumq-embedded-", dir=ctx.out))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORUMQ_")}
+    env["PYTHONPATH"] = str(servers.CHECKOUT)
+    port = servers.free_port()
+    base = f"http://127.0.0.1:{port}"
+    say(f"\n(embedded) `forumq up` in {home}")
+    out = (home / "up.out").open("wb")
+    up = subprocess.Popen([sys.executable, "-m", "forumq", "up", "--port", str(port)], cwd=home,
+                          env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        servers.wait_until(lambda: httpx.get(f"{base}/api/health").status_code == 200, 90, "up")
+        token = next(line for line in (home / "up.out").read_text().splitlines()
+                     if len(line) == 36 and line.count("-") == 4)  # fmt: skip
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(headers=headers, timeout=30) as client:
+            category = {"_uid": 1, "name": "Bench"}
+            cid = client.post(f"{base}/api/v1/categories", json=category).json()["payload"]["cid"]
+            topic = {"_uid": 1, "cid": cid, "title": "Bench topic", "content": CONTENT}
+            created = client.post(f"{base}/api/v1/topics", json=topic).json()["payload"]
+            tid = created.get("tid") or created["topicData"]["tid"]
+            url = f"{base}/api/v1/topics/{tid}"
+            for _ in range(5):
+                client.post(url, json={"_uid": 1, "content": CONTENT})
+            time.sleep(3)
+            idle_seconds = ctx.args.idle_seconds
+            with stack.RoleCPU({"up": [up.pid]}) as idle:
+                time.sleep(idle_seconds)
+            idle_pct = 100 * idle.ms["up"] / 1000 / idle_seconds
+            latencies = []
+            for _ in range(ctx.args.embedded_sync):
+                began = time.perf_counter()
+                client.post(url, json={"_uid": 1, "content": CONTENT})
+                latencies.append(1000 * (time.perf_counter() - began))
+        p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+        say(f"  idle: {idle_pct:.2f}% of a core over {idle_seconds:g} s (target < "
+            f"{SPEED_TARGETS['embedded_idle_pct']:g}%); sync reply p50 {p50:.1f} ms, p99 "
+            f"{p99:.1f} ms (target p50 <= {SPEED_TARGETS['embedded_p50_ms']:g})")  # fmt: skip
+    finally:
+        up.send_signal(2)
+        try:
+            up.wait(40)
+        except subprocess.TimeoutExpired:
+            up.kill()
+        out.close()
+    n = ctx.args.embedded_drain
+    log = home / "serve.log"
+    api = servers.start(["-m", "forumq", "serve", "--port", str(port)], env, log)
+    try:
+        servers.wait_until(lambda: httpx.get(f"{base}/api/health").status_code == 200, 60, "API")
+        database = home / "forumq.sqlite3"
+
+        def sqlite(query: str, *params: object) -> tuple[Any, ...]:
+            with sqlite3.connect(database, timeout=30) as conn:
+                return conn.execute(query, params).fetchone()
+
+        base_seq = sqlite("SELECT max(seq) FROM jobs")[0]
+        requests = [(url, {"_uid": 1, "content": CONTENT})] * n
+        statuses, _ = asyncio.run(_post_all(requests, {**headers, "Prefer": "respond-async"}, 8))
+        accepted = statuses.get(202, 0)
+        finished = "SELECT count(*) FROM jobs WHERE seq > ? AND state IN ('succeeded', 'failed')"
+        worker_argv = ["-m", "forumq", "worker", "--concurrency=1"]
+        with stack.started(worker_argv, env, home / "worker.log"):
+            deadline = time.monotonic() + ctx.args.drain_timeout
+            while sqlite(finished, base_seq)[0] < accepted and time.monotonic() < deadline:
+                time.sleep(0.1)
+        done, first, last = sqlite(
+            "SELECT count(*), min(started_at), max(finished_at) FROM jobs "
+            "WHERE seq > ? AND finished_at IS NOT NULL",
+            base_seq,
+        )
+        rate = done / max(0.001, ((last or 0) - (first or 0)) / 1000)
+        say(f"  drain: {done:,} of {accepted:,} queued replies applied at {rate:,.0f}/s (target >= "
+            f"{SPEED_TARGETS['embedded_drain']:g}); answers {statuses}")  # fmt: skip
+    finally:
+        servers.stop(api)
+    ctx.results["embedded"] = {"idle_pct": idle_pct, "sync_p50_ms": p50, "sync_p99_ms": p99,
+                               "drain_rate": rate, "accepted": accepted}  # fmt: skip
+
+
+def speed_summary(ctx: Context) -> None:
+    r = ctx.results
+    rows = []
+    if "noop" in r:
+        rows.append(("bare Celery no-op drain", f"{r['noop']['rate']:,.0f} tasks/s", ""))
+    for name, d in r.get("drain", {}).items():
+        rows.append((f"accept rate ({name})", f"{d['accept_rate']:,.0f}/s", ""))
+        vs = f" ({d['vs_noop']:.2f}x no-op)" if d["vs_noop"] else ""
+        rows.append((f"drain, {name}", f"{d['rate']:,.0f} writes/s{vs}", ">= 2x no-op"))
+        total = sum(d["cpu_ms_per_write"].values())
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in d["cpu_ms_per_write"].items())
+        rows.append((f"CPU ms/write, {name}", f"{total:.2f} ({parts})", "<= 2"))
+    if "sync_clients" in r:
+        s = r["sync_clients"]
+        rows.append(("sync reply, 1 client", f"p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms",
+                     "<= 10 / 25 ms"))  # fmt: skip
+        rows.append(("sync replies, 8 clients", f"{s['eight_rps']:,.0f}/s", ">= 600/s"))
+    if "embedded" in r:
+        e = r["embedded"]
+        rows.append(("embedded sync reply", f"p50 {e['sync_p50_ms']:.1f} ms", "<= 50 ms"))
+        rows.append(("embedded drain", f"{e['drain_rate']:,.0f} writes/s", ">= 100/s"))
+        rows.append(("embedded idle CPU", f"{e['idle_pct']:.2f}% of a core", "< 2%"))
+    for figure, value, target in rows:
+        say(f"{figure:32} {value:44} {target}")
+
+
 # --- the run -------------------------------------------------------------------------
 
 
@@ -470,7 +737,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="prefork",
         help="the Celery pool of the workers (forumq worker's default: prefork)",
     )
-    parser.add_argument("--only", default="a,b,c", help="which benchmarks to run, e.g. 'a,c'")
+    parser.add_argument(
+        "--only",
+        default="noop,drain,sync,embedded",
+        help="which benchmarks to run: noop, drain, sync, embedded (issue 14) "
+        "and a, b, c (issue 3), e.g. 'noop,drain'",
+    )
+    parser.add_argument("--noop-tasks", type=int, default=10000, help="tasks in (noop)")
+    parser.add_argument("--drain-writes", type=int, default=10000, help="writes in (drain)")
+    parser.add_argument("--sync-seconds", type=float, default=10, help="8-client sync load")
+    parser.add_argument("--idle-seconds", type=float, default=10, help="embedded idle CPU")
+    parser.add_argument("--embedded-sync", type=int, default=50, help="embedded sync replies")
+    parser.add_argument("--embedded-drain", type=int, default=500, help="embedded drain")
     parser.add_argument("--pg-admin-url", default=os.environ.get(
         "FORUMQ_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))  # fmt: skip
     parser.add_argument("--redis-url", default=os.environ.get(
@@ -490,6 +768,7 @@ def summary(ctx: Context, command: str) -> None:
     results = ctx.results
     say("\n=== summary ===")
     say(f"command: {command}")
+    speed_summary(ctx)
     if "accept" in results:
         a = results["accept"]
         say(f"(a) accept: forumq {a['forumq_rps']:,.0f} req/s vs bare {a['bare_rps']:,.0f} req/s "
@@ -519,7 +798,8 @@ def main(argv: list[str] | None = None) -> None:
     with databases.fresh_database(
         args.pg_admin_url, prefix="forumq_bench", keep=args.keep_db
     ) as database_url:
-        seed = databases.seed(database_url, max(1, args.topics))
+        topics = 100 if "drain" in only else args.topics
+        seed = databases.seed(database_url, max(1, topics))
         env = {
             "FORUMQ_DATABASE_URL": database_url,
             "FORUMQ_BROKER_URL": args.redis_url,
@@ -546,6 +826,15 @@ def main(argv: list[str] | None = None) -> None:
                         profile_workers(ctx, api)
                 if "c" in only:
                     sync_latency(ctx, api)
+                if "noop" in only:
+                    noop_drain(ctx)
+                if "drain" in only:
+                    drain(ctx, api, pid, spread=False)
+                    drain(ctx, api, pid, spread=True)
+                if "sync" in only:
+                    sync_clients(ctx, api, pid)
+                if "embedded" in only:
+                    embedded(ctx)
         finally:
             databases.purge_queue(args.redis_url, run_id)
     summary(ctx, command)

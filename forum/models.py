@@ -362,6 +362,13 @@ class Job(Base):
             postgresql_where=text("state IN ('queued', 'running')"),
             sqlite_where=text("state IN ('queued', 'running')"),
         ),
+        # Workers claim the oldest queued jobs (forum.claims).
+        Index(
+            "ix_jobs_queued_seq",
+            "seq",
+            postgresql_where=text("state = 'queued'"),
+            sqlite_where=text("state = 'queued'"),
+        ),
         UniqueConstraint("actor_uid", "idempotency_key", name="uq_jobs_idempotency"),
     )
 

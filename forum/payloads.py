@@ -61,8 +61,14 @@ def topic_created(session: Session, topic: Topic, post: Post, tags: list[str], n
     """``Topics.post``'s answer: ``{topicData, postData}``, ``topicData.mainPost`` the
     first post (as core's v3 answers the topic alone)."""
     category = session.get(Category, topic.cid)
-    author = session.get(User, topic.uid)
     assert category is not None
+    return topic_answer(topic, post, category, session.get(User, topic.uid), tags, now)
+
+
+def topic_answer(
+    topic: Topic, post: Post, category: Category, author: User | None, tags: list[str], now: int
+) -> JSON:
+    """``topic_created`` from the rows it shows (``forum.bulk.writes`` has them)."""
     post_data = post_summary(post, topic, category, author, tags, now)
     topic_data = topic_fields(topic, tags)
     topic_data.update(

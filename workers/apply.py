@@ -1,10 +1,11 @@
-"""The one task: apply a batch of stored jobs, effectively once, in order per object.
+"""The one task: apply stored jobs in batches, effectively once, in order per object.
 
-Each job runs in its own savepoint, so one bad command fails alone; every job's
-final state commits in the same transaction as its write, so a redelivered
-message finds its jobs finished and does nothing. A job that shares an ordering
-key (one topic, one post) with earlier unfinished jobs applies those first, or
-waits for the worker that holds them: writes to one object land in acceptance order.
+A message is a wake-up: the worker claims the oldest queued jobs (``forum.jobqueue.claims``),
+as many as one transaction applies, and applies them in ``seq`` order: runs of topic
+creates and replies set-based (``forum.bulk.writes``), other commands one by one in
+savepoints, so one bad command fails alone. Every job's final state commits in the
+same transaction as its write, so a redelivered message finds its jobs finished and
+does nothing. While jobs are queued, a worker that applied a batch wakes one again.
 """
 
 import logging
@@ -15,26 +16,30 @@ from typing import Any
 
 from celery import Task
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from forum.clock import now_ms
+from forum.bulk.writes import NewReply, NewTopic, Unsure, Write, apply_writes
 from forum.db import transaction
 from forum.errors import ErrorClass, ForumError, error_record
-from forum.jobqueue import store
+from forum.jobqueue import claims, store
+from forum.jobqueue.chunks import KIND as BULK
+from forum.jobqueue.claims import Claimed
 from forum.jobqueue.tasks import APPLY_JOBS
 from forum.models import Job
 from forum.rules import NODEBB, Rules
 from forumq.settings import get_settings
 from schemas import load_command
+from schemas.topics import CreateTopic, ReplyTopic
 from workers import commands, observe
-from workers.celery_app import celery_app, notifier, publisher
+from workers.celery_app import celery_app, notifier, publisher, wakeups
+from workers.delivery import MAX_RETRIES, TRANSIENT, backoff, failure
 
 log = logging.getLogger(__name__)
-# Connection lost, deadlock, serialization failure: worth retrying the whole batch.
-TRANSIENT = (OperationalError, InterfaceError)
-MAX_RETRIES = 10
-DEFER_SECONDS = 0.05
+# Jobs one claim takes at most: one transaction's worth, short enough that a worker
+# stopping (SIGTERM) finishes its batch soon.
+CLAIM_MAX_JOBS = 100
+SET_BASED = {CreateTopic.model_fields["kind"].default, ReplyTopic.model_fields["kind"].default}
 # No test round trip per transaction: a batch that meets a dropped connection fails
 # with OperationalError and is retried like any transient error, on fresh connections.
 PRE_PING = False
@@ -66,7 +71,7 @@ def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) 
     except TRANSIENT:
         raise  # the database itself failed: retry the whole batch
     except Exception as exc:
-        error = failure(job_id, exc)
+        error = failure(f"job {job_id}", exc)
         if alone:
             raise Failed(job_id, error) from exc
         store.finish(job, error=error)
@@ -74,29 +79,12 @@ def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) 
         store.finish(job, result=result)
 
 
-def failure(job_id: str, exc: Exception) -> dict[str, Any]:
-    """The error a job's command raised, as the job records it."""
-    if isinstance(exc, ForumError):
-        return exc.record()
-    if isinstance(exc, ValidationError):
-        return error_record(ErrorClass.BAD_REQUEST, "invalid-data", str(exc))
-    if isinstance(exc, IntegrityError):
-        # A unique key taken by a concurrent write: this job's data, not the batch's.
-        log.info("job %s conflicted: %s", job_id, exc.orig)
-        return error_record(ErrorClass.BAD_REQUEST, "conflict", "[[error:conflict]]")
-    if isinstance(exc, DBAPIError):
-        # The database refused this job's data (a value too long, ...): its writes are
-        # rolled back and it fails alone; the rest of the batch goes on.
-        log.warning("job %s refused by the database: %s", job_id, exc.orig)
-        return error_record(ErrorClass.BAD_REQUEST, "invalid-data", "[[error:invalid-data]]")
-    log.error("job %s raised", job_id, exc_info=exc)
-    return error_record(ErrorClass.INTERNAL, "internal-server-error", "[[error:internal]]")
-
-
 @dataclass
 class Outcome:
+    claimed: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
-    deferred: list[str] = field(default_factory=list)
+    # Jobs were left queued: a worker is woken again to claim them.
+    more: bool = False
     # Final answers of the finished jobs, for the completion notice.
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -109,109 +97,132 @@ class Outcome:
         self.records.append(observe.Finished.of(job))
 
 
-class _MarkFirst(Exception):
-    """The batch may have been delivered before: count this delivery durably first."""
+class Interrupted(Exception):
+    """The database failed after a claim: its jobs are retried as the same delivery."""
+
+    def __init__(self, claimed: list[str], error: Exception) -> None:
+        super().__init__(str(error))
+        self.claimed, self.error = claimed, error
 
 
-def mark_running(database_url: str, job_ids: Sequence[str], *, redelivered: bool) -> None:
+def claim(database_url: str, job_ids: Sequence[str], counted: Sequence[str] = ()) -> list[Claimed]:
+    """Claim a batch (``forum.jobqueue.claims``) in a transaction of its own; on PostgreSQL
+    without waiting for its fsync: a claim lost in a server crash is a job still
+    queued, or counted one delivery short."""
     with transaction(database_url, pre_ping=PRE_PING) as session:
         if session.get_bind().dialect.name == "postgresql":
-            # Losing a "running" mark in a crash is harmless: skip the fsync.
             session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        store.mark_running(session, job_ids, uncounted_before=redelivered)
+        return claims.claim(session, job_ids, CLAIM_MAX_JOBS, other_than=[BULK], counted=counted)
 
 
 def apply_batch(
     database_url: str,
     job_ids: Sequence[str],
+    counted: Sequence[str] = (),
     *,
-    redelivered: bool = False,
     rules: Rules = NODEBB,
     max_attempts: int = store.MAX_ATTEMPTS,
 ) -> Outcome:
-    """Apply what is unfinished among ``job_ids``, with the earlier jobs on the same
-    objects first; a job behind one another worker holds waits (is deferred).
-
-    ``attempts`` counts deliveries so that a job that kills its worker fails after
-    ``max_attempts``. A first delivery (the message not redelivered, its jobs queued,
-    never counted, never re-published) counts itself in the apply transaction: one
-    commit instead of two. If it dies, it leaves no trace, but its next delivery is
-    either a redelivered message or a sweeper re-publish (``enqueued_at`` moved), and
-    that one, like any delivery that may repeat, commits its count before applying (a
-    redelivered message also counts the delivery that left no trace)."""
-    limits = (rules, max_attempts)
+    """Claim the oldest queued jobs and the unfinished ones among ``job_ids`` and
+    ``counted`` (see ``claim``), and apply them in ``seq`` order in one transaction."""
+    claimed = claim(database_url, job_ids, counted)
+    outcome = Outcome(claimed=[c.id for c in claimed])
+    if not claimed:
+        return outcome
     try:
-        return _apply(database_url, job_ids, limits, durable_mark=redelivered,
-                      redelivered=redelivered)  # fmt: skip
-    except _MarkFirst:
-        return _apply(database_url, job_ids, limits, durable_mark=True, redelivered=redelivered)
+        _apply_claimed(database_url, outcome.claimed, outcome, rules, max_attempts)
+        # Asked after the commit: a job that a claim left queued behind this batch was
+        # stored before that claim, so before this commit, and is seen here.
+        with transaction(database_url, pre_ping=PRE_PING) as session:
+            outcome.more = claims.any_queued(session, other_than=[BULK])
+    except TRANSIENT as exc:
+        raise Interrupted(outcome.claimed, exc) from exc
+    return outcome
 
 
-def _apply(
-    database_url: str,
-    job_ids: Sequence[str],
-    limits: tuple[Rules, int],
-    *,
-    durable_mark: bool,
-    redelivered: bool,
-) -> Outcome:
-    if durable_mark:
-        mark_running(database_url, job_ids, redelivered=redelivered)
-    outcome = Outcome()
-    started = now_ms()
+def _apply_claimed(
+    database_url: str, job_ids: list[str], outcome: Outcome, rules: Rules, max_attempts: int
+) -> None:
     try:
         with transaction(database_url, pre_ping=PRE_PING) as session:
-            batch, waiting = store.lock_batch(session, job_ids)
-            if not durable_mark and not all(store.first_delivery(job) for job in batch):
-                raise _MarkFirst  # rolls back: nothing was written
-            earlier, held = store.lock_predecessors(session, batch) if waiting else ([], {})
-            _apply_locked(session, batch, earlier, held, outcome, limits, count=not durable_mark)
+            batch = store.lock_unfinished(session, job_ids)
+            runnable = []
+            for job in batch:
+                if job.attempts > max_attempts:
+                    reason = "[[error:too-many-attempts]]"  # it kept killing its worker
+                    store.finish(
+                        job, error=error_record(ErrorClass.INTERNAL, "too-many-attempts", reason)
+                    )
+                else:
+                    runnable.append(job)
+            apply_in_order(session, runnable, rules, alone=len(batch) == 1)
+            for job in batch:
+                outcome.finish(job)
     except Failed as failed:
         # A lone job's command failed and its transaction rolled back: record why.
         with transaction(database_url, pre_ping=PRE_PING) as session:
             for job in store.lock_unfinished(session, [failed.job_id]):
-                if not durable_mark:
-                    store.count_delivery(job, started)
                 store.finish(job, error=failed.error)
                 outcome.finish(job)
-    return outcome
 
 
-def _apply_locked(
-    session: Session,
-    batch: list[Job],
-    earlier: list[Job],
-    held: dict[str, int],
-    outcome: Outcome,
-    limits: tuple[Rules, int],
-    *,
-    count: bool,
+def apply_in_order(
+    session: Session, batch: list[Job], rules: Rules, *, alone: bool = False
 ) -> None:
-    """Apply the locked ``batch`` and ``earlier`` jobs in ``seq`` order; ``count``:
-    this transaction counts the delivery of the batch's jobs it applies."""
-    rules, max_attempts = limits
-    alone = len(batch) == 1 and not earlier
-    ours = {job.id for job in batch}
-    for job in sorted([*batch, *earlier], key=lambda job: job.seq):
-        key = job.ordering_key
-        if key in held and job.seq > held[key]:
-            if job.id in ours:
-                # Back in line: waiting its turn is neither running nor a failed delivery.
-                job.state, job.started_at = store.QUEUED, None
-                if not count:
-                    job.attempts -= 1  # undo the count mark_running committed
-                outcome.deferred.append(job.id)
+    """Apply ``batch`` (locked, in ``seq`` order) and record each job's outcome: runs of
+    topic creates and replies set-based (``forum.bulk.writes``), the rest one by one."""
+    run: list[tuple[Job, Write]] = []
+    for job in batch:
+        write = None if alone else set_based(job)
+        if write is not None:
+            run.append((job, write))
             continue
-        if job.attempts > max_attempts:
-            reason = "[[error:too-many-attempts]]"  # it kept killing its worker
-            store.finish(job, error=error_record(ErrorClass.INTERNAL, "too-many-attempts", reason))
+        apply_set_based(session, run, rules)
+        run = []
+        apply_job(session, job, rules, alone=alone)
+    apply_set_based(session, run, rules)
+
+
+def set_based(job: Job) -> Write | None:
+    """The job's command as a write ``forum.bulk.writes`` applies, if it is one."""
+    kind = job.command.get("kind")
+    if kind not in SET_BASED:
+        return None
+    try:
+        command = load_command(job.command)
+    except ValidationError:
+        return None  # apply_job records why
+    if isinstance(command, CreateTopic):
+        return NewTopic(job.actor_uid, command.cid, command.title, command.content,
+                        tuple(command.tags), command.timestamp)  # fmt: skip
+    if isinstance(command, ReplyTopic):
+        return NewReply(job.actor_uid, command.tid, command.content, command.to_pid,
+                        command.timestamp)  # fmt: skip
+    return None
+
+
+def apply_set_based(session: Session, run: list[tuple[Job, Write]], rules: Rules) -> None:
+    """Apply a run of writes set-based; if that path cannot decide it (``Unsure``) or the
+    database refuses it, one by one in savepoints, so a bad write fails alone."""
+    if not run:
+        return
+    if len(run) > 1:
+        try:
+            with session.begin_nested():
+                outcomes = apply_writes(session, [write for _, write in run], rules)
+        except TRANSIENT:
+            raise
+        except (Unsure, DBAPIError) as exc:
+            log.info("a batch of %d writes is applied one by one: %r", len(run), exc)
         else:
-            started = now_ms()
-            apply_job(session, job, rules, alone=alone)
-            if count and job.id in ours:
-                # Counted with the final state, in the one UPDATE the commit sends.
-                store.count_delivery(job, started)
-        outcome.finish(job)
+            store.finish_all(session, [
+                (job, None, result.record()) if isinstance(result, ForumError)
+                else (job, result, None)
+                for (job, _), result in zip(run, outcomes, strict=True)
+            ])  # fmt: skip
+            return
+    for job, _ in run:
+        apply_job(session, job, rules)
 
 
 def fail_batch(database_url: str, job_ids: Sequence[str], reason: str) -> list[str]:
@@ -226,25 +237,34 @@ def fail_batch(database_url: str, job_ids: Sequence[str], reason: str) -> list[s
 
 
 @celery_app.task(name=APPLY_JOBS, bind=True, max_retries=MAX_RETRIES)
-def apply_jobs(self: Task, job_ids: list[str]) -> int:
+def apply_jobs(self: Task, job_ids: list[str], counted: list[str] | None = None) -> int:
+    """A message is a wake-up: claim a batch, apply it, and wake a worker again while
+    jobs are queued. ``counted``: jobs a failed try claimed (retried without counting
+    another delivery)."""
     settings = get_settings()
     database_url = settings.database_url
-    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     queue = (self.request.delivery_info or {}).get("routing_key") or settings.interactive_queue
+    wakeups.taken(queue)  # before the claim: requests stored from now on wake a worker
+    counted = counted or []
     started = time.monotonic()
     try:
-        outcome = apply_batch(database_url, job_ids, redelivered=redelivered,
-                              rules=settings.rules, max_attempts=settings.max_attempts)  # fmt: skip
-    except TRANSIENT as exc:
+        outcome = apply_batch(database_url, job_ids, counted, rules=settings.rules,
+                              max_attempts=settings.max_attempts)  # fmt: skip
+    except (Interrupted, *TRANSIENT) as exc:
+        if isinstance(exc, Interrupted):
+            counted = sorted({*counted, *exc.claimed})
+        mine = sorted({*job_ids, *counted})
         if self.request.retries >= MAX_RETRIES:
-            log.error("giving up on %d jobs: %s", len(job_ids), exc)
-            outcome = Outcome(finished=fail_batch(database_url, job_ids, str(exc.orig)))
+            log.error("giving up on %d jobs: %s", len(mine), exc)
+            outcome = Outcome(finished=fail_batch(database_url, mine, str(exc)))
         else:
             # Database down or deadlocked: back off 0.25 s, 0.5 s, ... up to 30 s.
-            countdown = min(2**self.request.retries * 0.25, 30)
-            raise self.retry(exc=exc, countdown=countdown) from exc
-    if outcome.deferred:
-        publisher.jobs(outcome.deferred, queue=queue, countdown=DEFER_SECONDS)
+            countdown = backoff(self.request.retries)
+            raise self.retry(
+                args=[job_ids], kwargs={"counted": counted}, exc=exc, countdown=countdown
+            ) from exc
     notifier.job_finished(outcome.finished, outcome.answers)
     observe.batch_finished(queue, outcome.records, time.monotonic() - started)
+    if outcome.more:
+        publisher.jobs([], queue=queue)
     return len(outcome.finished)

@@ -26,7 +26,7 @@ from operator import attrgetter
 from typing import Any
 
 from celery import Task
-from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from forum import bulk
@@ -41,15 +41,15 @@ from forumq.settings import get_settings
 from schemas.bulk import INVALID, TYPES
 from workers import observe
 from workers.celery_app import celery_app, notifier, publisher
+from workers.delivery import MAX_RETRIES, TRANSIENT, backoff, failure
 
 log = logging.getLogger(__name__)
-MAX_RETRIES = 10
-# The database failed (retried with backoff, MAX_RETRIES times; then the task gives up,
-# its message is acknowledged, and the sweeper publishes the job's unrecorded items
-# again once the job has made no progress for bulk_stale_after_seconds), or a
-# concurrent delivery recorded the same external ids or items first (retried with full
-# lookups; a conflict that never clears isolates the item at fault).
-TRANSIENT = (OperationalError, InterfaceError)
+# The database failed (``workers.delivery``: retried with backoff, MAX_RETRIES times;
+# then the task gives up, its message is acknowledged, and the sweeper publishes the
+# job's unrecorded items again once the job has made no progress for
+# bulk_stale_after_seconds), or a concurrent delivery recorded the same external ids or
+# items first (retried with full lookups; a conflict that never clears isolates the
+# item at fault).
 RETRIED = (*TRANSIENT, IntegrityError, ResultsConflict)
 # A delivery whose worker process died is published again after this long (Celery's
 # retry_on_worker_lost), with its retry count raised: what tells the next delivery.
@@ -237,12 +237,6 @@ def fail_item(database_url: str, job_id: str, pair: Pair, error: dict[str, Any])
         return ChunkOutcome()  # another delivery recorded the item first
 
 
-def _item_error(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, DataError | IntegrityError):  # the database refused the item's data
-        return error_record(ErrorClass.BAD_REQUEST, "invalid-data")
-    return error_record(ErrorClass.INTERNAL, "internal-server-error", "[[error:internal]]")
-
-
 @celery_app.task(name=BULK_CHUNK, bind=True, max_retries=MAX_RETRIES,
                  retry_on_worker_lost=True, default_retry_delay=LOST_RETRY_SECONDS)  # fmt: skip
 def bulk_chunk(
@@ -312,7 +306,7 @@ def _retry(task: Task, exc: Exception, args: list[Any]) -> Exception:
     log.info("bulk chunk of job %s will be retried: %s", args[0], getattr(exc, "orig", exc))
     retries = task.request.retries
     return task.retry(args=args, kwargs={"errors_at": retries + 1}, exc=exc,
-                      countdown=min(2**retries * 0.25, 30))  # fmt: skip
+                      countdown=backoff(retries))  # fmt: skip
 
 
 def _isolate(job_id: str, pairs: Sequence[Pair], defers: int, exc: Exception) -> int:
@@ -322,9 +316,8 @@ def _isolate(job_id: str, pairs: Sequence[Pair], defers: int, exc: Exception) ->
         log.warning("bulk chunk of job %s (%d items) raised %r: split", job_id, len(pairs), exc)
         split(job_id, pairs, defers)
         return 0
-    log.error("bulk item %d of job %s raised", pairs[0][0], job_id, exc_info=exc)
-    outcome = fail_item(get_settings().database_url, job_id, pairs[0], _item_error(exc))
-    return _finish(job_id, outcome)
+    error = failure(f"bulk item {pairs[0][0]} of job {job_id}", exc)
+    return _finish(job_id, fail_item(get_settings().database_url, job_id, pairs[0], error))
 
 
 def _finish(job_id: str, outcome: ChunkOutcome) -> int:

@@ -13,7 +13,9 @@ from celery.signals import (
 )
 
 from forum.jobqueue.notices import Notifier
+from forum.jobqueue.publishing import redis_broker_url
 from forum.jobqueue.tasks import Publisher, make_celery
+from forum.jobqueue.wakeups import Wakeups
 from forumq.logs import use_format
 from forumq.runtime import tune_gc
 from forumq.settings import get_settings
@@ -27,6 +29,7 @@ celery_app = make_celery(
 )
 publisher = Publisher(celery_app, _settings.interactive_queue, _settings.bulk_queue)
 notifier = Notifier(_settings.resolved_notify_url)
+wakeups = Wakeups(redis_broker_url(celery_app))
 
 
 @after_setup_logger.connect

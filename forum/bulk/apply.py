@@ -99,11 +99,75 @@ class ChunkResult:
     deferred: list[tuple[int, Item]] = field(default_factory=list)
 
 
+def count_topic(
+    topic_agg: dict[int, list[Any]], user_agg: dict[int, list[int]], tid: int, uid: int,
+    created: int,
+) -> None:  # fmt: skip
+    """Count a new topic and its main post (never the teaser) in the counters of a batch."""
+    topic_agg[tid] = [1, created, {uid}, None, -1]
+    counts = user_agg.get(uid)
+    if counts is None:
+        user_agg[uid] = [1, 1, created]
+    else:
+        counts[U_TOPICS] += 1
+        counts[U_POSTS] += 1
+        if created > counts[U_LAST]:
+            counts[U_LAST] = created
+
+
+def count_reply(
+    topic_agg: dict[int, list[Any]], user_agg: dict[int, list[int]], replies_to: dict[int, int],
+    tid: int, uid: int, pid: int, created: int, to_pid: int | None,
+) -> None:  # fmt: skip
+    """Count a reply, in input order, in the counters of a batch: applied in one UPDATE
+    per table (``write_rows``), they end where the replies applied one by one
+    (``forum.posts.add_post``) would have left them."""
+    agg = topic_agg.get(tid)
+    if agg is None:  # a topic that existed before this batch
+        agg = topic_agg[tid] = [0, 0, set(), None, -1]
+    agg[A_POSTS] += 1
+    if created > agg[A_LAST]:
+        agg[A_LAST] = created
+    agg[A_UIDS].add(uid)
+    if created >= agg[A_TEASER_TS]:  # the latest reply (the later one of equals)
+        agg[A_TEASER], agg[A_TEASER_TS] = pid, created
+    counts = user_agg.get(uid)
+    if counts is None:
+        user_agg[uid] = [0, 1, created]
+    else:
+        counts[U_POSTS] += 1
+        if created > counts[U_LAST]:
+            counts[U_LAST] = created
+    if to_pid is not None:
+        replies_to[to_pid] = replies_to.get(to_pid, 0) + 1
+
+
 class _Deferred(Exception):
     pass
 
 
-class _Chunk:
+class Rows:
+    """What a batch writes (``write_rows``): its new rows, and the counters of its posts
+    kept up as its items are walked in input order (``count_topic``, ``count_reply``)."""
+
+    def __init__(self, session: Session, rules: Rules) -> None:
+        self.session = session
+        self.rules = rules
+        self.users: list[dict[str, Any]] = []
+        self.admins: list[int] = []
+        self.categories: list[dict[str, Any]] = []
+        self.topics: list[list[Any]] = []  # TOPIC_COLUMNS
+        self.posts: list[list[Any]] = []  # POST_COLUMNS
+        self.tags: list[tuple[int, str]] = []  # TAG_COLUMNS
+        # Counters of this batch's posts (see A_, U_, C_), and the category of each topic.
+        self.topic_agg: dict[int, list[Any]] = {}
+        self.user_agg: dict[int, list[int]] = {}
+        self.replies_to: dict[int, int] = {}
+        self.topic_cid: dict[int, int] = {}
+        self.skip_row_triggers = rules.bulk_skip_row_triggers
+
+
+class _Chunk(Rows):
     """The state of one chunk while its items are walked in input order."""
 
     def __init__(
@@ -114,7 +178,7 @@ class _Chunk:
         optimistic: bool,
         rules: Rules,
     ) -> None:
-        self.session = session
+        super().__init__(session, rules)
         self.items = items
         self.optimistic = optimistic
         # Asked before the references are looked up: once nothing earlier is pending,
@@ -128,19 +192,7 @@ class _Chunk:
         self.by_type = by_type
         self._load_references()
         self._allocate()
-        self.users: list[dict[str, Any]] = []
-        self.admins: list[int] = []
-        self.categories: list[dict[str, Any]] = []
-        self.topics: list[list[Any]] = []  # TOPIC_COLUMNS
-        self.posts: list[list[Any]] = []  # POST_COLUMNS
-        self.tags: list[tuple[int, str]] = []  # TAG_COLUMNS
-        # Counters of this chunk's posts, kept up as items are walked (see A_, U_, C_).
-        self.topic_agg: dict[int, list[Any]] = {}
-        self.user_agg: dict[int, list[int]] = {}
-        self.replies_to: dict[int, int] = {}
-        self.rules = rules
         self.tag_lengths = (rules.minimum_tag_length, rules.maximum_tag_length)
-        self.skip_row_triggers = rules.bulk_skip_row_triggers
 
     # -- references -------------------------------------------------------------
 
@@ -168,7 +220,6 @@ class _Chunk:
         self.cid_of = lookup(s, Category.external_id, Category.cid, cat_refs)
         self.pid_of = lookup(s, Post.external_id, Post.pid, post_refs)
         self.tid_of: dict[str, int] = lookup(s, Topic.external_id, Topic.tid, topic_refs)
-        self.topic_cid: dict[int, int] = {}
         # Forum ids given directly must exist; a topic's category comes with it.
         wanted_tids = [i.get("tid") for i in replies] + list(self.tid_of.values())
         self.topic_cid.update(lookup(s, Topic.tid, Topic.cid, wanted_tids))
@@ -301,16 +352,7 @@ class _Chunk:
         ])  # fmt: skip
         self.posts.append([pid, tid, uid, item["content"].rstrip(), created, None, 0, None,
                            False, 0, 0, 0, 0, 0, None])  # fmt: skip
-        # The main post: never the teaser.
-        self.topic_agg[tid] = [1, created, {uid}, None, -1]
-        counts = self.user_agg.get(uid)
-        if counts is None:
-            self.user_agg[uid] = [1, 1, created]
-        else:
-            counts[U_TOPICS] += 1
-            counts[U_POSTS] += 1
-            if created > counts[U_LAST]:
-                counts[U_LAST] = created
+        count_topic(self.topic_agg, self.user_agg, tid, uid, created)
         if tags:
             self.tags.extend((tid, tag) for tag in tags)
         self.tid_of[item["external_id"]] = tid
@@ -341,24 +383,7 @@ class _Chunk:
             bool(item.get("deleted")), max(votes, 0), max(-votes, 0), 0, 0, 0,
             item["external_id"],
         ])  # fmt: skip
-        agg = self.topic_agg.get(tid)
-        if agg is None:  # a topic that existed before this chunk
-            agg = self.topic_agg[tid] = [0, 0, set(), None, -1]
-        agg[A_POSTS] += 1
-        if created > agg[A_LAST]:
-            agg[A_LAST] = created
-        agg[A_UIDS].add(uid)
-        if created >= agg[A_TEASER_TS]:  # the latest reply (the later one of equals)
-            agg[A_TEASER], agg[A_TEASER_TS] = pid, created
-        counts = self.user_agg.get(uid)
-        if counts is None:
-            self.user_agg[uid] = [0, 1, created]
-        else:
-            counts[U_POSTS] += 1
-            if created > counts[U_LAST]:
-                counts[U_LAST] = created
-        if to_pid is not None:
-            self.replies_to[to_pid] = self.replies_to.get(to_pid, 0) + 1
+        count_reply(self.topic_agg, self.user_agg, self.replies_to, tid, uid, pid, created, to_pid)
         self.pid_of[item["external_id"]] = pid
         self.known_pids.add(pid)
         return CREATED, pid
@@ -457,7 +482,8 @@ def _unique_slugs(session: Session, users: list[dict[str, Any]]) -> None:
         pending = retry
 
 
-def _write(chunk: _Chunk, before_write: Callable[[], None]) -> None:
+def write_rows(chunk: Rows, before_write: Callable[[], None]) -> None:
+    """Write a batch's new rows, and the counters of the rows that existed, set-based."""
     session = chunk.session
     before_write()
     topic_agg, user_agg, replies_to = chunk.topic_agg, chunk.user_agg, chunk.replies_to
@@ -735,5 +761,5 @@ def apply_items(
     if optimistic and chunk.unsure_existing(unsure):
         return apply_items(session, actor, items, earlier_pending=earlier_pending,
                            before_write=before_write, rules=rules)  # fmt: skip
-    _write(chunk, lambda: before_write(outcome))
+    write_rows(chunk, lambda: before_write(outcome))
     return outcome

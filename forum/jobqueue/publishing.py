@@ -21,6 +21,7 @@ from celery.utils.saferepr import saferepr
 from redis.asyncio.retry import Retry
 from redis.backoff import ConstantBackoff
 
+from forum.jobqueue import wakeups
 from forum.jobqueue.async_store import IO_TIMEOUT_SECONDS
 from forum.jobqueue.tasks import (
     APPLY_JOBS,
@@ -60,6 +61,7 @@ class RedisPublisher:
             retry=Retry(ConstantBackoff(0.2), 2),
         )
         self._queue = queue
+        self._wake = self._redis.register_script(wakeups.PUSH_IF_NONE_PENDING)
         self._origin = f"gen{os.getpid()}@{socket.gethostname()}"
         self._reply_to = app.thread_oid
         self._argsrepr_max = app.amqp.argsrepr_maxsize
@@ -67,6 +69,11 @@ class RedisPublisher:
 
     async def push(self, message: bytes) -> None:
         await self._redis.lpush(self._queue, message)
+
+    async def wake(self, message: bytes) -> None:
+        """``push`` a wake-up, unless one is pending on the queue (``wakeups``)."""
+        await self._wake(keys=[wakeups.pending_key(self._queue), self._queue],
+                         args=[message, wakeups.TTL_SECONDS])  # fmt: skip
 
     def task_message(self, name: str, args: list[Any]) -> bytes:
         """The message the task ``name``'s ``apply_async(args=args, queue=<this queue>)``
@@ -139,12 +146,13 @@ class AsyncPublisher:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="forumq-publish")
 
     async def jobs(self, job_ids: Sequence[str]) -> None:
-        """One ``forumq.apply_jobs`` message on the interactive queue."""
+        """One ``forumq.apply_jobs`` message on the interactive queue (over Redis, only
+        if no wake-up is pending there: ``wakeups``)."""
         if self._jobs is None:
             await self._in_thread(self._celery.jobs, job_ids)
             return
         message = self._jobs.task_message(APPLY_JOBS, apply_jobs_args(job_ids))
-        await asyncio.wait_for(self._jobs.push(message), IO_TIMEOUT_SECONDS)
+        await asyncio.wait_for(self._jobs.wake(message), IO_TIMEOUT_SECONDS)
 
     async def chunks(self, job_id: str, chunks: Sequence[str]) -> None:
         """One ``forumq.bulk_chunk`` message per packed chunk, on the bulk queue.

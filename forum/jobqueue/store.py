@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Select, bindparam, case, delete, exists, func, select, update
+from sqlalchemy import Select, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased, defer
+from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from forum.clock import iso, now_ms
 from forum.db import transaction
@@ -167,30 +168,8 @@ def _select_job(command: bool) -> Select[tuple[Job]]:
     return select(Job) if command else select(Job).options(defer(Job.command, raiseload=True))
 
 
-def mark_running(
-    session: Session, job_ids: Sequence[str], *, uncounted_before: bool = False
-) -> None:
-    """Count a delivery of ``job_ids``, in a transaction of its own (before applying).
-    ``uncounted_before``: the message was delivered before, and a job still at 0 was
-    applied by a first delivery that died before its count committed: count it too."""
-    counted = Job.attempts + 1
-    if uncounted_before:
-        counted = counted + case((Job.attempts == 0, 1), else_=0)
-    session.execute(
-        update(Job)
-        .where(Job.id.in_(job_ids), Job.state.in_(UNFINISHED))
-        .values(state=RUNNING, started_at=now_ms(), attempts=counted)
-    )
-
-
-def first_delivery(job: Job) -> bool:
-    """Nothing says ``job`` was delivered before: queued, never counted, never
-    re-published by the sweeper (that moves ``enqueued_at``) nor retried by an operator."""
-    return job.state == QUEUED and job.attempts == 0 and job.enqueued_at == job.created_at
-
-
 def count_delivery(job: Job, started_at: int) -> None:
-    """``mark_running`` for a job applied in the transaction that counts it."""
+    """Count a delivery of ``job`` (a bulk job's chunk) started at ``started_at``."""
     job.started_at, job.attempts = started_at, job.attempts + 1
 
 
@@ -204,79 +183,6 @@ def lock_unfinished(session: Session, job_ids: Sequence[str]) -> list[Job]:
             .with_for_update()
         )
     )
-
-
-def _lock_batch_statement() -> Select[tuple[Job, bool]]:
-    job_ids = bindparam("job_ids", expanding=True)
-    earlier = aliased(Job, name="earlier")
-    waiting = (
-        exists()
-        .where(
-            earlier.ordering_key == Job.ordering_key,
-            earlier.state.in_(UNFINISHED),
-            earlier.seq < Job.seq,
-            earlier.id.not_in(job_ids),
-        )
-        .label("waiting")
-    )
-    return (
-        select(Job, waiting)
-        .where(Job.id.in_(job_ids), Job.state.in_(UNFINISHED))
-        .order_by(Job.seq)
-        .with_for_update(of=Job)
-    )
-
-
-# Built once: constructing it (the aliased entity's columns above all) cost more of a
-# worker's CPU per message than running it.
-_LOCK_BATCH = _lock_batch_statement()
-
-
-def lock_batch(session: Session, job_ids: Sequence[str]) -> tuple[list[Job], bool]:
-    """``lock_unfinished``, and whether any earlier unfinished job outside the batch
-    shares an ordering key with one of them (only then is ``lock_predecessors`` needed):
-    one statement for a lone job, on the partial index of unfinished jobs."""
-    rows = session.execute(_LOCK_BATCH, {"job_ids": list(job_ids)}).all()
-    return [row[0] for row in rows], any(row[1] for row in rows)
-
-
-def lock_predecessors(session: Session, batch: Sequence[Job]) -> tuple[list[Job], dict[str, int]]:
-    """Earlier unfinished jobs outside ``batch`` on the same objects, locked; and, per
-    ordering key, the lowest ``seq`` another worker holds (nothing after it may apply).
-
-    Two indexed queries per batch: what is waiting, then what we could lock."""
-    last: dict[str, int] = {}
-    for job in batch:
-        if job.ordering_key:
-            last[job.ordering_key] = max(last.get(job.ordering_key, 0), job.seq)
-    if not last:
-        return [], {}
-    earlier = (
-        Job.ordering_key.in_(last),
-        Job.state.in_(UNFINISHED),
-        Job.seq < max(last.values()),
-        Job.id.not_in([job.id for job in batch]),
-    )
-    waiting = [
-        row
-        for row in session.execute(select(Job.seq, Job.ordering_key).where(*earlier))
-        if row.seq < last[row.ordering_key]
-    ]
-    if not waiting:
-        return [], {}
-    locked = [
-        job
-        for job in session.scalars(
-            select(Job).where(*earlier).order_by(Job.seq).with_for_update(skip_locked=True)
-        )
-        if job.seq < last[job.ordering_key]
-    ]
-    ours = {job.seq for job in locked}
-    held: dict[str, int] = {}
-    for row in waiting:
-        if row.seq not in ours:
-            held[row.ordering_key] = min(held.get(row.ordering_key, row.seq), row.seq)
-    return locked, held
 
 
 def claim_stale(
@@ -352,6 +258,41 @@ def finish(
     job.result = result
     job.error = error
     job.finished_at = now_ms()
+
+
+_FINISH_PG = text("""
+UPDATE jobs AS j SET state = v.state, result = v.result, error = v.error, finished_at = :now
+FROM json_to_recordset(CAST(:rows AS json)) AS v(id text, state text, result json, error json)
+WHERE j.id = v.id""")
+
+
+def finish_all(
+    session: Session, outcomes: Sequence[tuple[Job, Any, dict[str, Any] | None]]
+) -> None:
+    """``finish`` for many jobs (``(job, result, error)``) in one statement. The jobs'
+    loaded attributes are set as committed: the session writes nothing more for them."""
+    if not outcomes:
+        return
+    now = now_ms()
+    rows = [{"id": job.id, "state": FAILED if error else SUCCEEDED, "result": result,
+             "error": error} for job, result, error in outcomes]  # fmt: skip
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        session.execute(_FINISH_PG, {"rows": orjson.dumps(rows).decode(), "now": now})
+    else:
+        connection.exec_driver_sql(
+            "UPDATE jobs SET state = ?, result = ?, error = ?, finished_at = ? WHERE id = ?",
+            [(row["state"], _json(row["result"]), _json(row["error"]), now, row["id"])
+             for row in rows],
+        )  # fmt: skip
+    for (job, _, _), row in zip(outcomes, rows, strict=True):
+        for key in ("state", "result", "error"):
+            set_committed_value(job, key, row[key])
+        set_committed_value(job, "finished_at", now)
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
 
 
 def finished_ids(session: Session, job_ids: Sequence[str]) -> list[str]:

@@ -9,6 +9,8 @@ from typing import Any
 from celery import Celery
 from kombu import Exchange, Queue
 
+from forum.jobqueue import broker
+
 # ``[job_ids]``: apply these stored jobs (``workers/apply.py``).
 APPLY_JOBS = "forumq.apply_jobs"
 # ``[job_id, packed, defers]`` or ``[job_id, packed, defers, True]`` (suspect: a worker
@@ -35,7 +37,8 @@ def make_celery(
 ) -> Celery:
     """The Celery app: ``include`` names the task modules (a worker's); a process that
     only publishes includes none."""
-    app = Celery("forumq", broker=broker_url, include=list(include))
+    # The embedded default polls its SQLite queue every few ms while busy (``broker``).
+    app = Celery("forumq", broker=broker.broker_url(broker_url), include=list(include))
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],

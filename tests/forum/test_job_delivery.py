@@ -1,5 +1,6 @@
-"""A job's deliveries are counted even when the first one counts itself in the apply
-transaction: a job that kills its worker still fails after ``max_attempts``."""
+"""A job's deliveries are counted when it is claimed, before it is applied: a job that
+kills its worker fails after ``max_attempts``, alone; a claim leaves a job queued while
+an earlier job on its object is unfinished outside the claim."""
 
 import time
 import uuid
@@ -63,7 +64,7 @@ def _posts(url: str, tid: int) -> int:
         return int(session.scalar(select(func.count()).where(Post.tid == tid)) or 0)
 
 
-def test_first_delivery_counts_itself_with_its_write(forum: tuple[str, int, int]) -> None:
+def test_a_job_is_counted_and_applied_once(forum: tuple[str, int, int]) -> None:
     url, admin, tid = forum
     job_id, posts = _job(url, admin, tid), _posts(url, tid)
     outcome = apply.apply_batch(url, [job_id])
@@ -74,7 +75,7 @@ def test_first_delivery_counts_itself_with_its_write(forum: tuple[str, int, int]
     assert outcome.answers[job_id]["result"]["pid"] == job.result["pid"]
     assert _posts(url, tid) == posts + 1
     # A second delivery of the same message applies nothing.
-    assert apply.apply_batch(url, [job_id], redelivered=True).finished == []
+    assert apply.apply_batch(url, [job_id]).finished == []
     assert _posts(url, tid) == posts + 1 and _stored(url, job_id).attempts == 1
 
 
@@ -113,43 +114,71 @@ def test_a_job_whose_write_the_database_refuses_fails_alone_with_conflict(
     assert _posts(url, tid) == posts + len(batch) - 1  # the other job of the batch applied
 
 
-def test_redelivery_counts_the_delivery_that_left_no_trace(forum: tuple[str, int, int]) -> None:
+def test_a_claim_waits_for_an_earlier_job_on_the_same_object(
+    forum: tuple[str, int, int],
+) -> None:
     url, admin, tid = forum
-    job_id = _job(url, admin, tid)
-    apply.apply_batch(url, [job_id], redelivered=True)
-    assert (_stored(url, job_id).state, _stored(url, job_id).attempts) == (jobs.SUCCEEDED, 2)
-    # Re-published by the sweeper (enqueued_at moved): counted before applying, once.
-    swept = _job(url, admin, tid, enqueued_at=int(time.time() * 1000) + 5)
-    apply.apply_batch(url, [swept])
-    assert (_stored(url, swept).state, _stored(url, swept).attempts) == (jobs.SUCCEEDED, 1)
+    # Claimed by a worker that died: running, counted, held by no one.
+    orphan = _job(url, admin, tid, content=f"{CONTENT} first", state=jobs.RUNNING, attempts=1)
+    later = _job(url, admin, tid, content=f"{CONTENT} second")
+    assert apply.apply_batch(url, []).claimed == []  # the later job waits its turn
+    assert _stored(url, later).state == jobs.QUEUED
+    # The orphan recovered (the sweeper publishes its id) is claimed alone (it may be
+    # what killed its worker); then the later job.
+    assert apply.apply_batch(url, [orphan]).claimed == [orphan]
+    assert apply.apply_batch(url, []).claimed == [later]
+    first, second = _stored(url, orphan), _stored(url, later)
+    assert (first.state, first.attempts, second.state, second.attempts) == (
+        jobs.SUCCEEDED, 2, jobs.SUCCEEDED, 1,
+    )  # fmt: skip
+    assert first.result["pid"] < second.result["pid"]
+
+
+def _dies_on(monkeypatch: pytest.MonkeyPatch, poison: str) -> None:
+    """Applying a write whose content is ``poison`` kills the worker (nothing commits),
+    on the set-based and the one-by-one path alike."""
+    run, apply_writes = commands.run, apply.apply_writes
+
+    def run_or_die(session: Any, actor: int, command: Any, rules: Any) -> Any:
+        if getattr(command, "content", None) == poison:
+            raise SystemExit("the worker died")  # like SIGKILL: nothing after it commits
+        return run(session, actor, command, rules)
+
+    def writes_or_die(session: Any, writes: Any, rules: Any) -> Any:
+        if any(write.content == poison for write in writes):
+            raise SystemExit("the worker died")
+        return apply_writes(session, writes, rules)
+
+    monkeypatch.setattr(commands, "run", run_or_die)
+    monkeypatch.setattr(apply, "apply_writes", writes_or_die)
 
 
 def test_a_job_that_kills_its_worker_fails_after_max_attempts(
     forum: tuple[str, int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, admin, tid = forum
-    job_id, posts = _job(url, admin, tid), _posts(url, tid)
-
-    def dies(*args: Any) -> None:
-        raise SystemExit("the worker died")  # like SIGKILL: nothing after it commits
-
-    monkeypatch.setattr(commands, "run", dies)
-    max_attempts, deliveries = 3, 0
-    while _stored(url, job_id).state != jobs.FAILED:
-        deliveries += 1
-        assert deliveries <= 10
-        with pytest.raises(SystemExit):
-            apply.apply_batch(url, [job_id], redelivered=deliveries > 1,
-                              max_attempts=max_attempts)  # fmt: skip
-        if deliveries == 1:  # the first delivery counted nothing, durably
-            assert _stored(url, job_id).attempts == 0
-        if deliveries == max_attempts:
-            monkeypatch.undo()  # the next delivery fails it without running it
-            apply.apply_batch(url, [job_id], redelivered=True, max_attempts=max_attempts)
+    poison = f"{CONTENT} poison {uuid.uuid4().hex}"
+    posts = _posts(url, tid)
+    good = [_job(url, admin, tid), _job(url, admin, tid)]
+    job_id = _job(url, admin, tid, content=poison)
+    good.append(_job(url, admin, tid))
+    _dies_on(monkeypatch, poison)
+    max_attempts, deaths = 3, 0
+    # A worker's deliveries; the sweeper publishes what a dead one left running.
+    while any(_stored(url, j).state in jobs.UNFINISHED for j in [*good, job_id]):
+        assert deaths <= 10
+        try:
+            apply.apply_batch(url, [*good, job_id], max_attempts=max_attempts)
+        except SystemExit:
+            deaths += 1
+            assert _stored(url, job_id).attempts == deaths  # counted before it died
     job = _stored(url, job_id)
-    assert deliveries == max_attempts
+    assert deaths == max_attempts
     assert job.error is not None and job.error["key"] == "too-many-attempts"
-    assert _posts(url, tid) == posts
+    # Its batch-mates, claimed one at a time once they had died with it, did not fail.
+    assert [_stored(url, g).state for g in good] == [jobs.SUCCEEDED] * 3
+    assert [_stored(url, g).attempts for g in good] == [2, 2, 2]
+    assert _posts(url, tid) == posts + 3
 
 
 def test_a_job_read_to_be_shown_leaves_its_command_out(forum: tuple[str, int, int]) -> None:

@@ -1,0 +1,44 @@
+"""At most one wake-up pending per queue on a Redis broker.
+
+A ``forumq.apply_jobs`` message only wakes a worker: the worker claims the oldest queued
+jobs, whichever requests stored them (``claims``). So the API publishes a group's
+message only if no other wake-up is pending on the queue (``PENDING`` set, with its
+message, in one atomic step), and a worker takes the mark away before it claims. A
+group stored while a wake-up is pending is claimed by the worker that wakes: its rows
+were committed before it found the mark, and the mark is removed before the claim.
+Under a backlog, thousands of requests then cost a few messages instead of one each.
+The mark expires by itself (``TTL_SECONDS``), should its message be lost with a broker
+restart; the sweeper publishes what such a loss leaves queued.
+"""
+
+import contextlib
+
+import redis
+
+TTL_SECONDS = 5
+# KEYS: the mark, the queue; ARGV: the message, the mark's TTL. 1 if the message was pushed.
+PUSH_IF_NONE_PENDING = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
+  redis.call('LPUSH', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
+def pending_key(queue: str) -> str:
+    return f"forumq.wakeup.{queue}"
+
+
+class Wakeups:
+    """The worker's end: takes a queue's mark away before claiming."""
+
+    def __init__(self, redis_url: str | None) -> None:
+        self._client = redis.Redis.from_url(redis_url) if redis_url else None
+
+    def taken(self, queue: str) -> None:
+        if self._client is None:
+            return
+        # A broker that fails here: the mark expires by itself.
+        with contextlib.suppress(redis.RedisError):
+            self._client.delete(pending_key(queue))
