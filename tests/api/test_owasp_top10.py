@@ -76,7 +76,7 @@ SOCIAL = {
     ("PUT", "/topics/{}/follow"), ("DELETE", "/topics/{}/follow"), ("POST", "/posts/{}/vote"),
     ("DELETE", "/posts/{}/vote"), ("POST", "/posts/{}/bookmark"),
     ("DELETE", "/posts/{}/bookmark"), ("PUT", "/groups/{}/membership"),
-    ("POST", "/groups/{}/membership"),
+    ("POST", "/groups/{}/membership"), ("PUT", "/posts/{}/vote"), ("PUT", "/posts/{}/bookmark"),
     ("DELETE", "/groups/{}/membership"), ("POST", "/users/{}/tokens"),
 }  # fmt: skip
 BODIES = {
@@ -86,6 +86,8 @@ BODIES = {
     ("PUT", "/topics/{}"): {"content": "pwned " + CONTENT, "title": "pwned", "pid": "{pid}"},
     ("POST", "/topics/{}/tags"): {"tags": ["pwned"]},
     ("PUT", "/topics/{}/tags"): {"tags": ["pwned"]},
+    ("PATCH", "/topics/{}/tags"): {"tags": ["pwned"]},
+    ("PUT", "/topics/{}/move"): {"cid": "{cid}"},
 }
 OBJECT = {"{uid}": "uid", "{tid}": "tid", "{pid}": "pid", "{slug}": "slug",
           "{job_id}": "job_id", "{token}": "token"}  # fmt: skip
@@ -113,8 +115,9 @@ def test_api1_no_route_acts_on_another_users_object(
             url = path
             for name in names:
                 url = url.replace(name, str(victim[OBJECT[name]]))
+            named = {"{pid}": victim["pid"], "{cid}": stack.cid}
             body = {
-                key: victim["pid"] if value == "{pid}" else value
+                key: named.get(value, value) if isinstance(value, str) else value
                 for key, value in BODIES.get((route.method, shape(path)), {}).items()
             }
             answer = client.request(route.method, url, json=body)
