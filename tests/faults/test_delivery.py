@@ -55,16 +55,19 @@ def test_redis_restart_without_persistence(tmp_path: Path) -> None:
             )
             assert set(before.values()) == {202}
             forum.redis.restart()  # ...and are gone with it (no persistence).
-            after = asyncio.run(
-                harness.send_replies(base_url, forum.token, forum.tids, 1000, "redis-b")
-            )
-            worker = servers.start_worker(forum.env, tmp_path / "worker.log", own_group=True)
+            log = tmp_path / "worker.log"
+            worker = servers.start_worker(forum.env, log, own_group=True)
             try:
+                # No message names them any more: only the sweeper can bring them back. (A
+                # later wake-up would also claim them, oldest first, so none is sent before.)
+                servers.wait_until(lambda: b"re-published" in log.read_bytes(), 60, "re-publish")
+                after = asyncio.run(
+                    harness.send_replies(base_url, forum.token, forum.tids, 1000, "redis-b")
+                )
                 acknowledged = sum(1 for s in [*before.values(), *after.values()] if s == 202)
                 harness.wait_for_jobs(forum.database_url, expected=acknowledged, timeout=120)
             finally:
                 servers.kill_group(worker, signal.SIGTERM)
-        assert b"re-published" in (tmp_path / "worker.log").read_bytes()
         assert harness.assert_exactly_once(forum.database_url, before, "redis-a") == 500
         harness.assert_exactly_once(forum.database_url, after, "redis-b")
 
