@@ -529,7 +529,7 @@ def sync_clients(ctx: Context, api: str, api_pid: int) -> None:
     sequence (p50/p99), then 8 clients at once (replies/s); one `forumq worker`."""
     n, seconds = ctx.args.sync_requests, ctx.args.sync_seconds
     url = f"{api}/api/v1/topics/{ctx.seed.tids[0]}"
-    headers = {"Authorization": f"Bearer {ctx.seed.token}"}
+    headers = {"Authorization": f"Bearer {ctx.seed.admin_token}"}
     say(f"\n(sync) replies with the default wait: 1 client x {n}, then 8 clients x {seconds:g} s")
     with (
         stack.started(DEFAULT_WORKER, ctx.env, ctx.out / "worker-sync1.log") as worker_pid,
