@@ -52,5 +52,7 @@ TRANSPORT_ALIASES[ALIAS] = f"{__name__}:Transport"
 
 def broker_url(url: str) -> str:
     """``url`` with kombu's SQLAlchemy transport replaced by this one."""
-    prefix = "sqla+"
-    return f"{ALIAS}+{url[len(prefix) :]}" if url.startswith(prefix) else url
+    # Not used yet: with this transport, publishes from other processes met "database is
+    # locked" (the poll's BEGIN IMMEDIATE) often enough to fail tests; kombu's own
+    # transport (1 s polling) stays until that is solved.
+    return url
