@@ -10,7 +10,6 @@ job, as for every write (202, or the final answer with ``Prefer: wait=N``).
 
 import functools
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -21,7 +20,7 @@ from starlette.responses import Response
 from api import envelopes
 from api.errors import ApiError, bad_request, not_found, too_large, unavailable
 from api.routing import DocumentedRoute, route
-from api.writes import Writes, authenticated, job_location
+from api.writes import Writes, authenticated, fingerprint_digest, idempotency_key, job_location
 from forum.db import session_factory
 from forum.errors import ForumError
 from forum.jobqueue import chunks, store
@@ -43,14 +42,21 @@ from schemas.bulk import (
 NDJSON = "application/x-ndjson"
 JOB_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 MAX_PAGE = 1000
+# NDJSON is parsed in blocks of whole lines of about this many bytes.
+NDJSON_BLOCK = 1 << 20
 
 
-async def _read(request: Request, limit: int) -> bytearray:
-    """The body, held once: no copy of it is made (a body near the limit would need
-    one more of its size)."""
+def _declared_too_large(request: Request, limit: int) -> None:
+    """A body declared (``Content-Length``) over the limit is refused before it is read."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
+
+
+async def _read(request: Request, limit: int) -> bytearray:
+    """A JSON array body, held once: no copy of it is made (a body near the limit would
+    need one more of its size)."""
+    _declared_too_large(request, limit)
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
@@ -59,33 +65,14 @@ async def _read(request: Request, limit: int) -> bytearray:
     return raw
 
 
-def _lines(raw: bytes | bytearray) -> Iterator[tuple[int, bytes | bytearray]]:
-    """The non-blank NDJSON lines with their 1-based numbers, one at a time (splitting
-    the body at once would hold a second copy of it)."""
-    start, number = 0, 0
-    while start < len(raw):
-        end = raw.find(b"\n", start)
-        end = len(raw) if end < 0 else end
-        number += 1
-        line = raw[start:end]
-        start = end + 1
-        if line.strip():
-            yield number, line
+def _too_many(limit: int, count: int | None = None) -> ApiError:
+    more = "more" if count is None else str(count)
+    return too_large(limit, "items", f"At most {limit} items per request; this one has {more}.")
 
 
-def _too_many(count: int, limit: int) -> ApiError:
-    message = f"At most {limit} items per request; this one has {count}."
-    return too_large(limit, "items", message)
-
-
-def parse_items(raw: bytes | bytearray, media_type: str, limit: int) -> list[dict[str, Any]]:
-    """The request's items as stored: valid items as validated, bad ones as invalid
+def parse_items(raw: bytes | bytearray, limit: int) -> list[dict[str, Any]]:
+    """A JSON array's items as stored: valid items as validated, bad ones as invalid
     markers (each validated once, here; the worker trusts them)."""
-    if media_type == NDJSON:
-        count = sum(1 for _ in _lines(raw))
-        if count > limit:
-            raise _too_many(count, limit)
-        return [parse_line(line, n) for n, line in _lines(raw)]
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -95,7 +82,7 @@ def parse_items(raw: bytes | bytearray, media_type: str, limit: int) -> list[dic
     if not isinstance(body, list):
         raise bad_request("The request body must be a JSON array of items, or NDJSON.")
     if len(body) > limit:
-        raise _too_many(len(body), limit)
+        raise _too_many(limit, len(body))
     if NUL_ESCAPE in raw:
         return [without_nul(parse_item(item)) for item in body]
     return [parse_item(item) for item in body]
@@ -116,20 +103,72 @@ def hash_passwords(items: list[dict[str, Any]], rules: Rules) -> None:
         item["password_hash"] = hash_password(password)
 
 
-def _pack_chunks(items: list[dict[str, Any]], size: int) -> list[str]:
-    return [
-        chunks.pack(enumerate(items[start : start + size], start))
-        for start in range(0, len(items), size)
-    ]
+class NdjsonReader:
+    """An NDJSON body parsed as it arrives: whole lines are parsed a block at a time
+    and their items packed into chunks at once (``chunks.Packer``), so a request holds
+    its compressed chunks, one block of text and its items, whatever its size."""
+
+    def __init__(self, settings: Settings, spool: chunks.ChunkSpool | None = None) -> None:
+        self.settings = settings
+        self.packer = chunks.Packer(settings.bulk_chunk_size, spool=spool)
+        self.lines = 0  # lines read so far (blank ones too: a bad item names its line)
+
+    def block(self, text: bytes) -> None:
+        """Parse, check and pack the items of ``text``: whole lines (in a thread)."""
+        lines = text.split(b"\n")
+        if text.endswith(b"\n"):
+            lines.pop()
+        items = [parse_line(line, self.lines + n) for n, line in enumerate(lines, 1)
+                 if line.strip()]  # fmt: skip
+        self.lines += len(lines)
+        if self.packer.total + len(items) > self.settings.bulk_max_items:
+            raise _too_many(self.settings.bulk_max_items)
+        hash_passwords(items, self.settings.rules)
+        self.packer.add(items)
+
+    async def read(self, request: Request, digest: Any) -> list[str]:
+        """The body's packed chunks; ``digest`` is fed the body (the request's
+        fingerprint for its Idempotency-Key)."""
+        limit = self.settings.bulk_max_bytes
+        _declared_too_large(request, limit)
+        received, pending = 0, bytearray()
+        async for data in request.stream():
+            received += len(data)
+            if received > limit:
+                raise too_large(limit)
+            digest.update(data)
+            pending += data
+            if len(pending) >= NDJSON_BLOCK:
+                cut = pending.rfind(b"\n") + 1
+                if cut:
+                    text = bytes(pending[:cut])
+                    del pending[:cut]
+                    await run_in_threadpool(self.block, text)
+        if pending.strip():
+            await run_in_threadpool(self.block, bytes(pending))
+        return await run_in_threadpool(self.packer.finish)
 
 
-async def _enqueue(intake: Intake, row: dict[str, Any], _durable: bool) -> None:
-    """Store the bulk job, then publish one ``forumq.bulk_chunk`` message per chunk on
-    the bulk queue; withdrawn if the broker refuses one. Stored durably whatever the
-    caller waits for (one large row, in a thread: ``Intake.store_one``)."""
-    await intake.store_one(row)
+def _parse_array(raw: bytearray, settings: Settings, spool: chunks.ChunkSpool) -> int:
+    """Spool a JSON array body's packed chunks (the array is parsed whole); its item count."""
+    items = parse_items(raw, settings.bulk_max_items)
+    hash_passwords(items, settings.rules)
+    packer = chunks.Packer(settings.bulk_chunk_size, spool=spool)
+    packer.add(items)
+    packer.finish()
+    return packer.total
+
+
+async def _enqueue(
+    intake: Intake, spool: chunks.ChunkSpool, row: dict[str, Any], _durable: bool
+) -> None:
+    """Store the bulk job, its command streamed from ``spool``, then publish one
+    ``forumq.bulk_chunk`` message per chunk on the bulk queue, read back one at a time;
+    withdrawn if the broker refuses one. Stored durably whatever the caller waits for
+    (one large row, in a thread)."""
+    await intake.store_spooled(row, spool.command_pieces)
     try:
-        await intake.publish_chunks(row["id"], row["command"]["chunks"])
+        await intake.publish_chunks(row["id"], spool)
     except Exception as exc:
         # Chunks already published find no job and do nothing; a retried request is
         # safe anyway (its external ids are recognised).
@@ -146,26 +185,34 @@ async def bulk_import(request: Request) -> Response:
     state = request.app.state
     settings: Settings = state.settings
     writes: Writes = state.writes
-    raw = await _read(request, settings.bulk_max_bytes)
-    key, fingerprint, replay = await writes.idempotency(write, raw)
-    if replay is not None:
-        return replay
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    items = await run_in_threadpool(parse_items, raw, media_type, settings.bulk_max_items)
-    del raw
-    await run_in_threadpool(hash_passwords, items, settings.rules)
-    if not items:
-        raise bad_request("The request has no items.")
-    total = len(items)
-    packed = await run_in_threadpool(_pack_chunks, items, settings.bulk_chunk_size)
-    del items
     job_id = store.new_job_id()
-    # BulkImport's dump, built directly: validating 10,000 dicts again buys nothing.
-    command = {"kind": chunks.KIND, "job_id": job_id, "chunks": packed}
-    row = store.new_job(job_id, chunks.KIND, write.router, write.principal.uid, command,
-                       idempotency_key=key, request_hash=fingerprint,
-                       progress=chunks.new_progress(total))  # fmt: skip
-    answer = await writes.accept(write, row, functools.partial(_enqueue, state.intake))
+    # The packed chunks wait in a file, not in memory, until the job is stored.
+    with chunks.ChunkSpool(job_id) as spool:
+        if media_type == NDJSON:
+            idempotency_key(request)  # a malformed key is refused before the upload
+            digest = fingerprint_digest(request)
+            reader = NdjsonReader(settings, spool)
+            await reader.read(request, digest)
+            total = reader.packer.total
+            key, fingerprint, replay = await writes.idempotency(write, digest=digest)
+        else:
+            raw = await _read(request, settings.bulk_max_bytes)
+            key, fingerprint, replay = await writes.idempotency(write, raw)
+            if replay is None:
+                total = await run_in_threadpool(_parse_array, raw, settings, spool)
+            del raw
+        if replay is not None:
+            return replay
+        if not total:
+            raise bad_request("The request has no items.")
+        # BulkImport's dump is stored from the spool (``_enqueue``); the row holds none.
+        command = {"kind": chunks.KIND, "job_id": job_id}
+        row = store.new_job(job_id, chunks.KIND, write.router, write.principal.uid, command,
+                           idempotency_key=key, request_hash=fingerprint,
+                           progress=chunks.new_progress(total))  # fmt: skip
+        enqueue = functools.partial(_enqueue, state.intake, spool)
+        answer = await writes.accept(write, row, enqueue)
     # Waited for or not, the answer leads to the job and its per-item results.
     answer.headers.setdefault("Location", job_location(job_id))
     return answer

@@ -104,16 +104,23 @@ def rendered_answer(
     return envelopes.JSONResponse(body, status)
 
 
+def fingerprint_digest(request: Request) -> "hashlib._Hash":
+    """The fingerprint of a request whose raw body is fed to it as it arrives (a bulk
+    upload): ``request_fingerprint`` of the whole body, without holding it."""
+    return hashlib.sha256(orjson.dumps([request.method, request.url.path]))
+
+
 def request_fingerprint(request: Request, body: Body | bytes | bytearray) -> str:
     """What "the same request" means for an Idempotency-Key: method, path and body
     (parsed parameters, or the raw bytes of a bulk upload)."""
     if isinstance(body, bytes | bytearray):
-        canonical = orjson.dumps([request.method, request.url.path]) + body
-    else:
-        canonical = orjson.dumps(
-            [request.method, request.url.path, body],
-            option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
-        )
+        digest = fingerprint_digest(request)
+        digest.update(body)
+        return digest.hexdigest()
+    canonical = orjson.dumps(
+        [request.method, request.url.path, body],
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+    )
     return hashlib.sha256(canonical).hexdigest()
 
 
@@ -155,14 +162,22 @@ class Writes:
         return await self.accept(write, row, self._state.submitter.submit, extra)
 
     async def idempotency(
-        self, write: WriteRequest, body: Body | bytes | bytearray
+        self,
+        write: WriteRequest,
+        body: Body | bytes | bytearray | None = None,
+        *,
+        digest: "hashlib._Hash | None" = None,
     ) -> tuple[str | None, str | None, Response | None]:
-        """The request's Idempotency-Key, its fingerprint, and the answer to replay if
-        an earlier request used the key (None for both without a key)."""
+        """The request's Idempotency-Key, its fingerprint (of ``body``, or the
+        ``fingerprint_digest`` it was fed), and the answer to replay if an earlier
+        request used the key (None for both without a key)."""
         key = idempotency_key(write.request)
         if key is None:
             return None, None, None
-        fingerprint = request_fingerprint(write.request, body)
+        if digest is not None:
+            fingerprint = digest.hexdigest()
+        else:
+            fingerprint = request_fingerprint(write.request, {} if body is None else body)
         replay = await self.replay(write.request, write.principal.uid, key, fingerprint,
                                    write.router)  # fmt: skip
         return key, fingerprint, replay

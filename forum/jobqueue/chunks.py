@@ -11,8 +11,9 @@ small (loading it never parses thousands of items) and a Celery message carries
 one short string instead of thousands of dicts for kombu to encode."""
 
 import base64
+import tempfile
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,111 @@ class ResultsConflict(Exception):
 def pack(pairs: Iterable[Pair]) -> str:
     # One orjson call for the whole chunk: a call per item costs more than its dump.
     return base64.b64encode(zlib.compress(orjson.dumps(list(pairs)), 1)).decode("ascii")
+
+
+# A chunk closes at this many compressed bytes whatever its item count: a chunk's
+# message and its copies while it is published stay this small (items of a few kB
+# would otherwise make a 10,000-item chunk tens of MB).
+CHUNK_MAX_BYTES = 1_048_576
+
+
+class Packer:
+    """Packs items into chunks of ``size`` items (or ``max_bytes`` compressed bytes,
+    checked after each ``add``) as they arrive, in ``pack``'s format: each chunk is
+    compressed as its items come, so a chunk's items are never all held at once (a
+    streamed bulk request holds its compressed chunks and one block of items)."""
+
+    def __init__(
+        self, size: int, max_bytes: int = CHUNK_MAX_BYTES, spool: "ChunkSpool | None" = None
+    ) -> None:
+        self.size = size
+        self.max_bytes = max_bytes
+        self.total = 0
+        # Closed chunks go to ``spool`` (a file) when given, else to ``packed``.
+        self.spool = spool
+        self.packed: list[str] = []
+        self._zip: Any = None
+        self._parts: list[bytes] = []
+        self._bytes = 0  # compressed bytes of the open chunk
+        self._count = 0  # items in the open chunk
+
+    def add(self, items: Sequence[dict[str, Any]]) -> None:
+        start = 0
+        while start < len(items):
+            if self._zip is None:
+                self._zip = zlib.compressobj(1)
+                self._parts, self._count = [self._zip.compress(b"[")], 0
+            taken = items[start : start + self.size - self._count]
+            text = orjson.dumps(list(enumerate(taken, self.total)))[1:-1]
+            self._parts.append(self._zip.compress(b"," + text if self._count else text))
+            self._bytes += len(self._parts[-1])
+            self.total += len(taken)
+            self._count += len(taken)
+            start += len(taken)
+            if self._count == self.size:
+                self._close()
+        if self._zip is not None and self._bytes >= self.max_bytes:
+            self._close()
+
+    def _close(self) -> None:
+        self._parts += [self._zip.compress(b"]"), self._zip.flush()]
+        compressed = b"".join(self._parts)
+        self._zip, self._parts, self._bytes, self._count = None, [], 0, 0
+        if self.spool is not None:
+            self.spool.append(base64.b64encode(compressed))
+        else:
+            self.packed.append(base64.b64encode(compressed).decode("ascii"))
+
+    def finish(self) -> list[str]:
+        if self._zip is not None:
+            self._close()
+        return self.packed
+
+
+class ChunkSpool:
+    """A request's packed chunks in a temporary file, not in memory: read back one
+    chunk at a time to publish, and as the pieces of the job's command to store it."""
+
+    PIECE = 1_048_576
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close or with)
+        self._spans: list[tuple[int, int]] = []  # (offset, length) of each chunk
+
+    def append(self, packed: bytes) -> None:
+        self._spans.append((self._file.tell(), len(packed)))
+        self._file.write(packed)
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    def __iter__(self) -> Iterator[str]:
+        for offset, length in self._spans:
+            self._file.seek(offset)
+            yield self._file.read(length).decode("ascii")
+
+    def command_pieces(self) -> Iterator[bytes]:
+        """The job's command (``BulkImport``'s dump) as JSON text, a MiB at a time."""
+        yield orjson.dumps({"kind": KIND, "job_id": self.job_id})[:-1] + b',"chunks":['
+        for n, (offset, length) in enumerate(self._spans):
+            yield b',"' if n else b'"'
+            self._file.seek(offset)
+            while length > 0:
+                piece = self._file.read(min(length, self.PIECE))
+                length -= len(piece)
+                yield piece
+            yield b'"'
+        yield b"]}"
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> "ChunkSpool":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def unpack(packed: str) -> list[Pair]:

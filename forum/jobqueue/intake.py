@@ -9,7 +9,7 @@ take a thread."""
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -53,6 +53,11 @@ class Intake:
         if outcome is not None:
             raise outcome
 
+    async def store_spooled(self, row: dict[str, Any], command: Any) -> None:
+        """Store one job whose command is JSON text in pieces (``store.store_spooled_job``:
+        a bulk import's chunks, never held whole), in a thread; raises ``DuplicateKey``."""
+        await asyncio.to_thread(store.store_spooled_job, self._database_url, row, command)
+
     async def flush(self) -> None:
         """Make the jobs stored so far durable (raises ``store.StoreUnavailable``)."""
         if self._async_store:
@@ -62,7 +67,7 @@ class Intake:
     async def publish_jobs(self, job_ids: Sequence[str]) -> None:
         await self._publisher.jobs(job_ids)
 
-    async def publish_chunks(self, job_id: str, chunks: Sequence[str]) -> None:
+    async def publish_chunks(self, job_id: str, chunks: Iterable[str]) -> None:
         await self._publisher.chunks(job_id, chunks)
 
     async def withdraw(self, job_ids: Sequence[str]) -> None:

@@ -10,7 +10,7 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -154,7 +154,7 @@ class AsyncPublisher:
         message = self._jobs.task_message(APPLY_JOBS, apply_jobs_args(job_ids))
         await asyncio.wait_for(self._jobs.wake(message), IO_TIMEOUT_SECONDS)
 
-    async def chunks(self, job_id: str, chunks: Sequence[str]) -> None:
+    async def chunks(self, job_id: str, chunks: Iterable[str]) -> None:
         """One ``forumq.bulk_chunk`` message per packed chunk, on the bulk queue.
 
         Over Redis this saves kombu encoding the packed chunk twice, its producer pool,
@@ -166,7 +166,7 @@ class AsyncPublisher:
             message = self._chunks.task_message(BULK_CHUNK, bulk_chunk_args(job_id, packed))
             await asyncio.wait_for(self._chunks.push(message), IO_TIMEOUT_SECONDS)
 
-    def _celery_chunks(self, job_id: str, chunks: Sequence[str]) -> None:
+    def _celery_chunks(self, job_id: str, chunks: Iterable[str]) -> None:
         for packed in chunks:
             self._celery.chunk(job_id, packed)
 

@@ -7,7 +7,7 @@ finished and applies nothing twice.
 """
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -91,6 +91,50 @@ def store_jobs(database_url: str, rows: Sequence[dict[str, Any]]) -> list[Except
             except IntegrityError:
                 outcomes[i] = DuplicateKey()
     return outcomes
+
+
+def store_spooled_job(
+    database_url: str, row: dict[str, Any], command: Callable[[], Iterable[bytes]]
+) -> None:
+    """Store one job whose command is JSON text given in pieces (a bulk import's packed
+    chunks): on PostgreSQL streamed with COPY, so it is never held whole; elsewhere
+    joined and stored as ``store_jobs`` does. Raises ``DuplicateKey``."""
+    with transaction(database_url) as session:
+        connection = session.connection()
+        if connection.dialect.name != "postgresql":
+            stored = {**row, "command": orjson.loads(b"".join(command()))}
+            try:
+                insert_jobs(session, [stored])
+                session.flush()
+            except IntegrityError:
+                raise DuplicateKey() from None
+            return
+        from psycopg.errors import UniqueViolation  # PostgreSQL only
+
+        columns = [name for name in row if name != "command"]
+        raw = connection.connection.driver_connection
+        copy_sql = f"COPY jobs ({', '.join(columns)}, command) FROM STDIN"
+        try:
+            with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
+                copy.write(b"\t".join(_copy_text(row[name]) for name in columns) + b"\t")
+                for piece in command():
+                    # JSON of base64 texts: nothing that COPY's text format escapes.
+                    if b"\\" in piece or b"\t" in piece or b"\n" in piece:
+                        raise ValueError("a spooled command must need no COPY escapes")
+                    copy.write(piece)
+                copy.write(b"\n")
+        except UniqueViolation:
+            raise DuplicateKey() from None
+
+
+def _copy_text(value: Any) -> bytes:
+    """``value`` as a field of COPY's text format."""
+    if value is None:
+        return b"\\N"
+    text = orjson.dumps(value) if isinstance(value, dict | list) else str(value).encode()
+    for char, escaped in ((b"\\", b"\\\\"), (b"\t", b"\\t"), (b"\n", b"\\n"), (b"\r", b"\\r")):
+        text = text.replace(char, escaped)
+    return text
 
 
 def withdraw(database_url: str, job_ids: Sequence[str]) -> None:
