@@ -21,7 +21,7 @@ from schemas.categories import (
 
 
 class MemberParams(BaseModel):
-    member: str = Field(description="A uid, or a group's name.")
+    member: str = Field(min_length=1, description="A uid, or a group's name.")
 
 
 # The only fields an update may name (wire names); anything else is refused, so an

@@ -22,6 +22,7 @@ from api.auth import PASSWORD_ROUTE
 from api.envelopes import JSONResponse
 from api.routing import DocumentedRoute, route
 from forum.groups import MAXIMUM_GROUP_NAME_LENGTH
+from forum.privileges import CATEGORY_PRIVILEGES, GROUP_PREFIX
 from forum.users import MAX_FIELD_LENGTH, MAX_PASSWORD_LENGTH
 from forumq.settings import Settings
 
@@ -31,8 +32,22 @@ FORM = "application/x-www-form-urlencoded"
 BODY_MEDIA_TYPES = ("application/json", FORM)
 # Path parameters that are forum ids (the routes answer 404 for anything else).
 NUMERIC_PARAMS = frozenset({"uid", "tid", "pid", "cid", "roomId", "mid"})
+FORUM_ID: Schema = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+# A category's privileges, by user (bare) or by group (``groups:`` before the name).
+_PRIVILEGES = sorted(CATEGORY_PRIVILEGES)
+# Other path parameters whose values a rule limits, by name.
+PATH_RULES: dict[str, Schema] = {
+    "privilege": {"type": "string",
+                  "enum": [*_PRIVILEGES, *(f"{GROUP_PREFIX}{name}" for name in _PRIVILEGES)]},
+}  # fmt: skip
 PATH_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 AUTHENTICATED_ERRORS = (400, 401, 403, 404, 413, 503)
+# A read page's refusals: bad credentials (400, 401) in core's envelope, as NodeBB's
+# authentication middleware answers; 403 and 404 as NodeBB's page bodies; 503 (the
+# database is unreachable) in the plugin's, as every forumq route outside v3.
+PAGE_ERRORS = (400, 401, 403, 404, 503)
+# Read pages answer bare data; their errors are NodeBB's pages (``api.read.answers``).
+PAGE = "page"
 QUEUED_ERRORS = (409, 422)
 AUTH_TEXT = {
     "none": "No authentication.",
@@ -87,6 +102,15 @@ def core_error_schema() -> Schema:
             "response": {"type": "object"},
         },
     }
+
+
+def page_error_schema(status: int) -> Schema:
+    """NodeBB's 404 and 403 page bodies (``api.read.answers.not_found``, ``not_allowed``)."""
+    required = ["path", "title"] + (["loggedIn"] if status == 403 else [])
+    properties: Schema = {name: {"type": "string"} for name in ("path", "title", "bodyClass")}
+    if status == 403:
+        properties["loggedIn"] = {"type": "boolean"}
+    return {"type": "object", "required": required, "properties": properties}
 
 
 def job_accepted_schema() -> Schema:
@@ -154,7 +178,7 @@ USERNAME = rf"^{_USERNAME_CHARS}*[A-Za-z0-9]{_USERNAME_CHARS}*$"
 # forum.users: profile fields that may not hold HTML brackets; a birthday's two forms.
 NO_BRACKETS = r"^[^\x00<>]*$"
 BIRTHDAY = r"^\s*(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})?\s*$"
-PASSWORD_FIELDS = ("password", "new")
+PASSWORD_FIELDS = ("password", "new", "newPassword")
 _SCALAR: list[Schema] = [{"type": "string", "pattern": NO_NUL}, {"type": "number"},
                          {"type": "boolean"}, {"type": "null"}]  # fmt: skip
 # A key a route ignores: any value without NUL (nested values are accepted too).
@@ -238,6 +262,10 @@ def without_null(schema: Schema) -> Schema:
 
 def _refuse_nul(node: Any) -> None:
     if isinstance(node, dict):
+        if node.get("type") == "array":  # pydantic states a tuple's length as a string's
+            for text, items in (("minLength", "minItems"), ("maxLength", "maxItems")):
+                if text in node:
+                    node.setdefault(items, node.pop(text))
         if node.get("type") == "string" and "pattern" not in node and "enum" not in node:
             node["pattern"] = NO_NUL
         for value in node.values():
@@ -254,6 +282,8 @@ class Builder:
             "Error": plugin_error_schema(),
             "CoreError": core_error_schema(),
             "JobAccepted": job_accepted_schema(),
+            "Page403": page_error_schema(403),
+            "Page404": page_error_schema(404),
         }
         self.responses: dict[str, Schema] = {}
         self.doc: Schema = {
@@ -389,14 +419,21 @@ class Builder:
     # -- responses --------------------------------------------------------------------
 
     def error_response(self, router: str, status: int) -> Schema:
-        core = router == envelopes.V3
-        name = f"{'CoreError' if core else 'Error'}{status}"
+        if router == PAGE and status in (403, 404):
+            model = f"Page{status}"
+        elif router == envelopes.V3 or (router == PAGE and status != 503):
+            model = "CoreError"
+        else:
+            model = "Error"
+        name = model if model.startswith("Page") else f"{model}{status}"
+        schema: Schema = {"$ref": REF.format(model=model)}
+        if name == "Page404":  # a path no route matches (a newline in a slug): the router's
+            schema = {"anyOf": [schema, {"$ref": REF.format(model="Error")}]}
         if name not in self.responses:
             response: Schema = {
                 "description": STATUS_TEXT.get(status, "Error."),
-                "content": {"application/json": {
-                    "schema": {"$ref": REF.format(model="CoreError" if core else "Error")}}},
-            }  # fmt: skip
+                "content": {"application/json": {"schema": schema}},
+            }
             if status in (409, 429, 503):
                 response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
             if status == 409:
@@ -421,7 +458,16 @@ class Builder:
 
     def success_response(self, router: str, route: DocumentedRoute) -> Schema:
         doc = route.doc
-        payload = self.model_ref(doc.response) if doc.response else {"type": "object"}
+        if router == PAGE:  # the page's data, or the path of the page it moved to
+            moved = {"type": "string", "description": "The page's path (see X-Redirect)."}
+            data = [{"type": "object"}, {"type": "array"}, {"type": "integer"}]  # a count
+            schema = {"anyOf": [*data, moved]}
+            headers = {"X-Redirect": {"description": "The page's path, when it lives elsewhere.",
+                                      "schema": {"type": "string"}}}  # fmt: skip
+            return {"description": "The page.", "headers": headers,
+                    "content": {"application/json": {"schema": schema}}}  # fmt: skip
+        # Without a model: NodeBB's result, an object or a list (a topic's tags).
+        payload = self.model_ref(doc.response) if doc.response else {"type": ["object", "array"]}
         schema = envelope(router, payload) if doc.enveloped else payload
         return {"description": "Done.", "content": {"application/json": {"schema": schema}}}
 
@@ -440,7 +486,8 @@ class Builder:
         }
 
     def documented(self, path: str, route: DocumentedRoute) -> Schema:
-        doc, router = route.doc, envelopes.router_of(path)
+        doc = route.doc
+        router = PAGE if doc.page else envelopes.router_of(path)
         parameters: list[Schema] = path_parameters(path)
         if doc.auth != "none":
             parameters.append({"$ref": "#/components/parameters/Uid"})
@@ -450,7 +497,12 @@ class Builder:
         responses: dict[str, Schema] = {"200": self.success_response(router, route)}
         if doc.queued:
             responses["202"] = self.accepted_response(router)
-        statuses = set(doc.errors) | ({404} if doc.auth == "none" else set(AUTHENTICATED_ERRORS))
+        if doc.page:
+            statuses = set(PAGE_ERRORS)
+        elif doc.auth == "none":
+            statuses = {404, *doc.errors}
+        else:
+            statuses = {*doc.errors, *AUTHENTICATED_ERRORS}
         if doc.queued:
             statuses.update(QUEUED_ERRORS)
         for status in sorted(statuses):
@@ -512,8 +564,10 @@ def tag_of(path: str) -> str:
 def path_parameters(path: str) -> list[Schema]:
     parameters = []
     for name in PATH_PARAM.findall(path):
-        numeric = name in NUMERIC_PARAMS
-        schema: Schema = {"type": "integer", "minimum": 1} if numeric else {"type": "string"}
+        if name in NUMERIC_PARAMS:
+            schema = dict(FORUM_ID)
+        else:
+            schema = dict(PATH_RULES.get(name, {"type": "string"}))
         parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
     return parameters
 

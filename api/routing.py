@@ -30,6 +30,8 @@ class RouteDoc:
     enveloped: bool = True
     # True for routes that refuse body keys their model does not name (most ignore them).
     closed: bool = False
+    # True for NodeBB's read pages (``/api/...``): bare data, or its 404/403 page bodies.
+    page: bool = False
 
 
 class DocumentedRoute(Route):
@@ -53,9 +55,10 @@ def route(
     response: type[BaseModel] | None = None,
     enveloped: bool = True,
     closed: bool = False,
+    page: bool = False,
 ) -> DocumentedRoute:
     if auth not in AUTH_RULES:
         raise ValueError(f"unknown auth rule {auth!r}")
     doc = RouteDoc(summary, auth, body, server_fields, errors, queued, response=response,
-                   enveloped=enveloped, closed=closed)  # fmt: skip
+                   enveloped=enveloped, closed=closed, page=page)  # fmt: skip
     return DocumentedRoute(path, endpoint, method, doc)

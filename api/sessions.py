@@ -20,7 +20,7 @@ async def needs_a_session(_request: Request) -> Response:
 def core_routes() -> list[DocumentedRoute]:
     summary = "Needs a browser session: 401 (use a bearer token)"
     return [
-        route(method, path, needs_a_session, summary, auth="none", queued=False)
+        route(method, path, needs_a_session, summary, auth="none", queued=False, errors=(401,))
         for method, path in (
             ("POST", "/utilities/login"),
             ("POST", "/users/reauth/verify"),

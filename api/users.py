@@ -44,7 +44,7 @@ async def create_user(request: Request) -> Response:
         try:
             check_password(params.password, request.app.state.settings.rules)
         except ForumError as exc:
-            raise bad_request(exc.key, ["password"]) from None
+            raise ApiError(400, "bad-request", params=["password"], key=exc.key) from None
         password_hash = await run_in_threadpool(hash_password, params.password)
     command = CreateUser(username=params.username, email=params.email, password_hash=password_hash)
     return await submit(write, command)
@@ -95,7 +95,7 @@ async def change_password(request: Request, write: WriteRequest, body: Body) -> 
     try:
         check_password(params.new, request.app.state.settings.rules)
     except ForumError as exc:
-        raise ApiError(400, "bad-request", exc.key, exc.args_) from None
+        raise ApiError(400, "bad-request", params=exc.args_, key=exc.key) from None
 
     def hashed() -> tuple[str | None, str | None, str]:
         with session_factory(request.app.state.settings.database_url)() as session:

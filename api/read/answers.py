@@ -204,7 +204,7 @@ def read_route(path: str, endpoint: Endpoint, summary: str, *, auth: str = "opti
                errors: tuple[int, ...] = (403, 404)) -> DocumentedRoute:  # fmt: skip
     """A GET route of the read API, as the OpenAPI document lists it."""
     return route("GET", path, endpoint, summary, auth=auth, queued=False, enveloped=False,
-                 errors=errors)  # fmt: skip
+                 errors=errors, page=True)  # fmt: skip
 
 
 def v3_route(path: str, endpoint: Endpoint, summary: str) -> DocumentedRoute:

@@ -61,7 +61,8 @@ def test_path_parameters(document: Doc) -> None:
     params = operation(document, "/api/v1/users/{uid}/tokens/{token}", "DELETE")["parameters"]
     by_name = {p["name"]: p for p in params if "name" in p}
     assert by_name["uid"] == {"name": "uid", "in": "path", "required": True,
-                              "schema": {"type": "integer", "minimum": 1}}  # fmt: skip
+                              "schema": {"type": "integer", "minimum": 1,
+                                         "maximum": 2**63 - 1}}  # fmt: skip
     assert by_name["token"]["schema"] == {"type": "string"}
     job = operation(document, "/api/jobs/{job_id}", "GET")["parameters"]
     assert {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}} in job
@@ -162,7 +163,9 @@ def test_queued_routes_document_the_job_answer_and_headers(
                 schemes.append({})  # a password in lieu of credentials
             assert op["security"] == schemes
             assert "Uid" in refs
-            assert {"400", "401", "403", "404", "413", "503"} <= set(op["responses"])
+            # A read page reads no body: no 413.
+            read_page = {"413"} if route.doc.page else set()
+            assert {"400", "401", "403", "404", "413", "503"} - read_page <= set(op["responses"])
         assert {str(status) for status in route.doc.errors} <= set(op["responses"])
 
 
