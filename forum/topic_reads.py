@@ -7,7 +7,7 @@ its page (``record_view``, after the page is answered) or by core's ``PUT
 /topics/{tid}/read``; ``DELETE`` marks it unread. The rule is here once, in SQL for the
 lists (``unread_clause``) and in Python for a list's ``unread`` flags (``is_unread``)."""
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -72,7 +72,9 @@ def mark_unread(session: Session, actor: int, tid: int) -> dict[str, object]:
 
 
 def unread_clause(uid: int, now: int) -> ColumnElement[bool]:
-    """A WHERE clause on ``Topic``: the topic is unread for ``uid``."""
+    """A WHERE clause on ``Topic``: the topic is unread for ``uid`` (a guest: none)."""
+    if uid <= 0:
+        return false()
     marker = (
         select(TopicRead.read_at)
         .where(TopicRead.uid == uid, TopicRead.tid == Topic.tid)
