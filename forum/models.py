@@ -370,6 +370,8 @@ class Job(Base):
     ordering_key: Mapped[str | None] = mapped_column(String(64))
     # Last time a message was published for this job (the sweeper re-publishes stale ones).
     enqueued_at: Mapped[int] = mapped_column(BigInteger)
+    # The API request that stored the job (X-Request-ID): the worker's lines carry it.
+    request_id: Mapped[str | None] = mapped_column(String(128))
 
     __table_args__ = (
         Index("ix_jobs_state_created", "state", "created_at"),
