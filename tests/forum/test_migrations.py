@@ -294,7 +294,7 @@ def test_sqlite_never_reuses_ids_after_the_revision_and_it_reverts(tmp_path: Pat
 def test_existing_chat_members_own_their_rooms_and_the_revision_reverts(tmp_path: Path) -> None:
     path = tmp_path / "forum.db"
     url = f"sqlite:///{path}"
-    upgrade(url, "0012")
+    upgrade(url, "0013")
     user = (
         "INSERT INTO users (uid, username, userslug, joindate, lastonline, lastposttime, "
         "postcount, topiccount, reputation, banned, banned_until, ban_reason, follower_count, "
@@ -314,7 +314,7 @@ def test_existing_chat_members_own_their_rooms_and_the_revision_reverts(tmp_path
     assert _sqlite_rows(path, "SELECT uid, is_owner FROM chat_room_members") == [(1, 1), (2, 1)]
     assert _sqlite_rows(path, "SELECT deleted, edited, pinned_at FROM chat_messages") == [(0, 0, 0)]
     assert _sqlite_rows(path, "SELECT room_name FROM chat_rooms") == [("",)]
-    command.downgrade(alembic_config(url), "0012")
+    command.downgrade(alembic_config(url), "0013")
     assert _sqlite_rows(path, "SELECT * FROM chat_room_members") == [(1, 1, 0), (1, 2, 0)]
     for table in ("chat_rooms", "chat_messages"):
         assert "AUTOINCREMENT" in _sqlite_rows(

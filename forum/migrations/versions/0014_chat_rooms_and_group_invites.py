@@ -5,8 +5,8 @@ messages) and messages that are edited, deleted, restored and pinned; a group's 
 invites users. Every member of an existing room becomes its owner: forumq's rooms so
 far were one-to-one, and core makes both users of such a room owners.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-07 21:20:00.000000
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
