@@ -96,6 +96,12 @@ async def v3_messages(request: Request) -> Response:
     return await v3(request, _in_room(request, read))
 
 
+async def v3_pinned(request: Request) -> Response:
+    start = _count(request, "start", 0)
+    read: ChatRead = lambda s, v, rid: reads.pinned_messages(s, v, rid, start, now_ms())  # noqa: E731
+    return await v3(request, _in_room(request, read))
+
+
 async def v3_message(request: Request) -> Response:
     mid = _mid(request)
     read: ChatRead = lambda s, v, rid: reads.get_message(s, v, rid, mid, now_ms())  # noqa: E731
@@ -169,6 +175,9 @@ def v3_routes() -> list:  # type: ignore[type-arg]
         v3_route("/chats/{roomId}/messages", v3_messages,
                  "A chat room's messages: 50 from the `start`-th newest, oldest first",
                  auth="any", errors=room, query=(START, ROOM_QUERY[3])),
+        v3_route("/chats/{roomId}/messages/pinned", v3_pinned,
+                 "A chat room's pinned messages: 50 from `start`, the latest pin first",
+                 auth="any", errors=room, query=(START,)),
         v3_route("/chats/{roomId}/messages/{mid}", v3_message, "A chat message",
                  auth="any", errors=room),
         v3_route("/chats/{roomId}/messages/{mid}/raw", v3_raw, "A chat message's text as written",

@@ -13,7 +13,7 @@ their users, and the messages with their teasers, each loaded in one statement."
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from forum.chats import MAXIMUM_CHAT_MESSAGE_LENGTH
@@ -30,6 +30,8 @@ MESSAGES_PER_LOAD = 50  # chatsAPI.listMessages and Messaging.loadRoom
 ROOM_USERS_PER_LOAD = 40  # chatsAPI.users: start to start + 39
 ROOMS_ON_PAGE = 30  # the chats page: getRecentChats(0, 29)
 ROOMS_PER_PAGE = 20  # chatsAPI.list's perPage default
+PINNED_PER_LOAD = 50  # chatsAPI.getPinnedMessages: start to start + 49
+DELETED_MESSAGE = "[[modules:chat.message-deleted]]"
 NEW_SET_MS = 3 * 60_000  # Messaging.newMessageCutoff: a gap that starts a new set
 # meta.config.maximumUsersInChatRoom: 0, no limit.
 MAXIMUM_USERS_IN_CHAT_ROOM = 0
@@ -43,9 +45,10 @@ _ROOM_USER = ("uid", "username", "userslug", "displayname", "picture", "status",
 
 @dataclass(frozen=True)
 class Members:
-    """Who is in each room, in the order they joined."""
+    """Who is in each room, in the order they joined, and who owns it."""
 
     uids: dict[int, list[int]]
+    owners: dict[int, set[int]]
     users: dict[int, JSON]
 
 
@@ -58,36 +61,41 @@ def require_chatter(viewer: Viewer) -> None:
         raise forbidden("no-privileges")
 
 
-def member_room(session: Session, viewer: Viewer, room_id: int | None) -> ChatRoom:
-    """``assert.room``: the room, if the caller chats and is one of its members."""
+def member_room(session: Session, viewer: Viewer, room_id: int | None) -> tuple[ChatRoom, int]:
+    """``assert.room``: the room, if the caller chats and is one of its members, and when
+    they joined it (they see the messages sent since, as NodeBB's per-user sets)."""
     require_chatter(viewer)
     room = session.get(ChatRoom, room_id) if room_id else None
     if room is None:
         raise not_found("chat-room-does-not-exist")
-    if not _is_member(session, viewer.uid, room.room_id):
+    joined = _joined(session, viewer.uid, room.room_id)
+    if joined is None:
         raise forbidden("no-privileges")
-    return room
+    return room, joined
 
 
-def _is_member(session: Session, uid: int, room_id: int) -> bool:
-    found = select(ChatRoomMember.uid).where(
+def _joined(session: Session, uid: int, room_id: int) -> int | None:
+    found = select(ChatRoomMember.joined_at).where(
         ChatRoomMember.room_id == room_id, ChatRoomMember.uid == uid
     )
-    return session.scalar(found) is not None
+    return session.scalar(found)
 
 
 def _members(session: Session, room_ids: list[int], now: int) -> Members:
     uids: dict[int, list[int]] = defaultdict(list)
+    owners: dict[int, set[int]] = defaultdict(set)
     if room_ids:
         rows = session.execute(
-            select(ChatRoomMember.room_id, ChatRoomMember.uid)
+            select(ChatRoomMember.room_id, ChatRoomMember.uid, ChatRoomMember.is_owner)
             .where(ChatRoomMember.room_id.in_(room_ids))
             .order_by(ChatRoomMember.joined_at, ChatRoomMember.uid)
         )
-        for room_id, uid in rows:
+        for room_id, uid, owner in rows:
             uids[room_id].append(uid)
+            if owner:
+                owners[room_id].add(uid)
     everyone = {uid for listed in uids.values() for uid in listed}
-    return Members(dict(uids), loading.users(session, everyone, now))
+    return Members(dict(uids), dict(owners), loading.users(session, everyone, now))
 
 
 def _pick(user: JSON, keys: tuple[str, ...]) -> JSON:
@@ -104,8 +112,7 @@ def _room_fields(room: ChatRoom, user_count: int) -> JSON:
     """The stored fields of a room (RoomObject)."""
     return {
         "roomId": room.room_id,
-        "roomName": "",
-        "owner": room.owner_uid,
+        "roomName": room.room_name,
         "public": False,
         "groups": [],
         "userCount": user_count,
@@ -188,15 +195,15 @@ def _room_summary(room: ChatRoom, members: Members, teaser: ChatMessage | None, 
 def load_room(session: Session, viewer: Viewer, room_id: int | None, now: int,
               start: int = 0) -> JSON:  # fmt: skip
     """``Messaging.loadRoom``: the room, its members and its latest messages."""
-    room = member_room(session, viewer, room_id)
+    room, joined = member_room(session, viewer, room_id)
     members = _members(session, [room.room_id], now)
     uids = members.uids.get(room.room_id, [])
     data = _room_fields(room, len(uids))
-    owner = viewer.uid == room.owner_uid
+    owners = members.owners.get(room.room_id, set())
     data.update(
-        messages=_messages(session, viewer, room, members, start, now),
-        isOwner=owner,
-        users=[_room_user(members.users[uid], room, viewer, n) for n, uid in enumerate(uids)],
+        messages=_messages(session, viewer, room, joined, members, start, now),
+        isOwner=viewer.uid in owners,
+        users=[_room_user(members.users[uid], owners, viewer, n) for n, uid in enumerate(uids)],
         canReply=not viewer.banned,
         usernames=_usernames(members, room.room_id, viewer.uid),
         chatWithMessage="",
@@ -213,23 +220,24 @@ def load_room(session: Session, viewer: Viewer, room_id: int | None, now: int,
 def room_users(session: Session, viewer: Viewer, room_id: int | None, start: int,
                now: int) -> JSON:  # fmt: skip
     """``chatsAPI.users``: 40 members from ``start``, with what the caller may do to each."""
-    room = member_room(session, viewer, room_id)
+    room, _ = member_room(session, viewer, room_id)
     members = _members(session, [room.room_id], now)
     uids = members.uids.get(room.room_id, [])[max(0, start) :][:ROOM_USERS_PER_LOAD]
+    owners = members.owners.get(room.room_id, set())
     return {
         "users": [
-            _room_user(members.users[uid], room, viewer, max(0, start) + index)
+            _room_user(members.users[uid], owners, viewer, max(0, start) + index)
             for index, uid in enumerate(uids)
         ]
     }
 
 
-def _room_user(user: JSON, room: ChatRoom, viewer: Viewer, index: int) -> JSON:
-    caller_owns = viewer.uid == room.owner_uid
+def _room_user(user: JSON, owners: set[int], viewer: Viewer, index: int) -> JSON:
+    caller_owns = viewer.uid in owners
     itself = user["uid"] == viewer.uid
     return {
         **_pick(user, _ROOM_USER),
-        "isOwner": user["uid"] == room.owner_uid,
+        "isOwner": user["uid"] in owners,
         "canKick": caller_owns and not itself,
         "canToggleOwner": (viewer.admin or caller_owns) and not itself,
         "online": itself or user["status"] == "online",
@@ -244,27 +252,34 @@ def messages_page(session: Session, viewer: Viewer, room_id: int | None, uid: in
                   start: int, now: int) -> JSON:  # fmt: skip
     """``chatsAPI.listMessages``: 50 messages from the ``start``-th newest, oldest first.
     ``?uid=`` must be the caller (``filter:messaging.canGetMessages``)."""
-    room = member_room(session, viewer, room_id)
+    room, joined = member_room(session, viewer, room_id)
     if uid != viewer.uid:
         raise forbidden("no-privileges")
     members = _members(session, [room.room_id], now)
-    return {"messages": _messages(session, viewer, room, members, start, now)}
+    return {"messages": _messages(session, viewer, room, joined, members, start, now)}
 
 
-def _messages(session: Session, viewer: Viewer, room: ChatRoom, members: Members,
+def _since(room: ChatRoom, joined: int) -> ColumnElement[bool]:
+    """The messages of the room a member sees: those sent since they joined."""
+    return and_(ChatMessage.room_id == room.room_id, ChatMessage.timestamp >= joined)
+
+
+def _messages(session: Session, viewer: Viewer, room: ChatRoom, joined: int, members: Members,
               start: int, now: int) -> list[JSON]:  # fmt: skip
-    """The ``start``-th newest message and the 49 before it, oldest first; one more row
-    is read to tell whether the oldest starts a new set."""
+    """The ``start``-th newest message and the 49 before it, oldest first, with their
+    index among those the caller sees; one more row is read to tell whether the oldest
+    starts a new set."""
     start = max(0, start)
-    rows = list(
-        session.scalars(
-            select(ChatMessage)
-            .where(ChatMessage.room_id == room.room_id)
-            .order_by(ChatMessage.timestamp.desc(), ChatMessage.mid.desc())
-            .offset(start)
-            .limit(MESSAGES_PER_LOAD + 1)
-        )
-    )
+    seen = select(func.count()).where(_since(room, joined)).scalar_subquery()
+    found = session.execute(
+        select(ChatMessage, seen)
+        .where(_since(room, joined))
+        .order_by(ChatMessage.timestamp.desc(), ChatMessage.mid.desc())
+        .offset(start)
+        .limit(MESSAGES_PER_LOAD + 1)
+    ).all()
+    rows = [message for message, _ in found]
+    total = found[0][1] if found else 0
     shown = rows[:MESSAGES_PER_LOAD]
     before = rows[MESSAGES_PER_LOAD] if len(rows) > MESSAGES_PER_LOAD else None
     senders = loading.users(session, {m.uid for m in shown} - set(members.users), now)
@@ -272,65 +287,88 @@ def _messages(session: Session, viewer: Viewer, room: ChatRoom, members: Members
     answer = []
     previous = before
     for position, message in enumerate(reversed(shown)):
-        data = message_object(message, senders.get(message.uid, senders[0]), viewer, room)
+        data = message_object(message, senders.get(message.uid, senders[0]), viewer)
         data["newSet"] = (
             previous is None
             or previous.uid != message.uid
             or message.timestamp > previous.timestamp + NEW_SET_MS
         )
-        data["index"] = room.message_count - start - len(shown) + position
+        data["index"] = total - start - len(shown) + position
         answer.append(data)
         previous = message
     return answer
 
 
-def message_object(message: ChatMessage, sender: JSON, viewer: Viewer, room: ChatRoom) -> JSON:
-    """A message as NodeBB's ``Messaging.getMessagesData`` gives it (MessageObject):
-    ``content`` rendered as a post's."""
+def message_object(message: ChatMessage, sender: JSON, viewer: Viewer) -> JSON:
+    """A message as NodeBB's ``Messaging.getMessages`` gives it (MessageObject):
+    ``content`` rendered as a post's; a deleted one's shown to its sender only."""
+    own = message.uid == viewer.uid
+    hidden = message.deleted and not own
     return {
         "mid": message.mid,
         "messageId": message.mid,
         "roomId": str(message.room_id),  # NodeBB's hash field: a string (read.yaml)
         "fromuid": message.uid,
-        "content": markdown(message.content),
+        "content": markdown(DELETED_MESSAGE if hidden else message.content),
         "timestamp": message.timestamp,
         "timestampISO": iso(message.timestamp),
-        "deleted": 0,
+        "deleted": int(message.deleted),
         "system": 0,
-        "edited": 0,
-        "editedISO": "",
+        "edited": message.edited,
+        "editedISO": iso(message.edited),
         "fromUser": {**_pick(sender, _MESSAGE_USER), "deleted": False},
-        "self": 1 if message.uid == viewer.uid else 0,
+        "self": int(own),
         "newSet": True,
-        "isOwner": message.uid == room.owner_uid,
+        "isOwner": own,
     }
 
 
-def _room_message(session: Session, room: ChatRoom, mid: int | None) -> ChatMessage | None:
+def _room_message(session: Session, room: ChatRoom, joined: int,
+                  mid: int | None) -> ChatMessage | None:  # fmt: skip
+    """``canViewMessage``: a message of the room, sent since the caller joined."""
     message = session.get(ChatMessage, mid) if mid else None
-    return message if message is not None and message.room_id == room.room_id else None
+    if message is None or message.room_id != room.room_id or message.timestamp < joined:
+        return None
+    return message
 
 
 def get_message(session: Session, viewer: Viewer, room_id: int | None, mid: int | None,
                 now: int) -> JSON:  # fmt: skip
     """``GET /chats/:roomId/messages/:mid``: ``assert.message`` refuses a message that is
     not the room's (400 ``invalid-mid``)."""
-    room = member_room(session, viewer, room_id)
-    message = _room_message(session, room, mid)
+    room, joined = member_room(session, viewer, room_id)
+    message = _room_message(session, room, joined, mid)
     if message is None:
         raise bad_request("invalid-mid")
     sender = loading.users(session, [message.uid], now)[message.uid]
-    return message_object(message, sender, viewer, room)
+    return message_object(message, sender, viewer)
 
 
 def raw_message(session: Session, viewer: Viewer, room_id: int | None, mid: int | None) -> JSON:
     """``chatsAPI.getRawMessage``: the text as written; administrators may read any
     message of a room they are not in (``assert.room`` still wants them in it)."""
-    room = member_room(session, viewer, room_id)
-    message = _room_message(session, room, mid)
+    room, joined = member_room(session, viewer, room_id)
+    message = _room_message(session, room, joined, mid)
     if message is None:
         raise bad_request("not-allowed")
     return {"content": message.content}
+
+
+def pinned_messages(session: Session, viewer: Viewer, room_id: int | None, start: int,
+                    now: int) -> JSON:  # fmt: skip
+    """``chatsAPI.getPinnedMessages``: 50 pinned messages from ``start``, latest pin first."""
+    room, joined = member_room(session, viewer, room_id)
+    rows = list(
+        session.scalars(
+            select(ChatMessage)
+            .where(_since(room, joined), ChatMessage.pinned_at > 0)
+            .order_by(ChatMessage.pinned_at.desc(), ChatMessage.mid.desc())
+            .offset(max(0, start))
+            .limit(PINNED_PER_LOAD)
+        )
+    )
+    senders = loading.users(session, {m.uid for m in rows}, now)
+    return {"messages": [message_object(m, senders[m.uid], viewer) for m in rows]}
 
 
 # --- the chats page ------------------------------------------------------------------------
@@ -360,7 +398,7 @@ def chats_page(session: Session, viewer: Viewer, userslug: str, room_id: int | N
     if room_id is None:
         return data
     room = session.get(ChatRoom, room_id)
-    if room is None or not _is_member(session, viewer.uid, room.room_id):
+    if room is None or _joined(session, viewer.uid, room.room_id) is None:
         raise not_found("chat-room-does-not-exist")
     start, data["scrollToIndex"] = 0, None
     if index is not None:
