@@ -67,18 +67,15 @@ def test_rooms_room_users_and_messages_in_nodebb_shape(any_stack: Stack, rooms: 
     assert messages[2]["fromUser"]["uid"] == rooms["bob"] and messages[2]["timestampISO"]
 
     users = ok(get(any_stack, f"/api/v3/chats/{room}/users", token))["response"]["users"]
+    # Both own a room opened for one other user (core's newRoom).
     assert [(u["uid"], u["isOwner"], u["canKick"]) for u in users] == [
-        (rooms["alice"], True, False), (rooms["bob"], False, True)]  # fmt: skip
+        (rooms["alice"], True, False), (rooms["bob"], True, True)]  # fmt: skip
     page = ok(get(any_stack, f"/api/v3/chats/{room}/messages", token, start=2))["response"]
     assert [m["mid"] for m in page["messages"]] == [rooms["first"], messages[1]["mid"]]
     one = ok(get(any_stack, f"/api/v3/chats/{room}/messages/{rooms['reply']}", token))
     assert one["response"]["content"] == "<p>Yes, <em>here</em></p>\n"
     raw = ok(get(any_stack, f"/api/v3/chats/{room}/messages/{rooms['reply']}/raw", token))
     assert raw["response"] == {"content": "Yes, *here*"}
-    # Bob is a member too; he does not own the room.
-    assert not ok(get(any_stack, f"/api/v3/chats/{room}", rooms["bob_token"]))["response"][
-        "isOwner"
-    ]
 
 
 def test_only_members_read_a_room(any_stack: Stack, rooms: dict) -> None:
@@ -190,3 +187,31 @@ def test_chat_routes_are_in_openapi_json_with_their_rules(any_stack: Stack) -> N
              if p.get("in") == "query"}  # fmt: skip
     assert query["perPage"] == {"type": "integer", "minimum": 1, "maximum": 100}
     assert query["start"] == {"type": "integer", "minimum": 0}
+
+
+def test_what_room_writes_change_shows_in_the_next_read(any_stack: Stack, rooms: dict) -> None:
+    """Edited, deleted and pinned messages, and a member added later (who sees only
+    what was sent since), through core's v3 writes."""
+    alice_token, bob_token, room = rooms["alice_token"], rooms["bob_token"], rooms["room"]
+    reply, first = rooms["reply"], rooms["first"]
+    with any_stack.client(bob_token) as bob, any_stack.client(alice_token) as alice:
+        for response in (
+            bob.put(f"/api/v3/chats/{room}/messages/{reply}", json={"message": "Edited *text*"}),
+            bob.delete(f"/api/v3/chats/{room}/messages/{reply}"),
+            alice.put(f"/api/v3/chats/{room}/messages/{first}/pin"),
+            alice.post(f"/api/v3/chats/{room}/users", json={"uids": [rooms["dave"]]}),
+            alice.post(f"/api/v3/chats/{room}", json={"message": "Welcome"}),
+        ):
+            assert response.status_code == 200, response.text
+    seen_by_bob = ok(get(any_stack, f"/api/v3/chats/{room}/messages/{reply}", bob_token))
+    assert seen_by_bob["response"]["deleted"] == 1 and seen_by_bob["response"]["edited"] > 0
+    assert seen_by_bob["response"]["content"] == "<p>Edited <em>text</em></p>\n"
+    seen_by_alice = ok(get(any_stack, f"/api/v3/chats/{room}/messages/{reply}", alice_token))
+    assert seen_by_alice["response"]["content"] == "<p>[[modules:chat.message-deleted]]</p>\n"
+    pinned = ok(get(any_stack, f"/api/v3/chats/{room}/messages/pinned", bob_token))["response"]
+    assert [m["mid"] for m in pinned["messages"]] == [first]
+    # Dave joined after four messages: he sees the welcome alone, as its room's first.
+    dave = ok(get(any_stack, f"/api/v3/chats/{room}", rooms["dave_token"]))["response"]
+    assert [(m["content"], m["index"]) for m in dave["messages"]] == [("<p>Welcome</p>\n", 0)]
+    assert dave["userCount"] == 3 and dave["groupChat"] is True
+    refused(get(any_stack, f"/api/v3/chats/{room}/messages/{first}", rooms["dave_token"]), 400)
