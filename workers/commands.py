@@ -21,6 +21,7 @@ from forum import (
     bookmarks,
     categories,
     chats,
+    flags,
     follows,
     groups,
     posts,
@@ -34,6 +35,7 @@ from forum import (
 from forum.rules import Rules
 from schemas import categories as c
 from schemas import chats as ch
+from schemas import flags as fl
 from schemas import groups as g
 from schemas import posts as p
 from schemas import tokens as tk
@@ -151,6 +153,13 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     p.UnvotePost: votes.unvote,
     p.BookmarkPost: bookmarks.bookmark,
     p.UnbookmarkPost: bookmarks.unbookmark,
+    # flags
+    fl.CreateFlag: flags.create_flag,
+    fl.UpdateFlag: flags.update_flag,
+    fl.DeleteFlag: flags.delete_flag,
+    fl.RescindFlagReport: flags.rescind_report,
+    fl.AppendFlagNote: flags.append_note,
+    fl.DeleteFlagNote: flags.delete_note,
     # util
     util.SetMaintenance: settings_store.set_maintenance_mode,
 }
