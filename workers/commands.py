@@ -68,6 +68,10 @@ def _edited_message(command: ch.EditChatMessage) -> dict[str, Any]:
     return {"room_id": command.room_id, "mid": command.mid, "content": command.message}
 
 
+def _setting(command: util.UpdateSetting) -> dict[str, Any]:
+    return {"setting": command.setting, "value": str(command.value)}
+
+
 def _privileges(command: c.GrantPrivileges | c.RevokePrivileges) -> dict[str, Any]:
     return {"cid": command.cid, "names": command.privileges, "members": command.groups}
 
@@ -162,6 +166,7 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     fl.DeleteFlagNote: flags.delete_note,
     # util
     util.SetMaintenance: settings_store.set_maintenance_mode,
+    util.UpdateSetting: Apply(settings_store.set_setting, _setting),
 }
 
 
