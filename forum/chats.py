@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from forum.clock import iso, now_ms
 from forum.errors import bad_request, forbidden, not_found
 from forum.models import ChatMessage, ChatRoom, ChatRoomMember, User
-from forum.users import get_poster, get_user
+from forum.users import check_muted, get_poster, get_user
 
 # NodeBB's maximumChatMessageLength default (install/data/defaults.json).
 MAXIMUM_CHAT_MESSAGE_LENGTH = 1000
@@ -44,6 +44,7 @@ def send_message(
         room_id = room.room_id
     else:
         _check_member(session, actor, room_id)
+        check_muted(sender)  # canMessageRoom's check (a new room is canMessageUser's)
     return _post(session, sender, room_id, content, sent)
 
 
@@ -52,6 +53,7 @@ def send_to_room(session: Session, actor: int, room_id: int, content: str) -> di
     sender = get_poster(session, actor)
     _check_message(content)
     _check_member(session, actor, room_id)
+    check_muted(sender)
     return _post(session, sender, room_id, content, now_ms())
 
 

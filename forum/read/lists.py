@@ -8,7 +8,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from forum.errors import not_authorised
-from forum.models import Post, Topic, TopicTag
+from forum.models import Post, Topic, TopicIgnore, TopicTag
 from forum.read import loading, objects
 from forum.read.access import Viewer
 from forum.read.objects import JSON
@@ -130,10 +130,12 @@ def _unread_query(session: Session, viewer: Viewer, wanted: TopicsWanted, now: i
     if not viewer.logged_in:
         raise not_authorised()
     latest = select(Post.uid).where(Post.pid == Topic.teaser_pid).scalar_subquery()
+    ignored = select(TopicIgnore.tid).where(TopicIgnore.uid == viewer.uid)
     return (
         _listed(session, viewer, wanted, now)
         .where(Topic.lastposttime > now - UNREAD_CUTOFF_DAYS * DAY_MS)
         .where(func.coalesce(latest, 0) != viewer.uid)
+        .where(Topic.tid.not_in(ignored))  # NodeBB's unread leaves ignored topics out
         .order_by(Topic.lastposttime.desc(), Topic.tid.desc())
     )
 

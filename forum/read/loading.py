@@ -6,7 +6,16 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forum.models import Bookmark, Category, Post, PostVote, TopicFollow, TopicTag, User
+from forum.models import (
+    Bookmark,
+    Category,
+    Post,
+    PostVote,
+    TopicFollow,
+    TopicIgnore,
+    TopicTag,
+    User,
+)
 from forum.read import objects
 from forum.read.objects import JSON
 
@@ -81,4 +90,12 @@ def followed(session: Session, uid: int, tids: Iterable[int]) -> set[int]:
     if uid <= 0 or not wanted:
         return set()
     query = select(TopicFollow.tid).where(TopicFollow.uid == uid, TopicFollow.tid.in_(wanted))
+    return set(session.scalars(query))
+
+
+def ignored(session: Session, uid: int, tids: Iterable[int]) -> set[int]:
+    wanted = set(tids)
+    if uid <= 0 or not wanted:
+        return set()
+    query = select(TopicIgnore.tid).where(TopicIgnore.uid == uid, TopicIgnore.tid.in_(wanted))
     return set(session.scalars(query))

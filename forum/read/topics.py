@@ -96,6 +96,7 @@ def topic_page(
     marked = loading.bookmarked(session, viewer.uid, pids)
     tags = loading.tags(session, [tid])[tid]
     following = tid in loading.followed(session, viewer.uid, [tid])
+    ignoring = tid in loading.ignored(session, viewer.uid, [tid])
     privileges = topic_privileges(viewer, topic, category)
     shown = []
     for offset, post in enumerate(posts):
@@ -112,7 +113,7 @@ def topic_page(
     everything = loading.categories(session)
     crumbs = breadcrumbs(everything, topic.cid, {"text": objects.escape(topic.title)})
     return {
-        **objects.topic_fields(topic),
+        **objects.topic_fields(topic, now=now),
         "tags": [objects.tag_object(t) for t in tags],
         "posts": shown,
         "category": objects.category_object(category),
@@ -121,8 +122,8 @@ def topic_page(
         "maxTags": 5,
         "thread_tools": [],
         "isFollowing": following,
-        "isNotFollowing": not following,
-        "isIgnoring": False,
+        "isNotFollowing": not following and not ignoring,
+        "isIgnoring": ignoring,
         "bookmark": None,
         "postSharing": [],
         "deleter": None,
@@ -223,13 +224,14 @@ def topic_list(
         session, {t.uid for t in topics} | {p.uid for p in teasers.values()}, now
     )
     following = loading.followed(session, viewer.uid, tids)
+    ignoring = loading.ignored(session, viewer.uid, tids)
     listed = []
     for offset, topic in enumerate(topics):
         category = categories.get(topic.cid)
         if category is None or category.disabled:
             continue
         teaser = teasers.get(topic.teaser_pid or topic.main_pid)
-        item = objects.topic_fields(topic, tags.get(topic.tid, []))
+        item = objects.topic_fields(topic, tags.get(topic.tid, []), now)
         item.update(
             category=objects.category_brief(category),
             user=authors.get(topic.uid) or authors[0],
@@ -237,7 +239,7 @@ def topic_list(
             if teaser is None
             else objects.teaser(teaser, topic.postcount, authors.get(teaser.uid) or authors[0]),
             isOwner=viewer.logged_in and topic.uid == viewer.uid,
-            ignored=False,
+            ignored=topic.tid in ignoring,
             followed=topic.tid in following,
             unread=False,
             bookmark=None,
