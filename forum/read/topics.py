@@ -95,8 +95,8 @@ def topic_page(
     votes = loading.votes(session, viewer.uid, pids)
     marked = loading.bookmarked(session, viewer.uid, pids)
     tags = loading.tags(session, [tid])[tid]
-    following = tid in loading.followed(session, viewer.uid, [tid])
-    ignoring = tid in loading.ignored(session, viewer.uid, [tid])
+    followed, ignored = loading.watching(session, viewer.uid, [tid])
+    following, ignoring = tid in followed, tid in ignored
     privileges = topic_privileges(viewer, topic, category)
     shown = []
     for offset, post in enumerate(posts):
@@ -223,8 +223,7 @@ def topic_list(
     authors = loading.users(
         session, {t.uid for t in topics} | {p.uid for p in teasers.values()}, now
     )
-    following = loading.followed(session, viewer.uid, tids)
-    ignoring = loading.ignored(session, viewer.uid, tids)
+    following, ignoring = loading.watching(session, viewer.uid, tids)
     listed = []
     for offset, topic in enumerate(topics):
         category = categories.get(topic.cid)

@@ -54,7 +54,7 @@ def objects(stack: Stack) -> dict[str, str]:
     return {"tid": str(topic["tid"]), "pid": str(topic["mainPid"]), "cid": str(stack.cid),
             "uid": str(stack.admin_uid), "slug": group["slug"], "privilege": "find",
             "token": "0" * 64, "member": "registered-users", "uuid": "x",
-            "roomId": "987654321"}  # fmt: skip
+            "roomId": "987654321", "since": "0", "timestamp": "1"}  # fmt: skip
 
 
 def rows(stack: Stack) -> list[int]:
