@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from forum.db import transaction
 from forum.groups import add_member
-from forum.models import Category, Post, PostDiff, Topic, TopicFollow, TopicIgnore, User
+from forum.models import Category, ChatRoom, Post, PostDiff, Topic, TopicFollow, TopicIgnore, User
 from forum.privileges import GLOBAL_MODERATORS
 from tests.api.test_core_v3 import CONTENT, Core
 from tests.support import Stack, new_category, user_with_token
@@ -72,6 +72,19 @@ def test_a_muted_user_may_not_post_until_unmuted(core: Core, member: Any) -> Non
     core.ok(token, "POST", f"/topics/{tid}", json={"content": CONTENT})
     assert posts_of(core, uid)[0] == before[0] + 1
     assert core.ok(token, "GET", f"/users/{uid}")["muted"] is False
+
+
+def test_a_muted_user_may_not_chat_in_a_room(core: Core, member: Any, other: Any) -> None:
+    uid, token = member
+    other_uid, _ = other
+    with core.stack.client(token) as client:
+        opened = client.post(f"/api/v2/users/{other_uid}/chats", json={"message": "Hello"})
+    room = opened.json()["payload"]["roomId"]
+    core.ok(core.stack.admin_token, "PUT", f"/users/{uid}/mute")
+    message = core.refused(token, "POST", f"/chats/{room}", 400, json={"message": "Still here"})
+    assert message == "[[error:user-muted-indefinitely]]"
+    with core.stack.session() as session:
+        assert session.get(ChatRoom, room).message_count == 1
 
 
 def test_a_mute_without_an_end_lasts_and_an_ended_one_no_longer_mutes(
