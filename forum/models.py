@@ -64,7 +64,7 @@ class User(Base):
     banned_until: Mapped[int] = mapped_column(BigInteger, default=0)  # 0: permanent
     ban_reason: Mapped[str] = mapped_column(Text, default="")
     # A muted user may not post or chat until ``muted_until`` (0: for good); NodeBB's
-    # muted / mutedUntil / mutedReason (migration 0013).
+    # muted / mutedUntil / mutedReason (migration 0015).
     muted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     muted_until: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     muted_reason: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
@@ -216,6 +216,20 @@ class GroupRequest(Base):
     requested_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class GroupInvite(Base):
+    """An invitation to join a group, sent by its owner or an admin, pending the user's answer."""
+
+    __tablename__ = "group_invites"
+
+    group_name: Mapped[str] = mapped_column(
+        ForeignKey("groups.name", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
+    )
+    uid: Mapped[int] = mapped_column(
+        ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    invited_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class UserFollow(Base):
     __tablename__ = "user_follows"
 
@@ -296,6 +310,8 @@ class ChatRoom(Base):
     owner_uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"))
     created_at: Mapped[int] = mapped_column(BigInteger)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Core's roomName: shown instead of the members' names when set.
+    room_name: Mapped[str] = mapped_column(String(255), default="")
 
 
 class ChatRoomMember(Base):
@@ -308,6 +324,8 @@ class ChatRoomMember(Base):
         ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True, index=True
     )
     joined_at: Mapped[int] = mapped_column(BigInteger)
+    # Core's chat:room:<id>:owners: owners rename the room, remove members, pin messages.
+    is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ChatMessage(Base):
@@ -318,6 +336,9 @@ class ChatMessage(Base):
     uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"))
     content: Mapped[str] = mapped_column(Text)
     timestamp: Mapped[int] = mapped_column(BigInteger)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    edited: Mapped[int] = mapped_column(BigInteger, default=0)  # 0: never
+    pinned_at: Mapped[int] = mapped_column(BigInteger, default=0)  # 0: not
 
     __table_args__ = (
         Index("ix_chat_messages_room_timestamp", "room_id", "timestamp"),
@@ -383,6 +404,8 @@ class Job(Base):
     ordering_key: Mapped[str | None] = mapped_column(String(64))
     # Last time a message was published for this job (the sweeper re-publishes stale ones).
     enqueued_at: Mapped[int] = mapped_column(BigInteger)
+    # The API request that stored the job (X-Request-ID): the worker's lines carry it.
+    request_id: Mapped[str | None] = mapped_column(String(128))
 
     __table_args__ = (
         Index("ix_jobs_state_created", "state", "created_at"),
