@@ -51,8 +51,8 @@ def mute(
 ) -> dict[str, object]:
     """``until`` is a ms timestamp; 0 or None mutes for good. A muted user may not post
     or chat (``forum.users.check_muted``); admins cannot be muted."""
+    user = get_user(session, uid, for_update=True)  # core asserts the user first: 404
     _require_mute_privilege(session, actor)
-    user = get_user(session, uid, for_update=True)
     if is_admin(session, uid):
         raise bad_request("cant-mute-other-admins")
     if len(reason) > MAX_REASON_LENGTH:
@@ -66,7 +66,7 @@ def unmute(
     session: Session, actor: int, uid: int, *, reason: str | None = None
 ) -> dict[str, object]:
     """``reason`` is NodeBB's unmute log's, which forumq does not keep."""
-    _require_mute_privilege(session, actor)
     user = get_user(session, uid, for_update=True)
+    _require_mute_privilege(session, actor)
     user.muted, user.muted_until, user.muted_reason = False, 0, ""
     return {}

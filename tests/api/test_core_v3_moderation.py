@@ -116,6 +116,7 @@ def test_muting_is_for_admins_and_global_moderators(core: Core, member: Any, oth
     message = core.refused(moderator, "PUT", f"/users/{core.stack.admin_uid}/mute", 400)
     assert message == "[[error:cant-mute-other-admins]]"
     assert "no-user" in core.refused(core.stack.admin_token, "PUT", "/users/987654321/mute", 404)
+    assert "no-user" in core.refused(token, "DELETE", "/users/987654321/mute", 404)
     assert not core.row(User, uid).muted
 
 
