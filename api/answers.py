@@ -61,6 +61,10 @@ CORE: dict[str, Shape] = {
     "chats.room.add_users": _same,
     "chats.room.remove_users": _same,
     "chats.message.edit": _same,
+    "flags.create": _same,
+    "flags.update": _same,
+    "flags.notes.append": _same,
+    "flags.notes.delete": _same,
 }
 
 

@@ -302,6 +302,19 @@ class Bookmark(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class TopicRead(Base):
+    """When a user last read a topic: the topic's ``lastposttime`` they saw (NodeBB's
+    ``uid:<uid>:tids_read``); ``UNREAD_MARK`` when they marked it unread."""
+
+    __tablename__ = "topic_reads"
+
+    uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True)
+    tid: Mapped[int] = mapped_column(
+        ForeignKey("topics.tid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    read_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class ChatRoom(Base):
     __tablename__ = "chat_rooms"
     __table_args__ = NEVER_REUSED
@@ -344,6 +357,63 @@ class ChatMessage(Base):
         Index("ix_chat_messages_room_timestamp", "room_id", "timestamp"),
         NEVER_REUSED,
     )
+
+
+class Flag(Base):
+    """A flagged post or user (core's ``flag:<id>``): one per target, its reports apart."""
+
+    __tablename__ = "flags"
+    __table_args__ = (UniqueConstraint("type", "target_id"), NEVER_REUSED)
+
+    flag_id: Mapped[int] = mapped_column(Id, primary_key=True)
+    type: Mapped[str] = mapped_column(String(8))  # "post" or "user"
+    target_id: Mapped[int] = mapped_column(BigInteger)
+    target_uid: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    assignee: Mapped[int | None] = mapped_column(BigInteger)
+    datetime: Mapped[int] = mapped_column(BigInteger)
+
+
+class FlagReport(Base):
+    """One user's report of a flag's target, with the reason given."""
+
+    __tablename__ = "flag_reports"
+
+    flag_id: Mapped[int] = mapped_column(
+        ForeignKey("flags.flag_id", ondelete="CASCADE"), primary_key=True
+    )
+    uid: Mapped[int] = mapped_column(
+        ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class FlagNote(Base):
+    """A moderator's note on a flag, keyed by its time as core keys it."""
+
+    __tablename__ = "flag_notes"
+
+    flag_id: Mapped[int] = mapped_column(
+        ForeignKey("flags.flag_id", ondelete="CASCADE"), primary_key=True
+    )
+    datetime: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[str] = mapped_column(Text)
+
+
+class FlagEvent(Base):
+    """A change to a flag (core's ``flag:<id>:history``): who, when, which fields."""
+
+    __tablename__ = "flag_history"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    flag_id: Mapped[int] = mapped_column(
+        ForeignKey("flags.flag_id", ondelete="CASCADE"), index=True
+    )
+    uid: Mapped[int] = mapped_column(BigInteger)
+    fields: Mapped[dict] = mapped_column(JSON)
+    datetime: Mapped[int] = mapped_column(BigInteger)
 
 
 class ForumSetting(Base):

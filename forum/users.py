@@ -19,6 +19,7 @@ from forum.models import (
     ChatMessage,
     ChatRoom,
     ChatRoomMember,
+    FlagReport,
     Group,
     GroupInvite,
     GroupMember,
@@ -445,6 +446,7 @@ def _forget_social(session: Session, uid: int) -> None:
     session.execute(delete(GroupMember).where(GroupMember.uid == uid))
     session.execute(delete(GroupRequest).where(GroupRequest.uid == uid))
     session.execute(delete(GroupInvite).where(GroupInvite.uid == uid))
+    session.execute(delete(FlagReport).where(FlagReport.uid == uid))
 
 
 def _leave_chats(session: Session, uid: int) -> None:

@@ -22,11 +22,13 @@ from forum import (
     categories,
     chats,
     diffs,
+    flags,
     follows,
     groups,
     posts,
     settings_store,
     tokens,
+    topic_reads,
     topics,
     users,
     votes,
@@ -34,6 +36,7 @@ from forum import (
 from forum.rules import Rules
 from schemas import categories as c
 from schemas import chats as ch
+from schemas import flags as fl
 from schemas import groups as g
 from schemas import posts as p
 from schemas import tokens as tk
@@ -64,6 +67,10 @@ def _room_message(command: ch.SendToRoom) -> dict[str, Any]:
 
 def _edited_message(command: ch.EditChatMessage) -> dict[str, Any]:
     return {"room_id": command.room_id, "mid": command.mid, "content": command.message}
+
+
+def _setting(command: util.UpdateSetting) -> dict[str, Any]:
+    return {"setting": command.setting, "value": str(command.value)}
 
 
 def _privileges(command: c.GrantPrivileges | c.RevokePrivileges) -> dict[str, Any]:
@@ -136,6 +143,8 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     t.UnfollowTopic: topics.unfollow_topic,
     t.IgnoreTopic: topics.ignore_topic,
     t.UnignoreTopic: topics.unfollow_topic,
+    t.MarkTopicRead: topic_reads.mark_read,
+    t.MarkTopicUnread: topic_reads.mark_unread,
     t.ReplaceTopicTags: topics.replace_tags,
     t.ClearTopicTags: topics.clear_tags,
     t.PinTopic: partial(topics.set_pinned, pinned=True),
@@ -158,8 +167,16 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     p.ChangePostsOwner: posts.change_owner,
     p.RestorePostDiff: topics.restore_diff,
     p.DeletePostDiff: diffs.delete_diff,
+    # flags
+    fl.CreateFlag: flags.create_flag,
+    fl.UpdateFlag: flags.update_flag,
+    fl.DeleteFlag: flags.delete_flag,
+    fl.RescindFlagReport: flags.rescind_report,
+    fl.AppendFlagNote: flags.append_note,
+    fl.DeleteFlagNote: flags.delete_note,
     # util
     util.SetMaintenance: settings_store.set_maintenance_mode,
+    util.UpdateSetting: Apply(settings_store.set_setting, _setting),
 }
 
 
