@@ -64,7 +64,7 @@ class User(Base):
     banned_until: Mapped[int] = mapped_column(BigInteger, default=0)  # 0: permanent
     ban_reason: Mapped[str] = mapped_column(Text, default="")
     # A muted user may not post or chat until ``muted_until`` (0: for good); NodeBB's
-    # muted / mutedUntil / mutedReason (migration 0015).
+    # muted / mutedUntil / mutedReason (migration 0017).
     muted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     muted_until: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     muted_reason: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
