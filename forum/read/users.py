@@ -75,10 +75,15 @@ def user_data(user: User, viewer: Viewer, now: int) -> JSON:
         followercount=user.follower_count,
         followingcount=user.following_count,
         **{"cover:url": "", "cover:position": "50% 50%"},
-        muted=False,
-        mutedUntil=0,
-        mutedReason=None,
     )
+    # A mute past its end reads as none (NodeBB's getUserData lifts it then).
+    muted = user.muted and (not user.muted_until or user.muted_until > now)
+    data.update(muted=muted, mutedUntil=user.muted_until if muted else 0,
+                mutedReason=user.muted_reason if muted else None)  # fmt: skip
+    if muted:
+        data["muted_until_readable"] = (
+            iso(user.muted_until) if user.muted_until else "[[user:info.muted-permanently]]"
+        )
     return data
 
 
