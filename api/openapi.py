@@ -489,6 +489,8 @@ class Builder:
         doc = route.doc
         router = PAGE if doc.page else envelopes.router_of(path)
         parameters: list[Schema] = path_parameters(path)
+        parameters += [{"name": name, "in": "query", "required": False, "schema": schema}
+                       for name, schema in doc.query]  # fmt: skip
         if doc.auth != "none":
             parameters.append({"$ref": "#/components/parameters/Uid"})
         if doc.queued:
