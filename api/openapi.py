@@ -37,6 +37,8 @@ FORUM_ID: Schema = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
 _PRIVILEGES = sorted(CATEGORY_PRIVILEGES)
 # Other path parameters whose values a rule limits, by name.
 PATH_RULES: dict[str, Schema] = {
+    # A post's edit, by the time it was made (ms).
+    "since": {"type": "integer", "minimum": 0}, "timestamp": {"type": "integer", "minimum": 0},
     "privilege": {"type": "string",
                   "enum": [*_PRIVILEGES, *(f"{GROUP_PREFIX}{name}" for name in _PRIVILEGES)]},
 }  # fmt: skip

@@ -6,7 +6,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 Id = Annotated[int, Field(gt=0, lt=2**63)]
 Timestamp = Annotated[int, Field(ge=0, lt=2**53)]
-NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# What "not blank" is in the OpenAPI document: a character other than whitespace (and
+# no NUL, which no text may hold).
+NOT_BLANK = Field(json_schema_extra={"pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"})
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), NOT_BLANK]
 
 
 def _not_blank(text: str) -> str:
@@ -16,7 +19,7 @@ def _not_blank(text: str) -> str:
 
 
 # Post bodies keep their whitespace (markdown cares) but must say something.
-Text = Annotated[str, AfterValidator(_not_blank)]
+Text = Annotated[str, AfterValidator(_not_blank), NOT_BLANK]
 
 
 class Command(BaseModel):
