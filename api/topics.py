@@ -11,6 +11,8 @@ from schemas.topics import (
     EditTopicPost,
     FollowTopic,
     LockTopic,
+    MarkTopicRead,
+    MarkTopicUnread,
     MoveTopic,
     PinTopic,
     PurgeTopic,
@@ -47,6 +49,10 @@ def core_only_routes() -> list[DocumentedRoute]:
         command_route("PUT", "/topics/{tid}/move", MoveTopic,
                       "Move the topic to category `cid` (moderators of both, and admins)",
                       errors=guarded),
+        command_route("PUT", "/topics/{tid}/read", MarkTopicRead,
+                      "Mark the topic read for the caller", errors=(404,)),
+        command_route("DELETE", "/topics/{tid}/read", MarkTopicUnread,
+                      "Mark the topic unread for the caller", errors=(404,)),
     ]  # fmt: skip
 
 

@@ -268,6 +268,19 @@ class Bookmark(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class TopicRead(Base):
+    """When a user last read a topic: the topic's ``lastposttime`` they saw (NodeBB's
+    ``uid:<uid>:tids_read``); ``UNREAD_MARK`` when they marked it unread."""
+
+    __tablename__ = "topic_reads"
+
+    uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True)
+    tid: Mapped[int] = mapped_column(
+        ForeignKey("topics.tid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    read_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class ChatRoom(Base):
     __tablename__ = "chat_rooms"
     __table_args__ = NEVER_REUSED

@@ -76,6 +76,16 @@ class UnfollowTopic(TopicCommand):
     kind: Literal["topics.unfollow"] = "topics.unfollow"
 
 
+class MarkTopicRead(TopicCommand):
+    """Core's ``PUT /topics/{tid}/read``: the caller has read the topic."""
+
+    kind: Literal["topics.read"] = "topics.read"
+
+
+class MarkTopicUnread(TopicCommand):
+    kind: Literal["topics.unread"] = "topics.unread"
+
+
 class ReplaceTopicTags(TopicCommand):
     """Replace the tag set (spec decision 6); clearing has its own route."""
 

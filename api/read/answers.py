@@ -22,7 +22,7 @@ from starlette.responses import Response
 from api import envelopes
 from api.envelopes import JSONResponse
 from api.errors import ApiError
-from api.routing import DocumentedRoute, route
+from api.routing import DocumentedRoute, QueryParameter, route
 from forum.db import read_session_factory
 from forum.errors import ErrorClass, ForumError
 from forum.read.access import Viewer, load_viewer
@@ -166,6 +166,8 @@ def _v3_answer(request: Request, data: Any, uid: int) -> Response:
 
 def _v3_refusal(request: Request, refused: Exception, uid: int) -> Response:
     assert isinstance(refused, ForumError)
+    if refused.error_class == ErrorClass.NOT_AUTHORISED and uid <= 0:
+        return envelopes.error(envelopes.V3, 401)  # ensureLoggedIn
     status = envelopes.forum_error_status(envelopes.V3, refused.record())
     return envelopes.error(envelopes.V3, status, message=refused.message)
 
@@ -201,11 +203,15 @@ def v3_not_found() -> Response:
 
 
 def read_route(path: str, endpoint: Endpoint, summary: str, *, auth: str = "optional",
-               errors: tuple[int, ...] = (403, 404)) -> DocumentedRoute:  # fmt: skip
+               errors: tuple[int, ...] = (403, 404),
+               query: tuple[QueryParameter, ...] = ()) -> DocumentedRoute:  # fmt: skip
     """A GET route of the read API, as the OpenAPI document lists it."""
     return route("GET", path, endpoint, summary, auth=auth, queued=False, enveloped=False,
-                 errors=errors)  # fmt: skip
+                 errors=errors, query=query)  # fmt: skip
 
 
-def v3_route(path: str, endpoint: Endpoint, summary: str) -> DocumentedRoute:
-    return route("GET", path, endpoint, summary, auth="optional", queued=False, errors=(404,))
+def v3_route(path: str, endpoint: Endpoint, summary: str, *, auth: str = "optional",
+             errors: tuple[int, ...] = (404,),
+             query: tuple[QueryParameter, ...] = ()) -> DocumentedRoute:  # fmt: skip
+    return route("GET", path, endpoint, summary, auth=auth, queued=False, errors=errors,
+                 query=query)  # fmt: skip

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import CompoundSelect, Select, and_, select, union_all
 from sqlalchemy.orm import Session
 
+from forum import topic_reads
 from forum.errors import ForumError, forbidden, not_found
 from forum.models import Category, Post, Topic
 from forum.read import loading, objects
@@ -223,6 +224,7 @@ def topic_list(
         session, {t.uid for t in topics} | {p.uid for p in teasers.values()}, now
     )
     following = loading.followed(session, viewer.uid, tids)
+    read = topic_reads.markers(session, viewer.uid, tids)
     listed = []
     for offset, topic in enumerate(topics):
         category = categories.get(topic.cid)
@@ -239,7 +241,9 @@ def topic_list(
             isOwner=viewer.logged_in and topic.uid == viewer.uid,
             ignored=False,
             followed=topic.tid in following,
-            unread=False,
+            unread=topic_reads.is_unread(
+                topic, teaser.uid if teaser else None, read.get(topic.tid), viewer.uid, now
+            ),
             bookmark=None,
             unreplied=topic.postcount <= 1,
             icons=[],
