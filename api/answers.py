@@ -45,6 +45,7 @@ CORE: dict[str, Shape] = {
     "topics.tags.replace": _tags,
     "topics.tags.add": _tags,
     "posts.edit": _edited_post,
+    "posts.diffs.delete": _same,  # core answers the history left
     "users.create": _user,
     "users.update": _user,
     "categories.create": _same,

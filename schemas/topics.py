@@ -76,6 +76,16 @@ class UnfollowTopic(TopicCommand):
     kind: Literal["topics.unfollow"] = "topics.unfollow"
 
 
+class IgnoreTopic(TopicCommand):
+    kind: Literal["topics.ignore"] = "topics.ignore"
+
+
+class UnignoreTopic(TopicCommand):
+    """Core's ``DELETE /topics/{tid}/ignore``: the same as unfollowing."""
+
+    kind: Literal["topics.unignore"] = "topics.unignore"
+
+
 class MarkTopicRead(TopicCommand):
     """Core's ``PUT /topics/{tid}/read``: the caller has read the topic."""
 
@@ -98,7 +108,10 @@ class ClearTopicTags(TopicCommand):
 
 
 class PinTopic(TopicCommand):
+    """``expiry`` (core's v3): when the pin ends by itself, a ms timestamp in the future."""
+
     kind: Literal["topics.pin"] = "topics.pin"
+    expiry: Timestamp | None = None
 
 
 class UnpinTopic(TopicCommand):

@@ -149,6 +149,23 @@ async def chats_redirect(request: Request) -> Response:
     return await page(request, work)
 
 
+async def message_redirect(request: Request) -> Response:
+    """``chatsController.redirectToMessage``: the caller's chats page at that message."""
+    mid = leading_int(request.path_params["mid"])
+
+    def work(session: Session, viewer: Viewer) -> Any:
+        user = session.get(User, viewer.uid) if viewer.logged_in else None
+        where = reads.message_place(session, mid) if user is not None and mid else None
+        if user is None or where is None:
+            raise not_found("invalid-mid")
+        room_id, index = where
+        raise Redirect(
+            f"/user/{user.userslug}/chats/{room_id}" + (f"/{index + 1}" if index else "")
+        )
+
+    return await page(request, work)
+
+
 def routes() -> list:  # type: ignore[type-arg]
     summary = "A user's chat rooms and, with `roomid`, that room's members and messages"
     redirect = "The caller's own chats page (X-Redirect)"
@@ -160,6 +177,8 @@ def routes() -> list:  # type: ignore[type-arg]
         read_route("/chats/{roomid}", chats_redirect, redirect, auth="any", errors=(404,)),
         read_route("/chats/{roomid}/{index}", chats_redirect, redirect, auth="any",
                    errors=(404,)),
+        read_route("/message/{mid}", message_redirect,
+                   "The caller's chats page at a message (X-Redirect)", auth="any", errors=(404,)),
     ]  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api import envelopes
 from api.read.answers import Endpoint, now_ms, page_of, read_route, v3_of, v3_route
 from forum.read import posts as reads
 
@@ -31,6 +32,20 @@ def _v3(read: Callable[..., Any], *, with_time: bool = False) -> Endpoint:
     return endpoint
 
 
+def _timestamp(raw: str) -> int | None:
+    """A path's ``since``: digits (``getValidatedTimestamp``), else None."""
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) < 2**53 else None
+
+
+async def post_diff(request: Request) -> Response:
+    since = _timestamp(request.path_params["since"])
+    if since is None:
+        return envelopes.error(envelopes.V3, 400, message="[[error:invalid-data]]")
+    return await v3_of(
+        request, "pid", lambda s, v, pid: reads.post_diff(s, v, pid, since, now_ms())
+    )
+
+
 def routes() -> list:  # type: ignore[type-arg]
     return [
         read_route("/post/pid/{pid}", post_data, "A post's data (as GET /api/v3/posts/:pid)"),
@@ -50,4 +65,8 @@ def v3_routes() -> list:  # type: ignore[type-arg]
         v3_route("/posts/{pid}/voters", _v3(reads.post_voters, with_time=True),
                  "A post's voters"),
         v3_route("/posts/{pid}/upvoters", _v3(reads.post_upvoters), "A post's upvoters' names"),
+        v3_route("/posts/{pid}/diffs", _v3(reads.post_diffs),
+                 "A post's edit history: its versions' timestamps, newest first"),
+        v3_route("/posts/{pid}/diffs/{since}", post_diff,
+                 "The post as it was at `since` (a version's timestamp)"),
     ]  # fmt: skip

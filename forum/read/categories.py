@@ -3,7 +3,7 @@ category page with its topics (``/api/category/:cid``) and the v3 category GETs.
 
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import and_, not_, or_, select
 from sqlalchemy.orm import Session
 
 from forum import privileges
@@ -81,7 +81,7 @@ def readable_category(session: Session, viewer: Viewer, cid: int) -> Category:
 
 
 def category_topics(
-    session: Session, viewer: Viewer, category: Category, start: int, count: int
+    session: Session, viewer: Viewer, category: Category, start: int, count: int, now: int
 ) -> list[Topic]:
     """A window of the category's topics: pinned ones first, then the rest by last
     reply, newest first (NodeBB's ``cid:<cid>:tids:pinned`` and ``cid:<cid>:tids``).
@@ -90,11 +90,11 @@ def category_topics(
     if not viewer.sees_deleted(category.cid):
         shown.append(Topic.deleted.is_(False))
     newest = (Topic.lastposttime.desc(), Topic.tid.desc())
-    pinned = list(
-        session.scalars(select(Topic).where(*shown, Topic.pinned.is_(True)).order_by(*newest))
-    )
+    # A pin past its expiry no longer pins (objects.pinned_at).
+    pin = and_(Topic.pinned.is_(True), or_(Topic.pin_expiry == 0, Topic.pin_expiry > now))
+    pinned = list(session.scalars(select(Topic).where(*shown, pin).order_by(*newest)))
     window = pinned[start : start + count]
-    rest = select(Topic).where(*shown, Topic.pinned.is_(False)).order_by(*newest)
+    rest = select(Topic).where(*shown, not_(pin)).order_by(*newest)
     rest = rest.offset(max(0, start - len(pinned))).limit(count - len(window))
     return window + list(session.scalars(rest)) if len(window) < count else window
 
@@ -125,7 +125,7 @@ def category_page(
     start = window.start + index
     if index > max(category.topic_count - 1, 0):
         raise Redirect(f"/category/{category.slug}/{category.topic_count}?{qs}")
-    topics = category_topics(session, viewer, category, start, per_page)
+    topics = category_topics(session, viewer, category, start, per_page, now)
     everything = loading.categories(session)
     data = objects.category_object(category)
     data.update(
@@ -183,7 +183,7 @@ def category_topic_window(
 ) -> JSON:
     """``GET /api/v3/categories/:cid/topics?after=N``."""
     category = readable_category(session, viewer, cid)
-    topics = category_topics(session, viewer, category, after, per_page)
+    topics = category_topics(session, viewer, category, after, per_page, now)
     return {
         "topics": topic_list(session, viewer, topics, now, start=after),
         "privileges": category_privileges(viewer, cid),

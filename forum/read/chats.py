@@ -371,6 +371,20 @@ def pinned_messages(session: Session, viewer: Viewer, room_id: int | None, start
     return {"messages": [message_object(m, senders[m.uid], viewer) for m in rows]}
 
 
+def message_place(session: Session, mid: int) -> tuple[int, int] | None:
+    """A message's room and its index there (0: the room's oldest), for the redirect to
+    it; whether the caller may see it is the chats page's to say."""
+    message = session.get(ChatMessage, mid) if 0 < mid < 2**63 else None
+    if message is None:
+        return None
+    before = select(func.count()).where(
+        ChatMessage.room_id == message.room_id,
+        (ChatMessage.timestamp < message.timestamp)
+        | ((ChatMessage.timestamp == message.timestamp) & (ChatMessage.mid < message.mid)),
+    )
+    return message.room_id, int(session.scalar(before) or 0)
+
+
 # --- the chats page ------------------------------------------------------------------------
 
 

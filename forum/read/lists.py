@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from forum import topic_reads
 from forum.errors import not_authorised
-from forum.models import Post, Topic, TopicTag
+from forum.models import Post, Topic, TopicIgnore, TopicTag
 from forum.read import loading, objects
 from forum.read.access import Viewer
 from forum.read.objects import JSON
@@ -128,9 +128,11 @@ def _unread_query(session: Session, viewer: Viewer, wanted: TopicsWanted, now: i
     """The topics with news for the caller (``forum.topic_reads``), by latest reply."""
     if not viewer.logged_in:
         raise not_authorised()
+    ignored = select(TopicIgnore.tid).where(TopicIgnore.uid == viewer.uid)
     return (
         _listed(session, viewer, wanted, now)
         .where(topic_reads.unread_clause(viewer.uid, now))
+        .where(Topic.tid.not_in(ignored))  # NodeBB's unread leaves ignored topics out
         .order_by(Topic.lastposttime.desc(), Topic.tid.desc())
     )
 

@@ -72,7 +72,7 @@ def objects(stack: Stack) -> dict[str, str]:
             "token": "0" * 64, "member": "registered-users", "uuid": "x",
             "roomId": "987654321", "mid": "987654321",
             "flagId": "987654321", "datetime": "1",
-            "setting": "minimumPostLength"}  # fmt: skip
+            "setting": "minimumPostLength", "since": "0", "timestamp": "1"}  # fmt: skip
 
 
 def rows(stack: Stack) -> list[int]:

@@ -159,6 +159,15 @@ def test_chats_page_and_redirect(any_stack: Stack, rooms: dict) -> None:
     assert unquote(moved.headers["x-redirect"]) == f"/user/{slug}/chats/{room}"
     assert get(any_stack, "/api/chats", token).json() == f"/user/{slug}/chats"
     refused(get(any_stack, f"/api/chats/{room}"), 404, documented)
+    # /api/message/:mid: the chats page at that message (its index in the room, from 1).
+    moved = get(any_stack, f"/api/message/{rooms['reply']}", token)
+    assert moved.status_code == 200 and moved.json() == f"/user/{slug}/chats/{room}/3"
+    assert get(any_stack, f"/api/message/{rooms['first']}", token).json() == (
+        f"/user/{slug}/chats/{room}"
+    )
+    for mid in ("99999999", "x"):
+        assert get(any_stack, f"/api/message/{mid}", token).status_code == 404
+    assert get(any_stack, f"/api/message/{rooms['reply']}").status_code == 404
 
 
 def test_a_sent_message_is_in_the_next_read(any_stack: Stack, rooms: dict) -> None:

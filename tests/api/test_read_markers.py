@@ -37,7 +37,7 @@ def eventually(check, seconds: float = 5.0) -> None:  # type: ignore[no-untyped-
 
 def test_a_topic_is_unread_until_read(any_stack: Stack) -> None:
     alice, alice_token, _ = new_user(any_stack)
-    bob, bob_token, _ = new_user(any_stack)
+    bob, bob_token, bob_slug = new_user(any_stack)
     cid = new_category(any_stack)
     tid = new_topic(any_stack, alice, cid, replies=1)
     mine = new_topic(any_stack, bob, cid)  # posting reads a topic
@@ -72,6 +72,10 @@ def test_a_topic_is_unread_until_read(any_stack: Stack) -> None:
         missing = client.put("/api/v3/topics/99999999/read")
         assert missing.status_code == 404 and missing.json()["status"]["code"] == "not-found"
         assert client.put("/api/v3/topics/x/read").status_code in (400, 404)
+    # Bob's read topics, latest reading first: his own page, or an administrator's view.
+    read = ok(get(any_stack, f"/api/user/{bob_slug}/read", bob_token))["topics"]
+    assert [t["tid"] for t in read][:2] == [tid, mine]
+    refused(get(any_stack, f"/api/user/{bob_slug}/read", alice_token), 403)
     with any_stack.client() as guest:
         assert guest.put(f"/api/v3/topics/{tid}/read").status_code == 401
     refused(get(any_stack, "/api/unread/total"), 401)
