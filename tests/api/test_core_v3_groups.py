@@ -97,3 +97,30 @@ def test_invitations(core: Core) -> None:
     core.ok(o, "POST", f"/groups/{slug}/invites/{bob}")
     core.ok(core.stack.admin_token, "DELETE", f"/groups/{slug}")
     assert core.count(GroupInvite.group_name == name) == 0
+
+
+def test_owners_update_a_group_and_a_rename_keeps_its_members_and_grants(core: Core) -> None:
+    admin = core.stack.admin_token
+    (owner, o), (alice, a) = (user_with_token(core.stack.database_url) for _ in "ab")
+    name, slug = _group(core, owner)
+    core.ok(a, "PUT", f"/groups/{slug}/membership/{alice}")  # a pending request
+    cid = core.ok(admin, "POST", "/categories", json={"name": unique("Crew room ")})["cid"]
+    core.ok(admin, "PUT", f"/categories/{cid}/privileges/moderate", json={"member": name})
+    core.refused(a, "PUT", f"/groups/{slug}", 403, json={"description": "mine"})
+    new_name = unique("Renamed ")
+    group = core.ok(o, "PUT", f"/groups/{slug}", json={"name": new_name, "description": " Hi ",
+                                                       "private": False})  # fmt: skip
+    assert (group["name"], group["description"], group["private"]) == (new_name, "Hi", 0)
+    # Public now: the pending request was admitted; the owner and the grant followed.
+    assert _members(core, new_name) == {owner: True, alice: False}
+    assert core.count(GroupRequest.group_name == new_name) == 0
+    table = core.ok(admin, "GET", f"/categories/{cid}/privileges")
+    held = {row["name"]: row["privileges"]["groups:moderate"] for row in table["groups"]}
+    assert held.get(new_name) is True and name not in held
+    core.refused(o, "PUT", f"/groups/{slug}", 404, json={"description": "gone"})
+    said = core.refused(admin, "PUT", "/groups/administrators", 400, json={"name": "Bosses"})
+    assert said == "[[error:not-allowed-to-rename-system-group]]"
+    taken = core.refused(
+        o, "PUT", f"/groups/{group['slug']}", 400, json={"name": "Global Moderators"}
+    )
+    assert taken == "[[error:group-already-exists]]"
