@@ -204,7 +204,7 @@ def _remove(session: Session, name: str, uid: int) -> None:
 # --- Ownership, requests and invitations (core's /groups/{slug}/ownership|pending|invites) ----
 
 
-def _can_manage(session: Session, actor: int, group: Group) -> bool:
+def can_manage(session: Session, actor: int, group: Group) -> bool:
     """Core's ``isOwner`` check: the group's owners, admins, and global moderators for a
     group that is not a system group."""
     if is_owner(session, group.name, actor) or is_admin(session, actor):
@@ -214,7 +214,7 @@ def _can_manage(session: Session, actor: int, group: Group) -> bool:
 
 def _managed(session: Session, actor: int, slug: str) -> Group:
     group = get_group(session, slug, for_update=True)
-    if not _can_manage(session, actor, group):
+    if not can_manage(session, actor, group):
         raise forbidden("no-privileges")
     return group
 
@@ -287,7 +287,7 @@ def accept_invite(session: Session, actor: int, slug: str, uid: int) -> dict[str
 def reject_invite(session: Session, actor: int, slug: str, uid: int) -> dict[str, object]:
     """The invited user declines, or a manager withdraws the invitation."""
     group = get_group(session, slug, for_update=True)
-    if actor != uid and not _can_manage(session, actor, group):
+    if actor != uid and not can_manage(session, actor, group):
         raise bad_request("not-allowed")
     if not _invited(session, group.name, uid):
         raise bad_request("not-invited")

@@ -36,6 +36,10 @@ def test_requests_are_accepted_or_rejected_by_owners(core: Core) -> None:
     core.ok(a, "PUT", f"/groups/{slug}/membership/{alice}")
     core.ok(b, "PUT", f"/groups/{slug}/membership/{bob}")
     assert core.count(GroupRequest.group_name == name) == 2
+    pending = core.ok(o, "GET", f"/groups/{slug}/pending")["pending"]
+    assert [user["uid"] for user in pending] == [alice, bob]
+    core.refused(a, "GET", f"/groups/{slug}/pending", 403)
+    core.refused(o, "GET", "/groups/no-such-group-here/pending", 404)
     # A member of nothing manages nothing: 403; the group's owner accepts.
     assert core.refused(b, "PUT", f"/groups/{slug}/pending/{alice}", 403) == (
         "[[error:no-privileges]]"
@@ -77,6 +81,9 @@ def test_invitations(core: Core) -> None:
     assert core.ok(o, "POST", f"/groups/{slug}/invites/{alice}") == {}  # once is enough
     core.ok(o, "POST", f"/groups/{slug}/invites/{bob}")
     assert core.count(GroupInvite.group_name == name) == 2
+    invited = core.ok(o, "GET", f"/groups/{slug}/invites")["invites"]
+    assert sorted(user["uid"] for user in invited) == sorted([alice, bob])
+    core.refused(b, "GET", f"/groups/{slug}/invites", 403)
     core.refused(o, "POST", f"/groups/{slug}/invites/987654321", 404)
     # Only the invited user accepts.
     said = core.refused(b, "PUT", f"/groups/{slug}/invites/{alice}", 400)
