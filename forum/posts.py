@@ -381,10 +381,10 @@ def move_post(session: Session, actor: int, pid: int, tid: int) -> dict[str, obj
     source, target = locked[post.tid], locked.get(tid)
     if target is None:
         raise not_found("no-topic")
-    if source.main_pid == pid:
-        raise bad_request("cant-move-mainpost")
     for cid in {source.cid, target.cid}:
         privileges.require_admin_or_mod(session, actor, cid)
+    if source.main_pid == pid:
+        raise bad_request("cant-move-mainpost")
     if source.tid == target.tid:
         raise bad_request("cant-move-to-same-topic")
     post.tid = tid

@@ -57,25 +57,25 @@ def test_deleting_a_version_leaves_the_others_as_they_were(db_url: str) -> None:
         add_member(session, ADMINISTRATORS, admin)
     with transaction(db_url) as session:
         with pytest.raises(ForumError) as refused:
-            diffs.delete_diff(session, uid, pid, stamps[1])  # the owner: moderators only
+            diffs.delete_diff(session, uid, pid, str(stamps[1]))  # the owner: moderators only
         assert refused.value.key == "no-privileges"
         with pytest.raises(ForumError) as refused:
-            diffs.delete_diff(session, admin, pid, stamps[3])  # the post as it is
+            diffs.delete_diff(session, admin, pid, str(stamps[3]))  # the post as it is
         assert refused.value.key == "invalid-data"
-        left = diffs.delete_diff(session, admin, pid, stamps[2])  # version two, retitled
+        left = diffs.delete_diff(session, admin, pid, str(stamps[2]))  # version two, retitled
     assert left["timestamps"] == [str(stamps[3]), str(stamps[1]), str(stamps[0])]
     assert [read(db_url, pid, s).content for s in (stamps[0], stamps[1], stamps[3])] == [
         VERSIONS[0], VERSIONS[1], VERSIONS[3]]  # fmt: skip
     assert read(db_url, pid, stamps[1]).title == "Title zero"
     with transaction(db_url) as session:
-        diffs.delete_diff(session, admin, pid, stamps[0])  # the first: the oldest goes
+        diffs.delete_diff(session, admin, pid, str(stamps[0]))  # the first: the oldest goes
     assert read(db_url, pid, stamps[0]).content == VERSIONS[1]
 
 
 def test_restoring_is_an_edit_kept_in_the_history(db_url: str) -> None:
     uid, pid, stamps = edited_post(db_url)
     with transaction(db_url) as session:
-        topics.restore_diff(session, uid, pid, stamps[0])
+        topics.restore_diff(session, uid, pid, str(stamps[0]))
     with transaction(db_url) as session:
         post = session.get(Post, pid)
         assert post is not None and post.content == VERSIONS[0]
