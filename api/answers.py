@@ -51,6 +51,7 @@ CORE: dict[str, Shape] = {
     "categories.create": _same,
     "categories.update": _same,
     "groups.create": _same,
+    "groups.update": _same,
     "tokens.create": _same,
     "tokens.admin.create": _same,
     "tokens.roll": _same,

@@ -42,6 +42,14 @@ def record(
                          title=old_title, tags=tags))  # fmt: skip
 
 
+def timestamp_of(raw: str) -> int:
+    """A version's timestamp from the path (``getValidatedTimestamp``): digits, else
+    core's ``invalid-data``. Checked after the caller's privilege, as in core."""
+    if not (raw.isascii() and raw.isdigit()) or int(raw) >= 2**53:
+        raise bad_request("invalid-data")
+    return int(raw)
+
+
 def _rows(session: Session, pid: int, after: int | None = None) -> list[PostDiff]:
     query = select(PostDiff).where(PostDiff.pid == pid)
     if after is not None:
@@ -92,7 +100,7 @@ def _post_and_topic(session: Session, pid: int) -> tuple[Post, Topic]:
     return post, topic
 
 
-def delete_diff(session: Session, actor: int, pid: int, timestamp: int) -> dict[str, object]:
+def delete_diff(session: Session, actor: int, pid: int, timestamp: str) -> dict[str, object]:
     """Core's ``DELETE /posts/{pid}/diffs/{timestamp}`` (admins and the category's
     moderators): the version of that timestamp leaves the history. The post's own
     timestamp drops the version first posted; the newest (the post as it is) cannot go.
@@ -101,7 +109,7 @@ def delete_diff(session: Session, actor: int, pid: int, timestamp: int) -> dict[
     moderator = privileges.is_admin_or_mod(session, actor, topic.cid)
     if not moderator:
         raise forbidden("no-privileges")
-    stamp = timestamp
+    stamp = timestamp_of(timestamp)
     rows = _rows(session, pid)
     stamps = [row.timestamp for row in rows]
     if stamp == post.timestamp:

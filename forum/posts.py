@@ -370,14 +370,21 @@ def move_post(session: Session, actor: int, pid: int, tid: int) -> dict[str, obj
             .with_for_update()
         )
     }  # fmt: skip
-    session.refresh(post, with_for_update=True)
+    post = session.scalars(
+        select(Post).where(Post.pid == pid).with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()  # fmt: skip
+    if post is None:
+        raise not_found("no-post")  # purged meanwhile
+    if post.tid not in locked:  # moved meanwhile
+        locked[post.tid] = _locked_topic(session, post.tid)
     source, target = locked[post.tid], locked.get(tid)
     if target is None:
         raise not_found("no-topic")
-    if source.main_pid == pid:
-        raise bad_request("cant-move-mainpost")
     for cid in {source.cid, target.cid}:
         privileges.require_admin_or_mod(session, actor, cid)
+    if source.main_pid == pid:
+        raise bad_request("cant-move-mainpost")
     if source.tid == target.tid:
         raise bad_request("cant-move-to-same-topic")
     post.tid = tid
@@ -398,10 +405,20 @@ def move_post(session: Session, actor: int, pid: int, tid: int) -> dict[str, obj
     return {}
 
 
+def _locked_topic(session: Session, tid: int) -> Topic:
+    topic = session.get(Topic, tid, with_for_update=True)
+    assert topic is not None  # posts.tid is a foreign key
+    return topic
+
+
 def change_owner(session: Session, actor: int, pids: list[int], uid: int) -> dict[str, object]:
     """Core's ``POST /posts/owner`` (``Posts.changeOwner``): the posts become ``uid``'s,
     by an admin or a Global Moderator. Post counts, reputation (the posts' votes),
     topic ownership and counts (for main posts) and the topics' posters follow."""
+    wanted = sorted(set(pids))
+    # Core asserts the post (404) before the privilege (403), then the new owner.
+    if session.scalar(select(func.count()).where(Post.pid.in_(wanted))) != len(wanted):
+        raise not_found("no-post")
     if not (
         privileges.is_admin(session, actor)
         or privileges.in_group(session, actor, privileges.GLOBAL_MODERATORS)
@@ -409,7 +426,6 @@ def change_owner(session: Session, actor: int, pids: list[int], uid: int) -> dic
         raise forbidden("no-privileges")
     if session.get(User, uid) is None:
         raise not_found("no-user")
-    wanted = sorted(set(pids))
     tids = sorted(set(session.scalars(select(Post.tid).where(Post.pid.in_(wanted)))))
     topics = {
         topic.tid: topic
@@ -423,7 +439,10 @@ def change_owner(session: Session, actor: int, pids: list[int], uid: int) -> dic
         )
     )
     if len(found) != len(wanted):
-        raise not_found("no-post")
+        raise not_found("no-post")  # purged meanwhile
+    for post in found:  # moved to another topic meanwhile: lock that one too
+        if post.tid not in topics:
+            topics[post.tid] = _locked_topic(session, post.tid)
     moved = [post for post in found if post.uid != uid]
     for post in moved:
         votes = post.upvotes - post.downvotes

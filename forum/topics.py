@@ -212,7 +212,7 @@ def edit_post(
 
 
 def restore_diff(
-    session: Session, actor: int, pid: int, since: int, *, rules: Rules = NODEBB
+    session: Session, actor: int, pid: int, since: str, *, rules: Rules = NODEBB
 ) -> dict[str, object]:
     """Core's ``PUT /posts/{pid}/diffs/{since}``: an edit back to the version of
     ``since`` (its title and tags too, on a main post), itself kept in the history.
@@ -225,7 +225,8 @@ def restore_diff(
         session, actor, "posts:edit", topic.cid
     ):
         raise forbidden("no-privileges")
-    version = diffs.version_at(session, post, topic, since)
+    privileges.require_edit(session, actor, post, topic, rules)  # the edit's, before all else
+    version = diffs.version_at(session, post, topic, diffs.timestamp_of(since))
     is_main = topic.main_pid == pid
     edit_post(session, actor, pid, version.content, rules=rules,
               title=version.title if is_main else None,

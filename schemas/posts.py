@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from schemas.commands import Command, Id, Text, Timestamp
+from schemas.commands import Command, Id, Text
 from schemas.topics import Tags, Title
 
 
@@ -85,15 +85,20 @@ class ChangePostsOwner(Command):
     uid: Id
 
 
+# A version's timestamp as the path gives it: checked after the privilege, as core's
+# getValidatedTimestamp is (``forum.diffs.timestamp_of``).
+VersionStamp = Annotated[str, Field(max_length=32)]
+
+
 class RestorePostDiff(PostCommand):
     """Core's ``PUT /posts/{pid}/diffs/{since}``: edit the post back to that version."""
 
     kind: Literal["posts.diffs.restore"] = "posts.diffs.restore"
-    since: Timestamp
+    since: VersionStamp
 
 
 class DeletePostDiff(PostCommand):
     """Core's ``DELETE /posts/{pid}/diffs/{timestamp}``: drop a version from the history."""
 
     kind: Literal["posts.diffs.delete"] = "posts.diffs.delete"
-    timestamp: Timestamp
+    timestamp: VersionStamp

@@ -117,6 +117,7 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     g.LeaveGroup: groups.leave_group,
     g.AddGroupMember: groups.add_group_member,
     g.RemoveGroupMember: groups.remove_group_member,
+    g.UpdateGroup: groups.update_group,
     g.GrantGroupOwnership: partial(groups.set_ownership, owner=True),
     g.RescindGroupOwnership: partial(groups.set_ownership, owner=False),
     g.AcceptGroupRequest: groups.accept_request,

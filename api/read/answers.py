@@ -31,6 +31,8 @@ from forum.read.pages import Redirect
 # NodeBB's defaults (postsPerPage, topicsPerPage, userSearchResultsPerPage).
 PER_PAGE = 20
 USERS_PER_PAGE = 50
+# Pages past this one are as empty as it is; it keeps OFFSET within a 64-bit integer.
+MAX_PAGE = 10_000_000
 _LEADING_INT = re.compile(r"\s*([+-]?\d+)")
 
 Work = Callable[[Session, Viewer], Any]
@@ -76,7 +78,7 @@ def page_param(request: Request) -> int | None:
     raw = request.query_params.get("page")
     if raw is None:
         return None
-    return max(1, leading_int(raw) or 1)
+    return min(MAX_PAGE, max(1, leading_int(raw) or 1))
 
 
 async def caller_uid(request: Request) -> int:

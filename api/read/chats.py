@@ -27,6 +27,7 @@ from forum.read.pages import Redirect
 # chatsAPI.list: perPage defaults to 20, at most 100 (core's controller clamps it).
 MAX_ROOMS_PER_PAGE = 100
 START = ("start", {"type": "integer", "minimum": 0})
+MAX_COUNT = 2**31
 ROOM_QUERY = (
     START,
     ("perPage", {"type": "integer", "minimum": 1, "maximum": MAX_ROOMS_PER_PAGE}),
@@ -39,7 +40,8 @@ ChatRead = Callable[[Session, Viewer, int | None], Any]
 def _count(request: Request, name: str, default: int) -> int:
     """A count from the query: ``parseInt`` as NodeBB, ``default`` when not a number."""
     found = leading_int(request.query_params.get(name))
-    return default if found is None else found
+    # Bounded: an offset past every row is as empty, and stays a 64-bit integer.
+    return default if found is None else max(-MAX_COUNT, min(MAX_COUNT, found))
 
 
 def _in_room(request: Request, read: ChatRead) -> Callable[[Session, Viewer], Any]:

@@ -7,7 +7,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api import envelopes
 from api.read.answers import Endpoint, now_ms, page_of, read_route, v3_of, v3_route
 from forum.read import posts as reads
 
@@ -32,15 +31,8 @@ def _v3(read: Callable[..., Any], *, with_time: bool = False) -> Endpoint:
     return endpoint
 
 
-def _timestamp(raw: str) -> int | None:
-    """A path's ``since``: digits (``getValidatedTimestamp``), else None."""
-    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) < 2**53 else None
-
-
 async def post_diff(request: Request) -> Response:
-    since = _timestamp(request.path_params["since"])
-    if since is None:
-        return envelopes.error(envelopes.V3, 400, message="[[error:invalid-data]]")
+    since = request.path_params["since"]  # checked after the privilege (forum.diffs)
     return await v3_of(
         request, "pid", lambda s, v, pid: reads.post_diff(s, v, pid, since, now_ms())
     )

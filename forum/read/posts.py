@@ -105,11 +105,11 @@ def post_diffs(session: Session, viewer: Viewer, pid: int) -> JSON:
     return diffs.history(session, viewer.uid, post, viewer.moderates(topic.cid))
 
 
-def post_diff(session: Session, viewer: Viewer, pid: int, since: int, now: int) -> JSON:
+def post_diff(session: Session, viewer: Viewer, pid: int, since: str, now: int) -> JSON:
     """``GET /api/v3/posts/:pid/diffs/:since``: the post's summary as of ``since`` (its
     content, and its topic's title and tags)."""
     post, topic = _history_of(session, viewer, pid)
-    version = diffs.version_at(session, post, topic, since)
+    version = diffs.version_at(session, post, topic, diffs.timestamp_of(since))
     category = session.get(Category, topic.cid)
     assert category is not None  # topics.cid is a foreign key
     authors = loading.users(session, {post.uid}, now)

@@ -111,8 +111,9 @@ def topic_page(
         _post_tools(item, privileges, viewer, topic)
         shown.append(item)
     author = authors.get(topic.uid) or authors[0]
-    everything = loading.categories(session)
-    crumbs = breadcrumbs(everything, topic.cid, {"text": objects.escape(topic.title)})
+    # A top-level category (most are) is its own whole trail: no need to load them all.
+    trail = {category.cid: category} if not category.parent_cid else loading.categories(session)
+    crumbs = breadcrumbs(trail, topic.cid, {"text": objects.escape(topic.title)})
     return {
         **objects.topic_fields(topic, now=now),
         "tags": [objects.tag_object(t) for t in tags],

@@ -9,7 +9,7 @@ import pytest
 from forum import bans
 from forum.chats import send_message
 from forum.db import transaction
-from tests.api.test_read import get, new_user, ok, refused
+from tests.api.reads import get, new_user, ok, refused
 from tests.support import Stack
 
 BASE = 1_700_000_000_000  # in the past: later sends are newer
@@ -116,10 +116,15 @@ def test_bad_room_and_message_ids_as_nodebb_asserts(any_stack: Stack, rooms: dic
         assert body["status"]["message"] == "[[error:invalid-mid]]"
         refused(get(any_stack, f"/api/v3/chats/{room}/messages/{mid}/raw", token), 400)
     # Paging past the end, or nonsense paging, is an empty page, never a 500.
+    assert ok(get(any_stack, f"/api/v3/chats/{room}/messages", token, start="9" * 19))[
+        "response"
+    ] == {"messages": []}
     assert ok(get(any_stack, f"/api/v3/chats/{room}/messages", token, start=999))["response"] == {
         "messages": []
     }
-    for params in ({"start": "-5"}, {"start": "abc"}, {"perPage": "0"}, {"page": "-1"}):
+    huge = "9" * 19
+    for params in ({"start": "-5"}, {"start": "abc"}, {"perPage": "0"}, {"page": "-1"},
+                   {"start": huge}, {"page": huge, "perPage": "100"}):  # fmt: skip
         ok(get(any_stack, "/api/v3/chats/", token, **params))
         ok(get(any_stack, f"/api/v3/chats/{room}/users", token, **params))
 

@@ -13,7 +13,7 @@ from api.app import create_app
 from api.openapi import walk
 from forumq.settings import Settings
 from tests.api.nodebb_schemas import NODEBB
-from tests.api.test_read import get, new_user, ok, refused
+from tests.api.reads import get, new_user, ok, refused
 from tests.support import Stack
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "read-api.md"
@@ -65,3 +65,14 @@ def test_home_and_me_shorthands(any_stack: Stack) -> None:
         assert moved.status_code == 200 and moved.json() == where
         assert unquote(moved.headers["x-redirect"]) == where
     refused(get(any_stack, "/api/me/bookmarks"), 401)
+
+
+def test_a_page_past_every_row_is_empty_not_an_error(any_stack: Stack) -> None:
+    """``?page=`` of 19 digits: the offset would pass a 64-bit integer (PostgreSQL's
+    OFFSET refuses it); NodeBB answers such a page empty."""
+    _, _, slug = new_user(any_stack)
+    huge = "9" * 19
+    for path in ("/api/recent", f"/api/category/{any_stack.cid}", f"/api/user/{slug}/posts",
+                 "/api/users", "/api/unread/total", "/api/tags/none"):  # fmt: skip
+        response = get(any_stack, path, page=huge)
+        assert response.status_code in (200, 401), (path, response.text)

@@ -62,7 +62,8 @@ def test_a_topic_page_is_a_fixed_number_of_statements(db_url: str) -> None:
         counts = {_statements(db_url, uid, tid, page) for tid, page in
                   ((small, 1), (large, 1), (large, 2), (large, 3))}  # fmt: skip
         assert len(counts) == 1, counts
-        assert counts.pop() <= (11 if uid else 7)  # BEGIN included on SQLite
+        # 10 and 6: the trail of a top-level category is itself, not every category.
+        assert counts.pop() <= (10 if uid else 6)  # BEGIN included on SQLite
 
 
 def test_a_category_page_is_a_fixed_number_of_statements(db_url: str) -> None:
