@@ -190,10 +190,12 @@ OTHER_PARAMETER: Schema = {"anyOf": [*_SCALAR, {"type": "array", "items": {"anyO
 def visible_text(minimum: int) -> str:
     """Text with at least ``minimum`` visible characters once trimmed, as
     forum.text.visible_length counts them (HTML tags aside: ``<`` is left out)."""
-    edge, inner = r"[^\s\x00<]", r"[^\x00<]"
+    # Python's strip() also takes U+001C-U+001F and U+0085, which \s leaves.
+    space = r"[\s\x1c-\x1f\x85]"
+    edge, inner = r"[^\s\x00<\x1c-\x1f\x85]", r"[^\x00<]"
     if minimum <= 1:
-        return rf"^\s*{edge}(?:{inner}*{edge})?\s*$"
-    return rf"^\s*{edge}{inner}{{{minimum - 2},}}{edge}\s*$"
+        return rf"^{space}*{edge}(?:{inner}*{edge})?{space}*$"
+    return rf"^{space}*{edge}{inner}{{{minimum - 2},}}{edge}{space}*$"
 
 
 def field_rules(settings: Settings) -> dict[str, Schema]:

@@ -7,8 +7,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 Id = Annotated[int, Field(gt=0, lt=2**63)]
 Timestamp = Annotated[int, Field(ge=0, lt=2**53)]
 # What "not blank" is in the OpenAPI document: a character other than whitespace (and
-# no NUL, which no text may hold).
-NOT_BLANK = Field(json_schema_extra={"pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"})
+# no NUL, which no text may hold; str.strip() also takes U+001C-U+001F and U+0085).
+NOT_BLANK = Field(json_schema_extra={"pattern": r"^[^\x00]*[^\s\x00\x1c-\x1f\x85][^\x00]*$"})
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), NOT_BLANK]
 
 
