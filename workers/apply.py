@@ -2,15 +2,17 @@
 
 A message is a wake-up: the worker claims the oldest queued jobs (``forum.jobqueue.claims``),
 as many as one transaction applies, and applies them in ``seq`` order: runs of topic
-creates and replies set-based (``forum.bulk.writes``), other commands one by one in
-savepoints, so one bad command fails alone. Every job's final state commits in the
+creates and replies (``forum.bulk.writes``) and runs of edits, votes, bookmarks,
+follows and tag changes (``forum.bulk.actions``) set-based, rare commands one by one
+in savepoints; a run the set-based path refuses falls back to one savepoint per job,
+so one bad command fails alone. Every job's final state commits in the
 same transaction as its write, so a redelivered message finds its jobs finished and
 does nothing. While jobs are queued, a worker that applied a batch wakes one again.
 """
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +21,8 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from forum import votes
+from forum.bulk.actions import Action, Edit, Follow, Mark, Retag, Vote, apply_actions
 from forum.bulk.writes import NewReply, NewTopic, Unsure, Write, apply_writes
 from forum.db import transaction
 from forum.errors import ErrorClass, ForumError, error_record
@@ -30,6 +34,9 @@ from forum.models import Job
 from forum.rules import NODEBB, Rules
 from forumq.settings import get_settings
 from schemas import load_command
+from schemas import posts as p
+from schemas import topics as t
+from schemas.commands import Command
 from schemas.topics import CreateTopic, ReplyTopic
 from workers import commands, observe
 from workers.celery_app import celery_app, notifier, publisher, wakeups
@@ -39,7 +46,13 @@ log = logging.getLogger(__name__)
 # Jobs one claim takes at most: one transaction's worth, short enough that a worker
 # stopping (SIGTERM) finishes its batch soon.
 CLAIM_MAX_JOBS = 100
-SET_BASED = {CreateTopic.model_fields["kind"].default, ReplyTopic.model_fields["kind"].default}
+# Commands applied set-based (``as_item``); the rest are rare and apply one by one.
+SET_BASED = {
+    command.model_fields["kind"].default
+    for command in (CreateTopic, ReplyTopic, p.EditPost, t.EditTopicPost, p.VotePost,
+                    p.UnvotePost, p.BookmarkPost, p.UnbookmarkPost, t.FollowTopic,
+                    t.UnfollowTopic, t.ReplaceTopicTags, t.AddTopicTags, t.ClearTopicTags)
+}  # fmt: skip
 # No test round trip per transaction: a batch that meets a dropped connection fails
 # with OperationalError and is retried like any transient error, on fresh connections.
 PRE_PING = False
@@ -170,21 +183,35 @@ def apply_in_order(
     session: Session, batch: list[Job], rules: Rules, *, alone: bool = False
 ) -> None:
     """Apply ``batch`` (locked, in ``seq`` order) and record each job's outcome: runs of
-    topic creates and replies set-based (``forum.bulk.writes``), the rest one by one."""
-    run: list[tuple[Job, Write]] = []
+    topic creates and replies (``forum.bulk.writes``) and runs of edits, votes,
+    bookmarks, follows and tag changes (``forum.bulk.actions``) set-based, the rest one
+    by one. A run ends where a job of another kind comes, so every job still sees
+    what the jobs before it did."""
+    run: list[tuple[Job, Item]] = []
     for job in batch:
-        write = None if alone else set_based(job)
-        if write is not None:
-            run.append((job, write))
-            continue
-        apply_set_based(session, run, rules)
-        run = []
-        apply_job(session, job, rules, alone=alone)
+        item = None if alone else set_based(job)
+        if run and (item is None or _engine(item) is not _engine(run[0][1])):
+            apply_set_based(session, run, rules)
+            run = []
+        if item is None:
+            apply_job(session, job, rules, alone=alone)
+        else:
+            run.append((job, item))
     apply_set_based(session, run, rules)
 
 
-def set_based(job: Job) -> Write | None:
-    """The job's command as a write ``forum.bulk.writes`` applies, if it is one."""
+Item = Write | Action
+# A set-based apply: ``(session, items, rules)`` -> per item its answer or ForumError.
+Engine = Callable[[Session, Sequence[Any], Rules], list[Any]]
+
+
+def _engine(item: Item) -> Engine:
+    return apply_writes if isinstance(item, NewTopic | NewReply) else apply_actions
+
+
+def set_based(job: Job) -> Item | None:
+    """The job's command as an item ``forum.bulk.writes`` or ``forum.bulk.actions``
+    applies, if it is one."""
     kind = job.command.get("kind")
     if kind not in SET_BASED:
         return None
@@ -192,28 +219,56 @@ def set_based(job: Job) -> Write | None:
         command = load_command(job.command)
     except ValidationError:
         return None  # apply_job records why
-    if isinstance(command, CreateTopic):
-        return NewTopic(job.actor_uid, command.cid, command.title, command.content,
-                        tuple(command.tags), command.timestamp)  # fmt: skip
-    if isinstance(command, ReplyTopic):
-        return NewReply(job.actor_uid, command.tid, command.content, command.to_pid,
-                        command.timestamp)  # fmt: skip
+    return as_item(job.actor_uid, command)
+
+
+def as_item(actor: int, command: Command) -> Item | None:
+    """``command`` as its set-based item (see ``SET_BASED``)."""
+    match command:
+        case CreateTopic():
+            return NewTopic(actor, command.cid, command.title, command.content,
+                            tuple(command.tags), command.timestamp)  # fmt: skip
+        case ReplyTopic():
+            return NewReply(actor, command.tid, command.content, command.to_pid,
+                            command.timestamp)  # fmt: skip
+        case p.EditPost():
+            return Edit(actor, command.pid, command.content, command.title, command.tags)
+        case t.EditTopicPost():
+            return Edit(actor, command.pid, command.content, command.title, command.tags,
+                        command.tid)  # fmt: skip
+        case p.VotePost():
+            return Vote(actor, command.pid, votes.direction(command.delta))
+        case p.UnvotePost():
+            return Vote(actor, command.pid, votes.NONE)
+        case p.BookmarkPost() | p.UnbookmarkPost():
+            return Mark(actor, command.pid, isinstance(command, p.BookmarkPost))
+        case t.FollowTopic() | t.UnfollowTopic():
+            return Follow(actor, command.tid, isinstance(command, t.FollowTopic))
+        case t.ReplaceTopicTags() | t.AddTopicTags():
+            return Retag(actor, command.tid, command.tags, isinstance(command, t.AddTopicTags))
+        case t.ClearTopicTags():
+            return Retag(actor, command.tid, ())
     return None
 
 
-def apply_set_based(session: Session, run: list[tuple[Job, Write]], rules: Rules) -> None:
-    """Apply a run of writes set-based; if that path cannot decide it (``Unsure``) or the
-    database refuses it, one by one in savepoints, so a bad write fails alone."""
+def apply_set_based(session: Session, run: list[tuple[Job, Item]], rules: Rules) -> None:
+    """Apply a run of items of one engine set-based; if that path cannot decide it
+    (``Unsure``) or fails, one by one in savepoints, so a bad job fails alone."""
     if not run:
         return
     if len(run) > 1:
+        engine = _engine(run[0][1])
         try:
             with session.begin_nested():
-                outcomes = apply_writes(session, [write for _, write in run], rules)
+                outcomes = engine(session, [item for _, item in run], rules)
         except TRANSIENT:
             raise
         except (Unsure, DBAPIError) as exc:
             log.info("a batch of %d writes is applied one by one: %r", len(run), exc)
+        except Exception:
+            # A fault of the set-based path itself: the one-by-one path still applies
+            # every job (and records any job's own fault on that job alone).
+            log.warning("a batch of %d writes is applied one by one", len(run), exc_info=True)
         else:
             store.finish_all(session, [
                 (job, None, result.record()) if isinstance(result, ForumError)
