@@ -503,7 +503,7 @@ def action_requests(ctx: Context, api: str, count: int) -> list[Call]:
         elif step < 6:  # every (user, post) pair once: none is refused as a repeat
             uid, pid = users[marks % len(users)], mains[marks // len(users) % len(mains)][1]
             marks += 1
-            calls.append(("POST", f"{api}/api/v1/posts/{pid}/bookmark", {"_uid": uid}))
+            calls.append(("POST", f"{api}/api/v2/posts/{pid}/bookmark", {"_uid": uid}))
         elif step < 8:
             calls.append(("PUT", f"{api}/api/v1/posts/{pid}",
                           {"content": f"{CONTENT} edit {i}", "_uid": admin}))  # fmt: skip
