@@ -209,6 +209,20 @@ class GroupRequest(Base):
     requested_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class GroupInvite(Base):
+    """An invitation to join a group, sent by its owner or an admin, pending the user's answer."""
+
+    __tablename__ = "group_invites"
+
+    group_name: Mapped[str] = mapped_column(
+        ForeignKey("groups.name", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
+    )
+    uid: Mapped[int] = mapped_column(
+        ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    invited_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class UserFollow(Base):
     __tablename__ = "user_follows"
 
@@ -262,6 +276,8 @@ class ChatRoom(Base):
     owner_uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"))
     created_at: Mapped[int] = mapped_column(BigInteger)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Core's roomName: shown instead of the members' names when set.
+    room_name: Mapped[str] = mapped_column(String(255), default="")
 
 
 class ChatRoomMember(Base):
@@ -274,6 +290,8 @@ class ChatRoomMember(Base):
         ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True, index=True
     )
     joined_at: Mapped[int] = mapped_column(BigInteger)
+    # Core's chat:room:<id>:owners: owners rename the room, remove members, pin messages.
+    is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ChatMessage(Base):
@@ -284,6 +302,9 @@ class ChatMessage(Base):
     uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"))
     content: Mapped[str] = mapped_column(Text)
     timestamp: Mapped[int] = mapped_column(BigInteger)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    edited: Mapped[int] = mapped_column(BigInteger, default=0)  # 0: never
+    pinned_at: Mapped[int] = mapped_column(BigInteger, default=0)  # 0: not
 
     __table_args__ = (
         Index("ix_chat_messages_room_timestamp", "room_id", "timestamp"),
@@ -349,6 +370,8 @@ class Job(Base):
     ordering_key: Mapped[str | None] = mapped_column(String(64))
     # Last time a message was published for this job (the sweeper re-publishes stale ones).
     enqueued_at: Mapped[int] = mapped_column(BigInteger)
+    # The API request that stored the job (X-Request-ID): the worker's lines carry it.
+    request_id: Mapped[str | None] = mapped_column(String(128))
 
     __table_args__ = (
         Index("ix_jobs_state_created", "state", "created_at"),
