@@ -428,7 +428,7 @@ def apply_actions(
         except ForumError as error:
             outcomes.append(error)
     _write(batch, before, topic_votes)
-    # Forum rows the session holds are stale now (changed in SQL); the caller's own
+    # Forum rows the ORM holds are stale now (changed in SQL); the caller's own
     # objects (its jobs) are not.
     for held in list(session.identity_map.values()):
         if isinstance(held, Topic | Post | User | PostVote | Bookmark | TopicFollow | TopicTag):
