@@ -5,7 +5,8 @@ as many as one transaction applies, and applies them in ``seq`` order: runs of t
 creates and replies set-based (``forum.bulk.writes``), other commands one by one in
 savepoints, so one bad command fails alone. Every job's final state commits in the
 same transaction as its write, so a redelivered message finds its jobs finished and
-does nothing. While jobs are queued, a worker that applied a batch wakes one again.
+does nothing. A task claims again while its claims find jobs; a full claim wakes
+another worker, which claims other objects' jobs meanwhile.
 """
 
 import logging
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 # Jobs one claim takes at most: one transaction's worth, short enough that a worker
 # stopping (SIGTERM) finishes its batch soon.
 CLAIM_MAX_JOBS = 100
+# A task claims again while its claims find jobs, for up to this long: no message and
+# no prefetch between batches under a backlog, and a stopping worker still stops soon.
+LOOP_SECONDS = 1.0
 SET_BASED = {CreateTopic.model_fields["kind"].default, ReplyTopic.model_fields["kind"].default}
 # No test round trip per transaction: a batch that meets a dropped connection fails
 # with OperationalError and is retried like any transient error, on fresh connections.
@@ -83,8 +87,6 @@ def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) 
 class Outcome:
     claimed: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
-    # Jobs were left queued: a worker is woken again to claim them.
-    more: bool = False
     # Final answers of the finished jobs, for the completion notice.
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -131,10 +133,6 @@ def apply_batch(
         return outcome
     try:
         _apply_claimed(database_url, outcome.claimed, outcome, rules, max_attempts)
-        # Asked after the commit: a job that a claim left queued behind this batch was
-        # stored before that claim, so before this commit, and is seen here.
-        with transaction(database_url, pre_ping=PRE_PING) as session:
-            outcome.more = claims.any_queued(session, other_than=[BULK])
     except TRANSIENT as exc:
         raise Interrupted(outcome.claimed, exc) from exc
     return outcome
@@ -238,33 +236,67 @@ def fail_batch(database_url: str, job_ids: Sequence[str], reason: str) -> list[s
 
 @celery_app.task(name=APPLY_JOBS, bind=True, max_retries=MAX_RETRIES)
 def apply_jobs(self: Task, job_ids: list[str], counted: list[str] | None = None) -> int:
-    """A message is a wake-up: claim a batch, apply it, and wake a worker again while
-    jobs are queued. ``counted``: jobs a failed try claimed (retried without counting
-    another delivery)."""
+    """A message is a wake-up: claim a batch, apply it, announce it, and claim again
+    while the claims find jobs, for up to ``LOOP_SECONDS``. ``counted``: jobs a failed
+    try claimed (retried without counting another delivery).
+
+    While it loops, the task leaves the queue's wake-up mark (``wakeups``) in place, so
+    requests stored meanwhile publish nothing: its next claim takes them. When a claim
+    finds nothing, the mark is taken away and the task claims once more, which takes
+    whatever was stored before the mark went away; later requests wake a worker."""
     settings = get_settings()
     database_url = settings.database_url
     queue = (self.request.delivery_info or {}).get("routing_key") or settings.interactive_queue
-    wakeups.taken(queue)  # before the claim: requests stored from now on wake a worker
     counted = counted or []
-    started = time.monotonic()
-    try:
-        outcome = apply_batch(database_url, job_ids, counted, rules=settings.rules,
-                              max_attempts=settings.max_attempts)  # fmt: skip
-    except (Interrupted, *TRANSIENT) as exc:
-        if isinstance(exc, Interrupted):
-            counted = sorted({*counted, *exc.claimed})
-        mine = sorted({*job_ids, *counted})
-        if self.request.retries >= MAX_RETRIES:
-            log.error("giving up on %d jobs: %s", len(mine), exc)
-            outcome = Outcome(finished=fail_batch(database_url, mine, str(exc)))
-        else:
+    began = time.monotonic()
+    finished = 0
+    # The mark that this message's publisher set (or that expired meanwhile).
+    marked = wakeups.marked
+    while True:
+        started = time.monotonic()
+        try:
+            outcome = apply_batch(database_url, job_ids, counted, rules=settings.rules,
+                                  max_attempts=settings.max_attempts)  # fmt: skip
+        except (Interrupted, *TRANSIENT) as exc:
+            wakeups.taken(queue)  # the retry is not a claim: later requests wake a worker
+            if isinstance(exc, Interrupted):
+                counted = sorted({*counted, *exc.claimed})
+            mine = sorted({*job_ids, *counted})
+            if self.request.retries >= MAX_RETRIES:
+                log.error("giving up on %d jobs: %s", len(mine), exc)
+                outcome = Outcome(finished=fail_batch(database_url, mine, str(exc)))
+                notifier.job_finished(outcome.finished, outcome.answers)
+                return finished + len(outcome.finished)
             # Database down or deadlocked: back off 0.25 s, 0.5 s, ... up to 30 s.
             countdown = backoff(self.request.retries)
             raise self.retry(
                 args=[job_ids], kwargs={"counted": counted}, exc=exc, countdown=countdown
             ) from exc
-    notifier.job_finished(outcome.finished, outcome.answers)
-    observe.batch_finished(queue, outcome.records, time.monotonic() - started)
-    if outcome.more:
+        # Announced first: a waiting request answers at once.
+        notifier.job_finished(outcome.finished, outcome.answers)
+        finished += len(outcome.finished)
+        if outcome.claimed:
+            observe.batch_finished(queue, outcome.records, time.monotonic() - started)
+        elif marked:
+            wakeups.taken(queue)  # and once more: what was stored before it went away
+            marked = False
+        else:
+            # Nothing claimable: whatever is queued waits behind a job another claim
+            # holds, and that claim claims again once it has committed.
+            return finished
+        if len(outcome.claimed) >= CLAIM_MAX_JOBS:
+            # A backlog: the pool's other processes claim other objects' jobs meanwhile.
+            publisher.jobs([], queue=queue)
+        job_ids, counted = [], []
+        if time.monotonic() - began >= LOOP_SECONDS:
+            break
+    # Time is up (a stopping worker stops soon): the next claim is another message's.
+    wakeups.taken(queue)
+    try:
+        with transaction(database_url, pre_ping=PRE_PING) as session:
+            more = claims.any_queued(session, other_than=[BULK])
+    except TRANSIENT:
+        more = True
+    if more:
         publisher.jobs([], queue=queue)
-    return len(outcome.finished)
+    return finished

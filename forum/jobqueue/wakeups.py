@@ -3,9 +3,10 @@
 A ``forumq.apply_jobs`` message only wakes a worker: the worker claims the oldest queued
 jobs, whichever requests stored them (``claims``). So the API publishes a group's
 message only if no other wake-up is pending on the queue (``PENDING`` set, with its
-message, in one atomic step), and a worker takes the mark away before it claims. A
-group stored while a wake-up is pending is claimed by the worker that wakes: its rows
-were committed before it found the mark, and the mark is removed before the claim.
+message, in one atomic step). The worker that wakes leaves the mark in place while its
+claims find jobs, and takes it away before its last claim. A group stored while the
+mark is there is claimed by that worker: its rows were committed before it found the
+mark, and the mark is removed before the last claim.
 Under a backlog, thousands of requests then cost a few messages instead of one each.
 The mark expires by itself (``TTL_SECONDS``), should its message be lost with a broker
 restart; the sweeper publishes what such a loss leaves queued.
@@ -31,10 +32,15 @@ def pending_key(queue: str) -> str:
 
 
 class Wakeups:
-    """The worker's end: takes a queue's mark away before claiming."""
+    """The worker's end: takes a queue's mark away before its last claim."""
 
     def __init__(self, redis_url: str | None) -> None:
         self._client = redis.Redis.from_url(redis_url) if redis_url else None
+
+    @property
+    def marked(self) -> bool:
+        """Do publishers leave a mark (a Redis broker)?"""
+        return self._client is not None
 
     def taken(self, queue: str) -> None:
         if self._client is None:
