@@ -112,8 +112,6 @@ def claim(database_url: str, job_ids: Sequence[str], counted: Sequence[str] = ()
     without waiting for its fsync: a claim lost in a server crash is a job still
     queued, or counted one delivery short."""
     with transaction(database_url, pre_ping=PRE_PING) as session:
-        if session.get_bind().dialect.name == "postgresql":
-            session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         return claims.claim(session, job_ids, CLAIM_MAX_JOBS, other_than=[BULK], counted=counted)
 
 

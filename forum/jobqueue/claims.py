@@ -16,8 +16,8 @@ SQLite's single writer serialises claims.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import case, exists, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import case, exists, func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from forum.clock import now_ms
 from forum.jobqueue.store import QUEUED, RUNNING, UNFINISHED
@@ -50,23 +50,33 @@ def claim(
     queued = select(*columns).where(Job.state == QUEUED)
     if other_than:
         queued = queued.where(Job.kind.not_in(other_than))
-    rows = {
-        row.id: row
-        for row in session.execute(
-            queued.order_by(Job.seq).limit(limit).with_for_update(skip_locked=True)
-        )
-    }
+    oldest = queued.order_by(Job.seq).limit(limit).with_for_update(skip_locked=True).cte()
+    # Asked in the same statement: is a candidate behind an unfinished job on its key
+    # outside the candidates (on the partial index of unfinished jobs)?
+    earlier = aliased(Job)
+    held = exists().where(
+        earlier.ordering_key == oldest.c.ordering_key,
+        earlier.state.in_(UNFINISHED),
+        earlier.seq < oldest.c.seq,
+        earlier.id.not_in(select(oldest.c.id)),
+    )
+    found = select(*oldest.c, held.label("held")).order_by(oldest.c.seq)
+    if session.get_bind().dialect.name == "postgresql":
+        # The claim's commit need not wait for its fsync (see workers.apply.claim); set
+        # here rather than in a statement of its own: a round trip less.
+        found = found.add_columns(func.set_config("synchronous_commit", "off", True))
+    rows = {row.id: row for row in session.execute(found)}
+    blocked = {row.id for row in rows.values() if row.held}
     wanted = [job_id for job_id in (*wanted, *counted) if job_id not in rows]
     if wanted:  # (usually among the oldest queued already)
         mine = select(*columns).where(Job.id.in_(wanted), Job.state.in_(UNFINISHED))
-        rows.update(
-            (row.id, row)
-            for row in session.execute(mine.order_by(Job.seq).with_for_update(skip_locked=True))
-        )
+        more = session.execute(mine.order_by(Job.seq).with_for_update(skip_locked=True)).all()
+        if more:
+            rows.update((row.id, row) for row in more)
+            blocked = _blocked(session, sorted(rows.values(), key=lambda row: row.seq))
     if not rows:
         return []
     candidates = sorted(rows.values(), key=lambda row: row.seq)
-    blocked = _blocked(session, candidates)
     taken = [row for row in candidates if row.id not in blocked]
     # A job claimed before whose delivery died may be what kills its worker: it is
     # claimed alone, and nothing after it, so no other job is counted for its deaths.
