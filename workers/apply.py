@@ -243,9 +243,17 @@ def apply_jobs(self: Task, job_ids: list[str], counted: list[str] | None = None)
     finds nothing, the mark is taken away and the task claims once more, which takes
     whatever was stored before the mark went away; later requests wake a worker."""
     settings = get_settings()
-    database_url = settings.database_url
     queue = (self.request.delivery_info or {}).get("routing_key") or settings.interactive_queue
-    counted = counted or []
+    try:
+        return _claim_while_found(self, queue, job_ids, counted or [])
+    except BaseException:
+        wakeups.taken(queue)  # whatever failed: later requests wake a worker
+        raise
+
+
+def _claim_while_found(self: Task, queue: str, job_ids: list[str], counted: list[str]) -> int:
+    settings = get_settings()
+    database_url = settings.database_url
     began = time.monotonic()
     finished = 0
     # The mark that this message's publisher set (or that expired meanwhile).
@@ -256,7 +264,7 @@ def apply_jobs(self: Task, job_ids: list[str], counted: list[str] | None = None)
             outcome = apply_batch(database_url, job_ids, counted, rules=settings.rules,
                                   max_attempts=settings.max_attempts)  # fmt: skip
         except (Interrupted, *TRANSIENT) as exc:
-            wakeups.taken(queue)  # the retry is not a claim: later requests wake a worker
+            wakeups.taken(queue)  # no claim until the retry: later requests wake a worker
             if isinstance(exc, Interrupted):
                 counted = sorted({*counted, *exc.claimed})
             mine = sorted({*job_ids, *counted})
@@ -275,6 +283,10 @@ def apply_jobs(self: Task, job_ids: list[str], counted: list[str] | None = None)
         finished += len(outcome.finished)
         if outcome.claimed:
             observe.batch_finished(queue, outcome.records, time.monotonic() - started)
+            if not marked and wakeups.marked:
+                # Jobs keep coming: the mark again, so that they wake no other worker
+                # only to find their object's jobs held by this one.
+                marked = wakeups.mark(queue)
         elif marked:
             wakeups.taken(queue)  # and once more: what was stored before it went away
             marked = False

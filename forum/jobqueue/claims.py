@@ -16,7 +16,7 @@ SQLite's single writer serialises claims.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import case, exists, func, select, update
+from sqlalchemy import Select, case, exists, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from forum.clock import now_ms
@@ -47,25 +47,11 @@ def claim(
     counted for each, except for the ``counted`` ones (claimed by a try that the database
     failed: the retry is the same delivery)."""
     columns = (Job.id, Job.seq, Job.ordering_key, Job.attempts)
-    queued = select(*columns).where(Job.state == QUEUED)
-    if other_than:
-        queued = queued.where(Job.kind.not_in(other_than))
-    oldest = queued.order_by(Job.seq).limit(limit).with_for_update(skip_locked=True).cte()
-    # Asked in the same statement: is a candidate behind an unfinished job on its key
-    # outside the candidates (on the partial index of unfinished jobs)?
-    earlier = aliased(Job)
-    held = exists().where(
-        earlier.ordering_key == oldest.c.ordering_key,
-        earlier.state.in_(UNFINISHED),
-        earlier.seq < oldest.c.seq,
-        earlier.id.not_in(select(oldest.c.id)),
-    )
-    found = select(*oldest.c, held.label("held")).order_by(oldest.c.seq)
     if session.get_bind().dialect.name == "postgresql":
-        # The claim's commit need not wait for its fsync (see workers.apply.claim); set
-        # here rather than in a statement of its own: a round trip less.
-        found = found.add_columns(func.set_config("synchronous_commit", "off", True))
-    rows = {row.id: row for row in session.execute(found)}
+        found = session.execute(_OLDEST_PG, {"other_than": list(other_than), "limit": limit})
+    else:
+        found = session.execute(_oldest(limit, other_than))
+    rows = {row.id: row for row in found}
     blocked = {row.id for row in rows.values() if row.held}
     wanted = [job_id for job_id in (*wanted, *counted) if job_id not in rows]
     if wanted:  # (usually among the oldest queued already)
@@ -87,6 +73,9 @@ def claim(
     if not taken:
         return []
     now = now_ms()
+    if not counted and session.get_bind().dialect.name == "postgresql":
+        session.execute(_RUN_PG, {"ids": [row.id for row in taken], "now": now})
+        return [Claimed(row.id, row.seq, row.attempts + 1) for row in taken]
     values: dict[str, object] = {"state": RUNNING, "started_at": now, "enqueued_at": now}
     values["attempts"] = (
         Job.attempts + case((Job.id.in_(counted), 0), else_=1) if counted else (Job.attempts + 1)
@@ -98,6 +87,43 @@ def claim(
         .execution_options(synchronize_session=False)
     )
     return [Claimed(row.id, row.seq, row.attempts + (row.id not in counted)) for row in taken]
+
+
+# PostgreSQL, the hot path: plain SQL (no statement built per claim). The oldest queued
+# jobs, and whether each waits behind an unfinished job on its key outside them (on the
+# partial index of unfinished jobs); the claim's commit need not wait for its fsync (see
+# workers.apply.claim), set within the statement: no round trip of its own.
+_OLDEST_PG = text("""
+WITH oldest AS (
+  SELECT id, seq, ordering_key, attempts FROM jobs
+  WHERE state = 'queued' AND kind <> ALL(CAST(:other_than AS text[]))
+  ORDER BY seq LIMIT :limit FOR UPDATE SKIP LOCKED)
+SELECT id, seq, ordering_key, attempts, EXISTS (
+  SELECT 1 FROM jobs AS earlier
+  WHERE earlier.ordering_key = oldest.ordering_key AND earlier.state IN ('queued', 'running')
+    AND earlier.seq < oldest.seq AND earlier.id NOT IN (SELECT id FROM oldest)) AS held,
+  set_config('synchronous_commit', 'off', true)
+FROM oldest ORDER BY seq""")
+_RUN_PG = text("""
+UPDATE jobs SET state = 'running', started_at = :now, enqueued_at = :now,
+  attempts = attempts + 1
+WHERE id = ANY(CAST(:ids AS text[]))""")
+
+
+def _oldest(limit: int, other_than: Sequence[str]) -> Select:  # type: ignore[type-arg]
+    """``_OLDEST_PG`` for other databases (SQLite: its one writer serialises claims)."""
+    queued = select(Job.id, Job.seq, Job.ordering_key, Job.attempts).where(Job.state == QUEUED)
+    if other_than:
+        queued = queued.where(Job.kind.not_in(other_than))
+    oldest = queued.order_by(Job.seq).limit(limit).cte()
+    earlier = aliased(Job)
+    held = exists().where(
+        earlier.ordering_key == oldest.c.ordering_key,
+        earlier.state.in_(UNFINISHED),
+        earlier.seq < oldest.c.seq,
+        earlier.id.not_in(select(oldest.c.id)),
+    )
+    return select(*oldest.c, held.label("held")).order_by(oldest.c.seq)
 
 
 def _blocked(session: Session, candidates: list) -> set[str]:  # type: ignore[type-arg]

@@ -48,3 +48,13 @@ class Wakeups:
         # A broker that fails here: the mark expires by itself.
         with contextlib.suppress(redis.RedisError):
             self._client.delete(pending_key(queue))
+
+    def mark(self, queue: str) -> bool:
+        """Set the queue's mark again, unless a publisher has (and pushed a wake-up):
+        requests stored from now on publish nothing. True if this call set it."""
+        if self._client is None:
+            return False
+        try:
+            return bool(self._client.set(pending_key(queue), "1", nx=True, ex=TTL_SECONDS))
+        except redis.RedisError:
+            return False
