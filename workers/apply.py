@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from forum.bulk.writes import NewReply, NewTopic, Unsure, Write, apply_writes
-from forum.db import transaction
+from forum.db import engine_for, transaction
 from forum.errors import ErrorClass, ForumError, error_record
 from forum.jobqueue import claims, store
 from forum.jobqueue.chunks import KIND as BULK
@@ -111,7 +111,9 @@ def claim(database_url: str, job_ids: Sequence[str], counted: Sequence[str] = ()
     """Claim a batch (``forum.jobqueue.claims``) in a transaction of its own; on PostgreSQL
     without waiting for its fsync: a claim lost in a server crash is a job still
     queued, or counted one delivery short."""
-    with transaction(database_url, pre_ping=PRE_PING) as session:
+    # A connection, not a session: nothing here is an ORM object, and a claim that
+    # finds nothing (a looping worker's last) costs half as much CPU.
+    with engine_for(database_url, pre_ping=PRE_PING).begin() as session:
         return claims.claim(session, job_ids, CLAIM_MAX_JOBS, other_than=[BULK], counted=counted)
 
 
@@ -303,8 +305,8 @@ def _claim_while_found(self: Task, queue: str, job_ids: list[str], counted: list
     # Time is up (a stopping worker stops soon): the next claim is another message's.
     wakeups.taken(queue)
     try:
-        with transaction(database_url, pre_ping=PRE_PING) as session:
-            more = claims.any_queued(session, other_than=[BULK])
+        with engine_for(database_url, pre_ping=PRE_PING).begin() as connection:
+            more = claims.any_queued(connection, other_than=[BULK])
     except TRANSIENT:
         more = True
     if more:

@@ -16,7 +16,7 @@ SQLite's single writer serialises claims.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, case, exists, select, text, update
+from sqlalchemy import Connection, Select, case, exists, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from forum.clock import now_ms
@@ -34,7 +34,7 @@ class Claimed:
 
 
 def claim(
-    session: Session,
+    session: Session | Connection,
     wanted: Sequence[str],
     limit: int,
     *,
@@ -47,7 +47,8 @@ def claim(
     counted for each, except for the ``counted`` ones (claimed by a try that the database
     failed: the retry is the same delivery)."""
     columns = (Job.id, Job.seq, Job.ordering_key, Job.attempts)
-    if session.get_bind().dialect.name == "postgresql":
+    postgresql = _dialect(session) == "postgresql"
+    if postgresql:
         found = session.execute(_OLDEST_PG, {"other_than": list(other_than), "limit": limit})
     else:
         found = session.execute(_oldest(limit, other_than))
@@ -73,7 +74,7 @@ def claim(
     if not taken:
         return []
     now = now_ms()
-    if not counted and session.get_bind().dialect.name == "postgresql":
+    if not counted and postgresql:
         session.execute(_RUN_PG, {"ids": [row.id for row in taken], "now": now})
         return [Claimed(row.id, row.seq, row.attempts + 1) for row in taken]
     values: dict[str, object] = {"state": RUNNING, "started_at": now, "enqueued_at": now}
@@ -126,7 +127,12 @@ def _oldest(limit: int, other_than: Sequence[str]) -> Select:  # type: ignore[ty
     return select(*oldest.c, held.label("held")).order_by(oldest.c.seq)
 
 
-def _blocked(session: Session, candidates: list) -> set[str]:  # type: ignore[type-arg]
+def _dialect(session: Session | Connection) -> str:
+    bind = session.get_bind() if isinstance(session, Session) else session
+    return bind.dialect.name
+
+
+def _blocked(session: Session | Connection, candidates: list) -> set[str]:  # type: ignore[type-arg]
     """Candidates behind an earlier unfinished job, outside the candidates, on their
     ordering key (one query on the partial index of unfinished jobs)."""
     last: dict[str, int] = {}
@@ -153,7 +159,7 @@ def _blocked(session: Session, candidates: list) -> set[str]:  # type: ignore[ty
     }
 
 
-def any_queued(session: Session, other_than: Sequence[str] = ()) -> bool:
+def any_queued(session: Session | Connection, other_than: Sequence[str] = ()) -> bool:
     """Is a job of these kinds waiting to be claimed?"""
     condition = exists().where(Job.state == QUEUED)
     if other_than:
