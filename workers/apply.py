@@ -43,6 +43,9 @@ CLAIM_MAX_JOBS = 100
 # A task claims again while its claims find jobs, for up to this long: no message and
 # no prefetch between batches under a backlog, and a stopping worker still stops soon.
 LOOP_SECONDS = 1.0
+# After a claim that found nothing, a task holding the wake-up mark waits this long for a
+# request's kick (``wakeups``): a write that follows closely needs no message.
+LINGER_SECONDS = 0.05
 SET_BASED = {CreateTopic.model_fields["kind"].default, ReplyTopic.model_fields["kind"].default}
 # No test round trip per transaction: a batch that meets a dropped connection fails
 # with OperationalError and is retried like any transient error, on fresh connections.
@@ -241,9 +244,10 @@ def apply_jobs(self: Task, job_ids: list[str], counted: list[str] | None = None)
     try claimed (retried without counting another delivery).
 
     While it loops, the task leaves the queue's wake-up mark (``wakeups``) in place, so
-    requests stored meanwhile publish nothing: its next claim takes them. When a claim
-    finds nothing, the mark is taken away and the task claims once more, which takes
-    whatever was stored before the mark went away; later requests wake a worker."""
+    requests stored meanwhile publish nothing but a kick: its next claim takes them.
+    When a claim finds nothing, it waits for a kick for ``LINGER_SECONDS``; without
+    one, the mark is taken away and the task claims once more, which takes whatever was
+    stored before the mark went away; later requests wake a worker."""
     settings = get_settings()
     queue = (self.request.delivery_info or {}).get("routing_key") or settings.interactive_queue
     try:
@@ -290,8 +294,9 @@ def _claim_while_found(self: Task, queue: str, job_ids: list[str], counted: list
                 # only to find their object's jobs held by this one.
                 marked = wakeups.mark(queue)
         elif marked:
-            wakeups.taken(queue)  # and once more: what was stored before it went away
-            marked = False
+            if not wakeups.kicked(queue, LINGER_SECONDS):
+                wakeups.taken(queue)  # and once more: what was stored before it went away
+                marked = False
         else:
             # Nothing claimable: whatever is queued waits behind a job another claim
             # holds, and that claim claims again once it has committed.
