@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from forum import settings_store
 from forum.bulk.writes import NewReply, NewTopic, Unsure, Write, apply_writes
 from forum.db import engine_for, transaction
 from forum.errors import ErrorClass, ForumError, error_record
@@ -29,9 +30,11 @@ from forum.jobqueue.claims import Claimed
 from forum.jobqueue.tasks import APPLY_JOBS
 from forum.models import Job
 from forum.rules import NODEBB, Rules
+from forumq.logs import REQUEST_ID
 from forumq.settings import get_settings
 from schemas import load_command
 from schemas.topics import CreateTopic, ReplyTopic
+from schemas.util import UpdateSetting
 from workers import commands, observe
 from workers.celery_app import celery_app, notifier, publisher, wakeups
 from workers.delivery import MAX_RETRIES, TRANSIENT, backoff, failure
@@ -47,6 +50,7 @@ LOOP_SECONDS = 1.0
 # request's kick (``wakeups``): a write that follows closely needs no message.
 LINGER_SECONDS = 0.05
 SET_BASED = {CreateTopic.model_fields["kind"].default, ReplyTopic.model_fields["kind"].default}
+SETTING = UpdateSetting.model_fields["kind"].default
 # No test round trip per transaction: a batch that meets a dropped connection fails
 # with OperationalError and is retried like any transient error, on fresh connections.
 PRE_PING = False
@@ -68,6 +72,8 @@ def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) 
     A job ``alone`` in its transaction runs without one (two round trips less): if it
     fails, ``Failed`` rolls the whole transaction back for the caller to record."""
     job_id = job.id  # a refused flush rolls the session back, which expires ``job``
+    # The lines the command logs carry the request that stored the job.
+    request = REQUEST_ID.set(job.request_id)
     try:
         command = load_command(job.command)
         if alone:
@@ -84,6 +90,8 @@ def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) 
         store.finish(job, error=error)
     else:
         store.finish(job, result=result)
+    finally:
+        REQUEST_ID.reset(request)
 
 
 @dataclass
@@ -172,6 +180,7 @@ def apply_in_order(
 ) -> None:
     """Apply ``batch`` (locked, in ``seq`` order) and record each job's outcome: runs of
     topic creates and replies set-based (``forum.bulk.writes``), the rest one by one."""
+    rules = settings_store.rules_in_force(session, rules)
     run: list[tuple[Job, Write]] = []
     for job in batch:
         write = None if alone else set_based(job)
@@ -181,6 +190,8 @@ def apply_in_order(
         apply_set_based(session, run, rules)
         run = []
         apply_job(session, job, rules, alone=alone)
+        if job.kind == SETTING:  # the jobs after it obey the new setting
+            rules = settings_store.rules_in_force(session, rules)
     apply_set_based(session, run, rules)
 
 

@@ -64,6 +64,7 @@ def new_job(
     request_hash: str | None,
     ordering_key: str | None = None,
     progress: dict[str, int] | None = None,
+    request_id: str | None = None,
     now: int | None = None,
 ) -> dict[str, Any]:
     """A queued job's row, as ``store_jobs`` takes it (every row has the same keys)."""
@@ -73,6 +74,7 @@ def new_job(
         "command": command, "state": QUEUED, "idempotency_key": idempotency_key,
         "request_hash": request_hash, "created_at": now, "enqueued_at": now,
         "ordering_key": ordering_key, "attempts": 0, "progress": progress,
+        "request_id": request_id,
     }  # fmt: skip
 
 
@@ -218,7 +220,8 @@ def newest_finished(session: Session) -> int | None:
 
 
 def list_jobs(session: Session, state: str | None, offset: int, limit: int) -> list[Job]:
-    query = select(Job).order_by(Job.seq.desc()).offset(offset).limit(limit)
+    """The newest jobs, without their commands (see ``get``)."""
+    query = _select_job(False).order_by(Job.seq.desc()).offset(offset).limit(limit)
     if state:
         query = query.where(Job.state == state)
     return list(session.scalars(query))
