@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from forum.models import User
 from tests.nodebb_spec import check_answer
 from tests.support import Stack, unique
 
@@ -61,3 +62,16 @@ class Core:
     def row(self, model: Any, key: Any) -> Any:
         with self.stack.session() as session:
             return session.get(model, key)
+
+    def rows(self, model: Any, *where: Any) -> list[Any]:
+        with self.stack.session() as session:
+            return list(session.scalars(select(model).where(*where)))
+
+    def row_where(self, model: Any, *where: Any) -> Any:
+        found = self.rows(model, *where)
+        assert len(found) == 1, found
+        return found[0]
+
+    def username(self, uid: int) -> str:
+        with self.stack.session() as session:
+            return str(session.scalar(select(User.username).where(User.uid == uid)))

@@ -2,7 +2,8 @@
 bookmarks, topic follows and tag changes with a fixed number of statements whatever
 its size: one read per kind of row it checks, then one write per table (``_write``).
 
-Each job is checked as its domain function checks it (``forum.topics.edit_post``,
+Each job is checked as its domain function checks it (``forum.topics.edit_post``, with
+its ``forum.diffs`` history row,
 ``forum.votes.vote``, ``forum.bookmarks.bookmark``, ``forum.topics.follow_topic``,
 ``forum.topics.replace_tags`` ...): the same rules in the same order with the same
 errors, privileges asked for the acting uid (``forum.privileges``, its answers read
@@ -43,7 +44,17 @@ from sqlalchemy.orm import Session
 from forum import privileges
 from forum.clock import now_ms
 from forum.errors import ForumError, bad_request, forbidden, not_found
-from forum.models import Bookmark, Post, PostVote, Topic, TopicFollow, TopicTag, User
+from forum.models import (
+    Bookmark,
+    Post,
+    PostDiff,
+    PostVote,
+    Topic,
+    TopicFollow,
+    TopicIgnore,
+    TopicTag,
+    User,
+)
 from forum.posts import post_data
 from forum.read.objects import tag_object
 from forum.rules import NODEBB, Rules
@@ -196,9 +207,19 @@ class _Batch:
         self.marks = pairs(Bookmark, Bookmark.pid,
                            [(a.pid, a.actor) for a in actions if isinstance(a, Mark)],
                            Bookmark.created_at)  # fmt: skip
-        self.follows = pairs(TopicFollow, TopicFollow.tid,
-                             [(a.tid, a.actor) for a in actions if isinstance(a, Follow)],
-                             TopicFollow.created_at)  # fmt: skip
+        watching = [(a.tid, a.actor) for a in actions if isinstance(a, Follow)]
+        self.follows = pairs(TopicFollow, TopicFollow.tid, watching, TopicFollow.created_at)
+        self.ignores = pairs(TopicIgnore, TopicIgnore.tid, watching, TopicIgnore.created_at)
+        # Each edited post's latest kept version (``forum.diffs.record``), kept up.
+        edited = sorted({a.pid for a in actions if isinstance(a, Edit)})
+        self.last_diff: dict[int, int] = {}
+        if edited:
+            for pid, last in session.execute(
+                select(PostDiff.pid, func.max(PostDiff.timestamp))
+                .where(PostDiff.pid.in_(edited)).group_by(PostDiff.pid)
+            ):  # fmt: skip
+                self.last_diff[pid] = last
+        self.diffs: list[dict[str, object]] = []
         # Tags of the topics retagged, and of the edited posts' topics (an edit answers them).
         tagged = sorted({a.tid for a in actions if isinstance(a, Retag)}
                         | {self.posts[a.pid].tid for a in actions
@@ -316,7 +337,8 @@ class _Batch:
         }
 
     def follow(self, a: Follow) -> Payload:
-        """``forum.topics._set_following``: the follower count is recounted at write."""
+        """``forum.topics._set_watching`` (follow, or neither): following un-ignores,
+        unfollowing does both. The follower count is recounted at write."""
         self.poster(a.actor)
         self.topic(a.tid)
         key = (a.tid, a.actor)
@@ -325,6 +347,7 @@ class _Batch:
             self.follows.set(key, self.now, self.now)
         elif not a.follow and follows:
             self.follows.remove(key)
+        self.ignores.remove(key)
         self.refollowed.add(a.tid)
         return {}
 
@@ -369,10 +392,10 @@ class _Batch:
         self.require_edit(a.actor, post, topic)
         is_main = topic.main_pid == post.pid
         old_title = topic.title
-        new_tags = self.tags.get(topic.tid, [])
+        new_tags = current = self.tags.get(topic.tid, [])
         if is_main and a.tags is not None:
             checked = _checked_tags(list(a.tags), rules)
-            if set(checked) != set(new_tags):
+            if set(checked) != set(current):
                 if not self.may_tag(a.actor, topic.cid):
                     raise forbidden("no-privileges")
                 self.set_tags(topic.tid, checked)
@@ -381,10 +404,22 @@ class _Batch:
             topic.title = a.title.strip()
             topic.slug = f"{topic.tid}/{slugify(topic.title) or 'topic'}"
             self.retitled.add(topic.tid)
+        old_content = post.content
         post.content = a.content.rstrip()
         post.edited = self.now
         post.editor = a.actor
         self.edited.add(post.pid)
+        renamed, retagged = topic.title != old_title, new_tags is not current
+        if post.content != old_content or renamed or retagged:
+            # ``forum.diffs.record``: the version replaced, a millisecond after the last.
+            last = self.last_diff.get(post.pid)
+            stamp = max(self.now, (last or 0) + 1, post.timestamp + 1)
+            self.last_diff[post.pid] = stamp
+            self.diffs.append({
+                "pid": post.pid, "timestamp": stamp, "uid": a.actor, "content": old_content,
+                "title": old_title if renamed else None,
+                "tags": ",".join(current) if retagged else None,
+            })  # fmt: skip
         return {
             "topic": {"tid": topic.tid, "cid": topic.cid, "uid": topic.uid, "title": topic.title,
                       "oldTitle": old_title, "slug": topic.slug, "isMainPost": is_main,
@@ -431,7 +466,8 @@ def apply_actions(
     # Forum rows the ORM holds are stale now (changed in SQL); the caller's own
     # objects (its jobs) are not.
     for held in list(session.identity_map.values()):
-        if isinstance(held, Topic | Post | User | PostVote | Bookmark | TopicFollow | TopicTag):
+        if isinstance(held, Topic | Post | User | PostVote | Bookmark | TopicFollow | TopicTag
+                      | TopicIgnore | PostDiff):  # fmt: skip
             session.expire(held)
     return outcomes
 
@@ -470,6 +506,9 @@ def _write(
             lambda k, _, at: {"pid": k[0], "uid": k[1], "created_at": at})  # fmt: skip
     replace(TopicFollow.__table__, "tid", batch.follows,
             lambda k, _, at: {"tid": k[0], "uid": k[1], "created_at": at})  # fmt: skip
+    replace(TopicIgnore.__table__, "tid", batch.ignores, lambda k, _, at: {})  # (only removed)
+    if batch.diffs:
+        conn.execute(insert(PostDiff.__table__), batch.diffs)
     if batch.retagged:
         retagged = sorted(batch.retagged)
         conn.execute(delete(TopicTag.__table__).where(TopicTag.tid.in_(retagged)))

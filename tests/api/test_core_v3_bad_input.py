@@ -18,6 +18,9 @@ from forum.models import (
     ChatMessage,
     ChatRoom,
     ChatRoomMember,
+    Flag,
+    FlagNote,
+    FlagReport,
     Group,
     GroupInvite,
     GroupRequest,
@@ -29,8 +32,8 @@ from forumq.settings import Settings
 from tests.nodebb_spec import check_answer
 from tests.support import Stack, unique
 
-TABLES = (ApiToken, Category, ChatMessage, ChatRoom, ChatRoomMember, Group, GroupInvite,
-          GroupRequest, Post, Topic, User)  # fmt: skip
+TABLES = (ApiToken, Category, ChatMessage, ChatRoom, ChatRoomMember, Flag, FlagNote, FlagReport,
+          Group, GroupInvite, GroupRequest, Post, Topic, User)  # fmt: skip
 WRONG: dict[str, Any] = {"str": {"an": "object"}, "int": "not a number", "other": [[["deep"]]]}
 
 
@@ -67,7 +70,9 @@ def objects(stack: Stack) -> dict[str, str]:
     return {"tid": str(topic["tid"]), "pid": str(topic["mainPid"]), "cid": str(stack.cid),
             "uid": str(stack.admin_uid), "slug": group["slug"], "privilege": "find",
             "token": "0" * 64, "member": "registered-users", "uuid": "x",
-            "roomId": "987654321", "mid": "987654321"}  # fmt: skip
+            "roomId": "987654321", "mid": "987654321",
+            "flagId": "987654321", "datetime": "1",
+            "setting": "minimumPostLength", "since": "0", "timestamp": "1"}  # fmt: skip
 
 
 def rows(stack: Stack) -> list[int]:

@@ -25,7 +25,19 @@ from forum.categories import set_privileges
 from forum.db import transaction
 from forum.errors import ForumError
 from forum.jobqueue import store
-from forum.models import Bookmark, Category, Job, Post, PostVote, Topic, TopicFollow, TopicTag, User
+from forum.models import (
+    Bookmark,
+    Category,
+    Job,
+    Post,
+    PostDiff,
+    PostVote,
+    Topic,
+    TopicFollow,
+    TopicIgnore,
+    TopicTag,
+    User,
+)
 from forum.rules import NODEBB
 from forum.topics import create_topic, reply
 from schemas import dump_command
@@ -308,6 +320,8 @@ def hot(db_url: str, frozen: None) -> dict[str, Any]:
         votes.vote(session, carol, pids[0], -1)
         bookmarks.bookmark(session, carol, pids[2])
         topics.follow_topic(session, bob, tids["a"])
+        topics.ignore_topic(session, dave, tids["a"])
+        topics.ignore_topic(session, carol, tids["b"])
     made["pids"], made["tids"] = pids, tids
     return made
 
@@ -389,6 +403,8 @@ def hot_snapshot(session: Session) -> dict[str, list[tuple[Any, ...]]]:
     snap["votes"] = rows(*PostVote.__table__.c)
     snap["bookmarks"] = rows(*Bookmark.__table__.c)
     snap["follows"] = rows(*TopicFollow.__table__.c)
+    snap["ignores"] = rows(*TopicIgnore.__table__.c)
+    snap["diffs"] = rows(*PostDiff.__table__.c)
     return snap
 
 
@@ -404,13 +420,13 @@ def compare_jobs(url: str, stream: list[tuple[int, Command]]) -> list[Any]:
             answers = [[job.state, orjson.loads(orjson.dumps(job.result)), job.error]
                        for job in jobs]  # fmt: skip
             snap = hot_snapshot(session)
-            extra = {k: snap[k] for k in ("votes", "bookmarks", "follows")}
+            extra = {k: snap[k] for k in ("votes", "bookmarks", "follows", "ignores", "diffs")}
             extra["votes"] = [(ids.name("pid", r[0]), *r[1:]) for r in extra["votes"]]
             results.append(([ids.payload(a) for a in answers], ids.rows(snap), extra))
             session.rollback()
     assert results[1][0] == results[0][0]  # the jobs' answers
     assert results[1][1] == results[0][1]  # topics, posts, tags, categories, users
-    assert results[1][2] == results[0][2]  # votes, bookmarks, follows
+    assert results[1][2] == results[0][2]  # votes, bookmarks, follows, ignores, edit history
     return results[0][0]
 
 
