@@ -24,6 +24,8 @@ class Waiter:
         self._database_url = database_url
         self._waiting: dict[str, list[asyncio.Future[Answer | None]]] = {}
         self._task: asyncio.Task[None] | None = None
+        # Set while someone waits: the poll loop sleeps without waking when nobody does.
+        self._someone_waits = asyncio.Event()
 
     async def start(self) -> None:
         loop_body = self._listen if self._notify_url else self._poll
@@ -43,6 +45,7 @@ class Waiter:
         """Register interest before the job is stored, so no finish is missed."""
         future: asyncio.Future[Answer | None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(job_id, []).append(future)
+        self._someone_waits.set()
         return future
 
     def forget(self, job_id: str, future: asyncio.Future[Answer | None]) -> None:
@@ -97,6 +100,9 @@ class Waiter:
                 return store.finished_ids(session, ids)
 
         while True:
+            if not self._waiting:
+                self._someone_waits.clear()
+                await self._someone_waits.wait()
             await asyncio.sleep(POLL_INTERVAL)
             if not self._waiting:
                 continue

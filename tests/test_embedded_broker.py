@@ -1,0 +1,144 @@
+"""The embedded default's broker (``forum.jobqueue.broker``): publishes from several
+processes never fail while a worker polls, a publish wakes an idle consumer in another
+process at once, and delivered messages leave the file."""
+
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from kombu import Connection, Exchange, Queue
+
+from devstack import servers
+from forum.jobqueue import broker
+from forum.jobqueue.tasks import APPLY_JOBS, apply_jobs_args, make_celery
+from forum.migrate import upgrade
+
+PUBLISHERS = 4
+MESSAGES = 100  # each
+
+
+def _publish(broker_url: str, queue: str, count: int, go: str) -> None:
+    """A publishing process (as the API's, the CLI's or a worker's re-publish): ``count``
+    ``forumq.apply_jobs`` messages once ``go`` exists; prints what happened as JSON.
+    Without Celery's publish retries: no try may fail."""
+    app = make_celery(broker_url, queue, f"{queue}.bulk")
+    Path(f"{go}.{os.getpid()}").touch()  # ready
+    while not Path(go).exists():
+        time.sleep(0.01)
+    published, failures = 0, []
+    for _ in range(count):
+        try:
+            app.send_task(APPLY_JOBS, args=apply_jobs_args([str(uuid.uuid4())]), queue=queue,
+                          ignore_result=True, retry=False)  # fmt: skip
+            published += 1
+        except Exception as exc:
+            failures.append(repr(exc))
+    print(json.dumps({"published": published, "failures": failures[:5]}))
+
+
+def _rows(path: Path, where: str = "") -> int:
+    with sqlite3.connect(path, timeout=30) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM kombu_message {where}").fetchone()[0])
+
+
+def test_publishes_from_several_processes_while_a_worker_polls(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'forumq.sqlite3'}"
+    upgrade(database_url)
+    broker_file = tmp_path / "broker.sqlite3"
+    queue = f"forumq.test.{uuid.uuid4().hex[:8]}"
+    env = {"FORUMQ_DATABASE_URL": database_url, "FORUMQ_BROKER_URL": f"sqla+sqlite:///{broker_file}",
+           "FORUMQ_INTERACTIVE_QUEUE": queue, "FORUMQ_BULK_QUEUE": f"{queue}.bulk"}  # fmt: skip
+    log = tmp_path / "worker.log"
+    go = tmp_path / "go"
+    with servers.running_worker(env, log, concurrency=1):
+        args = (env["FORUMQ_BROKER_URL"], queue, MESSAGES, str(go))
+        code = f"from tests.test_embedded_broker import _publish; _publish(*{args!r})"
+        publishers = [
+            subprocess.Popen([sys.executable, "-c", code], cwd=servers.CHECKOUT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(PUBLISHERS)
+        ]  # fmt: skip
+        ready = lambda: len(list(tmp_path.glob("go.*"))) == PUBLISHERS  # noqa: E731
+        servers.wait_until(ready, 60, "the publishers")
+        go.touch()
+        reports = []
+        for process in publishers:
+            out, err = process.communicate(timeout=120)
+            assert process.returncode == 0, err.decode()
+            reports.append(json.loads(out.decode().strip().splitlines()[-1]))
+        assert reports == [{"published": MESSAGES, "failures": []}] * PUBLISHERS
+        # Every message delivered once, and gone from the file.
+        total = PUBLISHERS * MESSAGES
+        done = "forumq.apply_jobs["
+        servers.wait_until(lambda: log.read_text().count(done) >= 2 * total, 120, "every task")
+        assert _rows(broker_file, "WHERE visible") == 0
+    lines = log.read_text().splitlines()
+    succeeded = [line for line in lines if done in line and "succeeded" in line]
+    assert len(succeeded) == total
+    assert "database is locked" not in log.read_text()
+
+
+def test_a_publish_wakes_an_idle_consumer_in_another_process(tmp_path: Path) -> None:
+    """The consumer polls at most once a minute here: only the doorbell can bring the
+    message within seconds."""
+    url = broker.broker_url(f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}")
+    queue = Queue("wake", Exchange("wake"), routing_key="wake")
+    wake_directory = tmp_path / "broker.sqlite3-wake"
+    received: list[float] = []
+    with Connection(url, transport_options={"polling_interval": 60}) as connection:
+
+        def take(body: dict[str, float], message: object) -> None:
+            received.append(time.time() - body["sent"])
+            message.ack()  # type: ignore[attr-defined]
+
+        with connection.Consumer(queue, callbacks=[take]):
+            stop = threading.Event()
+
+            def consume() -> None:
+                while not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        connection.drain_events(timeout=1)
+
+            consumer = threading.Thread(target=consume)
+            consumer.start()
+            try:
+                servers.wait_until(lambda: any(wake_directory.iterdir()), 10, "the doorbell")
+                # Idle for 6 s: polls 5 ms apart, doubling, so the next one is ~4 s away.
+                time.sleep(6)
+                code = ("import time; from kombu import Connection, Exchange, Queue; "
+                        "import forum.jobqueue.broker; "
+                        "q = Queue('wake', Exchange('wake'), routing_key='wake'); "
+                        f"c = Connection({url!r}); "
+                        "c.Producer().publish({'sent': time.time()}, exchange=q.exchange, "
+                        "routing_key='wake', declare=[q])")  # fmt: skip
+                subprocess.run([sys.executable, "-c", code], cwd=servers.CHECKOUT, check=True)
+                servers.wait_until(lambda: received, 10, "the message")
+            finally:
+                stop.set()
+                consumer.join()
+    assert received[0] < 2, f"delivered {received[0]:.2f} s after it was published"
+    assert _rows(tmp_path / "broker.sqlite3") == 0  # taken, not kept invisible
+    assert list(wake_directory.iterdir()) == []  # the consumer removed its FIFO
+
+
+def test_a_dead_consumers_doorbell_is_removed_by_the_next_publish(tmp_path: Path) -> None:
+    directory = tmp_path / "broker.sqlite3-wake"
+    code = ("import sys, time; from pathlib import Path; from forum.jobqueue import broker; "
+            f"broker.Doorbell(Path({str(directory)!r})); print('ready', flush=True); "
+            "time.sleep(60)")  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=servers.CHECKOUT,
+                               stdout=subprocess.PIPE)  # fmt: skip
+    assert process.stdout is not None and process.stdout.readline() == b"ready\n"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert len(list(directory.iterdir())) == 1
+    broker.ring(directory)
+    assert list(directory.iterdir()) == []
