@@ -55,6 +55,15 @@ CORE: dict[str, Shape] = {
     "tokens.roll": _same,
     "chats.send": _same,
     "chats.room.send": _same,
+    "chats.room.create": _same,
+    "chats.room.update": _same,
+    "chats.room.add_users": _same,
+    "chats.room.remove_users": _same,
+    "chats.message.edit": _same,
+    "flags.create": _same,
+    "flags.update": _same,
+    "flags.notes.append": _same,
+    "flags.notes.delete": _same,
 }
 
 

@@ -21,6 +21,7 @@ from api import (
     chats,
     docs,
     envelopes,
+    flags,
     groups,
     health,
     jobs,
@@ -65,7 +66,7 @@ def core_router() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     for resource in CORE_RESOURCES:
         routes.extend(resource.routes(envelopes.V3))
-    extra = (chats, tokens, ping, sessions)  # routes only core has
+    extra = (chats, flags, tokens, ping, sessions)  # routes only core has
     return routes + [item for resource in extra for item in resource.core_routes()]
 
 

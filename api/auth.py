@@ -43,6 +43,11 @@ def jwt_secret_weakness(secret: str) -> str | None:
     return None
 
 
+def client_address(request: Request) -> str:
+    """The address a password guess is counted against (api.throttle)."""
+    return request.client.host if request.client else ""
+
+
 @dataclass(frozen=True)
 class Principal:
     uid: int
@@ -55,7 +60,8 @@ class Authenticator:
         self._settings = settings
         self._sessions = session_factory(settings.database_url)
         self._algorithms = [a for a in settings.jwt_algorithms if a in SAFE_JWT_ALGORITHMS]
-        self._throttle = LoginThrottle(settings)
+        # Password guesses: the token route's and the password change's ``current``.
+        self.throttle = LoginThrottle(settings)
         seconds = settings.token_cache_seconds
         # token digest -> its owner (None: no such token)
         self._tokens: Lookups[tokens.TokenOwner | None] = Lookups(seconds)
@@ -64,7 +70,7 @@ class Authenticator:
         self._users: Lookups[tuple[bool, bool]] = Lookups(seconds, keep=lambda user: user[0])
 
     async def close(self) -> None:
-        await self._throttle.close()
+        await self.throttle.close()
 
     async def authenticate(self, request: Request, body: Body) -> tuple[Principal, Body]:
         """The caller, and the parameters to use (a JWT's claims may supply them)."""
@@ -147,11 +153,11 @@ class Authenticator:
             # A missing uid is checked against a dummy hash: same time, same answer.
             return verify_password(password, stored)
 
-        address = request.client.host if request.client else ""
-        await self._throttle.attempt(uid, address)
+        address = client_address(request)
+        await self.throttle.attempt(uid, address)
         if not await run_in_threadpool(check):
             raise not_authorised()
-        await self._throttle.succeeded(uid, address)
+        await self.throttle.succeeded(uid, address)
         return await self._principal(uid, "password")
 
     def _load_user(self, uid: int) -> tuple[bool, bool]:

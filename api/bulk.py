@@ -30,6 +30,7 @@ from forum.models import Job
 from forum.passwords import hash_password
 from forum.rules import Rules
 from forum.users import check_password
+from forumq.logs import REQUEST_ID
 from forumq.settings import Settings
 from schemas.bulk import (
     NUL_ESCAPE,
@@ -164,7 +165,8 @@ async def bulk_import(request: Request) -> Response:
     command = {"kind": chunks.KIND, "job_id": job_id, "chunks": packed}
     row = store.new_job(job_id, chunks.KIND, write.router, write.principal.uid, command,
                        idempotency_key=key, request_hash=fingerprint,
-                       progress=chunks.new_progress(total))  # fmt: skip
+                       progress=chunks.new_progress(total),
+                       request_id=REQUEST_ID.get())  # fmt: skip
     answer = await writes.accept(write, row, functools.partial(_enqueue, state.intake))
     # Waited for or not, the answer leads to the job and its per-item results.
     answer.headers.setdefault("Location", job_location(job_id))

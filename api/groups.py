@@ -6,7 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.endpoints import command_route
+from api.endpoints import Endpoint, command_route
 from api.errors import missing
 from api.inputs import MISSING, path_id
 from api.routing import DocumentedRoute, route
@@ -15,12 +15,19 @@ from forum.db import session_factory
 from forum.models import Group
 from schemas.commands import Command
 from schemas.groups import (
+    AcceptGroupInvite,
+    AcceptGroupRequest,
     AddGroupMember,
     CreateGroup,
     DeleteGroup,
+    GrantGroupOwnership,
+    InviteToGroup,
     JoinGroup,
     LeaveGroup,
+    RejectGroupInvite,
+    RejectGroupRequest,
     RemoveGroupMember,
+    RescindGroupOwnership,
 )
 
 
@@ -53,18 +60,44 @@ async def leave_group(request: Request) -> Response:
     return await submit(write, LeaveGroup(slug=await known_slug(request)))
 
 
-async def add_member(request: Request) -> Response:
-    slug = await known_slug(request)  # V404 first: even an anonymous caller gets the 404
-    uid = path_id(request, "uid")
-    write = await authenticated(request)
-    return await submit(write, AddGroupMember(slug=slug, uid=uid))
+def on_member(model: type[Command]) -> Endpoint:
+    """A write on one user of the group: ``/groups/{slug}/.../{uid}``."""
+
+    async def endpoint(request: Request) -> Response:
+        slug = await known_slug(request)  # V404 first: even an anonymous caller gets the 404
+        uid = path_id(request, "uid")
+        write = await authenticated(request)
+        return await submit(write, model(slug=slug, uid=uid))
+
+    endpoint.__name__ = endpoint.__qualname__ = f"{model.__name__}_on_member"
+    return endpoint
 
 
-async def remove_member(request: Request) -> Response:
-    slug = await known_slug(request)
-    uid = path_id(request, "uid")
-    write = await authenticated(request)
-    return await submit(write, RemoveGroupMember(slug=slug, uid=uid))
+add_member = on_member(AddGroupMember)
+remove_member = on_member(RemoveGroupMember)
+
+
+def core_member_routes() -> list[DocumentedRoute]:
+    """Core's ownership, pending requests and invitations: the group's owners, admins
+    and (groups other than system groups) global moderators manage them."""
+    found = (403, 404)
+    return [
+        route("PUT", "/groups/{slug}/ownership/{uid}", on_member(GrantGroupOwnership),
+              "Make a member an owner of the group", errors=found),
+        route("DELETE", "/groups/{slug}/ownership/{uid}", on_member(RescindGroupOwnership),
+              "Rescind a member's ownership (a group keeps one owner)", errors=found),
+        route("PUT", "/groups/{slug}/pending/{uid}", on_member(AcceptGroupRequest),
+              "Accept the user's request to join", errors=found),
+        route("DELETE", "/groups/{slug}/pending/{uid}", on_member(RejectGroupRequest),
+              "Reject the user's request to join", errors=found),
+        route("POST", "/groups/{slug}/invites/{uid}", on_member(InviteToGroup),
+              "Invite the user to join", errors=found),
+        route("PUT", "/groups/{slug}/invites/{uid}", on_member(AcceptGroupInvite),
+              "Accept an invitation (the invited user)", errors=found),
+        route("DELETE", "/groups/{slug}/invites/{uid}", on_member(RejectGroupInvite),
+              "Decline an invitation (the invited user), or withdraw it (the group's managers)",
+              errors=found),
+    ]  # fmt: skip
 
 
 def routes(version: str) -> list[DocumentedRoute]:
@@ -84,6 +117,7 @@ def routes(version: str) -> list[DocumentedRoute]:
                   errors=(403, 404)),
             route("DELETE", "/groups/{slug}/membership/{uid}", leave_or_remove,
                   "Leave the group, or remove another user (admin)", errors=(403, 404)),
+            *core_member_routes(),
         ]  # fmt: skip
     listed += [
         route(join_verb, "/groups/{slug}/membership", join_group,

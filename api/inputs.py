@@ -128,7 +128,8 @@ def _too_large(limit: int) -> ApiError:
 
 # What a path parameter names, as NodeBB's 404 for a missing one says it.
 MISSING = {"uid": "no-user", "cid": "no-category", "tid": "no-topic", "pid": "no-post",
-           "roomId": "no-chat-room", "slug": "no-group"}  # fmt: skip
+           "roomId": "no-chat-room", "slug": "no-group", "mid": "invalid-mid",
+           "flagId": "no-flag"}  # fmt: skip
 
 
 def path_id(request: Request, name: str) -> int:

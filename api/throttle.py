@@ -1,5 +1,6 @@
-"""The password -> token route's lockout (NodeBB's ``loginAttempts`` and
-``lockoutDuration``), per uid and per client address.
+"""The lockout of password guesses (NodeBB's ``loginAttempts`` and ``lockoutDuration``),
+per uid and per client address: the password -> token route's ``password`` and the
+password change's ``current`` count together.
 
 Every attempt counts before its password is checked; past ``login_attempts`` attempts
 for a uid (``login_attempts_per_address`` from one client address) within

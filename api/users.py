@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api import envelopes
+from api.auth import client_address
 from api.endpoints import Endpoint, command_route
 from api.errors import ApiError, bad_request, not_authorised, params_missing
 from api.inputs import Body, build_command, path_id
@@ -14,7 +15,7 @@ from api.writes import WriteRequest, authenticated, submit
 from forum import tokens
 from forum.db import session_factory
 from forum.errors import ForumError
-from forum.passwords import hash_like, hash_password
+from forum.passwords import hash_like, hash_password, same_hash
 from forum.users import EDITABLE_FIELDS, check_password, password_hash_of
 from schemas.chats import SendChat
 from schemas.tokens import CreateToken, RevokeToken
@@ -104,10 +105,18 @@ async def change_password(request: Request, write: WriteRequest, body: Body) -> 
         current_hash = hash_like(current, stored) if current is not None else None
         return stored, current_hash, hash_password(params.new)
 
-    stored, current_hash, password_hash = await run_in_threadpool(hashed)
+    # Only the owner's ``current`` is checked (admins need none): it is a password guess,
+    # counted with the token route's before it is hashed (429 once the uid is locked).
     own = write.principal.uid == uid and not write.principal.is_admin
+    throttle, address = request.app.state.auth.throttle, client_address(request)
+    guess = own and params.current is not None
+    if guess:
+        await throttle.attempt(uid, address)
+    stored, current_hash, password_hash = await run_in_threadpool(hashed)
     if own and stored and params.current is None:
         raise params_missing(["current"])
+    if guess and (stored is None or same_hash(current_hash, stored)):
+        await throttle.succeeded(uid, address)  # right (or nothing to guess): taken back
     command = ChangePassword(uid=uid, password_hash=password_hash, current_hash=current_hash)
     return await submit(write, command)
 

@@ -22,6 +22,7 @@ from forum.db import session_factory
 from forum.jobqueue import store
 from forum.jobqueue.store import DuplicateKey, new_job, new_job_id
 from forum.models import Job
+from forumq.logs import REQUEST_ID
 from schemas import Command, dump_command
 
 MAX_IDEMPOTENCY_KEY = 255
@@ -151,7 +152,8 @@ class Writes:
             return replay
         row = new_job(new_job_id(), command.kind, write.router, write.principal.uid,
                       dump_command(command), idempotency_key=key, request_hash=fingerprint,
-                      ordering_key=command.ordering_key())  # fmt: skip
+                      ordering_key=command.ordering_key(),
+                      request_id=REQUEST_ID.get())  # fmt: skip
         return await self.accept(write, row, self._state.submitter.submit, extra)
 
     async def idempotency(

@@ -108,6 +108,19 @@ def run_wrk(
     return load
 
 
+def _summarised(load: Load, latencies: list[float], errors: int) -> Load:
+    """Fill ``load``'s percentiles (ms) and transport-error count from one run's samples."""
+    latencies.sort()
+    for pct in (50, 90, 99):
+        if latencies:
+            load.latency_ms[pct] = (
+                1000 * latencies[min(len(latencies) - 1, len(latencies) * pct // 100)]
+            )
+    if errors:
+        load.errors = f"{errors} transport errors"
+    return load
+
+
 async def _python_load(
     url: str, body: dict[str, object], headers: dict[str, str], seconds: float, connections: int
 ) -> Load:
@@ -133,15 +146,7 @@ async def _python_load(
         began = time.perf_counter()
         await asyncio.gather(*(one_connection() for _ in range(connections)))
         load.seconds = time.perf_counter() - began
-    latencies.sort()
-    for pct in (50, 90, 99):
-        if latencies:
-            load.latency_ms[pct] = (
-                1000 * latencies[min(len(latencies) - 1, len(latencies) * pct // 100)]
-            )
-    if errors:
-        load.errors = f"{errors} transport errors"
-    return load
+    return _summarised(load, latencies, errors)
 
 
 def run_load(
@@ -202,15 +207,7 @@ async def _get_load(urls: list[str], headers: dict[str, str], seconds: float,
         began = time.perf_counter()
         await asyncio.gather(*(one_connection(i) for i in range(connections)))
         load.seconds = time.perf_counter() - began
-    latencies.sort()
-    for pct in (50, 90, 99):
-        if latencies:
-            load.latency_ms[pct] = (
-                1000 * latencies[min(len(latencies) - 1, len(latencies) * pct // 100)]
-            )
-    if errors:
-        load.errors = f"{errors} transport errors"
-    return load
+    return _summarised(load, latencies, errors)
 
 
 def get_load(urls: list[str], headers: dict[str, str], seconds: float, connections: int) -> Load:

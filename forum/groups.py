@@ -5,8 +5,15 @@ from sqlalchemy.orm import Session
 
 from forum.clock import now_ms
 from forum.errors import bad_request, forbidden, not_found
-from forum.models import CategoryPrivilege, Group, GroupMember, GroupRequest, User
-from forum.privileges import ADMINISTRATORS, SYSTEM_GROUPS, is_admin, require_admin
+from forum.models import CategoryPrivilege, Group, GroupInvite, GroupMember, GroupRequest, User
+from forum.privileges import (
+    ADMINISTRATORS,
+    GLOBAL_MODERATORS,
+    SYSTEM_GROUPS,
+    in_group,
+    is_admin,
+    require_admin,
+)
 from forum.text import slugify
 
 
@@ -108,6 +115,7 @@ def delete_group(session: Session, actor: int, slug: str) -> dict[str, object]:
     name = group.name
     session.execute(delete(GroupMember).where(GroupMember.group_name == name))
     session.execute(delete(GroupRequest).where(GroupRequest.group_name == name))
+    session.execute(delete(GroupInvite).where(GroupInvite.group_name == name))
     session.execute(delete(CategoryPrivilege).where(CategoryPrivilege.group_name == name))
     session.execute(delete(Group).where(Group.name == name))
     return {}
@@ -159,10 +167,18 @@ def remove_group_member(session: Session, actor: int, slug: str, uid: int) -> di
 
 
 def _admit(session: Session, name: str, uid: int) -> None:
+    _forget_asks(session, name, uid)
+    add_member(session, name, uid)
+
+
+def _forget_asks(session: Session, name: str, uid: int) -> None:
+    """The user's pending request and invitation go (core's ``rejectMembership``)."""
     session.execute(
         delete(GroupRequest).where(GroupRequest.group_name == name, GroupRequest.uid == uid)
     )
-    add_member(session, name, uid)
+    session.execute(
+        delete(GroupInvite).where(GroupInvite.group_name == name, GroupInvite.uid == uid)
+    )
 
 
 def _remove(session: Session, name: str, uid: int) -> None:
@@ -183,6 +199,100 @@ def _remove(session: Session, name: str, uid: int) -> None:
     )
     if not withdrawn.rowcount:  # type: ignore[attr-defined]
         raise bad_request("group-not-member")
+
+
+# --- Ownership, requests and invitations (core's /groups/{slug}/ownership|pending|invites) ----
+
+
+def _can_manage(session: Session, actor: int, group: Group) -> bool:
+    """Core's ``isOwner`` check: the group's owners, admins, and global moderators for a
+    group that is not a system group."""
+    if is_owner(session, group.name, actor) or is_admin(session, actor):
+        return True
+    return not group.system and in_group(session, actor, GLOBAL_MODERATORS)
+
+
+def _managed(session: Session, actor: int, slug: str) -> Group:
+    group = get_group(session, slug, for_update=True)
+    if not _can_manage(session, actor, group):
+        raise forbidden("no-privileges")
+    return group
+
+
+def set_ownership(
+    session: Session, actor: int, slug: str, uid: int, owner: bool
+) -> dict[str, object]:
+    """Grant or rescind ownership of a member; the last owner stays (``group-needs-owner``)."""
+    group = _managed(session, actor, slug)
+    member = session.get(GroupMember, (group.name, uid))
+    if member is None:
+        raise bad_request("group-not-member")
+    if not owner and member.is_owner:
+        owners = select(func.count()).where(
+            GroupMember.group_name == group.name, GroupMember.is_owner.is_(True)
+        )
+        if session.scalar(owners) == 1:
+            raise bad_request("group-needs-owner")
+    member.is_owner = owner
+    session.flush()
+    return {}
+
+
+def _pending(session: Session, actor: int, slug: str, uid: int) -> Group:
+    group = _managed(session, actor, slug)
+    pending = exists().where(GroupRequest.group_name == group.name, GroupRequest.uid == uid)
+    if not session.scalar(select(pending)):
+        raise bad_request("group-user-not-pending")
+    return group
+
+
+def accept_request(session: Session, actor: int, slug: str, uid: int) -> dict[str, object]:
+    group = _pending(session, actor, slug, uid)
+    _admit(session, group.name, uid)
+    return {}
+
+
+def reject_request(session: Session, actor: int, slug: str, uid: int) -> dict[str, object]:
+    group = _pending(session, actor, slug, uid)
+    _forget_asks(session, group.name, uid)
+    return {}
+
+
+def _invited(session: Session, name: str, uid: int) -> bool:
+    query = exists().where(GroupInvite.group_name == name, GroupInvite.uid == uid)
+    return bool(session.scalar(select(query)))
+
+
+def invite(session: Session, actor: int, slug: str, uid: int) -> dict[str, object]:
+    """The group's managers invite a user; a member or one already invited: nothing to do."""
+    group = _managed(session, actor, slug)
+    if session.get(User, uid) is None:
+        raise not_found("no-user")
+    if not is_member(session, group.name, uid) and not _invited(session, group.name, uid):
+        session.add(GroupInvite(group_name=group.name, uid=uid, invited_at=now_ms()))
+    return {}
+
+
+def accept_invite(session: Session, actor: int, slug: str, uid: int) -> dict[str, object]:
+    """Only the invited user accepts."""
+    group = get_group(session, slug, for_update=True)
+    if actor != uid:
+        raise bad_request("not-allowed")
+    if not _invited(session, group.name, uid):
+        raise bad_request("not-invited")
+    _admit(session, group.name, uid)
+    return {}
+
+
+def reject_invite(session: Session, actor: int, slug: str, uid: int) -> dict[str, object]:
+    """The invited user declines, or a manager withdraws the invitation."""
+    group = get_group(session, slug, for_update=True)
+    if actor != uid and not _can_manage(session, actor, group):
+        raise bad_request("not-allowed")
+    if not _invited(session, group.name, uid):
+        raise bad_request("not-invited")
+    _forget_asks(session, group.name, uid)
+    return {}
 
 
 def group_data(group: Group) -> dict[str, object]:

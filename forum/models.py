@@ -209,6 +209,20 @@ class GroupRequest(Base):
     requested_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class GroupInvite(Base):
+    """An invitation to join a group, sent by its owner or an admin, pending the user's answer."""
+
+    __tablename__ = "group_invites"
+
+    group_name: Mapped[str] = mapped_column(
+        ForeignKey("groups.name", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
+    )
+    uid: Mapped[int] = mapped_column(
+        ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    invited_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class UserFollow(Base):
     __tablename__ = "user_follows"
 
@@ -262,6 +276,8 @@ class ChatRoom(Base):
     owner_uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"))
     created_at: Mapped[int] = mapped_column(BigInteger)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Core's roomName: shown instead of the members' names when set.
+    room_name: Mapped[str] = mapped_column(String(255), default="")
 
 
 class ChatRoomMember(Base):
@@ -274,6 +290,8 @@ class ChatRoomMember(Base):
         ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True, index=True
     )
     joined_at: Mapped[int] = mapped_column(BigInteger)
+    # Core's chat:room:<id>:owners: owners rename the room, remove members, pin messages.
+    is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ChatMessage(Base):
@@ -284,11 +302,71 @@ class ChatMessage(Base):
     uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"))
     content: Mapped[str] = mapped_column(Text)
     timestamp: Mapped[int] = mapped_column(BigInteger)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    edited: Mapped[int] = mapped_column(BigInteger, default=0)  # 0: never
+    pinned_at: Mapped[int] = mapped_column(BigInteger, default=0)  # 0: not
 
     __table_args__ = (
         Index("ix_chat_messages_room_timestamp", "room_id", "timestamp"),
         NEVER_REUSED,
     )
+
+
+class Flag(Base):
+    """A flagged post or user (core's ``flag:<id>``): one per target, its reports apart."""
+
+    __tablename__ = "flags"
+    __table_args__ = (UniqueConstraint("type", "target_id"), NEVER_REUSED)
+
+    flag_id: Mapped[int] = mapped_column(Id, primary_key=True)
+    type: Mapped[str] = mapped_column(String(8))  # "post" or "user"
+    target_id: Mapped[int] = mapped_column(BigInteger)
+    target_uid: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    assignee: Mapped[int | None] = mapped_column(BigInteger)
+    datetime: Mapped[int] = mapped_column(BigInteger)
+
+
+class FlagReport(Base):
+    """One user's report of a flag's target, with the reason given."""
+
+    __tablename__ = "flag_reports"
+
+    flag_id: Mapped[int] = mapped_column(
+        ForeignKey("flags.flag_id", ondelete="CASCADE"), primary_key=True
+    )
+    uid: Mapped[int] = mapped_column(
+        ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class FlagNote(Base):
+    """A moderator's note on a flag, keyed by its time as core keys it."""
+
+    __tablename__ = "flag_notes"
+
+    flag_id: Mapped[int] = mapped_column(
+        ForeignKey("flags.flag_id", ondelete="CASCADE"), primary_key=True
+    )
+    datetime: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[str] = mapped_column(Text)
+
+
+class FlagEvent(Base):
+    """A change to a flag (core's ``flag:<id>:history``): who, when, which fields."""
+
+    __tablename__ = "flag_history"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    flag_id: Mapped[int] = mapped_column(
+        ForeignKey("flags.flag_id", ondelete="CASCADE"), index=True
+    )
+    uid: Mapped[int] = mapped_column(BigInteger)
+    fields: Mapped[dict] = mapped_column(JSON)
+    datetime: Mapped[int] = mapped_column(BigInteger)
 
 
 class ForumSetting(Base):
@@ -349,6 +427,8 @@ class Job(Base):
     ordering_key: Mapped[str | None] = mapped_column(String(64))
     # Last time a message was published for this job (the sweeper re-publishes stale ones).
     enqueued_at: Mapped[int] = mapped_column(BigInteger)
+    # The API request that stored the job (X-Request-ID): the worker's lines carry it.
+    request_id: Mapped[str | None] = mapped_column(String(128))
 
     __table_args__ = (
         Index("ix_jobs_state_created", "state", "created_at"),

@@ -19,7 +19,9 @@ from forum.models import (
     ChatMessage,
     ChatRoom,
     ChatRoomMember,
+    FlagReport,
     Group,
+    GroupInvite,
     GroupMember,
     GroupRequest,
     Post,
@@ -426,6 +428,8 @@ def _forget_social(session: Session, uid: int) -> None:
     )
     session.execute(delete(GroupMember).where(GroupMember.uid == uid))
     session.execute(delete(GroupRequest).where(GroupRequest.uid == uid))
+    session.execute(delete(GroupInvite).where(GroupInvite.uid == uid))
+    session.execute(delete(FlagReport).where(FlagReport.uid == uid))
 
 
 def _leave_chats(session: Session, uid: int) -> None:
@@ -441,7 +445,12 @@ def _leave_chats(session: Session, uid: int) -> None:
             .values(message_count=ChatRoom.message_count - count)
         )
     session.execute(delete(ChatMessage).where(ChatMessage.uid == uid))
+    rooms = list(session.scalars(select(ChatRoomMember.room_id).where(ChatRoomMember.uid == uid)))
     session.execute(delete(ChatRoomMember).where(ChatRoomMember.uid == uid))
+    from forum.chats import hand_over  # forum.chats builds on this module
+
+    for room_id in rooms:
+        hand_over(session, room_id)
     # Rooms the user owned pass to their longest-standing member, or go when empty.
     for room in session.scalars(select(ChatRoom).where(ChatRoom.owner_uid == uid)):
         heir = session.scalar(

@@ -42,3 +42,36 @@ class RemoveGroupMember(Command):
     kind: Literal["groups.remove_member"] = "groups.remove_member"
     slug: Slug
     uid: Id
+
+
+class _MemberOfGroup(Command):
+    slug: Slug
+    uid: Id
+
+
+class GrantGroupOwnership(_MemberOfGroup):
+    kind: Literal["groups.ownership.grant"] = "groups.ownership.grant"
+
+
+class RescindGroupOwnership(_MemberOfGroup):
+    kind: Literal["groups.ownership.rescind"] = "groups.ownership.rescind"
+
+
+class AcceptGroupRequest(_MemberOfGroup):
+    kind: Literal["groups.pending.accept"] = "groups.pending.accept"
+
+
+class RejectGroupRequest(_MemberOfGroup):
+    kind: Literal["groups.pending.reject"] = "groups.pending.reject"
+
+
+class InviteToGroup(_MemberOfGroup):
+    kind: Literal["groups.invites.issue"] = "groups.invites.issue"
+
+
+class AcceptGroupInvite(_MemberOfGroup):
+    kind: Literal["groups.invites.accept"] = "groups.invites.accept"
+
+
+class RejectGroupInvite(_MemberOfGroup):
+    kind: Literal["groups.invites.reject"] = "groups.invites.reject"

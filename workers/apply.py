@@ -28,6 +28,7 @@ from forum.jobqueue.claims import Claimed
 from forum.jobqueue.tasks import APPLY_JOBS
 from forum.models import Job
 from forum.rules import NODEBB, Rules
+from forumq.logs import REQUEST_ID
 from forumq.settings import get_settings
 from schemas import load_command
 from schemas.topics import CreateTopic, ReplyTopic
@@ -61,6 +62,8 @@ def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) 
     A job ``alone`` in its transaction runs without one (two round trips less): if it
     fails, ``Failed`` rolls the whole transaction back for the caller to record."""
     job_id = job.id  # a refused flush rolls the session back, which expires ``job``
+    # The lines the command logs carry the request that stored the job.
+    request = REQUEST_ID.set(job.request_id)
     try:
         command = load_command(job.command)
         if alone:
@@ -77,6 +80,8 @@ def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) 
         store.finish(job, error=error)
     else:
         store.finish(job, result=result)
+    finally:
+        REQUEST_ID.reset(request)
 
 
 @dataclass

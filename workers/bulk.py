@@ -68,6 +68,7 @@ class ChunkOutcome:
     finished: bool = False  # the job completed with this chunk
     applied: int = 0
     deferred: list[Pair] = field(default_factory=list)
+    request_id: str | None = None  # the job's (for the log line)
 
 
 def _failed_result(index: int, raw: dict[str, Any], error: dict[str, Any]) -> bulk.ItemResult:
@@ -103,7 +104,7 @@ def apply_pending(
     done = chunks.applied(session, job.id, [i for i, _ in items])
     todo = [(i, raw) for i, raw in items if i not in done] if done else items
     if not todo:
-        return ChunkOutcome()
+        return ChunkOutcome(request_id=job.request_id)
     results: list[bulk.ItemResult] = []
     valid: list[tuple[int, dict[str, Any]]] = []
     for pair in todo:
@@ -135,7 +136,7 @@ def apply_pending(
     if not stored and (results or chunk.results):  # nothing written: refused or empty
         record(chunk)
     finished = chunks.advance(session, job.id, stored, started_at) if stored else False
-    return ChunkOutcome(finished, len(stored), chunk.deferred)
+    return ChunkOutcome(finished, len(stored), chunk.deferred, job.request_id)
 
 
 def apply_chunk(
@@ -294,7 +295,7 @@ def _bulk_chunk(self: Task, job_id: str, packed: str, defers: int, *, crashed: b
         publisher.chunk(job_id, pack(outcome.deferred), defers=defers + 1, countdown=wait)
     if outcome.finished:
         notifier.job_finished([job_id])
-    observe.chunk_finished(job_id, outcome.applied, len(outcome.deferred),
+    observe.chunk_finished(job_id, outcome.request_id, outcome.applied, len(outcome.deferred),
                            time.monotonic() - started)  # fmt: skip
     return outcome.applied
 

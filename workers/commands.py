@@ -21,6 +21,7 @@ from forum import (
     bookmarks,
     categories,
     chats,
+    flags,
     follows,
     groups,
     posts,
@@ -33,6 +34,7 @@ from forum import (
 from forum.rules import Rules
 from schemas import categories as c
 from schemas import chats as ch
+from schemas import flags as fl
 from schemas import groups as g
 from schemas import posts as p
 from schemas import tokens as tk
@@ -61,6 +63,10 @@ def _room_message(command: ch.SendToRoom) -> dict[str, Any]:
     return {"room_id": command.room_id, "content": command.message}
 
 
+def _edited_message(command: ch.EditChatMessage) -> dict[str, Any]:
+    return {"room_id": command.room_id, "mid": command.mid, "content": command.message}
+
+
 def _privileges(command: c.GrantPrivileges | c.RevokePrivileges) -> dict[str, Any]:
     return {"cid": command.cid, "names": command.privileges, "members": command.groups}
 
@@ -79,6 +85,18 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     u.UnbanUser: bans.unban,
     ch.SendChat: Apply(chats.send_message, _chat),
     ch.SendToRoom: Apply(chats.send_to_room, _room_message),
+    ch.CreateRoom: chats.create_room,
+    ch.UpdateRoom: chats.update_room,
+    ch.AddRoomUsers: chats.add_room_users,
+    ch.RemoveRoomUsers: chats.remove_room_users,
+    ch.AddRoomOwner: partial(chats.set_room_owner, owner=True),
+    ch.RemoveRoomOwner: partial(chats.set_room_owner, owner=False),
+    ch.DeleteRoom: chats.delete_room,
+    ch.EditChatMessage: Apply(chats.edit_message, _edited_message),
+    ch.DeleteChatMessage: partial(chats.set_message_deleted, deleted=True),
+    ch.RestoreChatMessage: partial(chats.set_message_deleted, deleted=False),
+    ch.PinChatMessage: partial(chats.set_message_pinned, pinned=True),
+    ch.UnpinChatMessage: partial(chats.set_message_pinned, pinned=False),
     tk.CreateToken: tokens.create_user_token,
     tk.RevokeToken: tokens.revoke,
     tk.AdminCreateToken: tokens.admin_create,
@@ -91,6 +109,13 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     g.LeaveGroup: groups.leave_group,
     g.AddGroupMember: groups.add_group_member,
     g.RemoveGroupMember: groups.remove_group_member,
+    g.GrantGroupOwnership: partial(groups.set_ownership, owner=True),
+    g.RescindGroupOwnership: partial(groups.set_ownership, owner=False),
+    g.AcceptGroupRequest: groups.accept_request,
+    g.RejectGroupRequest: groups.reject_request,
+    g.InviteToGroup: groups.invite,
+    g.AcceptGroupInvite: groups.accept_invite,
+    g.RejectGroupInvite: groups.reject_invite,
     # categories
     c.CreateCategory: Apply(categories.create_category, payload=categories.category_data),
     c.UpdateCategory: categories.update_category,
@@ -125,6 +150,13 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     p.UnvotePost: votes.unvote,
     p.BookmarkPost: bookmarks.bookmark,
     p.UnbookmarkPost: bookmarks.unbookmark,
+    # flags
+    fl.CreateFlag: flags.create_flag,
+    fl.UpdateFlag: flags.update_flag,
+    fl.DeleteFlag: flags.delete_flag,
+    fl.RescindFlagReport: flags.rescind_report,
+    fl.AppendFlagNote: flags.append_note,
+    fl.DeleteFlagNote: flags.delete_note,
     # util
     util.SetMaintenance: settings_store.set_maintenance_mode,
 }

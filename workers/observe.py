@@ -51,12 +51,13 @@ class Finished:
     error: str | None  # the error's key (``content-too-short``), None if it succeeded
     created_at: int  # ms
     finished_at: int  # ms
+    request_id: str | None = None  # the API request that stored it (X-Request-ID)
 
     @classmethod
     def of(cls, job: Any) -> "Finished":
         error = (job.error or {}).get("key") if job.state == "failed" else None
         return cls(job.id, job.kind, job.actor_uid, job.state, error, job.created_at,
-                   job.finished_at or job.created_at)  # fmt: skip
+                   job.finished_at or job.created_at, job.request_id)  # fmt: skip
 
 
 def batch_finished(queue: str, jobs: Sequence[Finished], seconds: float) -> None:
@@ -70,9 +71,10 @@ def batch_finished(queue: str, jobs: Sequence[Finished], seconds: float) -> None
             continue
         JOBS_FAILED.labels(job.kind, queue, job.error).inc()
         log.warning(
-            "job %s failed: %s (kind %s, actor %s)", job.id, job.error, job.kind, job.actor_uid,
-            extra={"job_id": job.id, "kind": job.kind, "error": job.error,
-                   "actor_uid": job.actor_uid, "queue": queue},
+            "job %s failed: %s (kind %s, actor %s, request %s)", job.id, job.error, job.kind,
+            job.actor_uid, job.request_id,
+            extra={"job_id": job.id, "request_id": job.request_id, "kind": job.kind,
+                   "error": job.error, "actor_uid": job.actor_uid, "queue": queue},
         )  # fmt: skip
     failed = Tally(job.error for job in jobs if job.error is not None)
     by_error = ", ".join(f"{key} {n}" for key, n in failed.most_common())
@@ -83,12 +85,15 @@ def batch_finished(queue: str, jobs: Sequence[Finished], seconds: float) -> None
     )  # fmt: skip
 
 
-def chunk_finished(job_id: str, applied: int, deferred: int, seconds: float) -> None:
+def chunk_finished(
+    job_id: str, request_id: str | None, applied: int, deferred: int, seconds: float
+) -> None:
     """Log and count one applied bulk chunk (its items' failures are in the job's items)."""
     CHUNK_ITEMS.observe(applied)
     log.info(
-        "bulk chunk of job %s: %d items applied, %d deferred, in %.3fs",
-        job_id, applied, deferred, seconds, extra={"job_id": job_id},
+        "bulk chunk of job %s (request %s): %d items applied, %d deferred, in %.3fs",
+        job_id, request_id, applied, deferred, seconds,
+        extra={"job_id": job_id, "request_id": request_id},
     )  # fmt: skip
 
 

@@ -57,12 +57,12 @@ class JobHeader:
     seq: int
     state: str
     actor_uid: int
+    request_id: str | None  # for the worker's log lines
 
 
 def header(session: Session, job_id: str) -> JobHeader | None:
-    row = session.execute(
-        select(Job.id, Job.seq, Job.state, Job.actor_uid).where(Job.id == job_id)
-    ).first()
+    columns = (Job.id, Job.seq, Job.state, Job.actor_uid, Job.request_id)
+    row = session.execute(select(*columns).where(Job.id == job_id)).first()
     return JobHeader(*row) if row is not None else None
 
 

@@ -64,6 +64,7 @@ def new_job(
     request_hash: str | None,
     ordering_key: str | None = None,
     progress: dict[str, int] | None = None,
+    request_id: str | None = None,
     now: int | None = None,
 ) -> dict[str, Any]:
     """A queued job's row, as ``store_jobs`` takes it (every row has the same keys)."""
@@ -73,6 +74,7 @@ def new_job(
         "command": command, "state": QUEUED, "idempotency_key": idempotency_key,
         "request_hash": request_hash, "created_at": now, "enqueued_at": now,
         "ordering_key": ordering_key, "attempts": 0, "progress": progress,
+        "request_id": request_id,
     }  # fmt: skip
 
 

@@ -12,12 +12,28 @@ from sqlalchemy import func, select
 from api.app import create_app
 from api.openapi import walk
 from api.routing import DocumentedRoute
-from forum.models import ApiToken, Category, Group, Post, Topic, User
+from forum.models import (
+    ApiToken,
+    Category,
+    ChatMessage,
+    ChatRoom,
+    ChatRoomMember,
+    Flag,
+    FlagNote,
+    FlagReport,
+    Group,
+    GroupInvite,
+    GroupRequest,
+    Post,
+    Topic,
+    User,
+)
 from forumq.settings import Settings
 from tests.nodebb_spec import check_answer
 from tests.support import Stack, unique
 
-TABLES = (ApiToken, Category, Group, Post, Topic, User)
+TABLES = (ApiToken, Category, ChatMessage, ChatRoom, ChatRoomMember, Flag, FlagNote, FlagReport,
+          Group, GroupInvite, GroupRequest, Post, Topic, User)  # fmt: skip
 WRONG: dict[str, Any] = {"str": {"an": "object"}, "int": "not a number", "other": [[["deep"]]]}
 
 
@@ -54,7 +70,8 @@ def objects(stack: Stack) -> dict[str, str]:
     return {"tid": str(topic["tid"]), "pid": str(topic["mainPid"]), "cid": str(stack.cid),
             "uid": str(stack.admin_uid), "slug": group["slug"], "privilege": "find",
             "token": "0" * 64, "member": "registered-users", "uuid": "x",
-            "roomId": "987654321"}  # fmt: skip
+            "roomId": "987654321", "mid": "987654321",
+            "flagId": "987654321", "datetime": "1"}  # fmt: skip
 
 
 def rows(stack: Stack) -> list[int]:

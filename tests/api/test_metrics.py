@@ -7,7 +7,7 @@ import orjson
 
 from devstack import databases, servers
 from forum.migrate import upgrade
-from tests.support import Stack
+from tests.support import Stack, unique
 
 
 def test_metrics_and_health(stack: Stack) -> None:
@@ -28,7 +28,8 @@ def test_metrics_and_health(stack: Stack) -> None:
 
 def test_workers_count_log_and_time_the_jobs_they_finish(tmp_path: Path) -> None:
     """A prefork worker (two pool processes) serves the sum of its processes' metrics;
-    a failed job is one log line with its id, kind, error and actor."""
+    a failed job is one log line with its id, kind, error, actor and the id of the API
+    request that stored it (as is a bulk job's chunk)."""
     database_url = f"sqlite:///{tmp_path / 'forumq.sqlite3'}"
     upgrade(database_url)
     seed = databases.seed(database_url)
@@ -55,11 +56,18 @@ def test_workers_count_log_and_time_the_jobs_they_finish(tmp_path: Path) -> None
                                  headers={"Prefer": "respond-async"})]  # fmt: skip
                 job_id = answers[2].json()["payload"]["job_id"]
                 failed = client.get(f"/api/jobs/{job_id}").json()["payload"]  # waits
+                imported = client.post(
+                    "/api/v2/bulk", json=[{"type": "user", "external_id": "logged",
+                                           "username": unique("logged")}],
+                    headers={"X-Request-ID": "req-bulk"},
+                )  # fmt: skip
+                bulk_id = imported.json()["payload"]["job_id"]
                 backlog = client.get("/metrics").text
         worker_metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     finally:
         servers.stop(worker)
     assert [a.status_code for a in answers] == [200, 200, 202]
+    assert imported.status_code == 200, imported.text
     assert {a.headers["x-request-id"] for a in answers} == {"req-42"}
     assert failed["state"] == "failed"
     samples = parse(worker_metrics)
@@ -75,8 +83,9 @@ def test_workers_count_log_and_time_the_jobs_they_finish(tmp_path: Path) -> None
     mine = [line for line in lines if line.get("job_id") == job_id]
     assert len(mine) == 1, lines  # FORUMQ_LOG_FORMAT=json: one object per line
     assert mine[0]["message"] == (
-        f"job {job_id} failed: no-topic (kind topics.reply, actor {seed.admin_uid})"
+        f"job {job_id} failed: no-topic (kind topics.reply, actor {seed.admin_uid}, request req-42)"
     )
+    assert mine[0]["request_id"] == "req-42"
     assert mine[0]["level"] == "WARNING" and mine[0]["logger"] == "forumq.jobs"
     assert (mine[0]["kind"], mine[0]["error"], mine[0]["actor_uid"]) == (
         "topics.reply", "no-topic", seed.admin_uid,
@@ -85,6 +94,8 @@ def test_workers_count_log_and_time_the_jobs_they_finish(tmp_path: Path) -> None
     assert batches and batches[0]["message"].startswith(
         f"batch on {queue}: 1 jobs, 1 failed (no-topic 1)"
     )
+    chunk = [line for line in lines if line.get("job_id") == bulk_id]
+    assert chunk and {line["request_id"] for line in chunk} == {"req-bulk"}, lines
 
 
 def parse(exposition: str) -> dict[str, float]:

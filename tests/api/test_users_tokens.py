@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from forum.models import ApiToken
+from forum.passwords import verify_password
 from tests.support import Stack, user_with_token
 
 PASSWORD = "a fine password"
@@ -223,3 +224,42 @@ def test_a_missing_uid_answers_like_a_wrong_password_in_the_same_time(stack: Sta
     fastest = {kind: min(times) for kind, times in timings.items()}
     # scrypt (tens of ms) runs for every kind; without it a missing uid took a few ms.
     assert max(fastest.values()) < 2 * min(fastest.values()), fastest
+
+
+def test_guesses_of_the_current_password_are_locked_out(any_stack: Stack) -> None:
+    """The password change's ``current`` is a password guess too: five wrong ones on any
+    router lock the uid (this route and the token route) like five on the token route."""
+    uid, token = user_with_token(any_stack.database_url, password=PASSWORD)
+    with any_stack.client(token, Prefer="wait=30") as client:
+        wrong = [
+            client.put(f"/api/{router}/users/{uid}/password",
+                       json={"new": "another password", "current": f"guess {n}"},
+                       headers=_from_elsewhere())
+            for n, router in enumerate(["v1", "v2", "v1", "v2", "v1"])
+        ]  # fmt: skip
+        # Right at last, from another address, on core's names: the uid is locked.
+        right = client.put(f"/api/v3/users/{uid}/password",
+                           json={"newPassword": "another password", "currentPassword": PASSWORD},
+                           headers=_from_elsewhere())  # fmt: skip
+    with any_stack.client(**_from_elsewhere()) as client:
+        login = client.post(f"/api/v2/users/{uid}/tokens", json={"password": PASSWORD})
+    assert [r.status_code for r in wrong] == [400] * 5, [r.text for r in wrong]
+    assert {r.json()["message"] for r in wrong} == {"change-password-error-wrong-current"}
+    for locked in (right, login):
+        assert locked.status_code == 429, locked.text
+        assert 3590 <= int(locked.headers["Retry-After"]) <= 3600
+    with any_stack.session() as session:  # unchanged: the locked-out change never ran
+        stored = session.scalar(text("SELECT password_hash FROM users WHERE uid = :uid"),
+                                {"uid": uid})  # fmt: skip
+    assert verify_password(PASSWORD, stored)
+
+
+def test_a_right_current_password_takes_its_guess_back(stack: Stack) -> None:
+    uid, token = user_with_token(stack.database_url, password=PASSWORD)
+    route = f"/api/v2/users/{uid}/password"
+    with stack.client(token, Prefer="wait=30", **_from_elsewhere()) as client:
+        for _ in range(2):
+            for n in range(4):
+                wrong = client.put(route, json={"new": PASSWORD, "current": f"guess {n}"})
+                assert wrong.status_code == 400, wrong.text
+            assert client.put(route, json={"new": PASSWORD, "current": PASSWORD}).status_code == 200

@@ -288,3 +288,35 @@ def test_sqlite_never_reuses_ids_after_the_revision_and_it_reverts(tmp_path: Pat
     assert "AUTOINCREMENT" not in _sqlite_rows(
         path, "SELECT sql FROM sqlite_master WHERE name = 'users'")[0][0]  # fmt: skip
     assert _sqlite_rows(path, "SELECT count(*) FROM users") == [(2,)]
+
+
+@pytest.mark.filterwarnings("ignore:.*expression-based index.*")
+def test_existing_chat_members_own_their_rooms_and_the_revision_reverts(tmp_path: Path) -> None:
+    path = tmp_path / "forum.db"
+    url = f"sqlite:///{path}"
+    upgrade(url, "0013")
+    user = (
+        "INSERT INTO users (uid, username, userslug, joindate, lastonline, lastposttime, "
+        "postcount, topiccount, reputation, banned, banned_until, ban_reason, follower_count, "
+        "following_count, profile) VALUES ({uid}, 'u{uid}', 'u{uid}', 0, 0, 0, 0, 0, 0, 0, 0, "
+        "'', 0, 0, '{{}}')"
+    )
+    _sqlite_execute(
+        path, user.format(uid=1), user.format(uid=2),
+        "INSERT INTO chat_rooms (room_id, owner_uid, created_at, message_count) "
+        "VALUES (1, 1, 0, 1)",
+        "INSERT INTO chat_room_members VALUES (1, 1, 0), (1, 2, 0)",
+        "INSERT INTO chat_messages (mid, room_id, uid, content, timestamp) "
+        "VALUES (1, 1, 1, 'hi', 0)",
+    )  # fmt: skip
+    upgrade(url)
+    # A one-to-one room: core makes both users owners.
+    assert _sqlite_rows(path, "SELECT uid, is_owner FROM chat_room_members") == [(1, 1), (2, 1)]
+    assert _sqlite_rows(path, "SELECT deleted, edited, pinned_at FROM chat_messages") == [(0, 0, 0)]
+    assert _sqlite_rows(path, "SELECT room_name FROM chat_rooms") == [("",)]
+    command.downgrade(alembic_config(url), "0013")
+    assert _sqlite_rows(path, "SELECT * FROM chat_room_members") == [(1, 1, 0), (1, 2, 0)]
+    for table in ("chat_rooms", "chat_messages"):
+        assert "AUTOINCREMENT" in _sqlite_rows(
+            path, f"SELECT sql FROM sqlite_master WHERE name = '{table}'")[0][0]  # fmt: skip
+    upgrade(url)
