@@ -86,12 +86,27 @@ def test_publishes_from_several_processes_while_a_worker_polls(tmp_path: Path) -
     assert "database is locked" not in log.read_text()
 
 
+def _publish_once(url: str, go: str) -> None:
+    """A publishing process: one message, stamped with the time it is sent, once ``go``
+    exists (everything else is ready before: the moment of the publish is the test's)."""
+    queue = Queue("wake", Exchange("wake"), routing_key="wake")
+    with Connection(url) as connection:
+        producer = connection.Producer()
+        producer.declare()
+        queue(connection.default_channel).declare()
+        print("ready", flush=True)
+        while not Path(go).exists():
+            time.sleep(0.005)
+        producer.publish({"sent": time.time()}, exchange=queue.exchange, routing_key="wake")
+
+
 def test_a_publish_wakes_an_idle_consumer_in_another_process(tmp_path: Path) -> None:
-    """The consumer polls at most once a minute here: only the doorbell can bring the
-    message within seconds."""
+    """An idle consumer's polls are seconds apart (5 ms, doubling, up to a minute here):
+    only the doorbell brings the message within a second or two."""
     url = broker.broker_url(f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}")
     queue = Queue("wake", Exchange("wake"), routing_key="wake")
     wake_directory = tmp_path / "broker.sqlite3-wake"
+    go = tmp_path / "go"
     received: list[float] = []
     with Connection(url, transport_options={"polling_interval": 60}) as connection:
 
@@ -100,30 +115,28 @@ def test_a_publish_wakes_an_idle_consumer_in_another_process(tmp_path: Path) -> 
             message.ack()  # type: ignore[attr-defined]
 
         with connection.Consumer(queue, callbacks=[take]):
-            stop = threading.Event()
 
             def consume() -> None:
-                while not stop.is_set():
+                # One long drain: its polls are not cut short by a timeout.
+                while not received:
                     with contextlib.suppress(TimeoutError):
-                        connection.drain_events(timeout=1)
+                        connection.drain_events(timeout=60)
 
-            consumer = threading.Thread(target=consume)
+            code = f"from tests.test_embedded_broker import _publish_once as p; p{(url, str(go))!r}"
+            publisher = subprocess.Popen([sys.executable, "-c", code], cwd=servers.CHECKOUT,
+                                         stdout=subprocess.PIPE)  # fmt: skip
+            assert publisher.stdout is not None and publisher.stdout.readline() == b"ready\n"
+            consumer = threading.Thread(target=consume, daemon=True)
+            began = time.monotonic()
             consumer.start()
-            try:
-                servers.wait_until(lambda: any(wake_directory.iterdir()), 10, "the doorbell")
-                # Idle for 6 s: polls 5 ms apart, doubling, so the next one is ~4 s away.
-                time.sleep(6)
-                code = ("import time; from kombu import Connection, Exchange, Queue; "
-                        "import forum.jobqueue.broker; "
-                        "q = Queue('wake', Exchange('wake'), routing_key='wake'); "
-                        f"c = Connection({url!r}); "
-                        "c.Producer().publish({'sent': time.time()}, exchange=q.exchange, "
-                        "routing_key='wake', declare=[q])")  # fmt: skip
-                subprocess.run([sys.executable, "-c", code], cwd=servers.CHECKOUT, check=True)
-                servers.wait_until(lambda: received, 10, "the message")
-            finally:
-                stop.set()
-                consumer.join()
+            servers.wait_until(lambda: any(wake_directory.iterdir()), 10, "the doorbell")
+            # The consumer sleeps 5 ms, 10 ms, ... after each empty poll: 6 s after it
+            # began, it is in a sleep from ~5.1 s to ~10.2 s.
+            time.sleep(max(0.0, 6 - (time.monotonic() - began)))
+            go.touch()
+            assert publisher.wait(30) == 0
+            consumer.join(30)
+    assert received, "the message was not delivered"
     assert received[0] < 2, f"delivered {received[0]:.2f} s after it was published"
     assert _rows(tmp_path / "broker.sqlite3") == 0  # taken, not kept invisible
     assert list(wake_directory.iterdir()) == []  # the consumer removed its FIFO
