@@ -684,9 +684,9 @@ def speed_summary(ctx: Context) -> None:
         rows.append(("sync replies, 8 clients", f"{s['eight_rps']:,.0f}/s", ">= 600/s"))
     if "embedded" in r:
         e = r["embedded"]
-        rows.append(("embedded sync reply, idle stack", f"p50 {e['sync_p50_ms']:.1f} ms",
+        rows.append(("embedded sync, idle stack", f"p50 {e['sync_p50_ms']:.1f} ms",
                      "<= 50 ms"))  # fmt: skip
-        rows.append(("embedded sync reply, back to back",
+        rows.append(("embedded sync, back to back",
                      f"p50 {e['sync_in_a_row_p50_ms']:.1f} ms", ""))  # fmt: skip
         rows.append(("embedded drain", f"{e['drain_rate']:,.0f} writes/s", ">= 100/s"))
         rows.append(("embedded idle CPU", f"{e['idle_pct']:.2f}% of a core", "< 2%"))
