@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from json import dumps, loads
 from pathlib import Path
 from queue import Empty
-from time import monotonic
+from time import monotonic, sleep
 from typing import Any, ClassVar
 
 from kombu.transport import TRANSPORT_ALIASES
@@ -286,7 +286,7 @@ class Transport(kombu_sqla.Transport):  # type: ignore[misc]
                 with contextlib.suppress(OSError):  # (then it polls)
                     self._doorbell = Doorbell(directory)
         if self._doorbell is None:
-            select.select([], [], [], seconds)
+            sleep(seconds)
             return False
         return self._doorbell.wait(seconds)
 
