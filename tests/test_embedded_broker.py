@@ -1,7 +1,9 @@
 """The embedded default's broker (``forum.jobqueue.broker``): publishes from several
 processes never fail while a worker polls, a publish wakes an idle consumer in another
-process at once, and delivered messages leave the file."""
+process at once, delivered messages leave the file; and a finished job wakes the API
+that waits for it (its doorbell)."""
 
+import asyncio
 import contextlib
 import json
 import os
@@ -14,8 +16,10 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 from kombu import Connection, Exchange, Queue
 
+from api import waiter
 from devstack import servers
 from forum.jobqueue import broker
 from forum.jobqueue.tasks import APPLY_JOBS, apply_jobs_args, make_celery
@@ -155,3 +159,45 @@ def test_a_dead_consumers_doorbell_is_removed_by_the_next_publish(tmp_path: Path
     assert len(list(directory.iterdir())) == 1
     broker.ring(directory)
     assert list(directory.iterdir()) == []
+
+
+def test_a_worker_rings_the_waiting_api_when_its_job_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without Redis the API reads finished jobs from the database: at once when a worker
+    (another process) rings, its timer being a minute here."""
+    database_url = f"sqlite:///{tmp_path / 'forumq.sqlite3'}"
+    upgrade(database_url)
+    monkeypatch.setattr(waiter, "RUNG_POLL_INTERVAL", 60)
+    job_id = uuid.uuid4().hex
+    with sqlite3.connect(tmp_path / "forumq.sqlite3") as conn:
+        conn.execute(
+            "INSERT INTO jobs (id, kind, router, actor_uid, command, state, created_at, "
+            "enqueued_at, attempts) VALUES (?, 'topics.reply', 'v3', 1, '{}', 'queued', 0, 0, 0)",
+            (job_id,),
+        )
+    finish = (
+        "import sqlite3, sys; from forum.jobqueue.notices import Notifier; "
+        f"c = sqlite3.connect({str(tmp_path / 'forumq.sqlite3')!r}); "
+        f"c.execute(\"UPDATE jobs SET state = 'succeeded' WHERE id = '{job_id}'\"); c.commit(); "
+        f"Notifier(None, {database_url!r}).job_finished([{job_id!r}])"
+    )
+
+    async def scenario() -> float:
+        waiting = waiter.Waiter(None, database_url)
+        await waiting.start()
+        try:
+            expected = waiting.expect(job_id)
+            await asyncio.sleep(0.5)  # past its first poll: the next is a minute away
+            began = time.monotonic()
+            await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-c", finish], cwd=servers.CHECKOUT, check=True
+            )
+            await waiting.wait(job_id, 30, expected)
+            return time.monotonic() - began
+        finally:
+            await waiting.stop()
+
+    took = asyncio.run(scenario())
+    assert took < 10, f"the wait ended {took:.1f} s after the job finished"
+    assert list((tmp_path / "forumq.sqlite3-done").iterdir()) == []  # the API removed its FIFO

@@ -64,13 +64,16 @@ def broker_url(url: str) -> str:
     return url
 
 
-def wake_directory(database_url: str) -> Path | None:
-    """Where the consumers' FIFOs of the SQLite file ``database_url`` live (None for
-    an in-memory database, or where the platform has no FIFOs)."""
-    path = make_url(database_url).database
-    if not path or path == ":memory:" or path.startswith("file:") or not hasattr(os, "mkfifo"):
+def wake_directory(database_url: str, suffix: str = "wake") -> Path | None:
+    """Where the FIFOs of doorbells about the SQLite file ``database_url`` live,
+    ``<file>-<suffix>/`` (None if it is no SQLite file, or the platform has no FIFOs)."""
+    url = make_url(database_url)
+    path = url.database
+    if not url.drivername.startswith("sqlite") or not path or path == ":memory:":
         return None
-    return Path(f"{os.path.abspath(path)}-wake")
+    if path.startswith("file:") or not hasattr(os, "mkfifo"):
+        return None
+    return Path(f"{os.path.abspath(path)}-{suffix}")
 
 
 def ring(directory: Path | None) -> None:
@@ -102,7 +105,7 @@ def ring(directory: Path | None) -> None:
 
 
 class Doorbell:
-    """A consuming process's FIFO in the wake directory."""
+    """A waiting process's FIFO in a directory that ``ring`` rings."""
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(mode=0o700, exist_ok=True)
@@ -118,14 +121,21 @@ class Doorbell:
         # Published only once it has a reader: a publisher unlinks a FIFO without one.
         os.rename(hidden, self.path)
 
+    def fileno(self) -> int:
+        """Readable once rung (for an event loop's reader; ``clear`` it then)."""
+        return self._read
+
+    def clear(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._read, 4096):
+                pass
+
     def wait(self, timeout: float) -> bool:
         """Sleep until rung or ``timeout`` seconds passed; True if rung."""
         readable, _, _ = select.select([self._read], [], [], max(0.0, timeout))
         if not readable:
             return False
-        with contextlib.suppress(BlockingIOError):
-            while os.read(self._read, 4096):
-                pass
+        self.clear()
         return True
 
     def ring(self) -> None:
