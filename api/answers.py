@@ -45,11 +45,13 @@ CORE: dict[str, Shape] = {
     "topics.tags.replace": _tags,
     "topics.tags.add": _tags,
     "posts.edit": _edited_post,
+    "posts.diffs.delete": _same,  # core answers the history left
     "users.create": _user,
     "users.update": _user,
     "categories.create": _same,
     "categories.update": _same,
     "groups.create": _same,
+    "groups.update": _same,
     "tokens.create": _same,
     "tokens.admin.create": _same,
     "tokens.roll": _same,

@@ -66,7 +66,7 @@ def core_router() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     for resource in CORE_RESOURCES:
         routes.extend(resource.routes(envelopes.V3))
-    extra = (chats, flags, tokens, ping, sessions)  # routes only core has
+    extra = (chats, flags, tokens, util, ping, sessions)  # routes only core has
     return routes + [item for resource in extra for item in resource.core_routes()]
 
 
@@ -218,6 +218,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Core's v3: its writes (the plugin's commands) and its reads (the read API's).
         Mount("/api/v3", app=PathIndexedRouter(core_router() + read.v3_routes())),
         # NodeBB's read API: after every other /api route, so it only sees the rest.
+        *read.home_routes(),
         Mount("/api", app=PathIndexedRouter(read.routes())),
     ]
     app = Starlette(

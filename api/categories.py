@@ -1,14 +1,19 @@
 """Category routes (admin only; a non-admin is refused before an unknown cid is)."""
 
+from typing import Any
+
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.endpoints import Endpoint, command_route
 from api.errors import bad_request, params_missing
 from api.inputs import Body, build_command, path_id
+from api.read.answers import v3
 from api.routing import DocumentedRoute, route
 from api.writes import authenticated, submit
+from forum.read.categories import privilege_table
 from schemas.categories import (
     CreateCategory,
     DisableCategory,
@@ -82,7 +87,18 @@ def core_privilege(grant: bool, *, moderator: bool = False) -> Endpoint:
             if not member.isdigit():  # a group's name: the plugin's ``groups:`` form
                 privilege = f"groups:{privilege.removeprefix('groups:')}"
         command = build_command(model, {"privileges": privilege, "groups": member}, cid=cid)
-        return await submit(write, command)
+        response = await submit(write, command)
+        if response.status_code != 200:
+            return response
+        # Core answers the category's privilege table as it now is.
+        return await v3(request, lambda session, viewer: _table(session, viewer.uid, cid))
+
+    def _table(session: Session, actor: int, cid: int) -> dict[str, Any]:
+        table = privilege_table(session, actor, cid)
+        if moderator:  # core documents ``banned`` a boolean here, a number elsewhere
+            for user in table["users"]:
+                user["banned"] = bool(user["banned"])
+        return table
 
     endpoint.__name__ = endpoint.__qualname__ = f"core_{model.__name__}" + (
         "_moderator" if moderator else ""

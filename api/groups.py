@@ -28,6 +28,7 @@ from schemas.groups import (
     RejectGroupRequest,
     RemoveGroupMember,
     RescindGroupOwnership,
+    UpdateGroup,
 )
 
 
@@ -77,11 +78,20 @@ add_member = on_member(AddGroupMember)
 remove_member = on_member(RemoveGroupMember)
 
 
+async def update_group(request: Request) -> Response:
+    slug = await known_slug(request)
+    write = await authenticated(request)
+    return await submit(write, write.command(UpdateGroup, slug=slug))
+
+
 def core_member_routes() -> list[DocumentedRoute]:
     """Core's ownership, pending requests and invitations: the group's owners, admins
     and (groups other than system groups) global moderators manage them."""
     found = (403, 404)
     return [
+        route("PUT", "/groups/{slug}", update_group,
+              "Update the group's name, description, `hidden` or `private` (its managers)",
+              body=UpdateGroup, server_fields=("slug",), errors=found),
         route("PUT", "/groups/{slug}/ownership/{uid}", on_member(GrantGroupOwnership),
               "Make a member an owner of the group", errors=found),
         route("DELETE", "/groups/{slug}/ownership/{uid}", on_member(RescindGroupOwnership),

@@ -442,6 +442,8 @@ class Builder:
     def documented(self, path: str, route: DocumentedRoute) -> Schema:
         doc, router = route.doc, envelopes.router_of(path)
         parameters: list[Schema] = path_parameters(path)
+        parameters += [{"name": name, "in": "query", "required": False, "schema": schema}
+                       for name, schema in doc.query]  # fmt: skip
         if doc.auth != "none":
             parameters.append({"$ref": "#/components/parameters/Uid"})
         if doc.queued:

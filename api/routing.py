@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.routing import Route
 
+# A query parameter a route reads: its name and JSON schema (the rule it is held to).
+QueryParameter = tuple[str, dict[str, Any]]
 AUTH_RULES = ("none", "optional", "any", "admin", "self", "self-or-admin", "owner-or-admin")
 
 
@@ -30,6 +32,8 @@ class RouteDoc:
     enveloped: bool = True
     # True for routes that refuse body keys their model does not name (most ignore them).
     closed: bool = False
+    # Query parameters the route reads (all optional).
+    query: tuple[QueryParameter, ...] = ()
 
 
 class DocumentedRoute(Route):
@@ -53,9 +57,10 @@ def route(
     response: type[BaseModel] | None = None,
     enveloped: bool = True,
     closed: bool = False,
+    query: tuple[QueryParameter, ...] = (),
 ) -> DocumentedRoute:
     if auth not in AUTH_RULES:
         raise ValueError(f"unknown auth rule {auth!r}")
     doc = RouteDoc(summary, auth, body, server_fields, errors, queued, response=response,
-                   enveloped=enveloped, closed=closed)  # fmt: skip
+                   enveloped=enveloped, closed=closed, query=query)  # fmt: skip
     return DocumentedRoute(path, endpoint, method, doc)

@@ -10,7 +10,10 @@ from schemas.topics import (
     DeleteTopic,
     EditTopicPost,
     FollowTopic,
+    IgnoreTopic,
     LockTopic,
+    MarkTopicRead,
+    MarkTopicUnread,
     MoveTopic,
     PinTopic,
     PurgeTopic,
@@ -18,6 +21,7 @@ from schemas.topics import (
     ReplyTopic,
     RestoreTopic,
     UnfollowTopic,
+    UnignoreTopic,
     UnlockTopic,
     UnpinTopic,
 )
@@ -44,9 +48,18 @@ def core_only_routes() -> list[DocumentedRoute]:
                       "Lock the topic (category moderators and admins)", errors=guarded),
         command_route("DELETE", "/topics/{tid}/lock", UnlockTopic, "Unlock the topic",
                       errors=guarded),
+        command_route("PUT", "/topics/{tid}/ignore", IgnoreTopic,
+                      "Ignore the topic (and stop following it): it leaves the unread list",
+                      errors=(404,)),
+        command_route("DELETE", "/topics/{tid}/ignore", UnignoreTopic,
+                      "Stop ignoring (and following) the topic", errors=(404,)),
         command_route("PUT", "/topics/{tid}/move", MoveTopic,
                       "Move the topic to category `cid` (moderators of both, and admins)",
                       errors=guarded),
+        command_route("PUT", "/topics/{tid}/read", MarkTopicRead,
+                      "Mark the topic read for the caller", errors=(404,)),
+        command_route("DELETE", "/topics/{tid}/read", MarkTopicUnread,
+                      "Mark the topic unread for the caller", errors=(404,)),
     ]  # fmt: skip
 
 
@@ -97,7 +110,7 @@ def routes(version: str) -> list[DocumentedRoute]:
                 "PUT",
                 "/topics/{tid}/pin",
                 PinTopic,
-                "Pin the topic (category moderators and admins)",
+                "Pin the topic (category moderators and admins), until `expiry` if given",
                 errors=guarded,
             ),
             command_route(

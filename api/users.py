@@ -26,10 +26,12 @@ from schemas.users import (
     CreateUser,
     DeleteUser,
     FollowUser,
+    MuteUser,
     NewUser,
     PasswordChange,
     UnbanUser,
     UnfollowUser,
+    UnmuteUser,
     UpdateProfile,
 )
 
@@ -207,7 +209,14 @@ def routes(version: str) -> list[DocumentedRoute]:
               auth="self", errors=(404,)),
     ]  # fmt: skip
     if core:
-        return found
+        return [
+            *found,
+            command_route("PUT", "/users/{uid}/mute", MuteUser,
+                          "Mute the user (until a time, with a reason): no posts or chats",
+                          errors=(403, 404)),
+            command_route("DELETE", "/users/{uid}/mute", UnmuteUser, "Unmute the user",
+                          errors=(403, 404)),
+        ]  # fmt: skip
     return [
         *found,
         route("POST", "/users/{uid}/chats", chat_v1,

@@ -29,7 +29,7 @@ from api.maintenance import flag_of
 from api.routing import DocumentedRoute, route
 from api.writes import authenticated, submit
 from forumq.settings import Settings
-from schemas.util import SetMaintenance
+from schemas.util import SetMaintenance, UpdateSetting
 
 FILE_FIELDS = ("files", "files[]")  # the plugin README says `files[]`, its code `files`
 EXTENSION = re.compile(r"^\.[a-z0-9]{1,10}$")
@@ -225,6 +225,26 @@ async def _maintenance(request: Request, enabled: bool) -> Response:
     if response.status_code == 200:
         flag_of(request).invalidate()  # this process sees the switch at once
     return response
+
+
+async def update_setting(request: Request) -> Response:
+    """Core's ``PUT /admin/settings/{setting}``; ``maintenanceMode`` too, seen at once
+    here as through ``/util/maintenance``."""
+    write = await authenticated(request)
+    setting = request.path_params["setting"]
+    response = await submit(write, write.command(UpdateSetting, setting=setting))
+    if response.status_code == 200:
+        flag_of(request).invalidate()
+    return response
+
+
+def core_routes() -> list[DocumentedRoute]:
+    return [
+        route("PUT", "/admin/settings/{setting}", update_setting,
+              "Set a forum rule (`minimumPostLength`, `maximumTitleLength`, ...) or "
+              "`maintenanceMode` to `value`; the writes queued after it obey it",
+              auth="admin", body=UpdateSetting, server_fields=("setting",), errors=(403,)),
+    ]  # fmt: skip
 
 
 async def maintenance_on(request: Request) -> Response:

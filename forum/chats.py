@@ -16,7 +16,7 @@ from forum.errors import bad_request, forbidden, not_found
 from forum.models import ChatMessage, ChatRoom, ChatRoomMember, User
 from forum.privileges import GLOBAL_MODERATORS, in_group, is_admin, require_admin
 from forum.read.objects import user_summary
-from forum.users import get_poster, get_user
+from forum.users import check_muted, get_poster, get_user
 
 # NodeBB's defaults (install/data/defaults.json).
 MAXIMUM_CHAT_MESSAGE_LENGTH = 1000
@@ -48,6 +48,7 @@ def send_message(
         room_id = _new_room(session, actor, [touid], "", sent)
     else:
         _check_member(session, actor, room_id)
+        check_muted(sender)  # canMessageRoom's check (a new room is canMessageUser's)
     return _post(session, sender, room_id, content, sent)
 
 
@@ -56,6 +57,7 @@ def send_to_room(session: Session, actor: int, room_id: int, content: str) -> di
     sender = get_poster(session, actor)
     _check_message(content)
     _check_member(session, actor, room_id)
+    check_muted(sender)
     return _post(session, sender, room_id, content, now_ms())
 
 

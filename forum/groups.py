@@ -204,7 +204,7 @@ def _remove(session: Session, name: str, uid: int) -> None:
 # --- Ownership, requests and invitations (core's /groups/{slug}/ownership|pending|invites) ----
 
 
-def _can_manage(session: Session, actor: int, group: Group) -> bool:
+def can_manage(session: Session, actor: int, group: Group) -> bool:
     """Core's ``isOwner`` check: the group's owners, admins, and global moderators for a
     group that is not a system group."""
     if is_owner(session, group.name, actor) or is_admin(session, actor):
@@ -214,7 +214,7 @@ def _can_manage(session: Session, actor: int, group: Group) -> bool:
 
 def _managed(session: Session, actor: int, slug: str) -> Group:
     group = get_group(session, slug, for_update=True)
-    if not _can_manage(session, actor, group):
+    if not can_manage(session, actor, group):
         raise forbidden("no-privileges")
     return group
 
@@ -287,12 +287,58 @@ def accept_invite(session: Session, actor: int, slug: str, uid: int) -> dict[str
 def reject_invite(session: Session, actor: int, slug: str, uid: int) -> dict[str, object]:
     """The invited user declines, or a manager withdraws the invitation."""
     group = get_group(session, slug, for_update=True)
-    if actor != uid and not _can_manage(session, actor, group):
+    if actor != uid and not can_manage(session, actor, group):
         raise bad_request("not-allowed")
     if not _invited(session, group.name, uid):
         raise bad_request("not-invited")
     _forget_asks(session, group.name, uid)
     return {}
+
+
+def update_group(
+    session: Session,
+    actor: int,
+    slug: str,
+    name: str | None = None,
+    description: str | None = None,
+    hidden: bool | None = None,
+    private: bool | None = None,
+) -> dict[str, object]:
+    """``PUT /groups/{slug}``: the group's managers rename it, describe it, hide or show
+    it, make it private or public (a public group admits its pending requests)."""
+    group = _managed(session, actor, slug)
+    if name is not None and name.strip() != group.name:
+        if group.system:
+            raise bad_request("not-allowed-to-rename-system-group")
+        new_name, old_name = check_group_name(session, name), group.name
+        session.execute(
+            update(Group)
+            .where(Group.name == old_name)
+            .values(name=new_name, slug=slugify(new_name))
+        )
+        # Members, requests and invitations follow by ON UPDATE CASCADE; grants name it.
+        session.execute(
+            update(CategoryPrivilege)
+            .where(CategoryPrivilege.group_name == old_name)
+            .values(group_name=new_name)
+        )
+        session.expire_all()
+        group = get_group(session, slugify(new_name), for_update=True)
+    if description is not None:
+        group.description = description.strip()
+    if hidden is not None:
+        group.hidden = hidden
+    if private is not None:
+        if group.private and not private:
+            pending = session.scalars(
+                select(GroupRequest.uid).where(GroupRequest.group_name == group.name)
+            )
+            for uid in list(pending):
+                _admit(session, group.name, uid)
+        group.private = private
+    session.flush()
+    session.refresh(group)
+    return group_data(group)
 
 
 def group_data(group: Group) -> dict[str, object]:

@@ -63,6 +63,11 @@ class User(Base):
     banned: Mapped[bool] = mapped_column(Boolean, default=False)
     banned_until: Mapped[int] = mapped_column(BigInteger, default=0)  # 0: permanent
     ban_reason: Mapped[str] = mapped_column(Text, default="")
+    # A muted user may not post or chat until ``muted_until`` (0: for good); NodeBB's
+    # muted / mutedUntil / mutedReason (migration 0017).
+    muted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    muted_until: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    muted_reason: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     follower_count: Mapped[int] = mapped_column(Integer, default=0)
     following_count: Mapped[int] = mapped_column(Integer, default=0)
     # Editable profile fields (fullname, website, location, birthday, signature, aboutme).
@@ -159,6 +164,8 @@ class Topic(Base):
     teaser_pid: Mapped[int | None] = mapped_column(BigInteger)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the pin ends by itself (ms; 0: never): reads stop showing it pinned then.
+    pin_expiry: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     upvotes: Mapped[int] = mapped_column(Integer, default=0)
     downvotes: Mapped[int] = mapped_column(Integer, default=0)
@@ -245,6 +252,33 @@ class TopicFollow(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class TopicIgnore(Base):
+    """``tid:<tid>:ignorers``: a user ignoring a topic (never also following it)."""
+
+    __tablename__ = "topic_ignores"
+
+    tid: Mapped[int] = mapped_column(ForeignKey("topics.tid", ondelete="CASCADE"), primary_key=True)
+    uid: Mapped[int] = mapped_column(
+        ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class PostDiff(Base):
+    """One edit of a post (``post:<pid>:diffs``): the version the edit at ``timestamp``
+    replaced, whole rather than as a patch; ``title`` and ``tags`` (comma-joined) only
+    when the edit changed them."""
+
+    __tablename__ = "post_diffs"
+
+    pid: Mapped[int] = mapped_column(ForeignKey("posts.pid", ondelete="CASCADE"), primary_key=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    uid: Mapped[int] = mapped_column(BigInteger)  # the editor (kept if the user goes)
+    content: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(String(1024))
+    tags: Mapped[str | None] = mapped_column(Text)
+
+
 class PostVote(Base):
     """One user's vote on a post: +1 or -1."""
 
@@ -266,6 +300,19 @@ class Bookmark(Base):
         ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True, index=True
     )
     created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class TopicRead(Base):
+    """When a user last read a topic: the topic's ``lastposttime`` they saw (NodeBB's
+    ``uid:<uid>:tids_read``); ``UNREAD_MARK`` when they marked it unread."""
+
+    __tablename__ = "topic_reads"
+
+    uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True)
+    tid: Mapped[int] = mapped_column(
+        ForeignKey("topics.tid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    read_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class ChatRoom(Base):

@@ -16,21 +16,23 @@ topiccount), the reply-to parent's ``replies``, and the reputation its votes gav
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, exists, func, select, update
+from sqlalchemy import ColumnElement, case, delete, distinct, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from forum import privileges
 from forum.clock import iso, now_ms
-from forum.errors import bad_request, not_found
+from forum.errors import bad_request, forbidden, not_found
 from forum.models import (
     Bookmark,
     Category,
     Post,
+    PostDiff,
     PostVote,
     Topic,
     TopicFollow,
+    TopicIgnore,
     TopicTag,
     User,
 )
@@ -231,6 +233,7 @@ def remove_posts(session: Session, scope: Scope) -> None:
     doomed = select(p.pid).where(scope(p))
     session.execute(delete(PostVote).where(PostVote.pid.in_(doomed)).execution_options(**BULK))
     session.execute(delete(Bookmark).where(Bookmark.pid.in_(doomed)).execution_options(**BULK))
+    session.execute(delete(PostDiff).where(PostDiff.pid.in_(doomed)).execution_options(**BULK))
     session.execute(delete(Post).where(scope(Post)).execution_options(**BULK))
 
 
@@ -257,6 +260,7 @@ def purge_topics(session: Session, scope: Scope) -> None:
     )
     tids = select(t.tid).where(scope(t))
     session.execute(delete(TopicFollow).where(TopicFollow.tid.in_(tids)).execution_options(**BULK))
+    session.execute(delete(TopicIgnore).where(TopicIgnore.tid.in_(tids)).execution_options(**BULK))
     session.execute(delete(TopicTag).where(TopicTag.tid.in_(tids)).execution_options(**BULK))
     session.execute(delete(Topic).where(scope(Topic)).execution_options(**BULK))
     _forget_stale(session)
@@ -341,5 +345,121 @@ def purge_post(session: Session, actor: int, pid: int) -> dict[str, object]:
         .execution_options(**BULK)
     )
     refresh_topic_tail(session, topic.tid)
+    _forget_stale(session)
+    return {}
+
+
+def _recount_posters(session: Session, tid: int) -> None:
+    posters = select(func.count(distinct(Post.uid))).where(Post.tid == tid).scalar_subquery()
+    session.execute(update(Topic).where(Topic.tid == tid).values(postercount=posters))
+
+
+def move_post(session: Session, actor: int, pid: int, tid: int) -> dict[str, object]:
+    """Core's ``PUT /posts/{pid}/move`` (``Topics.movePostToTopic``): a reply to another
+    topic, by a moderator of both topics' categories or an admin. Both topics' counts,
+    posters, teasers and last post times follow, and the categories' post counts."""
+    get_poster(session, actor)
+    post = session.get(Post, pid)
+    if post is None:
+        raise not_found("no-post")
+    # Topics locked in id order, as concurrent moves and batches lock them.
+    locked = {
+        topic.tid: topic
+        for topic in session.scalars(
+            select(Topic).where(Topic.tid.in_({post.tid, tid})).order_by(Topic.tid)
+            .with_for_update()
+        )
+    }  # fmt: skip
+    post = session.scalars(
+        select(Post).where(Post.pid == pid).with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()  # fmt: skip
+    if post is None:
+        raise not_found("no-post")  # purged meanwhile
+    if post.tid not in locked:  # moved meanwhile
+        locked[post.tid] = _locked_topic(session, post.tid)
+    source, target = locked[post.tid], locked.get(tid)
+    if target is None:
+        raise not_found("no-topic")
+    for cid in {source.cid, target.cid}:
+        privileges.require_admin_or_mod(session, actor, cid)
+    if source.main_pid == pid:
+        raise bad_request("cant-move-mainpost")
+    if source.tid == target.tid:
+        raise bad_request("cant-move-to-same-topic")
+    post.tid = tid
+    session.flush()
+    for topic, change in ((source, -1), (target, 1)):
+        session.execute(
+            update(Topic).where(Topic.tid == topic.tid).values(postcount=Topic.postcount + change)
+        )
+        _recount_posters(session, topic.tid)
+        refresh_topic_tail(session, topic.tid)
+        if source.cid != target.cid:
+            session.execute(
+                update(Category)
+                .where(Category.cid == topic.cid)
+                .values(post_count=Category.post_count + change)
+            )
+    _forget_stale(session)
+    return {}
+
+
+def _locked_topic(session: Session, tid: int) -> Topic:
+    topic = session.get(Topic, tid, with_for_update=True)
+    assert topic is not None  # posts.tid is a foreign key
+    return topic
+
+
+def change_owner(session: Session, actor: int, pids: list[int], uid: int) -> dict[str, object]:
+    """Core's ``POST /posts/owner`` (``Posts.changeOwner``): the posts become ``uid``'s,
+    by an admin or a Global Moderator. Post counts, reputation (the posts' votes),
+    topic ownership and counts (for main posts) and the topics' posters follow."""
+    wanted = sorted(set(pids))
+    # Core asserts the post (404) before the privilege (403), then the new owner.
+    if session.scalar(select(func.count()).where(Post.pid.in_(wanted))) != len(wanted):
+        raise not_found("no-post")
+    if not (
+        privileges.is_admin(session, actor)
+        or privileges.in_group(session, actor, privileges.GLOBAL_MODERATORS)
+    ):
+        raise forbidden("no-privileges")
+    if session.get(User, uid) is None:
+        raise not_found("no-user")
+    tids = sorted(set(session.scalars(select(Post.tid).where(Post.pid.in_(wanted)))))
+    topics = {
+        topic.tid: topic
+        for topic in session.scalars(
+            select(Topic).where(Topic.tid.in_(tids)).order_by(Topic.tid).with_for_update()
+        )
+    }
+    found = list(
+        session.scalars(
+            select(Post).where(Post.pid.in_(wanted)).order_by(Post.pid).with_for_update()
+        )
+    )
+    if len(found) != len(wanted):
+        raise not_found("no-post")  # purged meanwhile
+    for post in found:  # moved to another topic meanwhile: lock that one too
+        if post.tid not in topics:
+            topics[post.tid] = _locked_topic(session, post.tid)
+    moved = [post for post in found if post.uid != uid]
+    for post in moved:
+        votes = post.upvotes - post.downvotes
+        main = topics[post.tid].main_pid == post.pid
+        for owner, sign in ((post.uid, -1), (uid, 1)):
+            values: dict[str, object] = {
+                "postcount": User.postcount + sign,
+                "reputation": User.reputation + sign * votes,
+            }
+            if main:
+                values["topiccount"] = User.topiccount + sign
+            session.execute(update(User).where(User.uid == owner).values(values))
+        if main:
+            topics[post.tid].uid = uid
+        post.uid = uid
+    session.flush()
+    for tid in {post.tid for post in moved}:
+        _recount_posters(session, tid)
     _forget_stale(session)
     return {}

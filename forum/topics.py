@@ -5,15 +5,15 @@ purge, follows, tags and pins."""
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from forum import payloads, privileges
+from forum import diffs, payloads, privileges
 from forum.clock import now_ms
 from forum.errors import bad_request, forbidden, not_found
-from forum.models import Category, Post, Topic, TopicFollow, TopicTag, User
+from forum.models import Category, Post, Topic, TopicFollow, TopicIgnore, TopicTag, User
 from forum.posts import add_post, post_data, post_with_topic, purge_topics, set_topic_deleted
 from forum.read.objects import tag_object
 from forum.rules import NODEBB, Rules
 from forum.text import check_length, clean_tags, slugify
-from forum.users import get_poster
+from forum.users import check_muted, get_poster
 
 
 def _checked_tags(tags: list[str], rules: Rules) -> list[str]:
@@ -40,7 +40,7 @@ def create_topic(
     timestamp: int | None = None,
     rules: Rules = NODEBB,
 ) -> dict[str, object]:
-    get_poster(session, actor)
+    poster = get_poster(session, actor)
     admin = privileges.is_admin(session, actor)
     title = title.strip()
     if not admin:
@@ -55,6 +55,7 @@ def create_topic(
         raise bad_request("no-privileges")
     if cleaned_tags and not privileges.has(session, actor, "topics:tag", cid):
         raise bad_request("no-privileges")
+    _check_muted(session, poster, cid)
 
     created = timestamp or now_ms()
     topic = Topic(
@@ -73,6 +74,12 @@ def create_topic(
     session.execute(update(User).where(User.uid == actor).values(topiccount=User.topiccount + 1))
     post = add_post(session, topic, actor, content, created)
     return payloads.topic_created(session, topic, post, cleaned_tags, now_ms())
+
+
+def _check_muted(session: Session, poster: User, cid: int) -> None:
+    """``isReadyToPost``'s mute check, which admins and the category's moderators skip."""
+    if poster.muted and not privileges.is_admin_or_mod(session, poster.uid, cid):
+        check_muted(poster)
 
 
 def _poster(session: Session, actor: int) -> User:
@@ -94,7 +101,7 @@ def reply(
     timestamp: int | None = None,
     rules: Rules = NODEBB,
 ) -> dict[str, object]:
-    _poster(session, actor)
+    poster = _poster(session, actor)
     topic = session.get(Topic, tid, with_for_update=True)
     if topic is None:
         raise not_found("no-topic")
@@ -105,6 +112,7 @@ def reply(
         raise bad_request("topic-deleted")
     if not privileges.has(session, actor, "topics:reply", topic.cid):
         raise bad_request("no-privileges")
+    _check_muted(session, poster, topic.cid)
     if not admin:
         _check_content(content, rules)
     if to_pid is not None and session.get(Post, to_pid) is None:
@@ -176,9 +184,15 @@ def edit_post(
     if is_main and title and title.strip():
         topic.title = title.strip()
         topic.slug = f"{topic.tid}/{slugify(topic.title) or 'topic'}"
+    old_content, edited = post.content, now_ms()
     post.content = content.rstrip()
-    post.edited = now_ms()
+    post.edited = edited
     post.editor = actor
+    renamed, retagged = topic.title != old_title, new_tags is not current
+    if post.content != old_content or renamed or retagged:
+        diffs.record(session, post, actor, old_content, edited,
+                     old_title=old_title if renamed else None,
+                     old_tags=current if retagged else None)  # fmt: skip
     session.flush()
     return {
         "topic": {
@@ -195,6 +209,29 @@ def edit_post(
         "editor": {"uid": editor.uid, "username": editor.username, "userslug": editor.userslug},
         "post": {**post_data(post), "cid": topic.cid, "isMain": is_main, "editor": actor},
     }
+
+
+def restore_diff(
+    session: Session, actor: int, pid: int, since: str, *, rules: Rules = NODEBB
+) -> dict[str, object]:
+    """Core's ``PUT /posts/{pid}/diffs/{since}``: an edit back to the version of
+    ``since`` (its title and tags too, on a main post), itself kept in the history.
+    Needs ``posts:edit`` on the category, then the edit's own checks."""
+    post = session.get(Post, pid)
+    if post is None:
+        raise not_found("no-post")
+    topic = _topic(session, post.tid)
+    if not privileges.is_admin(session, actor) and not privileges.has(
+        session, actor, "posts:edit", topic.cid
+    ):
+        raise forbidden("no-privileges")
+    privileges.require_edit(session, actor, post, topic, rules)  # the edit's, before all else
+    version = diffs.version_at(session, post, topic, diffs.timestamp_of(since))
+    is_main = topic.main_pid == pid
+    edit_post(session, actor, pid, version.content, rules=rules,
+              title=version.title if is_main else None,
+              tags=version.tags if is_main else None)  # fmt: skip
+    return {}
 
 
 def delete_topic(
@@ -231,14 +268,21 @@ def purge_topic(session: Session, actor: int, tid: int) -> dict[str, object]:
     return {}
 
 
-def _set_following(session: Session, actor: int, tid: int, follow: bool) -> dict[str, object]:
+def _set_watching(session: Session, actor: int, tid: int, state: str) -> dict[str, object]:
+    """NodeBB's ``setWatching``: a user follows a topic, ignores it, or neither (never
+    both): following un-ignores, ignoring unfollows, and unfollowing does both."""
     get_poster(session, actor)
     _topic(session, tid)
-    follows = session.get(TopicFollow, (tid, actor)) is not None
-    if follow and not follows:
+    following = session.get(TopicFollow, (tid, actor)) is not None
+    ignoring = session.get(TopicIgnore, (tid, actor)) is not None
+    if state == "follow" and not following:
         session.add(TopicFollow(tid=tid, uid=actor, created_at=now_ms()))
-    elif not follow and follows:
+    elif state != "follow" and following:
         session.execute(delete(TopicFollow).where(TopicFollow.tid == tid, TopicFollow.uid == actor))
+    if state == "ignore" and not ignoring:
+        session.add(TopicIgnore(tid=tid, uid=actor, created_at=now_ms()))
+    elif state != "ignore" and ignoring:
+        session.execute(delete(TopicIgnore).where(TopicIgnore.tid == tid, TopicIgnore.uid == actor))
     session.flush()
     # NodeBB sets followercount to the size of tid:<tid>:followers after each change.
     count = select(func.count()).where(TopicFollow.tid == tid).scalar_subquery()
@@ -248,11 +292,17 @@ def _set_following(session: Session, actor: int, tid: int, follow: bool) -> dict
 
 def follow_topic(session: Session, actor: int, tid: int) -> dict[str, object]:
     """Following twice, or unfollowing a topic one does not follow, changes nothing."""
-    return _set_following(session, actor, tid, True)
+    return _set_watching(session, actor, tid, "follow")
 
 
 def unfollow_topic(session: Session, actor: int, tid: int) -> dict[str, object]:
-    return _set_following(session, actor, tid, False)
+    """Core's ``DELETE /topics/{tid}/follow`` and ``/ignore``: neither following nor ignoring."""
+    return _set_watching(session, actor, tid, "none")
+
+
+def ignore_topic(session: Session, actor: int, tid: int) -> dict[str, object]:
+    """Core's ``PUT /topics/{tid}/ignore``: the topic leaves the user's unread list."""
+    return _set_watching(session, actor, tid, "ignore")
 
 
 def _retag(
@@ -293,9 +343,19 @@ def add_tags(
     return _retag(session, actor, tid, [*topic_tags(session, tid), *tags], rules)
 
 
-def set_pinned(session: Session, actor: int, tid: int, pinned: bool) -> dict[str, object]:
-    """Pin or unpin: a moderator of the topic's category, or an admin."""
-    return _moderate(session, actor, tid, pinned=pinned)
+def set_pinned(
+    session: Session, actor: int, tid: int, pinned: bool, expiry: int | None = None
+) -> dict[str, object]:
+    """Pin or unpin: a moderator of the topic's category, or an admin. A pin with an
+    ``expiry`` (ms, in the future) ends by itself then; unpinning drops it. Core pins
+    before it checks the expiry; here a past one is refused before anything changes."""
+    get_poster(session, actor)
+    topic = _topic(session, tid)
+    privileges.require_admin_or_mod(session, actor, topic.cid)
+    if expiry is not None and expiry <= now_ms():
+        raise bad_request("invalid-data")
+    topic.pinned, topic.pin_expiry = pinned, expiry or 0
+    return {}
 
 
 def set_locked(session: Session, actor: int, tid: int, locked: bool) -> dict[str, object]:

@@ -28,6 +28,7 @@ from forum.models import (
     PostVote,
     Topic,
     TopicFollow,
+    TopicIgnore,
     User,
     UserFollow,
 )
@@ -210,6 +211,21 @@ def get_poster(session: Session, uid: int) -> User:
     if is_banned(user):
         raise bad_request("user-banned")
     return user
+
+
+def check_muted(user: User, now: int | None = None) -> None:
+    """``User.checkMuted``: a mute ends by itself at ``muted_until`` (0: for good). The
+    callers skip it for admins and the category's moderators, as NodeBB does."""
+    if not user.muted:
+        return
+    if not user.muted_until:
+        raise bad_request("user-muted-indefinitely")
+    left = user.muted_until - (now or now_ms())
+    if left > 0:
+        minutes = left / 60_000
+        if minutes > 60:
+            raise bad_request("user-muted-for-hours", f"{minutes / 60:.0f}")
+        raise bad_request("user-muted-for-minutes", f"{minutes:.0f}")
 
 
 def user_data(user: User) -> dict[str, object]:
@@ -409,6 +425,7 @@ def _forget_social(session: Session, uid: int) -> None:
         update(Topic).where(Topic.tid.in_(followed)).values(followercount=Topic.followercount - 1)
     )
     session.execute(delete(TopicFollow).where(TopicFollow.uid == uid))
+    session.execute(delete(TopicIgnore).where(TopicIgnore.uid == uid))
     followers = select(UserFollow.follower_uid).where(UserFollow.followee_uid == uid)
     session.execute(
         update(User).where(User.uid.in_(followers)).values(following_count=User.following_count - 1)

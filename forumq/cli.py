@@ -292,6 +292,7 @@ def jobs_list(
     limit: Annotated[int, typer.Option()] = 20,
 ) -> None:
     """List the newest jobs, e.g. ``--state failed``."""
+    from rich import box
     from rich.table import Column, Table
 
     from forum.db import session_factory
@@ -299,12 +300,18 @@ def jobs_list(
 
     if state is not None and state not in store.STATES:
         _fail(f"no state {state!r}: give one of {', '.join(store.STATES)}")
-    # Whole ids, however narrow the terminal: they are what `jobs retry` takes.
-    table = Table(Column("id", no_wrap=True, min_width=36), "kind", "state", "attempts", "error")
     with session_factory(get_settings().database_url)() as session:
-        for job in store.list_jobs(session, state, 0, limit):
-            error = (job.error or {}).get("key", "")
-            table.add_row(job.id, job.kind, job.state, str(job.attempts), error)
+        jobs = store.list_jobs(session, state, 0, limit)
+    # Whole ids, however narrow the terminal: they are what `jobs retry` takes. No side
+    # borders, so 80 columns hold a row; a narrower terminal wraps the other cells.
+    width = max((len(job.id) for job in jobs), default=2)
+    names = ("kind", "state", "attempts", "error")
+    table = Table(Column("id", no_wrap=True, min_width=width),
+                  *(Column(name, overflow="fold") for name in names), box=box.SIMPLE_HEAD,
+                  show_edge=False, pad_edge=False, collapse_padding=True)  # fmt: skip
+    for job in jobs:
+        error = (job.error or {}).get("key", "")
+        table.add_row(job.id, job.kind, job.state, str(job.attempts), error)
     Console().print(table)
 
 

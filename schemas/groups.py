@@ -75,3 +75,14 @@ class AcceptGroupInvite(_MemberOfGroup):
 
 class RejectGroupInvite(_MemberOfGroup):
     kind: Literal["groups.invites.reject"] = "groups.invites.reject"
+
+
+class UpdateGroup(Command):
+    """Core's ``PUT /groups/{slug}``: the fields forumq keeps; others are ignored."""
+
+    kind: Literal["groups.update"] = "groups.update"
+    slug: Slug
+    name: Annotated[str | None, Field(max_length=1024)] = None
+    description: Annotated[str | None, Field(max_length=10000)] = None
+    hidden: bool | None = None
+    private: bool | None = None

@@ -1,7 +1,7 @@
 import math
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 from schemas.commands import Command, Id, Text
 from schemas.topics import Tags, Title
@@ -61,3 +61,44 @@ class BookmarkPost(PostCommand):
 
 class UnbookmarkPost(PostCommand):
     kind: Literal["posts.unbookmark"] = "posts.unbookmark"
+
+
+class MovePost(PostCommand):
+    """Core's ``PUT /posts/{pid}/move``: the post (a reply) to topic ``tid``."""
+
+    kind: Literal["posts.move"] = "posts.move"
+    tid: Id
+
+
+class ChangePostOwner(PostCommand):
+    """Core's ``PUT /posts/{pid}/owner``: the post is user ``uid``'s from now on."""
+
+    kind: Literal["posts.owner"] = "posts.owner"
+    uid: Id
+
+
+class ChangePostsOwner(Command):
+    """Core's ``POST /posts/owner``: each of ``pids`` is user ``uid``'s from now on."""
+
+    kind: Literal["posts.owner.many"] = "posts.owner.many"
+    pids: Annotated[tuple[Id, ...], Field(min_length=1, max_length=500)]
+    uid: Id
+
+
+# A version's timestamp as the path gives it: checked after the privilege, as core's
+# getValidatedTimestamp is (``forum.diffs.timestamp_of``).
+VersionStamp = Annotated[str, Field(max_length=32)]
+
+
+class RestorePostDiff(PostCommand):
+    """Core's ``PUT /posts/{pid}/diffs/{since}``: edit the post back to that version."""
+
+    kind: Literal["posts.diffs.restore"] = "posts.diffs.restore"
+    since: VersionStamp
+
+
+class DeletePostDiff(PostCommand):
+    """Core's ``DELETE /posts/{pid}/diffs/{timestamp}``: drop a version from the history."""
+
+    kind: Literal["posts.diffs.delete"] = "posts.diffs.delete"
+    timestamp: VersionStamp

@@ -76,6 +76,26 @@ class UnfollowTopic(TopicCommand):
     kind: Literal["topics.unfollow"] = "topics.unfollow"
 
 
+class IgnoreTopic(TopicCommand):
+    kind: Literal["topics.ignore"] = "topics.ignore"
+
+
+class UnignoreTopic(TopicCommand):
+    """Core's ``DELETE /topics/{tid}/ignore``: the same as unfollowing."""
+
+    kind: Literal["topics.unignore"] = "topics.unignore"
+
+
+class MarkTopicRead(TopicCommand):
+    """Core's ``PUT /topics/{tid}/read``: the caller has read the topic."""
+
+    kind: Literal["topics.read"] = "topics.read"
+
+
+class MarkTopicUnread(TopicCommand):
+    kind: Literal["topics.unread"] = "topics.unread"
+
+
 class ReplaceTopicTags(TopicCommand):
     """Replace the tag set (spec decision 6); clearing has its own route."""
 
@@ -88,7 +108,10 @@ class ClearTopicTags(TopicCommand):
 
 
 class PinTopic(TopicCommand):
+    """``expiry`` (core's v3): when the pin ends by itself, a ms timestamp in the future."""
+
     kind: Literal["topics.pin"] = "topics.pin"
+    expiry: Timestamp | None = None
 
 
 class UnpinTopic(TopicCommand):

@@ -101,3 +101,18 @@ class BanUser(Command):
 class UnbanUser(Command):
     kind: Literal["users.unban"] = "users.unban"
     uid: Id
+
+
+class MuteUser(Command):
+    """Core's ``PUT /users/{uid}/mute``: until ``until`` (ms; 0 or absent: for good)."""
+
+    kind: Literal["users.mute"] = "users.mute"
+    uid: Id
+    until: Timestamp | None = None
+    reason: Annotated[str, Field(max_length=1000)] = ""
+
+
+class UnmuteUser(Command):
+    kind: Literal["users.unmute"] = "users.unmute"
+    uid: Id
+    reason: Annotated[str | None, Field(max_length=1000)] = None

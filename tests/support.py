@@ -39,13 +39,13 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def require(available: bool, what: str) -> None:
-    """A missing server fails the run in CI and skips the test elsewhere."""
+def require(available: bool, what: str, missing: str = "is not reachable") -> None:
+    """A missing server (or program) fails the run in CI and skips the test elsewhere."""
     if available:
         return
     if in_ci():
-        pytest.fail(f"{what} is not reachable, and CI must not skip it")
-    pytest.skip(f"{what} is not reachable")
+        pytest.fail(f"{what} {missing}, and CI must not skip it")
+    pytest.skip(f"{what} {missing}")
 
 
 def require_postgres() -> None:

@@ -249,7 +249,9 @@ def test_jobs_list_shows_whole_ids_that_retry_takes_by_prefix(home: Path) -> Non
                             error={"key": "no-topic"}))  # fmt: skip
     listed = forumq(home, "jobs", "list", "--state", "failed", columns=80)
     assert listed.returncode == 0, listed.stderr
-    assert all(job_id in listed.stdout for job_id in ids), listed.stdout
+    rows = [line.split() for line in listed.stdout.splitlines() if line.startswith("aaaa")]
+    # Whole cells on 80 columns: what `jobs retry` takes, and what failed and why.
+    assert sorted(rows) == [[job_id, "topic.create", "failed", "1", "no-topic"] for job_id in ids]
     ambiguous = forumq(home, "jobs", "retry", "aaaa")
     assert ambiguous.returncode == 1
     assert (

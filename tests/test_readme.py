@@ -82,3 +82,14 @@ def test_quick_start_and_import_work_as_written(tmp_path: Path) -> None:
             os.killpg(up.pid, signal.SIGKILL)
             up.wait()
     assert up.returncode == 0, (tmp_path / "up.err").read_text()
+
+
+def test_the_readme_is_short_and_ci_runs_its_test_command() -> None:
+    """At most 220 lines (details live in docs/); ``.ci/run`` ends with exactly the
+    README's test command, so CI runs what a new user runs."""
+    assert len(README.read_text().splitlines()) <= 220
+    test_command = next(
+        line.split("#")[0].strip() for line in commands("## Two commands") if "test" in line
+    )
+    ci = (README.parent / ".ci" / "run").read_text().splitlines()
+    assert [line for line in ci if line and not line.startswith("#")][-1] == test_command

@@ -5,7 +5,8 @@ as many as one transaction applies, and applies them in ``seq`` order: runs of t
 creates and replies set-based (``forum.bulk.writes``), other commands one by one in
 savepoints, so one bad command fails alone. Every job's final state commits in the
 same transaction as its write, so a redelivered message finds its jobs finished and
-does nothing. While jobs are queued, a worker that applied a batch wakes one again.
+does nothing. A task claims again while its claims find jobs; a full claim wakes
+another worker, which claims other objects' jobs meanwhile.
 """
 
 import logging
@@ -19,8 +20,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from forum import settings_store
 from forum.bulk.writes import NewReply, NewTopic, Unsure, Write, apply_writes
-from forum.db import transaction
+from forum.db import engine_for, transaction
 from forum.errors import ErrorClass, ForumError, error_record
 from forum.jobqueue import claims, store
 from forum.jobqueue.chunks import KIND as BULK
@@ -32,6 +34,7 @@ from forumq.logs import REQUEST_ID
 from forumq.settings import get_settings
 from schemas import load_command
 from schemas.topics import CreateTopic, ReplyTopic
+from schemas.util import UpdateSetting
 from workers import commands, observe
 from workers.celery_app import celery_app, notifier, publisher, wakeups
 from workers.delivery import MAX_RETRIES, TRANSIENT, backoff, failure
@@ -40,7 +43,14 @@ log = logging.getLogger(__name__)
 # Jobs one claim takes at most: one transaction's worth, short enough that a worker
 # stopping (SIGTERM) finishes its batch soon.
 CLAIM_MAX_JOBS = 100
+# A task claims again while its claims find jobs, for up to this long: no message and
+# no prefetch between batches under a backlog, and a stopping worker still stops soon.
+LOOP_SECONDS = 1.0
+# After a claim that found nothing, a task holding the wake-up mark waits this long for a
+# request's kick (``wakeups``): a write that follows closely needs no message.
+LINGER_SECONDS = 0.05
 SET_BASED = {CreateTopic.model_fields["kind"].default, ReplyTopic.model_fields["kind"].default}
+SETTING = UpdateSetting.model_fields["kind"].default
 # No test round trip per transaction: a batch that meets a dropped connection fails
 # with OperationalError and is retried like any transient error, on fresh connections.
 PRE_PING = False
@@ -88,8 +98,6 @@ def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) 
 class Outcome:
     claimed: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
-    # Jobs were left queued: a worker is woken again to claim them.
-    more: bool = False
     # Final answers of the finished jobs, for the completion notice.
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -114,9 +122,9 @@ def claim(database_url: str, job_ids: Sequence[str], counted: Sequence[str] = ()
     """Claim a batch (``forum.jobqueue.claims``) in a transaction of its own; on PostgreSQL
     without waiting for its fsync: a claim lost in a server crash is a job still
     queued, or counted one delivery short."""
-    with transaction(database_url, pre_ping=PRE_PING) as session:
-        if session.get_bind().dialect.name == "postgresql":
-            session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    # A connection, not a session: nothing here is an ORM object, and a claim that
+    # finds nothing (a looping worker's last) costs half as much CPU.
+    with engine_for(database_url, pre_ping=PRE_PING).begin() as session:
         return claims.claim(session, job_ids, CLAIM_MAX_JOBS, other_than=[BULK], counted=counted)
 
 
@@ -136,10 +144,6 @@ def apply_batch(
         return outcome
     try:
         _apply_claimed(database_url, outcome.claimed, outcome, rules, max_attempts)
-        # Asked after the commit: a job that a claim left queued behind this batch was
-        # stored before that claim, so before this commit, and is seen here.
-        with transaction(database_url, pre_ping=PRE_PING) as session:
-            outcome.more = claims.any_queued(session, other_than=[BULK])
     except TRANSIENT as exc:
         raise Interrupted(outcome.claimed, exc) from exc
     return outcome
@@ -176,6 +180,7 @@ def apply_in_order(
 ) -> None:
     """Apply ``batch`` (locked, in ``seq`` order) and record each job's outcome: runs of
     topic creates and replies set-based (``forum.bulk.writes``), the rest one by one."""
+    rules = settings_store.rules_in_force(session, rules)
     run: list[tuple[Job, Write]] = []
     for job in batch:
         write = None if alone else set_based(job)
@@ -185,6 +190,8 @@ def apply_in_order(
         apply_set_based(session, run, rules)
         run = []
         apply_job(session, job, rules, alone=alone)
+        if job.kind == SETTING:  # the jobs after it obey the new setting
+            rules = settings_store.rules_in_force(session, rules)
     apply_set_based(session, run, rules)
 
 
@@ -243,33 +250,81 @@ def fail_batch(database_url: str, job_ids: Sequence[str], reason: str) -> list[s
 
 @celery_app.task(name=APPLY_JOBS, bind=True, max_retries=MAX_RETRIES)
 def apply_jobs(self: Task, job_ids: list[str], counted: list[str] | None = None) -> int:
-    """A message is a wake-up: claim a batch, apply it, and wake a worker again while
-    jobs are queued. ``counted``: jobs a failed try claimed (retried without counting
-    another delivery)."""
+    """A message is a wake-up: claim a batch, apply it, announce it, and claim again
+    while the claims find jobs, for up to ``LOOP_SECONDS``. ``counted``: jobs a failed
+    try claimed (retried without counting another delivery).
+
+    While it loops, the task leaves the queue's wake-up mark (``wakeups``) in place, so
+    requests stored meanwhile publish nothing but a kick: its next claim takes them.
+    When a claim finds nothing, it waits for a kick for ``LINGER_SECONDS``; without
+    one, the mark is taken away and the task claims once more, which takes whatever was
+    stored before the mark went away; later requests wake a worker."""
+    settings = get_settings()
+    queue = (self.request.delivery_info or {}).get("routing_key") or settings.interactive_queue
+    try:
+        return _claim_while_found(self, queue, job_ids, counted or [])
+    except BaseException:
+        wakeups.taken(queue)  # whatever failed: later requests wake a worker
+        raise
+
+
+def _claim_while_found(self: Task, queue: str, job_ids: list[str], counted: list[str]) -> int:
     settings = get_settings()
     database_url = settings.database_url
-    queue = (self.request.delivery_info or {}).get("routing_key") or settings.interactive_queue
-    wakeups.taken(queue)  # before the claim: requests stored from now on wake a worker
-    counted = counted or []
-    started = time.monotonic()
-    try:
-        outcome = apply_batch(database_url, job_ids, counted, rules=settings.rules,
-                              max_attempts=settings.max_attempts)  # fmt: skip
-    except (Interrupted, *TRANSIENT) as exc:
-        if isinstance(exc, Interrupted):
-            counted = sorted({*counted, *exc.claimed})
-        mine = sorted({*job_ids, *counted})
-        if self.request.retries >= MAX_RETRIES:
-            log.error("giving up on %d jobs: %s", len(mine), exc)
-            outcome = Outcome(finished=fail_batch(database_url, mine, str(exc)))
-        else:
+    began = time.monotonic()
+    finished = 0
+    # The mark that this message's publisher set (or that expired meanwhile).
+    marked = wakeups.marked
+    while True:
+        started = time.monotonic()
+        try:
+            outcome = apply_batch(database_url, job_ids, counted, rules=settings.rules,
+                                  max_attempts=settings.max_attempts)  # fmt: skip
+        except (Interrupted, *TRANSIENT) as exc:
+            wakeups.taken(queue)  # no claim until the retry: later requests wake a worker
+            if isinstance(exc, Interrupted):
+                counted = sorted({*counted, *exc.claimed})
+            mine = sorted({*job_ids, *counted})
+            if self.request.retries >= MAX_RETRIES:
+                log.error("giving up on %d jobs: %s", len(mine), exc)
+                outcome = Outcome(finished=fail_batch(database_url, mine, str(exc)))
+                notifier.job_finished(outcome.finished, outcome.answers)
+                return finished + len(outcome.finished)
             # Database down or deadlocked: back off 0.25 s, 0.5 s, ... up to 30 s.
             countdown = backoff(self.request.retries)
             raise self.retry(
                 args=[job_ids], kwargs={"counted": counted}, exc=exc, countdown=countdown
             ) from exc
-    notifier.job_finished(outcome.finished, outcome.answers)
-    observe.batch_finished(queue, outcome.records, time.monotonic() - started)
-    if outcome.more:
+        # Announced first: a waiting request answers at once.
+        notifier.job_finished(outcome.finished, outcome.answers)
+        finished += len(outcome.finished)
+        if outcome.claimed:
+            observe.batch_finished(queue, outcome.records, time.monotonic() - started)
+            if not marked and wakeups.marked:
+                # Jobs keep coming: the mark again, so that they wake no other worker
+                # only to find their object's jobs held by this one.
+                marked = wakeups.mark(queue)
+        elif marked:
+            if not wakeups.kicked(queue, LINGER_SECONDS):
+                wakeups.taken(queue)  # and once more: what was stored before it went away
+                marked = False
+        else:
+            # Nothing claimable: whatever is queued waits behind a job another claim
+            # holds, and that claim claims again once it has committed.
+            return finished
+        if len(outcome.claimed) >= CLAIM_MAX_JOBS:
+            # A backlog: the pool's other processes claim other objects' jobs meanwhile.
+            publisher.jobs([], queue=queue)
+        job_ids, counted = [], []
+        if time.monotonic() - began >= LOOP_SECONDS:
+            break
+    # Time is up (a stopping worker stops soon): the next claim is another message's.
+    wakeups.taken(queue)
+    try:
+        with engine_for(database_url, pre_ping=PRE_PING).begin() as connection:
+            more = claims.any_queued(connection, other_than=[BULK])
+    except TRANSIENT:
+        more = True
+    if more:
         publisher.jobs([], queue=queue)
-    return len(outcome.finished)
+    return finished

@@ -21,12 +21,14 @@ from forum import (
     bookmarks,
     categories,
     chats,
+    diffs,
     flags,
     follows,
     groups,
     posts,
     settings_store,
     tokens,
+    topic_reads,
     topics,
     users,
     votes,
@@ -67,6 +69,10 @@ def _edited_message(command: ch.EditChatMessage) -> dict[str, Any]:
     return {"room_id": command.room_id, "mid": command.mid, "content": command.message}
 
 
+def _setting(command: util.UpdateSetting) -> dict[str, Any]:
+    return {"setting": command.setting, "value": str(command.value)}
+
+
 def _privileges(command: c.GrantPrivileges | c.RevokePrivileges) -> dict[str, Any]:
     return {"cid": command.cid, "names": command.privileges, "members": command.groups}
 
@@ -83,6 +89,8 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     u.UnfollowUser: follows.unfollow,
     u.BanUser: bans.ban,
     u.UnbanUser: bans.unban,
+    u.MuteUser: bans.mute,
+    u.UnmuteUser: bans.unmute,
     ch.SendChat: Apply(chats.send_message, _chat),
     ch.SendToRoom: Apply(chats.send_to_room, _room_message),
     ch.CreateRoom: chats.create_room,
@@ -109,6 +117,7 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     g.LeaveGroup: groups.leave_group,
     g.AddGroupMember: groups.add_group_member,
     g.RemoveGroupMember: groups.remove_group_member,
+    g.UpdateGroup: groups.update_group,
     g.GrantGroupOwnership: partial(groups.set_ownership, owner=True),
     g.RescindGroupOwnership: partial(groups.set_ownership, owner=False),
     g.AcceptGroupRequest: groups.accept_request,
@@ -133,6 +142,10 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     t.PurgeTopic: topics.purge_topic,
     t.FollowTopic: topics.follow_topic,
     t.UnfollowTopic: topics.unfollow_topic,
+    t.IgnoreTopic: topics.ignore_topic,
+    t.UnignoreTopic: topics.unfollow_topic,
+    t.MarkTopicRead: topic_reads.mark_read,
+    t.MarkTopicUnread: topic_reads.mark_unread,
     t.ReplaceTopicTags: topics.replace_tags,
     t.ClearTopicTags: topics.clear_tags,
     t.PinTopic: partial(topics.set_pinned, pinned=True),
@@ -150,6 +163,11 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     p.UnvotePost: votes.unvote,
     p.BookmarkPost: bookmarks.bookmark,
     p.UnbookmarkPost: bookmarks.unbookmark,
+    p.MovePost: posts.move_post,
+    p.ChangePostOwner: Apply(posts.change_owner, lambda cmd: {"pids": [cmd.pid], "uid": cmd.uid}),
+    p.ChangePostsOwner: posts.change_owner,
+    p.RestorePostDiff: topics.restore_diff,
+    p.DeletePostDiff: diffs.delete_diff,
     # flags
     fl.CreateFlag: flags.create_flag,
     fl.UpdateFlag: flags.update_flag,
@@ -159,6 +177,7 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     fl.DeleteFlagNote: flags.delete_note,
     # util
     util.SetMaintenance: settings_store.set_maintenance_mode,
+    util.UpdateSetting: Apply(settings_store.set_setting, _setting),
 }
 
 

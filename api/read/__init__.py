@@ -5,9 +5,9 @@ API process straight from the database: one module per resource, each giving its
 
 from starlette.routing import BaseRoute
 
-from api.read import categories, config, groups, lists, posts, topics, users
+from api.read import categories, chats, config, groups, lists, posts, topics, users
 
-RESOURCES = (config, categories, topics, posts, users, groups, lists)
+RESOURCES = (config, categories, topics, posts, chats, users, groups, lists)
 
 
 def routes() -> list[BaseRoute]:
@@ -18,3 +18,8 @@ def routes() -> list[BaseRoute]:
 def v3_routes() -> list[BaseRoute]:
     """The v3 GETs, under ``/api/v3``."""
     return [item for resource in RESOURCES for item in resource.v3_routes()]
+
+
+def home_routes() -> list[BaseRoute]:
+    """NodeBB's home page, ``/api/`` itself."""
+    return categories.home_routes()

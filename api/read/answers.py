@@ -22,7 +22,7 @@ from starlette.responses import Response
 from api import envelopes
 from api.envelopes import JSONResponse
 from api.errors import ApiError
-from api.routing import DocumentedRoute, route
+from api.routing import DocumentedRoute, QueryParameter, route
 from forum.db import read_session_factory
 from forum.errors import ErrorClass, ForumError
 from forum.read.access import Viewer, load_viewer
@@ -31,6 +31,8 @@ from forum.read.pages import Redirect
 # NodeBB's defaults (postsPerPage, topicsPerPage, userSearchResultsPerPage).
 PER_PAGE = 20
 USERS_PER_PAGE = 50
+# Pages past this one are as empty as it is; it keeps OFFSET within a 64-bit integer.
+MAX_PAGE = 10_000_000
 _LEADING_INT = re.compile(r"\s*([+-]?\d+)")
 
 Work = Callable[[Session, Viewer], Any]
@@ -76,7 +78,7 @@ def page_param(request: Request) -> int | None:
     raw = request.query_params.get("page")
     if raw is None:
         return None
-    return max(1, leading_int(raw) or 1)
+    return min(MAX_PAGE, max(1, leading_int(raw) or 1))
 
 
 async def caller_uid(request: Request) -> int:
@@ -166,6 +168,8 @@ def _v3_answer(request: Request, data: Any, uid: int) -> Response:
 
 def _v3_refusal(request: Request, refused: Exception, uid: int) -> Response:
     assert isinstance(refused, ForumError)
+    if refused.error_class == ErrorClass.NOT_AUTHORISED and uid <= 0:
+        return envelopes.error(envelopes.V3, 401)  # ensureLoggedIn
     status = envelopes.forum_error_status(envelopes.V3, refused.record())
     return envelopes.error(envelopes.V3, status, message=refused.message)
 
@@ -201,11 +205,15 @@ def v3_not_found() -> Response:
 
 
 def read_route(path: str, endpoint: Endpoint, summary: str, *, auth: str = "optional",
-               errors: tuple[int, ...] = (403, 404)) -> DocumentedRoute:  # fmt: skip
+               errors: tuple[int, ...] = (403, 404),
+               query: tuple[QueryParameter, ...] = ()) -> DocumentedRoute:  # fmt: skip
     """A GET route of the read API, as the OpenAPI document lists it."""
     return route("GET", path, endpoint, summary, auth=auth, queued=False, enveloped=False,
-                 errors=errors)  # fmt: skip
+                 errors=errors, query=query)  # fmt: skip
 
 
-def v3_route(path: str, endpoint: Endpoint, summary: str) -> DocumentedRoute:
-    return route("GET", path, endpoint, summary, auth="optional", queued=False, errors=(404,))
+def v3_route(path: str, endpoint: Endpoint, summary: str, *, auth: str = "optional",
+             errors: tuple[int, ...] = (404,),
+             query: tuple[QueryParameter, ...] = ()) -> DocumentedRoute:  # fmt: skip
+    return route("GET", path, endpoint, summary, auth=auth, queued=False, errors=errors,
+                 query=query)  # fmt: skip

@@ -20,6 +20,7 @@ from api.read.answers import (
     page_param,
     read_route,
     v3,
+    v3_not_found,
     v3_of,
     v3_route,
 )  # fmt: skip
@@ -65,6 +66,17 @@ def _v3(read: Callable[[Session, Viewer, int], Any]) -> Endpoint:
     return endpoint
 
 
+async def v3_privileges(request: Request) -> Response:
+    """cid 0 names the global privileges."""
+    raw = request.path_params["cid"]
+    cid = 0 if raw == "0" else forum_id(raw)
+    if cid is None:
+        return v3_not_found()
+    return await v3(
+        request, lambda session, viewer: reads.privilege_table(session, viewer.uid, cid)
+    )
+
+
 async def v3_posts(request: Request) -> Response:
     return await v3_of(
         request, "cid", lambda s, v, cid: reads.category_recent_posts(s, v, cid, now_ms())
@@ -90,6 +102,12 @@ def routes() -> list:  # type: ignore[type-arg]
     ]
 
 
+def home_routes() -> list:  # type: ignore[type-arg]
+    """``/api/`` (a trailing slash is dropped before routing: ``/api``), outside the
+    ``/api`` mount, which only sees paths below it."""
+    return [read_route("/api", index, "The home page: the categories (NodeBB's default home)")]
+
+
 def v3_routes() -> list:  # type: ignore[type-arg]
     return [
         v3_route("/categories", v3_list, "The categories the caller may see"),
@@ -100,5 +118,10 @@ def v3_routes() -> list:  # type: ignore[type-arg]
         ),
         v3_route("/categories/{cid}/count", _v3(reads.category_count), "A category's topic count"),
         v3_route("/categories/{cid}/posts", v3_posts, "A category's latest posts"),
+        v3_route(
+            "/categories/{cid}/privileges",
+            v3_privileges,
+            "Who holds which privilege on the category (admins; cid 0: global)",
+        ),
         v3_route("/categories/{cid}/topics", v3_topics, "A category's topics (?after=)"),
     ]

@@ -35,6 +35,16 @@ async def v3_members(request: Request) -> Response:
     return await v3(request, work)
 
 
+async def v3_pending(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    return await v3(request, lambda s, v: reads.group_pending(s, v.uid, slug))
+
+
+async def v3_invites(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    return await v3(request, lambda s, v: reads.group_invites(s, v.uid, slug))
+
+
 def routes() -> list:  # type: ignore[type-arg]
     return [
         read_route("/groups", groups_list, "The groups the caller may see"),
@@ -44,4 +54,9 @@ def routes() -> list:  # type: ignore[type-arg]
 
 
 def v3_routes() -> list:  # type: ignore[type-arg]
-    return [v3_route("/groups/{slug}/members", v3_members, "A group's members (?after=)")]
+    return [
+        v3_route("/groups/{slug}/members", v3_members, "A group's members (?after=)"),
+        v3_route("/groups/{slug}/pending", v3_pending,
+                 "The users asking to join (the group's managers)"),
+        v3_route("/groups/{slug}/invites", v3_invites, "The users invited (the group's managers)"),
+    ]  # fmt: skip

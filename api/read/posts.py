@@ -31,6 +31,13 @@ def _v3(read: Callable[..., Any], *, with_time: bool = False) -> Endpoint:
     return endpoint
 
 
+async def post_diff(request: Request) -> Response:
+    since = request.path_params["since"]  # checked after the privilege (forum.diffs)
+    return await v3_of(
+        request, "pid", lambda s, v, pid: reads.post_diff(s, v, pid, since, now_ms())
+    )
+
+
 def routes() -> list:  # type: ignore[type-arg]
     return [
         read_route("/post/pid/{pid}", post_data, "A post's data (as GET /api/v3/posts/:pid)"),
@@ -50,4 +57,8 @@ def v3_routes() -> list:  # type: ignore[type-arg]
         v3_route("/posts/{pid}/voters", _v3(reads.post_voters, with_time=True),
                  "A post's voters"),
         v3_route("/posts/{pid}/upvoters", _v3(reads.post_upvoters), "A post's upvoters' names"),
+        v3_route("/posts/{pid}/diffs", _v3(reads.post_diffs),
+                 "A post's edit history: its versions' timestamps, newest first"),
+        v3_route("/posts/{pid}/diffs/{since}", post_diff,
+                 "The post as it was at `since` (a version's timestamp)"),
     ]  # fmt: skip

@@ -1,6 +1,12 @@
 """Topic reads: ``/api/topic/:tid/:slug?/:post_index?``, its teaser and pagination,
 and ``GET /api/v3/topics/:tid``."""
 
+import logging
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,8 +24,13 @@ from api.read.answers import (
     v3_of,
     v3_route,
 )  # fmt: skip
+from forum import topic_reads
+from forum.db import transaction
 from forum.read import objects
 from forum.read import topics as reads
+from forum.read.access import Viewer
+
+log = logging.getLogger(__name__)
 
 
 async def topic_page(request: Request) -> Response:
@@ -31,12 +42,34 @@ async def topic_page(request: Request) -> Response:
         return not_found(request)
     index = None if raw in (None, "unread") else (leading_int(raw) or 1)
     at = page_param(request)
-    return await page(
-        request,
-        lambda session, viewer: reads.topic_page(
+    seen: list[tuple[int, int, int]] = []
+
+    def work(session: Session, viewer: Viewer) -> Any:
+        shown = reads.topic_page(
             session, viewer, tid, post_index=index, page=at, per_page=PER_PAGE, now=now_ms()
-        ),
-    )
+        )
+        if viewer.logged_in:
+            seen.append((viewer.uid, tid, shown["lastposttime"]))
+        return shown
+
+    answer = await page(request, work)
+    if seen and answer.status_code == 200:
+        # Opening the page reads the topic: marked after the answer is sent, so the
+        # page never waits for a write (forum.topic_reads, docs/read-api.md).
+        answer.background = BackgroundTask(
+            record_view, request.app.state.settings.database_url, *seen[0]
+        )
+    return answer
+
+
+def record_view(database_url: str, uid: int, tid: int, seen: int) -> None:
+    """One upsert; a failure (the database busy or away) leaves the topic unread, as
+    it was, and is logged: the reader already has their page."""
+    try:
+        with transaction(database_url) as session:
+            topic_reads.record_view(session, uid, tid, seen)
+    except SQLAlchemyError:
+        log.warning("topic %s not marked read for uid %s", tid, uid, exc_info=True)
 
 
 async def teaser(request: Request) -> Response:

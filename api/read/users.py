@@ -22,8 +22,8 @@ from forum.read import users as reads
 from forum.read.access import Viewer
 from forum.read.pages import Redirect
 
-LISTS = ("posts", "topics", "bookmarks", "upvoted", "downvoted", "watched", "followers",
-         "following", "groups")  # fmt: skip
+LISTS = ("posts", "topics", "bookmarks", "upvoted", "downvoted", "watched", "read",
+         "followers", "following", "groups")  # fmt: skip
 
 
 async def by_uid(request: Request) -> Response:
@@ -85,6 +85,18 @@ async def uid_redirect(request: Request) -> Response:
     return await page_of(request, "uid", work)
 
 
+async def me_redirect(request: Request) -> Response:
+    """``/api/me/<rest>``: the caller's own page of that name (a guest: 401)."""
+    rest = request.path_params.get("rest", "")
+
+    def work(session: Session, viewer: Viewer) -> None:
+        reads.require_user_viewer(viewer)
+        user = reads.find_user(session, uid=viewer.uid)
+        raise Redirect(f"/user/{user.userslug}" + (f"/{rest}" if rest else ""))
+
+    return await page(request, work)
+
+
 async def users_list(request: Request) -> Response:
     at = page_param(request) or 1
     return await page(request, lambda s, v: reads.users_page(s, v, at, USERS_PER_PAGE, now_ms()))
@@ -108,6 +120,10 @@ def routes() -> list:  # type: ignore[type-arg]
         read_route("/uid/{uid}", uid_redirect, "A user's profile path (X-Redirect)"),
         read_route("/uid/{uid}/{rest:path}", uid_redirect, "A user's page path (X-Redirect)"),
         read_route("/user/{userslug}", profile, "A user's profile page"),
+        read_route("/me", me_redirect, "The caller's profile path (X-Redirect)", auth="any"),
+        read_route(
+            "/me/{rest:path}", me_redirect, "The caller's page path (X-Redirect)", auth="any"
+        ),
     ]
     for name in LISTS:
         found.append(read_route(f"/user/{{userslug}}/{name}", _list(name), f"A user's {name}"))

@@ -29,7 +29,7 @@ from forum.models import Category, Post, Topic, User
 from forum.rules import NODEBB, Rules
 from forum.text import check_length, slugify
 from forum.topics import _check_content, _checked_tags, topic_tags
-from forum.users import is_banned
+from forum.users import check_muted, is_banned
 
 Payload = dict[str, object]
 # What ``post_data`` / ``topic_data`` read of a new post or topic: the attributes of a
@@ -122,6 +122,12 @@ class _Batch(Rows):
         if is_banned(row, self.now):  # type: ignore[arg-type]
             raise bad_request("user-banned")
 
+    def check_muted(self, actor: int, cid: int) -> None:
+        """``forum.topics``' mute check (admins and the category's moderators skip it)."""
+        row = self.user_rows[actor]
+        if row.muted and not privileges.is_admin_or_mod(self.session, actor, cid):
+            check_muted(row, self.now)  # type: ignore[arg-type]
+
     def check_topic(self, write: NewTopic) -> list[str]:
         """``forum.topics.create_topic``'s checks; the cleaned tags."""
         rules, actor = self.rules, write.actor
@@ -141,6 +147,7 @@ class _Batch(Rows):
             raise bad_request("no-privileges")
         if tags and not self.may(actor, "topics:tag", write.cid):
             raise bad_request("no-privileges")
+        self.check_muted(actor, write.cid)
         return tags
 
     def check_reply(self, write: NewReply, creates_before: bool) -> None:
@@ -159,6 +166,7 @@ class _Batch(Rows):
             raise bad_request("topic-deleted")
         if not self.may(actor, "topics:reply", topic.cid):
             raise bad_request("no-privileges")
+        self.check_muted(actor, topic.cid)
         if not admin:
             _check_content(write.content, self.rules)
 
@@ -170,8 +178,8 @@ class _Batch(Rows):
         topic = View(
             tid=tid, cid=write.cid, uid=write.actor, title=title, slug=slug, main_pid=pid,
             timestamp=created, lastposttime=created, postcount=1, viewcount=0, postercount=1,
-            teaser_pid=None, locked=False, pinned=False, deleted=False, upvotes=0, downvotes=0,
-            followercount=0, deleter_uid=0,
+            teaser_pid=None, locked=False, pinned=False, pin_expiry=0, deleted=False, upvotes=0,
+            downvotes=0, followercount=0, deleter_uid=0,
         )  # fmt: skip
         self.topics.append([
             tid, write.cid, write.actor, title, slug, pid, created, 0, 0, 0, 0, None,

@@ -220,7 +220,8 @@ def newest_finished(session: Session) -> int | None:
 
 
 def list_jobs(session: Session, state: str | None, offset: int, limit: int) -> list[Job]:
-    query = select(Job).order_by(Job.seq.desc()).offset(offset).limit(limit)
+    """The newest jobs, without their commands (see ``get``)."""
+    query = _select_job(False).order_by(Job.seq.desc()).offset(offset).limit(limit)
     if state:
         query = query.where(Job.state == state)
     return list(session.scalars(query))

@@ -3,16 +3,19 @@ category page with its topics (``/api/category/:cid``) and the v3 category GETs.
 
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import and_, not_, or_, select
 from sqlalchemy.orm import Session
 
+from forum import privileges
+from forum.clock import now_ms
 from forum.errors import forbidden, not_found
-from forum.models import Category, Post, Topic
+from forum.models import Category, CategoryPrivilege, Group, Post, Topic, User
 from forum.read import loading, objects
 from forum.read.access import Viewer
 from forum.read.objects import JSON
 from forum.read.pages import Redirect, breadcrumbs, page_count, page_window, pagination
 from forum.read.posts import post_summaries
+from forum.read.render import escape
 from forum.read.topics import topic_list
 
 CATEGORY_PRIVILEGES = ("topics:create", "topics:read", "topics:tag", "read")
@@ -78,7 +81,7 @@ def readable_category(session: Session, viewer: Viewer, cid: int) -> Category:
 
 
 def category_topics(
-    session: Session, viewer: Viewer, category: Category, start: int, count: int
+    session: Session, viewer: Viewer, category: Category, start: int, count: int, now: int
 ) -> list[Topic]:
     """A window of the category's topics: pinned ones first, then the rest by last
     reply, newest first (NodeBB's ``cid:<cid>:tids:pinned`` and ``cid:<cid>:tids``).
@@ -87,11 +90,11 @@ def category_topics(
     if not viewer.sees_deleted(category.cid):
         shown.append(Topic.deleted.is_(False))
     newest = (Topic.lastposttime.desc(), Topic.tid.desc())
-    pinned = list(
-        session.scalars(select(Topic).where(*shown, Topic.pinned.is_(True)).order_by(*newest))
-    )
+    # A pin past its expiry no longer pins (objects.pinned_at).
+    pin = and_(Topic.pinned.is_(True), or_(Topic.pin_expiry == 0, Topic.pin_expiry > now))
+    pinned = list(session.scalars(select(Topic).where(*shown, pin).order_by(*newest)))
     window = pinned[start : start + count]
-    rest = select(Topic).where(*shown, Topic.pinned.is_(False)).order_by(*newest)
+    rest = select(Topic).where(*shown, not_(pin)).order_by(*newest)
     rest = rest.offset(max(0, start - len(pinned))).limit(count - len(window))
     return window + list(session.scalars(rest)) if len(window) < count else window
 
@@ -122,7 +125,7 @@ def category_page(
     start = window.start + index
     if index > max(category.topic_count - 1, 0):
         raise Redirect(f"/category/{category.slug}/{category.topic_count}?{qs}")
-    topics = category_topics(session, viewer, category, start, per_page)
+    topics = category_topics(session, viewer, category, start, per_page, now)
     everything = loading.categories(session)
     data = objects.category_object(category)
     data.update(
@@ -180,7 +183,7 @@ def category_topic_window(
 ) -> JSON:
     """``GET /api/v3/categories/:cid/topics?after=N``."""
     category = readable_category(session, viewer, cid)
-    topics = category_topics(session, viewer, category, after, per_page)
+    topics = category_topics(session, viewer, category, after, per_page, now)
     return {
         "topics": topic_list(session, viewer, topics, now, start=after),
         "privileges": category_privileges(viewer, cid),
@@ -201,3 +204,114 @@ def category_recent_posts(session: Session, viewer: Viewer, cid: int, now: int) 
         )
     )  # fmt: skip
     return {"posts": post_summaries(session, viewer, pids, now)}
+
+
+# --- The privilege table (core's privileges.categories.list / privileges.global.list) -----
+
+# Core's label and column type of each privilege, in its order.
+CATEGORY_PRIVILEGE_COLUMNS = (
+    ("find", "find-category", "viewing"), ("read", "access-category", "viewing"),
+    ("topics:read", "access-topics", "viewing"), ("topics:create", "create-topics", "posting"),
+    ("topics:reply", "reply-to-topics", "posting"),
+    ("topics:crosspost", "crosspost-topics", "posting"),
+    ("topics:schedule", "schedule-topics", "posting"), ("topics:tag", "tag-topics", "posting"),
+    ("posts:edit", "edit-posts", "posting"), ("posts:history", "view-edit-history", "posting"),
+    ("posts:delete", "delete-posts", "posting"), ("posts:upvote", "upvote-posts", "posting"),
+    ("posts:downvote", "downvote-posts", "posting"), ("topics:delete", "delete-topics", "posting"),
+    ("posts:view_deleted", "view-deleted", "moderation"), ("purge", "purge", "moderation"),
+    ("moderate", "moderate", "moderation"),
+)  # fmt: skip
+GLOBAL_PRIVILEGE_COLUMNS = (
+    ("chat", "chat", "posting"), ("chat:privileged", "chat-with-privileged", "posting"),
+    ("upload:post:image", "upload-images", "posting"),
+    ("upload:post:file", "upload-files", "posting"), ("signature", "signature", "posting"),
+    ("invite", "invite", "posting"), ("group:create", "allow-group-creation", "posting"),
+    ("search:content", "search-content", "viewing"), ("search:users", "search-users", "viewing"),
+    ("search:tags", "search-tags", "viewing"), ("view:users", "view-users", "viewing"),
+    ("view:tags", "view-tags", "viewing"), ("view:groups", "view-groups", "viewing"),
+    ("local:login", "allow-local-login", "viewing"), ("ban", "ban", "moderation"),
+    ("mute", "mute", "moderation"), ("view:users:info", "view-users-info", "moderation"),
+)  # fmt: skip
+# Core lists the ephemeral groups first, then these at the front, in this order; the
+# administrators hold every privilege and are left out.
+EPHEMERAL_GROUPS = (privileges.GUESTS, privileges.SPIDERS)
+FRONT_GROUPS = (privileges.REGISTERED_USERS, "verified-users", "unverified-users",
+                privileges.GLOBAL_MODERATORS, "banned-users")  # fmt: skip
+
+
+def privilege_table(session: Session, actor: int, cid: int) -> JSON:
+    """``GET /categories/{cid}/privileges`` (admins): who holds which privilege on the
+    category (cid 0: the global privileges), as core's admin page lists it."""
+    privileges.require_admin(session, actor)
+    if cid != 0:
+        _existing(session, cid)
+    columns = GLOBAL_PRIVILEGE_COLUMNS if cid == 0 else CATEGORY_PRIVILEGE_COLUMNS
+    names = [name for name, _, _ in columns]
+    types = {name: kind for name, _, kind in columns}
+    grants = session.execute(
+        select(
+            CategoryPrivilege.privilege, CategoryPrivilege.uid, CategoryPrivilege.group_name
+        ).where(CategoryPrivilege.cid == cid, CategoryPrivilege.privilege.in_(names))
+    ).all()
+    by_user: dict[int, set[str]] = {}
+    by_group: dict[str, set[str]] = {}
+    for privilege, uid, group in grants:
+        if uid is not None:
+            by_user.setdefault(uid, set()).add(privilege)
+        elif group is not None:
+            by_group.setdefault(group, set()).add(privilege)
+    return {
+        "labelData": [{"label": f"[[admin/manage/privileges:{label}]]", "type": kind}
+                      for _, label, kind in columns],
+        "users": _user_rows(session, by_user, names, types),
+        "groups": _group_rows(session, by_group, names, types),
+        "keys": {"users": names, "groups": [privileges.GROUP_PREFIX + n for n in names]},
+        "columnCountUserOther": 0,
+        "columnCountGroupOther": 0,
+    }  # fmt: skip
+
+
+def _user_rows(
+    session: Session, held: dict[int, set[str]], names: list[str], types: dict[str, str]
+) -> list[JSON]:
+    users = session.scalars(select(User).where(User.uid.in_(held)).order_by(User.uid))
+    now = now_ms()
+    rows = []
+    for user in users:
+        summary = objects.user_summary(user, now)
+        rows.append({
+            **{key: summary[key] for key in ("uid", "username", "displayname", "picture",
+                                             "icon:text", "icon:bgColor",
+                                             "banned_until_readable")},
+            "banned": int(summary["banned"]),
+            "privileges": {name: name in held[user.uid] for name in names},
+            "types": types,
+        })  # fmt: skip
+    return rows
+
+
+def _group_rows(
+    session: Session, held: dict[str, set[str]], names: list[str], types: dict[str, str]
+) -> list[JSON]:
+    groups = {
+        group.name: group for group in session.scalars(select(Group).order_by(Group.createtime))
+    }
+    order = [name for name in groups if name in held and name not in EPHEMERAL_GROUPS]
+    for name in reversed(FRONT_GROUPS):
+        if name in order:
+            order.remove(name)
+            order.insert(0, name)
+    order = [*EPHEMERAL_GROUPS, *order]
+    if privileges.ADMINISTRATORS in order:
+        order.remove(privileges.ADMINISTRATORS)
+    group_types = {privileges.GROUP_PREFIX + name: kind for name, kind in types.items()}
+    rows = []
+    for name in order:
+        group = groups.get(name)
+        rows.append({
+            "name": name, "nameEscaped": escape(name),
+            "privileges": {privileges.GROUP_PREFIX + n: n in held.get(name, set()) for n in names},
+            "types": group_types,
+            "isPrivate": bool(group and group.private), "isSystem": bool(group and group.system),
+        })  # fmt: skip
+    return rows

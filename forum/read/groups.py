@@ -3,14 +3,16 @@ its members (also v3 ``GET /groups/:slug/members``). Hidden groups are shown onl
 their members and administrators; the system groups for guests, spiders and banned
 users are never listed (NodeBB's ephemeral groups)."""
 
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from forum.clock import iso
-from forum.errors import not_found
-from forum.models import Group, GroupMember, GroupRequest, User
+from forum.clock import iso, now_ms
+from forum.errors import forbidden, not_found
+from forum.groups import can_manage
+from forum.models import Group, GroupInvite, GroupMember, GroupRequest, User
 from forum.privileges import GUESTS, REGISTERED_USERS, SPIDERS
 from forum.read import objects
 from forum.read.access import BANNED_USERS, Viewer
@@ -126,3 +128,29 @@ def group_members(session: Session, viewer: Viewer, slug: str, page: int, now: i
             {"text": "[[groups:details.members]]"},
         ],
     }
+
+
+def _asking(session: Session, actor: int, slug: str, table: type[GroupRequest | GroupInvite],
+            since: Any) -> list[JSON]:  # fmt: skip
+    group = session.scalar(select(Group).where(Group.slug == slug))
+    if group is None:
+        raise not_found("no-group")
+    if not can_manage(session, actor, group):
+        raise forbidden("no-privileges")
+    users = session.scalars(
+        select(User).join(table, table.uid == User.uid)
+        .where(table.group_name == group.name).order_by(since, User.uid)
+    )  # fmt: skip
+    keys = ("uid", "username", "userslug", "picture", "displayname", "icon:text", "icon:bgColor")
+    now = now_ms()
+    return [{key: objects.user_summary(user, now)[key] for key in keys} for user in users]
+
+
+def group_pending(session: Session, actor: int, slug: str) -> JSON:
+    """``GET /groups/{slug}/pending``: the users asking to join (the group's managers)."""
+    return {"pending": _asking(session, actor, slug, GroupRequest, GroupRequest.requested_at)}
+
+
+def group_invites(session: Session, actor: int, slug: str) -> JSON:
+    """``GET /groups/{slug}/invites``: the users invited (the group's managers)."""
+    return {"invites": _asking(session, actor, slug, GroupInvite, GroupInvite.invited_at)}

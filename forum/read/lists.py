@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from forum import topic_reads
 from forum.errors import not_authorised
-from forum.models import Post, Topic, TopicTag
+from forum.models import Post, Topic, TopicIgnore, TopicTag
 from forum.read import loading, objects
 from forum.read.access import Viewer
 from forum.read.objects import JSON
@@ -21,7 +22,6 @@ DAY_MS = 86_400_000
 # NodeBB's helpers.terms: ?term= -> how far back, in days (None: all time).
 TERMS = {"daily": 1, "day": 1, "weekly": 7, "week": 7, "monthly": 30, "month": 30,
          "alltime": None}  # fmt: skip
-UNREAD_CUTOFF_DAYS = 2  # meta.config.unreadCutoff
 TAGS_PER_PAGE = 100
 # NodeBB's helpers.buildFilters, of which forumq serves the first (no read markers).
 ALL_TOPICS = {"name": "[[unread:all-topics]]", "url": "", "selected": True, "filter": "",
@@ -125,15 +125,14 @@ def top(session: Session, viewer: Viewer, wanted: TopicsWanted, now: int) -> JSO
 
 
 def _unread_query(session: Session, viewer: Viewer, wanted: TopicsWanted, now: int) -> Select:  # type: ignore[type-arg]
-    """forumq keeps no read markers: a topic is unread when it moved within NodeBB's
-    unread cutoff and its latest post is not the caller's (posting reads a topic)."""
+    """The topics with news for the caller (``forum.topic_reads``), by latest reply."""
     if not viewer.logged_in:
         raise not_authorised()
-    latest = select(Post.uid).where(Post.pid == Topic.teaser_pid).scalar_subquery()
+    ignored = select(TopicIgnore.tid).where(TopicIgnore.uid == viewer.uid)
     return (
         _listed(session, viewer, wanted, now)
-        .where(Topic.lastposttime > now - UNREAD_CUTOFF_DAYS * DAY_MS)
-        .where(func.coalesce(latest, 0) != viewer.uid)
+        .where(topic_reads.unread_clause(viewer.uid, now))
+        .where(Topic.tid.not_in(ignored))  # NodeBB's unread leaves ignored topics out
         .order_by(Topic.lastposttime.desc(), Topic.tid.desc())
     )
 

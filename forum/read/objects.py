@@ -9,7 +9,7 @@ answers share them, so one object looks the same wherever it appears."""
 
 from typing import Any
 
-from forum.clock import iso
+from forum.clock import iso, now_ms
 from forum.models import Category, Post, Topic, User
 from forum.read.render import escape, markdown
 from forum.users import is_banned
@@ -141,8 +141,15 @@ def tag_object(tag: str, score: int | None = None) -> JSON:
     return data
 
 
-def topic_fields(topic: Topic, tags: list[str] | None = None) -> JSON:
+def pinned_at(topic: Topic, now: int) -> bool:
+    """A pin ends by itself at ``pin_expiry`` (NodeBB's checkPinExpiry unpins it then)."""
+    return bool(topic.pinned) and (not topic.pin_expiry or topic.pin_expiry > now)
+
+
+def topic_fields(topic: Topic, tags: list[str] | None = None, now: int | None = None) -> JSON:
     """``Topics.getTopicData``: the stored fields, the title escaped beside ``titleRaw``."""
+    pinned = pinned_at(topic, now_ms() if now is None else now)
+    expiry = topic.pin_expiry if pinned else 0
     data: JSON = {
         "tid": topic.tid,
         "uid": topic.uid,
@@ -160,9 +167,9 @@ def topic_fields(topic: Topic, tags: list[str] | None = None) -> JSON:
         "deleted": int(topic.deleted),
         "deleterUid": topic.deleter_uid,
         "locked": int(topic.locked),
-        "pinned": int(topic.pinned),
-        "pinExpiry": 0,
-        "pinExpiryISO": "",
+        "pinned": int(pinned),
+        "pinExpiry": expiry,
+        "pinExpiryISO": iso(expiry) if expiry else "",
         "timestamp": topic.timestamp,
         "timestampISO": iso(topic.timestamp),
         "lastposttime": topic.lastposttime,

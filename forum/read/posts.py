@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from forum import diffs
 from forum.errors import forbidden, not_found
 from forum.models import Category, Post, PostVote, Topic, User
 from forum.read import loading, objects
@@ -79,6 +80,43 @@ def post_raw(session: Session, viewer: Viewer, pid: int) -> JSON:
     if _hides_content(viewer, post, topic):
         raise not_found("no-post")
     return {"content": post.content}
+
+
+def _history_of(session: Session, viewer: Viewer, pid: int) -> tuple[Post, Topic]:
+    """The post, if ``viewer`` may see its edit history (``diffsPrivilegeCheck``:
+    ``posts:history`` and ``topics:read``, and ``view_deleted`` for a deleted post)."""
+    found = _post_in_topic(session, pid)
+    if found is None:
+        raise not_found("no-post")
+    post, topic, _ = found
+    allowed = (
+        viewer.can("posts:history", topic.cid)
+        and viewer.can("topics:read", topic.cid)
+        and (not post.deleted or viewer.sees_deleted(topic.cid))
+    )
+    if not allowed:
+        raise forbidden("no-privileges")
+    return post, topic
+
+
+def post_diffs(session: Session, viewer: Viewer, pid: int) -> JSON:
+    """``GET /api/v3/posts/:pid/diffs``: the post's versions, newest first."""
+    post, topic = _history_of(session, viewer, pid)
+    return diffs.history(session, viewer.uid, post, viewer.moderates(topic.cid))
+
+
+def post_diff(session: Session, viewer: Viewer, pid: int, since: str, now: int) -> JSON:
+    """``GET /api/v3/posts/:pid/diffs/:since``: the post's summary as of ``since`` (its
+    content, and its topic's title and tags)."""
+    post, topic = _history_of(session, viewer, pid)
+    version = diffs.version_at(session, post, topic, diffs.timestamp_of(since))
+    category = session.get(Category, topic.cid)
+    assert category is not None  # topics.cid is a foreign key
+    authors = loading.users(session, {post.uid}, now)
+    summary = _summary(post, topic, category, authors, version.tags)
+    summary["content"] = objects.markdown(version.content)
+    summary["topic"].update(title=objects.escape(version.title), titleRaw=version.title)
+    return summary
 
 
 def post_path(session: Session, viewer: Viewer, pid: int) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import CompoundSelect, Select, and_, select, union_all
 from sqlalchemy.orm import Session
 
+from forum import topic_reads
 from forum.errors import ForumError, forbidden, not_found
 from forum.models import Category, Post, Topic
 from forum.read import loading, objects
@@ -95,7 +96,8 @@ def topic_page(
     votes = loading.votes(session, viewer.uid, pids)
     marked = loading.bookmarked(session, viewer.uid, pids)
     tags = loading.tags(session, [tid])[tid]
-    following = tid in loading.followed(session, viewer.uid, [tid])
+    followed, ignored = loading.watching(session, viewer.uid, [tid])
+    following, ignoring = tid in followed, tid in ignored
     privileges = topic_privileges(viewer, topic, category)
     shown = []
     for offset, post in enumerate(posts):
@@ -109,10 +111,11 @@ def topic_page(
         _post_tools(item, privileges, viewer, topic)
         shown.append(item)
     author = authors.get(topic.uid) or authors[0]
-    everything = loading.categories(session)
-    crumbs = breadcrumbs(everything, topic.cid, {"text": objects.escape(topic.title)})
+    # A top-level category (most are) is its own whole trail: no need to load them all.
+    trail = {category.cid: category} if not category.parent_cid else loading.categories(session)
+    crumbs = breadcrumbs(trail, topic.cid, {"text": objects.escape(topic.title)})
     return {
-        **objects.topic_fields(topic),
+        **objects.topic_fields(topic, now=now),
         "tags": [objects.tag_object(t) for t in tags],
         "posts": shown,
         "category": objects.category_object(category),
@@ -121,8 +124,8 @@ def topic_page(
         "maxTags": 5,
         "thread_tools": [],
         "isFollowing": following,
-        "isNotFollowing": not following,
-        "isIgnoring": False,
+        "isNotFollowing": not following and not ignoring,
+        "isIgnoring": ignoring,
         "bookmark": None,
         "postSharing": [],
         "deleter": None,
@@ -222,14 +225,15 @@ def topic_list(
     authors = loading.users(
         session, {t.uid for t in topics} | {p.uid for p in teasers.values()}, now
     )
-    following = loading.followed(session, viewer.uid, tids)
+    following, ignoring = loading.watching(session, viewer.uid, tids)
+    read = topic_reads.markers(session, viewer.uid, tids)
     listed = []
     for offset, topic in enumerate(topics):
         category = categories.get(topic.cid)
         if category is None or category.disabled:
             continue
         teaser = teasers.get(topic.teaser_pid or topic.main_pid)
-        item = objects.topic_fields(topic, tags.get(topic.tid, []))
+        item = objects.topic_fields(topic, tags.get(topic.tid, []), now)
         item.update(
             category=objects.category_brief(category),
             user=authors.get(topic.uid) or authors[0],
@@ -237,9 +241,11 @@ def topic_list(
             if teaser is None
             else objects.teaser(teaser, topic.postcount, authors.get(teaser.uid) or authors[0]),
             isOwner=viewer.logged_in and topic.uid == viewer.uid,
-            ignored=False,
+            ignored=topic.tid in ignoring,
             followed=topic.tid in following,
-            unread=False,
+            unread=topic_reads.is_unread(
+                topic, teaser.uid if teaser else None, read.get(topic.tid), viewer.uid, now
+            ),
             bookmark=None,
             unreplied=topic.postcount <= 1,
             icons=[],

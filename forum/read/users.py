@@ -18,6 +18,7 @@ from forum.models import (
     PostVote,
     Topic,
     TopicFollow,
+    TopicRead,
     User,
     UserFollow,
 )
@@ -28,10 +29,11 @@ from forum.read.pages import page_count, pagination
 from forum.read.posts import post_summaries
 from forum.read.render import escape, markdown
 from forum.read.topics import shown_topics, topic_list
+from forum.topic_reads import UNREAD_MARK
 
 # The pages only the user themself (or an administrator) may open (NodeBB's
 # checkAccountPermissions), and the list each shows.
-PRIVATE_LISTS = ("bookmarks", "upvoted", "downvoted", "watched")
+PRIVATE_LISTS = ("bookmarks", "upvoted", "downvoted", "watched", "read")
 
 
 def find_user(session: Session, *, uid: int | None = None, userslug: str | None = None,
@@ -73,10 +75,15 @@ def user_data(user: User, viewer: Viewer, now: int) -> JSON:
         followercount=user.follower_count,
         followingcount=user.following_count,
         **{"cover:url": "", "cover:position": "50% 50%"},
-        muted=False,
-        mutedUntil=0,
-        mutedReason=None,
     )
+    # A mute past its end reads as none (NodeBB's getUserData lifts it then).
+    muted = user.muted and (not user.muted_until or user.muted_until > now)
+    data.update(muted=muted, mutedUntil=user.muted_until if muted else 0,
+                mutedReason=user.muted_reason if muted else None)  # fmt: skip
+    if muted:
+        data["muted_until_readable"] = (
+            iso(user.muted_until) if user.muted_until else "[[user:info.muted-permanently]]"
+        )
     return data
 
 
@@ -223,11 +230,15 @@ def list_page(session: Session, viewer: Viewer, user: User, wanted: ListPage, no
     elif name == "groups":
         data["groups"] = [_group_brief(g) for g in _groups_of(session, user.uid) if not g.hidden]
         total = len(data["groups"])
-    elif name in ("topics", "watched"):
+    elif name in ("topics", "watched", "read"):
         topics_query = select(Topic).where(shown_topics(viewer, cids))
         if name == "topics":
             topics_query = topics_query.where(Topic.uid == user.uid)
             topics_query = topics_query.order_by(Topic.timestamp.desc(), Topic.tid.desc())
+        elif name == "read":  # the topics read, latest reading first (uid:<uid>:tids_read)
+            topics_query = topics_query.join(TopicRead, TopicRead.tid == Topic.tid).where(
+                TopicRead.uid == user.uid, TopicRead.read_at > UNREAD_MARK
+            ).order_by(TopicRead.read_at.desc(), Topic.tid.desc())  # fmt: skip
         else:
             topics_query = topics_query.join(TopicFollow, TopicFollow.tid == Topic.tid).where(
                 TopicFollow.uid == user.uid
@@ -253,7 +264,9 @@ def list_page(session: Session, viewer: Viewer, user: User, wanted: ListPage, no
         data.update(posts=post_summaries(session, viewer, found, now), nextStart=start + count)
     data.update(
         pagination=pagination(wanted.page, page_count(total, count)),
-        noItemsFoundKey=f"[[user:has-no-{name}]]",
+        noItemsFoundKey="[[user:has-no-read-topics]]"
+        if name == "read"
+        else f"[[user:has-no-{name}]]",
         title=f"[[pages:account/{name}, {escape(user.username)}]]",
     )
     data["breadcrumbs"] = [

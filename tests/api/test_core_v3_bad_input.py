@@ -71,7 +71,8 @@ def objects(stack: Stack) -> dict[str, str]:
             "uid": str(stack.admin_uid), "slug": group["slug"], "privilege": "find",
             "token": "0" * 64, "member": "registered-users", "uuid": "x",
             "roomId": "987654321", "mid": "987654321",
-            "flagId": "987654321", "datetime": "1"}  # fmt: skip
+            "flagId": "987654321", "datetime": "1",
+            "setting": "minimumPostLength", "since": "0", "timestamp": "1"}  # fmt: skip
 
 
 def rows(stack: Stack) -> list[int]:

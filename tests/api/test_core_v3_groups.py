@@ -36,6 +36,10 @@ def test_requests_are_accepted_or_rejected_by_owners(core: Core) -> None:
     core.ok(a, "PUT", f"/groups/{slug}/membership/{alice}")
     core.ok(b, "PUT", f"/groups/{slug}/membership/{bob}")
     assert core.count(GroupRequest.group_name == name) == 2
+    pending = core.ok(o, "GET", f"/groups/{slug}/pending")["pending"]
+    assert [user["uid"] for user in pending] == [alice, bob]
+    core.refused(a, "GET", f"/groups/{slug}/pending", 403)
+    core.refused(o, "GET", "/groups/no-such-group-here/pending", 404)
     # A member of nothing manages nothing: 403; the group's owner accepts.
     assert core.refused(b, "PUT", f"/groups/{slug}/pending/{alice}", 403) == (
         "[[error:no-privileges]]"
@@ -77,6 +81,9 @@ def test_invitations(core: Core) -> None:
     assert core.ok(o, "POST", f"/groups/{slug}/invites/{alice}") == {}  # once is enough
     core.ok(o, "POST", f"/groups/{slug}/invites/{bob}")
     assert core.count(GroupInvite.group_name == name) == 2
+    invited = core.ok(o, "GET", f"/groups/{slug}/invites")["invites"]
+    assert sorted(user["uid"] for user in invited) == sorted([alice, bob])
+    core.refused(b, "GET", f"/groups/{slug}/invites", 403)
     core.refused(o, "POST", f"/groups/{slug}/invites/987654321", 404)
     # Only the invited user accepts.
     said = core.refused(b, "PUT", f"/groups/{slug}/invites/{alice}", 400)
@@ -97,3 +104,30 @@ def test_invitations(core: Core) -> None:
     core.ok(o, "POST", f"/groups/{slug}/invites/{bob}")
     core.ok(core.stack.admin_token, "DELETE", f"/groups/{slug}")
     assert core.count(GroupInvite.group_name == name) == 0
+
+
+def test_owners_update_a_group_and_a_rename_keeps_its_members_and_grants(core: Core) -> None:
+    admin = core.stack.admin_token
+    (owner, o), (alice, a) = (user_with_token(core.stack.database_url) for _ in "ab")
+    name, slug = _group(core, owner)
+    core.ok(a, "PUT", f"/groups/{slug}/membership/{alice}")  # a pending request
+    cid = core.ok(admin, "POST", "/categories", json={"name": unique("Crew room ")})["cid"]
+    core.ok(admin, "PUT", f"/categories/{cid}/privileges/moderate", json={"member": name})
+    core.refused(a, "PUT", f"/groups/{slug}", 403, json={"description": "mine"})
+    new_name = unique("Renamed ")
+    group = core.ok(o, "PUT", f"/groups/{slug}", json={"name": new_name, "description": " Hi ",
+                                                       "private": False})  # fmt: skip
+    assert (group["name"], group["description"], group["private"]) == (new_name, "Hi", 0)
+    # Public now: the pending request was admitted; the owner and the grant followed.
+    assert _members(core, new_name) == {owner: True, alice: False}
+    assert core.count(GroupRequest.group_name == new_name) == 0
+    table = core.ok(admin, "GET", f"/categories/{cid}/privileges")
+    held = {row["name"]: row["privileges"]["groups:moderate"] for row in table["groups"]}
+    assert held.get(new_name) is True and name not in held
+    core.refused(o, "PUT", f"/groups/{slug}", 404, json={"description": "gone"})
+    said = core.refused(admin, "PUT", "/groups/administrators", 400, json={"name": "Bosses"})
+    assert said == "[[error:not-allowed-to-rename-system-group]]"
+    taken = core.refused(
+        o, "PUT", f"/groups/{group['slug']}", 400, json={"name": "Global Moderators"}
+    )
+    assert taken == "[[error:group-already-exists]]"

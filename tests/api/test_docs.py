@@ -16,7 +16,11 @@ OPERATION = re.compile(r'class="opblock opblock-(\w+)[^"]*".*?data-path="([^"]+)
 def rendered(url: str) -> str:
     """The page's DOM once its scripts ran, from Debian's chromium."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    require(browser is not None, "chromium (apt-get install chromium)")
+    require(
+        browser is not None,
+        "chromium",
+        "is not installed (apt-get install chromium, or run make test as root)",
+    )
     done = subprocess.run(
         [str(browser), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--virtual-time-budget=20000", "--dump-dom", url],

@@ -78,6 +78,7 @@ SOCIAL = {
     ("DELETE", "/posts/{}/bookmark"), ("PUT", "/groups/{}/membership"),
     ("POST", "/groups/{}/membership"), ("PUT", "/posts/{}/vote"), ("PUT", "/posts/{}/bookmark"),
     ("DELETE", "/groups/{}/membership"), ("POST", "/users/{}/tokens"),
+    ("PUT", "/topics/{}/ignore"), ("DELETE", "/topics/{}/ignore"),
 }  # fmt: skip
 BODIES = {
     ("PUT", "/users/{}"): {"fullname": "pwned"},
@@ -88,6 +89,8 @@ BODIES = {
     ("PUT", "/topics/{}/tags"): {"tags": ["pwned"]},
     ("PATCH", "/topics/{}/tags"): {"tags": ["pwned"]},
     ("PUT", "/topics/{}/move"): {"cid": "{cid}"},
+    ("PUT", "/posts/{}/move"): {"tid": 1},
+    ("PUT", "/posts/{}/owner"): {"uid": 1},
 }
 OBJECT = {"{uid}": "uid", "{tid}": "tid", "{pid}": "pid", "{slug}": "slug",
           "{job_id}": "job_id", "{token}": "token"}  # fmt: skip
