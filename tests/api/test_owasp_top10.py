@@ -79,6 +79,7 @@ SOCIAL = {
     ("POST", "/groups/{}/membership"), ("PUT", "/posts/{}/vote"), ("PUT", "/posts/{}/bookmark"),
     ("DELETE", "/groups/{}/membership"), ("POST", "/users/{}/tokens"),
     ("PUT", "/topics/{}/ignore"), ("DELETE", "/topics/{}/ignore"),
+    ("PUT", "/topics/{}/read"), ("DELETE", "/topics/{}/read"),  # the caller's own marker
 }  # fmt: skip
 BODIES = {
     ("PUT", "/users/{}"): {"fullname": "pwned"},
