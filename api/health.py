@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from api.envelopes import JSONResponse
 from forum.db import engine_for
+from forum.jobqueue.broker import broker_url
 from forum.migrate import current_revision, head_revision
 from forumq.problems import one_line
 from forumq.settings import Settings
@@ -54,7 +55,9 @@ def readiness(settings: Settings) -> dict[str, dict[str, Any]]:
         if revision != head:
             report["migrations"]["reason"] = f"at {revision or 'no revision'}: run forumq migrate"
     try:
-        with Connection(settings.broker_url, connect_timeout=BROKER_TIMEOUT_SECONDS) as broker:
+        with Connection(
+            broker_url(settings.broker_url), connect_timeout=BROKER_TIMEOUT_SECONDS
+        ) as broker:
             broker.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
         report["broker"] = {"ok": True}
     except Exception as exc:

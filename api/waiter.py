@@ -1,6 +1,6 @@
 """Waiting for jobs to finish: futures per job id, woken by the workers' completion
 notices (``forum.jobqueue.notices``, Redis pub/sub) or, without Redis, by polling the
-jobs table."""
+jobs table when a worker rings (on SQLite) or on a timer."""
 
 import asyncio
 import contextlib
@@ -9,10 +9,12 @@ import logging
 import redis.asyncio as aioredis
 
 from forum.db import session_factory
-from forum.jobqueue import store
-from forum.jobqueue.notices import CHANNEL, Answer, decode
+from forum.jobqueue import broker, store
+from forum.jobqueue.notices import CHANNEL, Answer, decode, doorbells
 
 POLL_INTERVAL = 0.02
+# With a doorbell a worker rings when jobs finish: the timer is only a fallback.
+RUNG_POLL_INTERVAL = 0.2
 log = logging.getLogger(__name__)
 
 
@@ -24,10 +26,32 @@ class Waiter:
         self._database_url = database_url
         self._waiting: dict[str, list[asyncio.Future[Answer | None]]] = {}
         self._task: asyncio.Task[None] | None = None
+        # Set while someone waits: the poll loop sleeps without waking when nobody does.
+        self._someone_waits = asyncio.Event()
+        self._doorbell: broker.Doorbell | None = None
+        self._rung = asyncio.Event()
 
     async def start(self) -> None:
+        if not self._notify_url:
+            self._ring_here()
         loop_body = self._listen if self._notify_url else self._poll
         self._task = asyncio.create_task(loop_body())
+
+    def _ring_here(self) -> None:
+        directory = doorbells(self._database_url)
+        if directory is None:
+            return
+        try:
+            self._doorbell = broker.Doorbell(directory)
+        except OSError:
+            log.warning("no doorbell in %s: polling finished jobs on a timer", directory)
+            return
+        asyncio.get_running_loop().add_reader(self._doorbell.fileno(), self._on_ring)
+
+    def _on_ring(self) -> None:
+        if self._doorbell is not None:
+            self._doorbell.clear()
+        self._rung.set()
 
     async def stop(self) -> None:
         if self._task:
@@ -38,11 +62,16 @@ class Waiter:
                 await asyncio.wait({self._task}, timeout=0.1)
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._doorbell is not None:
+            asyncio.get_running_loop().remove_reader(self._doorbell.fileno())
+            self._doorbell.close()
+            self._doorbell = None
 
     def expect(self, job_id: str) -> asyncio.Future[Answer | None]:
         """Register interest before the job is stored, so no finish is missed."""
         future: asyncio.Future[Answer | None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(job_id, []).append(future)
+        self._someone_waits.set()
         return future
 
     def forget(self, job_id: str, future: asyncio.Future[Answer | None]) -> None:
@@ -97,7 +126,13 @@ class Waiter:
                 return store.finished_ids(session, ids)
 
         while True:
-            await asyncio.sleep(POLL_INTERVAL)
+            if not self._waiting:
+                self._someone_waits.clear()
+                await self._someone_waits.wait()
+            interval = POLL_INTERVAL if self._doorbell is None else RUNG_POLL_INTERVAL
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._rung.wait(), interval)
+            self._rung.clear()
             if not self._waiting:
                 continue
             try:

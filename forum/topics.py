@@ -122,7 +122,10 @@ def reply(
 
 
 def topic_tags(session: Session, tid: int) -> list[str]:
-    return list(session.scalars(select(TopicTag.tag).where(TopicTag.tid == tid)))
+    """The topic's tags in one order whatever the plan (a set-based batch keeps them so)."""
+    return list(
+        session.scalars(select(TopicTag.tag).where(TopicTag.tid == tid).order_by(TopicTag.tag))
+    )
 
 
 def _topic(session: Session, tid: int) -> Topic:

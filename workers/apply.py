@@ -2,15 +2,18 @@
 
 A message is a wake-up: the worker claims the oldest queued jobs (``forum.jobqueue.claims``),
 as many as one transaction applies, and applies them in ``seq`` order: runs of topic
-creates and replies set-based (``forum.bulk.writes``), other commands one by one in
-savepoints, so one bad command fails alone. Every job's final state commits in the
+creates and replies (``forum.bulk.writes``) and runs of edits, votes, bookmarks,
+follows and tag changes (``forum.bulk.actions``) set-based, rare commands one by one
+in savepoints; a run the set-based path refuses falls back to one savepoint per job,
+so one bad command fails alone. Every job's final state commits in the
 same transaction as its write, so a redelivered message finds its jobs finished and
-does nothing. While jobs are queued, a worker that applied a batch wakes one again.
+does nothing. A task claims again while its claims find jobs; a full claim wakes
+another worker, which claims other objects' jobs meanwhile.
 """
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +22,10 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from forum import settings_store
+from forum import settings_store, votes
+from forum.bulk.actions import Action, Edit, Follow, Mark, Retag, Vote, apply_actions
 from forum.bulk.writes import NewReply, NewTopic, Unsure, Write, apply_writes
-from forum.db import transaction
+from forum.db import engine_for, transaction
 from forum.errors import ErrorClass, ForumError, error_record
 from forum.jobqueue import claims, store
 from forum.jobqueue.chunks import KIND as BULK
@@ -32,6 +36,9 @@ from forum.rules import NODEBB, Rules
 from forumq.logs import REQUEST_ID
 from forumq.settings import get_settings
 from schemas import load_command
+from schemas import posts as p
+from schemas import topics as t
+from schemas.commands import Command
 from schemas.topics import CreateTopic, ReplyTopic
 from schemas.util import UpdateSetting
 from workers import commands, observe
@@ -42,7 +49,19 @@ log = logging.getLogger(__name__)
 # Jobs one claim takes at most: one transaction's worth, short enough that a worker
 # stopping (SIGTERM) finishes its batch soon.
 CLAIM_MAX_JOBS = 100
-SET_BASED = {CreateTopic.model_fields["kind"].default, ReplyTopic.model_fields["kind"].default}
+# A task claims again while its claims find jobs, for up to this long: no message and
+# no prefetch between batches under a backlog, and a stopping worker still stops soon.
+LOOP_SECONDS = 1.0
+# After a claim that found nothing, a task holding the wake-up mark waits this long for a
+# request's kick (``wakeups``): a write that follows closely needs no message.
+LINGER_SECONDS = 0.05
+# Commands applied set-based (``as_item``); the rest are rare and apply one by one.
+SET_BASED = {
+    command.model_fields["kind"].default
+    for command in (CreateTopic, ReplyTopic, p.EditPost, t.EditTopicPost, p.VotePost,
+                    p.UnvotePost, p.BookmarkPost, p.UnbookmarkPost, t.FollowTopic,
+                    t.UnfollowTopic, t.ReplaceTopicTags, t.AddTopicTags, t.ClearTopicTags)
+}  # fmt: skip
 SETTING = UpdateSetting.model_fields["kind"].default
 # No test round trip per transaction: a batch that meets a dropped connection fails
 # with OperationalError and is retried like any transient error, on fresh connections.
@@ -91,8 +110,6 @@ def apply_job(session: Session, job: Job, rules: Rules, *, alone: bool = False) 
 class Outcome:
     claimed: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
-    # Jobs were left queued: a worker is woken again to claim them.
-    more: bool = False
     # Final answers of the finished jobs, for the completion notice.
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -117,9 +134,9 @@ def claim(database_url: str, job_ids: Sequence[str], counted: Sequence[str] = ()
     """Claim a batch (``forum.jobqueue.claims``) in a transaction of its own; on PostgreSQL
     without waiting for its fsync: a claim lost in a server crash is a job still
     queued, or counted one delivery short."""
-    with transaction(database_url, pre_ping=PRE_PING) as session:
-        if session.get_bind().dialect.name == "postgresql":
-            session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    # A connection, not a session: nothing here is an ORM object, and a claim that
+    # finds nothing (a looping worker's last) costs half as much CPU.
+    with engine_for(database_url, pre_ping=PRE_PING).begin() as session:
         return claims.claim(session, job_ids, CLAIM_MAX_JOBS, other_than=[BULK], counted=counted)
 
 
@@ -139,10 +156,6 @@ def apply_batch(
         return outcome
     try:
         _apply_claimed(database_url, outcome.claimed, outcome, rules, max_attempts)
-        # Asked after the commit: a job that a claim left queued behind this batch was
-        # stored before that claim, so before this commit, and is seen here.
-        with transaction(database_url, pre_ping=PRE_PING) as session:
-            outcome.more = claims.any_queued(session, other_than=[BULK])
     except TRANSIENT as exc:
         raise Interrupted(outcome.claimed, exc) from exc
     return outcome
@@ -178,24 +191,38 @@ def apply_in_order(
     session: Session, batch: list[Job], rules: Rules, *, alone: bool = False
 ) -> None:
     """Apply ``batch`` (locked, in ``seq`` order) and record each job's outcome: runs of
-    topic creates and replies set-based (``forum.bulk.writes``), the rest one by one."""
+    topic creates and replies (``forum.bulk.writes``) and runs of edits, votes,
+    bookmarks, follows and tag changes (``forum.bulk.actions``) set-based, the rest one
+    by one. A run ends where a job of another kind comes, so every job still sees
+    what the jobs before it did."""
     rules = settings_store.rules_in_force(session, rules)
-    run: list[tuple[Job, Write]] = []
+    run: list[tuple[Job, Item]] = []
     for job in batch:
-        write = None if alone else set_based(job)
-        if write is not None:
-            run.append((job, write))
-            continue
-        apply_set_based(session, run, rules)
-        run = []
-        apply_job(session, job, rules, alone=alone)
-        if job.kind == SETTING:  # the jobs after it obey the new setting
-            rules = settings_store.rules_in_force(session, rules)
+        item = None if alone else set_based(job)
+        if run and (item is None or _engine(item) is not _engine(run[0][1])):
+            apply_set_based(session, run, rules)
+            run = []
+        if item is None:
+            apply_job(session, job, rules, alone=alone)
+            if job.kind == SETTING:  # the jobs after it obey the new setting
+                rules = settings_store.rules_in_force(session, rules)
+        else:
+            run.append((job, item))
     apply_set_based(session, run, rules)
 
 
-def set_based(job: Job) -> Write | None:
-    """The job's command as a write ``forum.bulk.writes`` applies, if it is one."""
+Item = Write | Action
+# A set-based apply: ``(session, items, rules)`` -> per item its answer or ForumError.
+Engine = Callable[[Session, Sequence[Any], Rules], list[Any]]
+
+
+def _engine(item: Item) -> Engine:
+    return apply_writes if isinstance(item, NewTopic | NewReply) else apply_actions
+
+
+def set_based(job: Job) -> Item | None:
+    """The job's command as an item ``forum.bulk.writes`` or ``forum.bulk.actions``
+    applies, if it is one."""
     kind = job.command.get("kind")
     if kind not in SET_BASED:
         return None
@@ -203,28 +230,56 @@ def set_based(job: Job) -> Write | None:
         command = load_command(job.command)
     except ValidationError:
         return None  # apply_job records why
-    if isinstance(command, CreateTopic):
-        return NewTopic(job.actor_uid, command.cid, command.title, command.content,
-                        tuple(command.tags), command.timestamp)  # fmt: skip
-    if isinstance(command, ReplyTopic):
-        return NewReply(job.actor_uid, command.tid, command.content, command.to_pid,
-                        command.timestamp)  # fmt: skip
+    return as_item(job.actor_uid, command)
+
+
+def as_item(actor: int, command: Command) -> Item | None:
+    """``command`` as its set-based item (see ``SET_BASED``)."""
+    match command:
+        case CreateTopic():
+            return NewTopic(actor, command.cid, command.title, command.content,
+                            tuple(command.tags), command.timestamp)  # fmt: skip
+        case ReplyTopic():
+            return NewReply(actor, command.tid, command.content, command.to_pid,
+                            command.timestamp)  # fmt: skip
+        case p.EditPost():
+            return Edit(actor, command.pid, command.content, command.title, command.tags)
+        case t.EditTopicPost():
+            return Edit(actor, command.pid, command.content, command.title, command.tags,
+                        command.tid)  # fmt: skip
+        case p.VotePost():
+            return Vote(actor, command.pid, votes.direction(command.delta))
+        case p.UnvotePost():
+            return Vote(actor, command.pid, votes.NONE)
+        case p.BookmarkPost() | p.UnbookmarkPost():
+            return Mark(actor, command.pid, isinstance(command, p.BookmarkPost))
+        case t.FollowTopic() | t.UnfollowTopic():
+            return Follow(actor, command.tid, isinstance(command, t.FollowTopic))
+        case t.ReplaceTopicTags() | t.AddTopicTags():
+            return Retag(actor, command.tid, command.tags, isinstance(command, t.AddTopicTags))
+        case t.ClearTopicTags():
+            return Retag(actor, command.tid, ())
     return None
 
 
-def apply_set_based(session: Session, run: list[tuple[Job, Write]], rules: Rules) -> None:
-    """Apply a run of writes set-based; if that path cannot decide it (``Unsure``) or the
-    database refuses it, one by one in savepoints, so a bad write fails alone."""
+def apply_set_based(session: Session, run: list[tuple[Job, Item]], rules: Rules) -> None:
+    """Apply a run of items of one engine set-based; if that path cannot decide it
+    (``Unsure``) or fails, one by one in savepoints, so a bad job fails alone."""
     if not run:
         return
     if len(run) > 1:
+        engine = _engine(run[0][1])
         try:
             with session.begin_nested():
-                outcomes = apply_writes(session, [write for _, write in run], rules)
+                outcomes = engine(session, [item for _, item in run], rules)
         except TRANSIENT:
             raise
         except (Unsure, DBAPIError) as exc:
             log.info("a batch of %d writes is applied one by one: %r", len(run), exc)
+        except Exception:
+            # A fault of the set-based path itself: the one-by-one path still applies
+            # every job (and records any job's own fault on that job alone).
+            log.warning("a batch of %d writes is applied one by one", len(run), exc_info=True)
         else:
             store.finish_all(session, [
                 (job, None, result.record()) if isinstance(result, ForumError)
@@ -249,33 +304,81 @@ def fail_batch(database_url: str, job_ids: Sequence[str], reason: str) -> list[s
 
 @celery_app.task(name=APPLY_JOBS, bind=True, max_retries=MAX_RETRIES)
 def apply_jobs(self: Task, job_ids: list[str], counted: list[str] | None = None) -> int:
-    """A message is a wake-up: claim a batch, apply it, and wake a worker again while
-    jobs are queued. ``counted``: jobs a failed try claimed (retried without counting
-    another delivery)."""
+    """A message is a wake-up: claim a batch, apply it, announce it, and claim again
+    while the claims find jobs, for up to ``LOOP_SECONDS``. ``counted``: jobs a failed
+    try claimed (retried without counting another delivery).
+
+    While it loops, the task leaves the queue's wake-up mark (``wakeups``) in place, so
+    requests stored meanwhile publish nothing but a kick: its next claim takes them.
+    When a claim finds nothing, it waits for a kick for ``LINGER_SECONDS``; without
+    one, the mark is taken away and the task claims once more, which takes whatever was
+    stored before the mark went away; later requests wake a worker."""
+    settings = get_settings()
+    queue = (self.request.delivery_info or {}).get("routing_key") or settings.interactive_queue
+    try:
+        return _claim_while_found(self, queue, job_ids, counted or [])
+    except BaseException:
+        wakeups.taken(queue)  # whatever failed: later requests wake a worker
+        raise
+
+
+def _claim_while_found(self: Task, queue: str, job_ids: list[str], counted: list[str]) -> int:
     settings = get_settings()
     database_url = settings.database_url
-    queue = (self.request.delivery_info or {}).get("routing_key") or settings.interactive_queue
-    wakeups.taken(queue)  # before the claim: requests stored from now on wake a worker
-    counted = counted or []
-    started = time.monotonic()
-    try:
-        outcome = apply_batch(database_url, job_ids, counted, rules=settings.rules,
-                              max_attempts=settings.max_attempts)  # fmt: skip
-    except (Interrupted, *TRANSIENT) as exc:
-        if isinstance(exc, Interrupted):
-            counted = sorted({*counted, *exc.claimed})
-        mine = sorted({*job_ids, *counted})
-        if self.request.retries >= MAX_RETRIES:
-            log.error("giving up on %d jobs: %s", len(mine), exc)
-            outcome = Outcome(finished=fail_batch(database_url, mine, str(exc)))
-        else:
+    began = time.monotonic()
+    finished = 0
+    # The mark that this message's publisher set (or that expired meanwhile).
+    marked = wakeups.marked
+    while True:
+        started = time.monotonic()
+        try:
+            outcome = apply_batch(database_url, job_ids, counted, rules=settings.rules,
+                                  max_attempts=settings.max_attempts)  # fmt: skip
+        except (Interrupted, *TRANSIENT) as exc:
+            wakeups.taken(queue)  # no claim until the retry: later requests wake a worker
+            if isinstance(exc, Interrupted):
+                counted = sorted({*counted, *exc.claimed})
+            mine = sorted({*job_ids, *counted})
+            if self.request.retries >= MAX_RETRIES:
+                log.error("giving up on %d jobs: %s", len(mine), exc)
+                outcome = Outcome(finished=fail_batch(database_url, mine, str(exc)))
+                notifier.job_finished(outcome.finished, outcome.answers)
+                return finished + len(outcome.finished)
             # Database down or deadlocked: back off 0.25 s, 0.5 s, ... up to 30 s.
             countdown = backoff(self.request.retries)
             raise self.retry(
                 args=[job_ids], kwargs={"counted": counted}, exc=exc, countdown=countdown
             ) from exc
-    notifier.job_finished(outcome.finished, outcome.answers)
-    observe.batch_finished(queue, outcome.records, time.monotonic() - started)
-    if outcome.more:
+        # Announced first: a waiting request answers at once.
+        notifier.job_finished(outcome.finished, outcome.answers)
+        finished += len(outcome.finished)
+        if outcome.claimed:
+            observe.batch_finished(queue, outcome.records, time.monotonic() - started)
+            if not marked and wakeups.marked:
+                # Jobs keep coming: the mark again, so that they wake no other worker
+                # only to find their object's jobs held by this one.
+                marked = wakeups.mark(queue)
+        elif marked:
+            if not wakeups.kicked(queue, LINGER_SECONDS):
+                wakeups.taken(queue)  # and once more: what was stored before it went away
+                marked = False
+        else:
+            # Nothing claimable: whatever is queued waits behind a job another claim
+            # holds, and that claim claims again once it has committed.
+            return finished
+        if len(outcome.claimed) >= CLAIM_MAX_JOBS:
+            # A backlog: the pool's other processes claim other objects' jobs meanwhile.
+            publisher.jobs([], queue=queue)
+        job_ids, counted = [], []
+        if time.monotonic() - began >= LOOP_SECONDS:
+            break
+    # Time is up (a stopping worker stops soon): the next claim is another message's.
+    wakeups.taken(queue)
+    try:
+        with engine_for(database_url, pre_ping=PRE_PING).begin() as connection:
+            more = claims.any_queued(connection, other_than=[BULK])
+    except TRANSIENT:
+        more = True
+    if more:
         publisher.jobs([], queue=queue)
-    return len(outcome.finished)
+    return finished

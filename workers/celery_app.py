@@ -28,7 +28,7 @@ celery_app = make_celery(
     include=["workers.apply", "workers.sweeper", "workers.bulk"],
 )
 publisher = Publisher(celery_app, _settings.interactive_queue, _settings.bulk_queue)
-notifier = Notifier(_settings.resolved_notify_url)
+notifier = Notifier(_settings.resolved_notify_url, _settings.database_url)
 wakeups = Wakeups(redis_broker_url(celery_app))
 
 

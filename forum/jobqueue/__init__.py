@@ -9,7 +9,7 @@ sweeper re-publishes jobs whose message was lost (``sweep``). Tasks are named by
 
 - ``store``: job rows: store / withdraw, read, lock, finish (one or many), expire.
 - ``claims``: a worker's batch: the oldest queued jobs, in order per object.
-- ``broker``: the embedded default's SQLite broker, polling fast while busy.
+- ``broker``: the embedded default's SQLite broker: WAL, reads before it claims, a doorbell.
 - ``async_store``: storing groups of job rows from the API's event loop (PostgreSQL).
 - ``chunks``: a bulk job's packed items, per-item results and progress.
 - ``tasks``: task names, message arguments and the Celery app's configuration.

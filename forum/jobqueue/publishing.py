@@ -71,9 +71,10 @@ class RedisPublisher:
         await self._redis.lpush(self._queue, message)
 
     async def wake(self, message: bytes) -> None:
-        """``push`` a wake-up, unless one is pending on the queue (``wakeups``)."""
-        await self._wake(keys=[wakeups.pending_key(self._queue), self._queue],
-                         args=[message, wakeups.TTL_SECONDS])  # fmt: skip
+        """``push`` a wake-up, unless one is pending on the queue: then a kick for the
+        worker holding it (``wakeups``)."""
+        keys = [wakeups.pending_key(self._queue), self._queue, wakeups.kick_key(self._queue)]
+        await self._wake(keys=keys, args=[message, wakeups.TTL_SECONDS])
 
     def task_message(self, name: str, args: list[Any]) -> bytes:
         """The message the task ``name``'s ``apply_async(args=args, queue=<this queue>)``

@@ -37,7 +37,7 @@ def make_celery(
 ) -> Celery:
     """The Celery app: ``include`` names the task modules (a worker's); a process that
     only publishes includes none."""
-    # The embedded default polls its SQLite queue every few ms while busy (``broker``).
+    # The embedded default's SQLite broker is forumq's own transport (``broker``).
     app = Celery("forumq", broker=broker.broker_url(broker_url), include=list(include))
     app.conf.update(
         task_serializer="json",

@@ -13,7 +13,7 @@ from forum.db import transaction
 from forum.groups import add_member
 from forum.models import Category, ChatRoom, Post, PostDiff, Topic, TopicFollow, TopicIgnore, User
 from forum.privileges import GLOBAL_MODERATORS
-from tests.api.test_core_v3 import CONTENT, Core
+from tests.core_v3 import CONTENT, Core
 from tests.support import Stack, new_category, user_with_token
 
 HOUR_MS = 3_600_000

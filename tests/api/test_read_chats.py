@@ -9,7 +9,7 @@ import pytest
 from forum import bans
 from forum.chats import send_message
 from forum.db import transaction
-from tests.api.test_read import get, new_user, ok, refused
+from tests.api.reads import get, new_user, ok, refused
 from tests.support import Stack
 
 BASE = 1_700_000_000_000  # in the past: later sends are newer

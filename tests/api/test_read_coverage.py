@@ -13,7 +13,7 @@ from api.app import create_app
 from api.openapi import walk
 from forumq.settings import Settings
 from tests.api.nodebb_schemas import NODEBB
-from tests.api.test_read import get, new_user, refused
+from tests.api.reads import get, new_user, refused
 from tests.support import Stack
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "read-api.md"

@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from tests.api.test_read import get, new_category, new_topic, new_user, ok, refused
+from tests.api.reads import get, new_category, new_topic, new_user, ok, refused
 from tests.support import Stack
 
 

@@ -2,6 +2,7 @@
 (the worker's task's ``apply_async``, and ``send_task`` by name as the job queue's
 ``Publisher`` does)."""
 
+import asyncio
 import base64
 import uuid
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from celery import Task
 from forum.jobqueue.chunks import pack
 from forum.jobqueue.publishing import RedisPublisher
 from forum.jobqueue.tasks import APPLY_JOBS, BULK_CHUNK, Publisher, make_celery
+from forum.jobqueue.wakeups import Wakeups, kick_key, pending_key
 from workers.apply import apply_jobs
 from workers.bulk import bulk_chunk
 from workers.celery_app import celery_app
@@ -79,3 +81,33 @@ def test_apply_jobs_message_is_what_celery_apply_async_writes(redis_url: str) ->
     assert _comparable(ours) == _comparable(theirs)
     by_name = _published_by_name(redis_url, queue, lambda p: p.jobs(ids))
     assert _comparable(by_name) == _comparable(theirs)
+
+
+def test_a_wake_up_while_one_is_pending_is_a_kick(redis_url: str) -> None:
+    """One wake-up message per queue while its mark is there; later requests kick the
+    worker holding it, and once the mark is gone they publish again."""
+    queue = f"forumq.test.wakeup.{uuid.uuid4().hex[:8]}"
+    client = redis.Redis.from_url(redis_url)
+    publisher = RedisPublisher(celery_app, redis_url, queue)
+    worker = Wakeups(redis_url)
+    message = publisher.task_message(APPLY_JOBS, [[]])
+    loop = asyncio.new_event_loop()
+
+    def wake() -> None:
+        loop.run_until_complete(publisher.wake(message))
+
+    try:
+        wake()
+        assert client.llen(queue) == 1 and not worker.kicked(queue, 0.01)
+        wake()
+        wake()
+        assert client.llen(queue) == 1  # kicks, not messages
+        assert worker.kicked(queue, 0.01) and not worker.kicked(queue, 0.01)  # one at most
+        worker.taken(queue)
+        wake()
+        assert client.llen(queue) == 2
+        assert worker.mark(queue) is False  # the publisher's mark is there
+    finally:
+        loop.run_until_complete(publisher.close())
+        loop.close()
+        client.delete(queue, pending_key(queue), kick_key(queue))
