@@ -218,7 +218,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Core's v3: its writes (the plugin's commands) and its reads (the read API's).
         Mount("/api/v3", app=PathIndexedRouter(core_router() + read.v3_routes())),
         # NodeBB's read API: after every other /api route, so it only sees the rest.
-        *read.home_routes(),
         Mount("/api", app=PathIndexedRouter(read.routes())),
     ]
     app = Starlette(

@@ -18,8 +18,3 @@ def routes() -> list[BaseRoute]:
 def v3_routes() -> list[BaseRoute]:
     """The v3 GETs, under ``/api/v3``."""
     return [item for resource in RESOURCES for item in resource.v3_routes()]
-
-
-def home_routes() -> list[BaseRoute]:
-    """NodeBB's home page, ``/api/`` itself."""
-    return categories.home_routes()

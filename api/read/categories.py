@@ -102,12 +102,6 @@ def routes() -> list:  # type: ignore[type-arg]
     ]
 
 
-def home_routes() -> list:  # type: ignore[type-arg]
-    """``/api/`` (a trailing slash is dropped before routing: ``/api``), outside the
-    ``/api`` mount, which only sees paths below it."""
-    return [read_route("/api", index, "The home page: the categories (NodeBB's default home)")]
-
-
 def v3_routes() -> list:  # type: ignore[type-arg]
     return [
         v3_route("/categories", v3_list, "The categories the caller may see"),

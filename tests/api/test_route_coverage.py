@@ -113,8 +113,7 @@ def test_unknown_paths_answer_404_in_the_router_envelope(prefix: str) -> None:
 
 def test_paths_outside_the_routers_answer_404_too() -> None:
     client = TestClient(create_app(Settings(database_url="sqlite://", upload_dir="uploads")))
-    # (``/api`` itself is NodeBB's home page: tests/api/test_read_coverage.py.)
-    for path in ("/", "/api/v9/users", "/assets/uploads/files/none.png"):
+    for path in ("/", "/api", "/api/v9/users", "/assets/uploads/files/none.png"):
         response = client.get(path)
         assert response.status_code == 404, (path, response.text)
         assert response.json()["code"] == "not-found"
