@@ -6,10 +6,10 @@ import uuid
 import httpx
 
 from forum import tokens
-from forum.categories import create_category
 from forum.db import transaction
 from forum.topics import create_topic, reply
 from forum.users import create_user
+from tests import support
 from tests.api.nodebb_schemas import check
 from tests.support import Stack
 
@@ -24,8 +24,7 @@ def new_user(stack: Stack, *, admin: bool = False) -> tuple[int, str, str]:
 
 
 def new_category(stack: Stack, name: str = "Reading room") -> int:
-    with transaction(stack.database_url) as session:
-        return create_category(session, None, name).cid
+    return support.new_category(stack.database_url, name)
 
 
 def new_topic(stack: Stack, uid: int, cid: int, replies: int = 0, **kwargs: object) -> int:
