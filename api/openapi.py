@@ -39,6 +39,7 @@ _PRIVILEGES = sorted(CATEGORY_PRIVILEGES)
 PATH_RULES: dict[str, Schema] = {
     # A post's edit, by the time it was made (ms).
     "since": {"type": "integer", "minimum": 0}, "timestamp": {"type": "integer", "minimum": 0},
+    "eventId": FORUM_ID,
     "privilege": {"type": "string",
                   "enum": [*_PRIVILEGES, *(f"{GROUP_PREFIX}{name}" for name in _PRIVILEGES)]},
 }  # fmt: skip

@@ -16,6 +16,7 @@ from forum.models import (
     EMAIL_INDEX,
     ApiToken,
     Bookmark,
+    CategoryWatch,
     ChatMessage,
     ChatRoom,
     ChatRoomMember,
@@ -426,6 +427,7 @@ def _forget_social(session: Session, uid: int) -> None:
     )
     session.execute(delete(TopicFollow).where(TopicFollow.uid == uid))
     session.execute(delete(TopicIgnore).where(TopicIgnore.uid == uid))
+    session.execute(delete(CategoryWatch).where(CategoryWatch.uid == uid))
     followers = select(UserFollow.follower_uid).where(UserFollow.followee_uid == uid)
     session.execute(
         update(User).where(User.uid.in_(followers)).values(following_count=User.following_count - 1)
