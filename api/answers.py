@@ -60,6 +60,7 @@ CORE: dict[str, Shape] = {
     "tokens.create": _same,
     "tokens.admin.create": _same,
     "tokens.roll": _same,
+    "tokens.update": _same,
     "chats.send": _same,
     "chats.room.send": _same,
     "chats.room.create": _same,

@@ -487,6 +487,8 @@ class ApiToken(Base):
     uid: Mapped[int | None] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"), index=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+    # Core's descriptor to tell tokens apart (set by an admin, ``PUT /admin/tokens/{token}``).
+    description: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
 
 
 class Job(Base):

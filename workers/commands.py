@@ -87,6 +87,7 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
         users.update_profile, lambda cmd: {"uid": cmd.uid, "changes": cmd.changes()}
     ),
     u.DeleteUser: users.delete_user,
+    u.DeleteUsers: users.delete_users,
     u.ChangePassword: users.change_password,
     u.FollowUser: follows.follow,
     u.UnfollowUser: follows.unfollow,
@@ -113,6 +114,7 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     tk.AdminCreateToken: tokens.admin_create,
     tk.AdminRevokeToken: tokens.admin_revoke,
     tk.RollToken: tokens.roll,
+    tk.UpdateToken: tokens.update,
     # groups
     g.CreateGroup: groups.create_group,
     g.DeleteGroup: groups.delete_group,
