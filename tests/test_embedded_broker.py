@@ -1,8 +1,7 @@
 """The embedded default's broker (``forum.jobqueue.broker``): publishes from several
 processes never fail, while a worker polls or while they create the file together; a
 publish wakes an idle consumer in another process at once, delivered messages leave the
-file; and a finished job wakes the API
-that waits for it (its doorbell)."""
+file; and a finished job wakes the API that waits for it (its doorbell)."""
 
 import asyncio
 import contextlib
