@@ -103,7 +103,10 @@ class _Batch(Rows):
             for row in session.execute(
                 select(Category.cid, Category.disabled).where(Category.cid.in_(cids))
             )
-        }
+        } if cids else {}  # fmt: skip
+        # The session's identity map holds objects weakly: without this, each answer
+        # would read its category again.
+        self._categories: dict[int, Category] = {}
         self.known_pids = set(lookup(session, Post.pid, Post.pid, [w.to_pid for w in replies]))
         self._granted: dict[tuple[int, str, int], bool] = {}
 
@@ -217,8 +220,11 @@ class _Batch(Rows):
         return payloads.post_summary(post, topic, category, author, tags, self.now)  # type: ignore[arg-type]
 
     def _category(self, cid: int) -> Category:
-        category = self.session.get(Category, cid)
-        assert category is not None  # checked, and locked by write_rows
+        category = self._categories.get(cid)
+        if category is None:
+            category = self.session.get(Category, cid)
+            assert category is not None  # checked, and locked by write_rows
+            self._categories[cid] = category
         return category
 
     def _author(self, uid: int, *, topic: bool = False) -> View:
