@@ -14,13 +14,12 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-WRK_SCRIPT = """
-wrk.method = "POST"
-wrk.body = {body}
-{headers}
+# Statuses counted per thread, percentiles printed at the end (a script's common part).
+WRK_REPORT = """
 local threads = {{}}
 counts = {{}}  -- global: the done() hook reads it with thread:get
 function setup(thread) table.insert(threads, thread) end
@@ -36,6 +35,27 @@ function done(summary, latency, requests)
   end
 end
 """
+WRK_SCRIPT = (
+    """
+wrk.method = "POST"
+wrk.body = {body}
+{headers}
+"""
+    + WRK_REPORT
+)
+# GETs of many paths in turn, each connection's thread cycling through them.
+WRK_GET_SCRIPT = (
+    """
+{headers}
+local paths = {{{paths}}}
+local n = 0
+function request()
+  n = n + 1
+  return wrk.format("GET", paths[(n % #paths) + 1])
+end
+"""
+    + WRK_REPORT
+)
 
 
 @dataclass
@@ -73,16 +93,33 @@ def has_wrk() -> bool:
     return shutil.which("wrk") is not None
 
 
+def _lua_headers(headers: dict[str, str]) -> str:
+    return "\n".join(f"wrk.headers[{lua_quote(k)}] = {lua_quote(v)}" for k, v in headers.items())
+
+
 def run_wrk(
     url: str, body: dict[str, object], headers: dict[str, str], seconds: float,
     connections: int, threads: int = 1,
 ) -> Load:  # fmt: skip
-    script = WRK_SCRIPT.format(
-        body=lua_quote(json.dumps(body)),
-        headers="\n".join(
-            f"wrk.headers[{lua_quote(k)}] = {lua_quote(v)}" for k, v in headers.items()
-        ),
+    script = WRK_SCRIPT.format(body=lua_quote(json.dumps(body)), headers=_lua_headers(headers))
+    return _wrk(script, url, seconds, connections, threads)
+
+
+def run_wrk_get(
+    urls: list[str], headers: dict[str, str], seconds: float, connections: int, threads: int = 1
+) -> Load:
+    """GETs of ``urls`` (one server) in turn."""
+    base = urlsplit(urls[0])
+    paths = ", ".join(
+        lua_quote(urlunsplit(("", "", u.path, u.query, ""))) for u in map(urlsplit, urls)
     )
+    script = WRK_GET_SCRIPT.format(headers=_lua_headers(headers), paths=paths)
+    load = _wrk(script, f"{base.scheme}://{base.netloc}/", seconds, connections, threads)
+    load.command = load.command.replace("<script.lua>", f"<script.lua: GET {len(urls)} URLs>")
+    return load
+
+
+def _wrk(script: str, url: str, seconds: float, connections: int, threads: int) -> Load:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
@@ -210,6 +247,10 @@ async def _get_load(urls: list[str], headers: dict[str, str], seconds: float,
     return _summarised(load, latencies, errors)
 
 
-def get_load(urls: list[str], headers: dict[str, str], seconds: float, connections: int) -> Load:
-    """GET ``urls`` in turn with ``connections`` requests in flight for ``seconds``."""
+def get_load(urls: list[str], headers: dict[str, str], seconds: float, connections: int,
+             tool: str = "auto") -> Load:  # fmt: skip
+    """GET ``urls`` in turn with ``connections`` requests in flight for ``seconds``;
+    wrk when available."""
+    if tool == "wrk" or (tool == "auto" and has_wrk()):
+        return run_wrk_get(urls, headers, seconds, connections)
     return asyncio.run(_get_load(urls, headers, seconds, connections))

@@ -28,7 +28,7 @@ from rich.console import Console
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.loadgen import Load, get_load
-from bench.stack import Machine, celery_worker, http_server
+from bench.stack import Machine, celery_worker, cpu_ms, http_server
 from devstack.databases import fresh_database, pg_dsn, purge_queue
 
 bulk = importlib.import_module("bench.import")  # "import" is a keyword
@@ -85,10 +85,23 @@ def pages(url: str, base: str) -> dict[str, list[str]]:
     }
 
 
-def measure(urls: list[str], args: argparse.Namespace, machine_of: Machine) -> tuple[Load, str]:
+def measure(
+    urls: list[str], args: argparse.Namespace, machine_of: Machine, server: int
+) -> tuple[Load, str]:
+    """The load, and where the CPU went: the server's CPU per 2xx answer (less sensitive
+    to other processes than a rate) and the load generator's share of a core."""
+    # The client: this process, and wrk once reaped (not the servers it started).
+    server_before, client_before = cpu_ms([server]), cpu_ms([os.getpid()], family=False)
     with machine_of as machine:
-        load = get_load(urls, {}, args.seconds, args.clients)
-    return load, machine.describe()
+        load = get_load(urls, {}, args.seconds, args.clients, args.loadgen)
+    server_used, client_used = (
+        cpu_ms([server]) - server_before,
+        cpu_ms([os.getpid()], family=False) - client_before,
+    )
+    per_answer = server_used / max(1, load.ok)
+    client_share = client_used / 10 / load.seconds
+    return load, (f"{machine.describe()}; server CPU {per_answer:.2f} ms per answer; load "
+                  f"generator ({load.tool}) {client_share:.0f}% of a core")  # fmt: skip
 
 
 def serve_and_measure(
@@ -99,14 +112,16 @@ def serve_and_measure(
     results: dict[str, Load] = {}
     with http_server(["-m", "bench.bare_app"], env, tmp / "bare.log") as (bare, bare_pid):
         load, where = measure([f"{bare}/api/health"], args, Machine([bare_pid], admin_url,
-                              database, server=bare_pid))  # fmt: skip
+                              database, server=bare_pid), bare_pid)  # fmt: skip
         results["bare Starlette GET"] = load
         print(f"  {label} bare Starlette GET /api/health: {load.describe()}\n    {where}")
     with http_server(["-m", "forumq", "serve"], env, tmp / "api.log") as (base, api_pid):
         for name, urls in pages(url, base).items():
-            get_load(urls[:50], {}, 2, args.clients)  # warm the pool and the page cache
+            get_load(
+                urls[:50], {}, 2, args.clients, args.loadgen
+            )  # warm the pool and the page cache
             load, where = measure(urls, args, Machine([api_pid], admin_url, database,
-                                                      server=api_pid))  # fmt: skip
+                                                      server=api_pid), api_pid)  # fmt: skip
             results[name] = load
             print(f"  {label} {name}: {load.describe()}\n    {where}")
     share = results["topic page"].rate / max(1.0, results["bare Starlette GET"].rate)
@@ -121,6 +136,8 @@ def main() -> None:
     parser.add_argument("--categories", type=int, default=20)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--loadgen", choices=("auto", "wrk", "httpx"), default="auto",
+                        help="auto: wrk when installed, else asyncio + httpx")  # fmt: skip
     parser.add_argument("--own-postgres", action="store_true",
                         help="a PostgreSQL server of its own (bench/import.py)")  # fmt: skip
     args = parser.parse_args()

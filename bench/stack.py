@@ -66,6 +66,13 @@ def _ticks(pid: int) -> int:
     return sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
 
 
+def cpu_ms(pids: list[int], *, family: bool = True) -> float:
+    """CPU milliseconds used so far by ``pids`` and their reaped children, and with
+    ``family`` every live process below them."""
+    every = _family(pids) if family else pids
+    return sum(_ticks(pid) for pid in every) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def _family(pids: list[int]) -> list[int]:
     """``pids`` and every live process below them."""
     return [*pids, *descendants(pids)]

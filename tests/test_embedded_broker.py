@@ -1,7 +1,7 @@
 """The embedded default's broker (``forum.jobqueue.broker``): publishes from several
-processes never fail while a worker polls, a publish wakes an idle consumer in another
-process at once, delivered messages leave the file; and a finished job wakes the API
-that waits for it (its doorbell)."""
+processes never fail, while a worker polls or while they create the file together; a
+publish wakes an idle consumer in another process at once, delivered messages leave the
+file; and a finished job wakes the API that waits for it (its doorbell)."""
 
 import asyncio
 import contextlib
@@ -88,6 +88,32 @@ def test_publishes_from_several_processes_while_a_worker_polls(tmp_path: Path) -
     succeeded = [line for line in lines if done in line and "succeeded" in line]
     assert len(succeeded) == total
     assert "database is locked" not in log.read_text()
+
+
+def test_processes_that_open_a_new_broker_file_together_all_publish(tmp_path: Path) -> None:
+    """``forumq up`` starts the API and the worker on a broker file that does not exist
+    yet: whichever creates kombu's tables, the others' first publishes succeed."""
+    broker_file = tmp_path / "broker.sqlite3"
+    url, queue, go = f"sqla+sqlite:///{broker_file}", "forumq.race", tmp_path / "go"
+    code = (
+        f"from tests.test_embedded_broker import _publish; _publish(*{(url, queue, 3, str(go))!r})"
+    )
+    publishers = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=servers.CHECKOUT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(PUBLISHERS)
+    ]  # fmt: skip
+    ready = lambda: len(list(tmp_path.glob("go.*"))) == PUBLISHERS  # noqa: E731
+    servers.wait_until(ready, 60, "the publishers")
+    assert not broker_file.exists()
+    go.touch()
+    reports = []
+    for process in publishers:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err.decode()
+        reports.append(json.loads(out.decode().strip().splitlines()[-1]))
+    assert reports == [{"published": 3, "failures": []}] * PUBLISHERS
+    assert _rows(broker_file) == 3 * PUBLISHERS
 
 
 def _publish_once(url: str, go: str) -> None:

@@ -179,6 +179,11 @@ async def page(request: Request, work: Work) -> Response:
     return await _serve(request, work, _page_answer, _page_refusal)
 
 
+async def bare(request: Request, work: Work) -> Response:
+    """A route NodeBB answers with ``res.json`` of its data, none of a page's own keys."""
+    return await _serve(request, work, lambda _, data, __: JSONResponse(data), _page_refusal)
+
+
 async def v3(request: Request, work: Work) -> Response:
     """A v3 GET: ``{status, response}``; refusals with core's status and message."""
     return await _serve(request, work, _v3_answer, _v3_refusal)

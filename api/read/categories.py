@@ -8,9 +8,11 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.envelopes import JSONResponse
 from api.read.answers import (
     PER_PAGE,
     Endpoint,
+    bare,
     forum_id,
     is_number,
     leading_int,
@@ -55,6 +57,14 @@ async def category_page(request: Request) -> Response:
     )
 
 
+async def moderators(request: Request) -> Response:
+    """NodeBB looks the cid up as given: one that names nothing has no moderators."""
+    cid = forum_id(request.path_params["cid"])
+    if cid is None:
+        return JSONResponse({"moderators": []})
+    return await bare(request, lambda session, _: reads.category_moderators(session, cid, now_ms()))
+
+
 async def v3_list(request: Request) -> Response:
     return await v3(request, reads.category_list)
 
@@ -96,6 +106,12 @@ def routes() -> list:  # type: ignore[type-arg]
     summary = "A category page: the category, its children, 20 topics (NodeBB: read.yaml)"
     return [
         read_route("/categories", index, "The categories the caller may see, as a tree"),
+        read_route(
+            "/categories/{cid}/moderators",
+            moderators,
+            "The users who moderate the category (anyone may ask)",
+            errors=(),
+        ),
         read_route("/category/{cid}", category_page, summary),
         read_route("/category/{cid}/{slug}", category_page, summary),
         read_route("/category/{cid}/{slug}/{topic_index}", category_page, summary),

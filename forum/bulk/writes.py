@@ -103,7 +103,12 @@ class _Batch(Rows):
             for row in session.execute(
                 select(Category.cid, Category.disabled).where(Category.cid.in_(cids))
             )
-        }
+        } if cids else {}  # fmt: skip
+        # The session's identity map holds objects weakly: without this, each answer
+        # would read its category again.
+        self._categories: dict[int, Category] = {}
+        # An author's columns, read once per batch (their counts change write by write).
+        self._user_fields: dict[int, dict[str, object]] = {}
         self.known_pids = set(lookup(session, Post.pid, Post.pid, [w.to_pid for w in replies]))
         self._granted: dict[tuple[int, str, int], bool] = {}
 
@@ -217,8 +222,11 @@ class _Batch(Rows):
         return payloads.post_summary(post, topic, category, author, tags, self.now)  # type: ignore[arg-type]
 
     def _category(self, cid: int) -> Category:
-        category = self.session.get(Category, cid)
-        assert category is not None  # checked, and locked by write_rows
+        category = self._categories.get(cid)
+        if category is None:
+            category = self.session.get(Category, cid)
+            assert category is not None  # checked, and locked by write_rows
+            self._categories[cid] = category
         return category
 
     def _author(self, uid: int, *, topic: bool = False) -> View:
@@ -227,8 +235,11 @@ class _Batch(Rows):
         counts = self.counts[uid]
         counts[0] += topic
         counts[1] += 1
-        user = self.user_rows[uid]
-        fields = {c.key: getattr(user, c.key) for c in User.__mapper__.column_attrs}
+        fields = self._user_fields.get(uid)
+        if fields is None:
+            user = self.user_rows[uid]
+            fields = {c.key: getattr(user, c.key) for c in User.__mapper__.column_attrs}
+            self._user_fields[uid] = fields
         return View(**{**fields, "topiccount": counts[0], "postcount": counts[1]})
 
     def _post(

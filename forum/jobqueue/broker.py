@@ -40,6 +40,7 @@ from kombu.transport import sqlalchemy as kombu_sqla
 from kombu.transport.virtual import QoS as VirtualQoS
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
 
 ALIAS = "forumq-sqla"
 FASTEST = 0.005  # seconds between polls right after a message (or a doorbell) ...
@@ -160,6 +161,22 @@ def _tune(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
+def _create_tables(engine: Any) -> None:
+    """Create kombu's tables if missing, holding SQLite's write lock: the API and the
+    workers start together on a new file, and kombu's unlocked check-then-create let a
+    second process fail with "table kombu_queue already exists"."""
+    with engine.connect() as connection:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            kombu_sqla.metadata.create_all(connection)
+            # kombu's transport left delivered messages in the table, invisible.
+            connection.exec_driver_sql("DELETE FROM kombu_message WHERE visible = 0")
+            connection.exec_driver_sql("COMMIT")
+        except BaseException:
+            connection.exec_driver_sql("ROLLBACK")
+            raise
+
+
 class QoS(VirtualQoS):  # type: ignore[misc]
     """A message acknowledged (or rejected) frees prefetch room: the consumer polls again
     now rather than at its next poll."""
@@ -193,13 +210,13 @@ class Channel(kombu_sqla.Channel):  # type: ignore[misc]
         return engine
 
     def _open(self) -> Any:
-        new = self.connection.client.hostname not in self._engines
-        engine, session = super()._open()
-        if new:
-            # kombu's transport left delivered messages in the table, invisible.
-            with self._raw(engine) as conn:
-                conn.execute("DELETE FROM kombu_message WHERE visible = 0")
-        return engine, session
+        hostname = self.connection.client.hostname
+        with kombu_sqla._MUTEX:
+            if hostname not in self._engines:
+                engine = self._engine_from_config()
+                _create_tables(engine)
+                self._engines[hostname] = engine, sessionmaker(bind=engine)
+        return self._engines[hostname]
 
     @contextlib.contextmanager
     def _raw(self, engine: Any = None) -> Iterator[sqlite3.Connection]:

@@ -7,7 +7,7 @@ an administrator granted one."""
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from forum import privileges
@@ -54,20 +54,32 @@ class Viewer:
         return self.reads(cid) and (not deleted or self.sees_deleted(cid))
 
 
+# Built once, of plain columns: every read asks them.
+_USERS, _MEMBERS, _GRANTS = User.__table__, GroupMember.__table__, CategoryPrivilege.__table__
+_USER_GROUPS = (
+    select(_USERS.c.uid, _USERS.c.banned, _USERS.c.banned_until, _MEMBERS.c.group_name)
+    .outerjoin(_MEMBERS, _MEMBERS.c.uid == _USERS.c.uid)
+    .where(_USERS.c.uid == bindparam("uid"))
+)
+_GROUP_GRANTS = select(_GRANTS.c.cid, _GRANTS.c.privilege).where(
+    _GRANTS.c.group_name.in_(bindparam("groups", expanding=True))
+)
+_USER_GRANTS = select(_GRANTS.c.cid, _GRANTS.c.privilege).where(
+    or_(_GRANTS.c.group_name.in_(bindparam("groups", expanding=True)),
+        _GRANTS.c.uid == bindparam("uid"))
+)  # fmt: skip
+
+
 def load_viewer(session: Session, uid: int) -> Viewer:
     """The caller ``uid`` (0: a guest), with every category grant that applies to them."""
     if uid <= 0:
         return Viewer(GUEST, groups=frozenset([privileges.GUESTS]),
                       grants=_grants(session, GUEST, {privileges.GUESTS}))  # fmt: skip
-    rows = session.execute(
-        select(User, GroupMember.group_name)
-        .outerjoin(GroupMember, GroupMember.uid == User.uid)
-        .where(User.uid == uid)
-    ).all()
+    rows = session.execute(_USER_GROUPS, {"uid": uid}).all()
     if not rows:
         return load_viewer(session, GUEST)
-    banned = is_banned(rows[0][0])
-    member_of = {name for _, name in rows if name is not None}
+    banned = is_banned(rows[0])  # type: ignore[arg-type]  # the columns it reads
+    member_of = {row.group_name for row in rows if row.group_name is not None}
     if banned:
         groups = {g for g in member_of if g not in privileges.SYSTEM_GROUPS} | {BANNED_USERS}
     else:
@@ -83,8 +95,6 @@ def load_viewer(session: Session, uid: int) -> Viewer:
 
 
 def _grants(session: Session, uid: int, groups: set[str]) -> frozenset[tuple[int, str]]:
-    who = CategoryPrivilege.group_name.in_(sorted(groups))
-    if uid > 0:
-        who = or_(who, CategoryPrivilege.uid == uid)
-    rows = session.execute(select(CategoryPrivilege.cid, CategoryPrivilege.privilege).where(who))
+    params = {"groups": sorted(groups), "uid": uid}
+    rows = session.execute(_USER_GRANTS if uid > 0 else _GROUP_GRANTS, params)
     return frozenset((cid, privilege) for cid, privilege in rows)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from forum import category_watch, privileges
 from forum.clock import now_ms
 from forum.errors import forbidden, not_found
-from forum.models import Category, CategoryPrivilege, Group, Post, Topic, User
+from forum.models import Category, CategoryPrivilege, Group, GroupMember, Post, Topic, User
 from forum.read import loading, objects
 from forum.read.access import Viewer
 from forum.read.objects import JSON
@@ -152,6 +152,40 @@ def _watch_flags(session: Session, viewer: Viewer, cid: int) -> dict[str, bool]:
     if not viewer.logged_in:
         return category_watch.flags(category_watch.NOTWATCHING)
     return category_watch.flags(category_watch.states(session, viewer.uid, [cid])[cid])
+
+
+def category_moderators(session: Session, cid: int, now: int) -> JSON:
+    """``/api/categories/:cid/moderators`` (NodeBB's ``categories.getModerators``): the
+    holders of ``moderate`` on the category, users granted it first (in grant order), then
+    the members of groups granted it; uid, names and picture of each. Anyone may ask; an
+    unknown or disabled category has none. Implicit groups (``registered-users``,
+    ``guests``) have no member rows, so a grant to them names nobody."""
+    category = session.get(Category, cid)
+    if category is None or category.disabled:
+        return {"moderators": []}
+    grants = session.execute(
+        select(CategoryPrivilege.uid, CategoryPrivilege.group_name)
+        .where(CategoryPrivilege.cid == cid, CategoryPrivilege.privilege == "moderate")
+        .order_by(CategoryPrivilege.id)
+    ).all()
+    uids = [uid for uid, _ in grants if uid is not None]
+    groups = [group for uid, group in grants if uid is None and group is not None]
+    if groups:
+        uids += session.scalars(
+            select(GroupMember.uid)
+            .where(GroupMember.group_name.in_(groups))
+            .order_by(GroupMember.joined_at, GroupMember.uid)
+        )
+    order = list(dict.fromkeys(uids))
+    users = {u.uid: u for u in session.scalars(select(User).where(User.uid.in_(order)))}
+    fields = ("uid", "username", "userslug", "displayname", "picture", "icon:text",
+              "icon:bgColor")  # fmt: skip
+    moderators = []
+    for uid in order:
+        if uid in users:
+            summary = objects.user_summary(users[uid], now)
+            moderators.append({key: summary[key] for key in fields})
+    return {"moderators": moderators}
 
 
 # --- /api/v3/categories ------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Batch loads: every related row of a page in one statement per kind (no query per row)."""
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import Row, Select, bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from forum.models import (
@@ -19,14 +20,41 @@ from forum.models import (
 from forum.read import objects
 from forum.read.objects import JSON
 
+# What ``objects.user_summary`` reads of a user: plain columns (no ORM objects, no
+# secrets), in a statement built once.
+SUMMARY_COLUMN_NAMES = (
+    "uid", "username", "userslug", "lastonline", "joindate", "postcount", "topiccount",
+    "reputation", "banned", "banned_until", "profile",
+)  # fmt: skip
+SUMMARY_COLUMNS = tuple(User.__table__.c[name] for name in SUMMARY_COLUMN_NAMES)
+_USERS = select(*SUMMARY_COLUMNS).where(User.__table__.c.uid.in_(bindparam("uids", expanding=True)))
+
 
 def users(session: Session, uids: Iterable[int], now: int) -> dict[int, JSON]:
     """uid -> its summary; a uid without a row (a deleted user) shows as a guest."""
     wanted = {uid for uid in uids if uid > 0}
-    found = {}
+    found: dict[int, Row[Any]] = {}
     if wanted:
-        found = {u.uid: u for u in session.scalars(select(User).where(User.uid.in_(wanted)))}
+        found = {u.uid: u for u in session.execute(_USERS, {"uids": sorted(wanted)})}
     return {uid: objects.user_summary(found.get(uid), now) for uid in wanted | {0}}
+
+
+class Joined:
+    """The columns of a joined table within a statement's rows, labelled
+    ``<prefix><name>`` and side by side, read as a row of their own (a named tuple with
+    the table's names: what ``objects`` reads of a model). Found once per statement."""
+
+    def __init__(self, statement: Select[Any], prefix: str) -> None:
+        keys = [column.key for column in statement.selected_columns]
+        at = [n for n, key in enumerate(keys) if key.startswith(prefix)]
+        assert at == list(range(at[0], at[-1] + 1)), f"{prefix} columns not side by side"
+        self._columns = slice(at[0], at[-1] + 1)
+        self._type = namedtuple(  # type: ignore[misc]
+            "Joined", [keys[n].removeprefix(prefix) for n in at], rename=True
+        )
+
+    def __call__(self, row: Row[Any]) -> Any:
+        return self._type._make(row[self._columns])
 
 
 _CATEGORIES = "forumq.read.categories"

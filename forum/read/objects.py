@@ -7,6 +7,7 @@ its OpenAPI documents): ``user_summary`` (UserObjectSlim), ``category_object``
 topic page: rendered content, author, the caller's votes). Write answers and read
 answers share them, so one object looks the same wherever it appears."""
 
+from functools import lru_cache
 from typing import Any
 
 from forum.clock import iso, now_ms
@@ -27,6 +28,7 @@ DELETED_POST = "[[topic:post-is-deleted]]"
 BANNED_FOR_GOOD = "[[user:info.banned-permanently]]"
 
 
+@lru_cache(maxsize=65536)
 def _icon_background(username: str) -> str:
     # JavaScript sums charCodeAt() of each code point: its first UTF-16 unit.
     total = sum(

@@ -3,14 +3,26 @@ teaser and pagination, ``Topics.getTopicData`` (v3), and the topic lists every l
 page (category, recent, popular, top, tags, a user's topics) is made of."""
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, and_, select, union_all
+from sqlalchemy import and_, bindparam, exists, func, select, union_all
 from sqlalchemy.orm import Session
 
 from forum import topic_events, topic_reads
 from forum.clock import iso
 from forum.errors import ForumError, forbidden, not_found
-from forum.models import Category, Post, Topic, TopicEvent
+from forum.models import (
+    Bookmark,
+    Category,
+    Post,
+    PostVote,
+    Topic,
+    TopicEvent,
+    TopicFollow,
+    TopicIgnore,
+    TopicTag,
+    User,
+)
 from forum.read import loading, objects
 from forum.read.access import Viewer
 from forum.read.objects import JSON
@@ -69,6 +81,83 @@ def topic_privileges(viewer: Viewer, topic: Topic, category: Category) -> JSON:
     }
 
 
+# A topic page in two statements (besides the viewer's): the topic with its category,
+# its author, its tags and whether the viewer follows or ignores it; then the window of
+# posts with their authors and the viewer's vote and bookmark on each. Built once, as
+# Core selects of plain columns: a page is read many times more often than written,
+# and building and loading ORM objects was most of its CPU.
+_TOPICS, _CATEGORIES, _POSTS = Topic.__table__, Category.__table__, Post.__table__
+_TAGS, _USERS = TopicTag.__table__, User.__table__
+_VIEWER = bindparam("viewer")
+_OWNER = _USERS.alias("owner")
+
+
+def _authored(users: Any, prefix: str) -> list[Any]:
+    return [column.label(prefix + column.key) for column in users.c
+            if column.key in loading.SUMMARY_COLUMN_NAMES]  # fmt: skip
+
+
+def _watching(model: type[TopicFollow] | type[TopicIgnore]) -> Any:
+    table = model.__table__
+    return exists().where(table.c.tid == _TOPICS.c.tid, table.c.uid == _VIEWER)
+
+
+_PAGE_TOPIC = (
+    select(
+        *_TOPICS.c,
+        *(column.label("category_" + column.key) for column in _CATEGORIES.c),
+        *_authored(_OWNER, "owner_"),
+        select(func.aggregate_strings(_TAGS.c.tag, ","))
+        .where(_TAGS.c.tid == _TOPICS.c.tid)
+        .scalar_subquery()
+        .label("tag_list"),
+        _watching(TopicFollow).label("following"),
+        _watching(TopicIgnore).label("ignoring"),
+    )
+    .join(_CATEGORIES, _CATEGORIES.c.cid == _TOPICS.c.cid)
+    .outerjoin(_OWNER, _OWNER.c.uid == _TOPICS.c.uid)
+    .where(_TOPICS.c.tid == bindparam("tid"))
+)
+
+
+def _page_posts(first: bool) -> Any:
+    """Rows ``skip`` .. of the topic: its main post first (index 0), then the replies
+    oldest first, as NodeBB's ``tid:<tid>:posts`` set. The pids are found first
+    (``pid = main OR pid IN (...)`` would scan every post of the forum)."""
+    votes, bookmarks = PostVote.__table__, Bookmark.__table__
+    pids: Any = (
+        select(_POSTS.c.pid)
+        .where(_POSTS.c.tid == bindparam("tid"), _POSTS.c.pid != bindparam("main"))
+        .order_by(_POSTS.c.timestamp, _POSTS.c.pid)
+        .offset(bindparam("skip")).limit(bindparam("take"))
+    ).subquery()  # fmt: skip
+    pids = select(pids.c.pid)
+    if first:
+        pids = union_all(select(_POSTS.c.pid).where(_POSTS.c.pid == bindparam("main")), pids)
+    return (
+        select(*_POSTS.c, *_authored(_USERS, "author_"), votes.c.value.label("vote"),
+               bookmarks.c.pid.label("bookmarked"))
+        .outerjoin(_USERS, _USERS.c.uid == _POSTS.c.uid)
+        .outerjoin(votes, and_(votes.c.pid == _POSTS.c.pid, votes.c.uid == _VIEWER))
+        .outerjoin(bookmarks, and_(bookmarks.c.pid == _POSTS.c.pid, bookmarks.c.uid == _VIEWER))
+        .where(_POSTS.c.pid.in_(pids))
+    )  # fmt: skip
+
+
+_PAGE_CATEGORY = loading.Joined(_PAGE_TOPIC, "category_")
+_OWNER_OF = loading.Joined(_PAGE_TOPIC, "owner_")
+# The first page's statement and the later pages', each with its authors' columns.
+_PAGE_POSTS = {
+    first: (statement, loading.Joined(statement, "author_"))
+    for first, statement in ((True, _page_posts(True)), (False, _page_posts(False)))
+}
+
+
+def _summary(user: Any, now: int) -> JSON:
+    """The user summary of a joined user's columns (a guest's when the row had none)."""
+    return objects.guest_user() if user.uid is None else objects.user_summary(user, now)
+
+
 def topic_page(
     session: Session,
     viewer: Viewer,
@@ -82,7 +171,13 @@ def topic_page(
     """``/api/topic/:tid/:slug?/:post_index?`` with NodeBB's default (infinite scroll)
     paging: a ``post_index`` shows the page around that post; ``?page=N`` shows rows
     ``(N-1) * per_page`` on; a ``post_index`` past the last post redirects to it."""
-    topic, category = readable_topic(session, viewer, tid)
+    head = session.execute(_PAGE_TOPIC, {"tid": tid, "viewer": viewer.uid}).first()
+    if head is None or head.category_disabled:
+        raise not_found("no-topic")
+    topic: Any = head  # the topic's own columns keep their names
+    category: Any = _PAGE_CATEGORY(head)
+    if not viewer.sees_topic(topic.cid, topic.deleted):
+        raise forbidden()
     index = post_index or 1
     if topic.postcount > 0 and not 1 <= index <= topic.postcount:
         suffix = f"/{topic.postcount}" if index > topic.postcount else ""
@@ -91,31 +186,35 @@ def topic_page(
     start = (
         max(0, index - -(-per_page // 2)) if index > 1 and not page else (current - 1) * per_page
     )
-    posts = _topic_posts(session, topic, start, per_page)
+    main = topic.main_pid
+    params = {"tid": tid, "main": main, "viewer": viewer.uid, "skip": max(0, start - 1),
+              "take": per_page - 1 if start == 0 else per_page}  # fmt: skip
+    statement, author_of = _PAGE_POSTS[start == 0]
+    rows = session.execute(statement, params).all()
+    posts = sorted(rows, key=lambda post: (post.pid != main, post.timestamp, post.pid))
     sees_deleted = viewer.sees_deleted(topic.cid)
-    authors = loading.users(session, {topic.uid, *(p.uid for p in posts)}, now)
-    pids = [p.pid for p in posts]
-    votes = loading.votes(session, viewer.uid, pids)
-    marked = loading.bookmarked(session, viewer.uid, pids)
-    tags = loading.tags(session, [tid])[tid]
-    followed, ignored = loading.watching(session, viewer.uid, [tid])
-    following, ignoring = tid in followed, tid in ignored
     privileges = topic_privileges(viewer, topic, category)
+    authors: dict[int, JSON] = {}
     shown = []
     for offset, post in enumerate(posts):
+        author = authors.get(post.uid)
+        if author is None:
+            author = authors[post.uid] = _summary(author_of(post), now)
         item = objects.post_object(
-            post, index=start + offset, author=authors.get(post.uid) or authors[0],
-            viewer_uid=viewer.uid, sees_deleted=sees_deleted, vote=votes.get(post.pid, 0),
-            bookmarked=post.pid in marked,
+            post, index=start + offset, author=author, viewer_uid=viewer.uid,
+            sees_deleted=sees_deleted, vote=post.vote or 0,
+            bookmarked=post.bookmarked is not None,
         )  # fmt: skip
         item["replies"] = {"hasMore": False, "users": [], "text": "", "count": post.replies}
         item["topicOwnerPost"] = post.uid == topic.uid
         _post_tools(item, privileges, viewer, topic)
         shown.append(item)
-    author = authors.get(topic.uid) or authors[0]
+    author = authors.get(topic.uid) or _summary(_OWNER_OF(head), now)
+    following, ignoring = bool(head.following), bool(head.ignoring)
     # A top-level category (most are) is its own whole trail: no need to load them all.
     trail = {category.cid: category} if not category.parent_cid else loading.categories(session)
     crumbs = breadcrumbs(trail, topic.cid, {"text": objects.escape(topic.title)})
+    tags = sorted(head.tag_list.split(",")) if head.tag_list else []
     return {
         **objects.topic_fields(topic, now=now),
         "tags": [objects.tag_object(t) for t in tags],
@@ -168,23 +267,6 @@ def _post_tools(item: JSON, privileges: JSON, viewer: Viewer, topic: Topic) -> N
         or (own and deleted and item["deleterUid"] == viewer.uid)
         or (viewer.logged_in and not deleted)
     )
-
-
-def _topic_posts(session: Session, topic: Topic, start: int, count: int) -> list[Post]:
-    """Rows ``start`` .. of the topic: its main post first (index 0), then the replies
-    oldest first, as NodeBB's ``tid:<tid>:posts`` set. One statement that finds the
-    pids first (``pid = main OR pid IN (...)`` would scan every post of the forum)."""
-    main = topic.main_pid
-    window = (
-        select(Post.pid).where(Post.tid == topic.tid, Post.pid != main)
-        .order_by(Post.timestamp, Post.pid)
-        .offset(max(0, start - 1)).limit(count - 1 if start == 0 else count)
-    ).subquery()  # fmt: skip
-    pids: Select[tuple[int]] | CompoundSelect = select(window.c.pid)
-    if start == 0:
-        pids = union_all(select(Post.pid).where(Post.pid == main), pids)
-    found = session.scalars(select(Post).where(Post.pid.in_(pids)))
-    return sorted(found, key=lambda post: (post.pid != main, post.timestamp, post.pid))
 
 
 def teaser_of(session: Session, viewer: Viewer, tid: int, now: int) -> JSON:

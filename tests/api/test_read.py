@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from forum import bans
-from forum.categories import set_privileges
+from forum.categories import set_disabled, set_privileges
 from forum.db import transaction
 from forum.groups import add_member, create_group
 from tests.api.nodebb_schemas import check
@@ -208,6 +208,40 @@ def test_a_banned_user_reads_what_banned_users_may(any_stack: Stack) -> None:
     refused(get(any_stack, f"/api/topic/{tid}", token), 403, f"/api/topic/{tid}/x")
     assert ok(get(any_stack, f"/api/user/uid/{uid}"))["banned"] is True
     assert ok(get(any_stack, f"/api/topic/{tid}"), f"/api/topic/{tid}/x")["tid"] == tid
+
+
+def test_category_moderators_as_core_lists_them(any_stack: Stack) -> None:
+    """Users granted ``moderate`` first, then members of groups granted it; nobody for a
+    category that names nothing (core answers 200 there too), or a disabled one."""
+    first, _, first_slug = new_user(any_stack)
+    second, _, _ = new_user(any_stack)
+    member, _, _ = new_user(any_stack)
+    cid = new_category(any_stack)
+    path = f"/api/categories/{cid}/moderators"
+    assert ok(get(any_stack, path)) == {"moderators": []}
+    group = f"mods-{uuid.uuid4().hex[:6]}"
+    with transaction(any_stack.database_url) as session:
+        create_group(session, None, group)
+        add_member(session, group, member)
+        add_member(session, group, second)  # also granted directly: listed once
+        set_privileges(session, None, cid, ["groups:moderate"], [group], grant=True)
+    with any_stack.client(any_stack.admin_token) as admin:
+        for uid in (second, first):
+            granted = admin.put(f"/api/v3/categories/{cid}/moderator/{uid}")
+            assert granted.status_code == 200, granted.text
+    listed = ok(get(any_stack, path))["moderators"]
+    assert [m["uid"] for m in listed] == [second, first, member]
+    assert listed[1]["userslug"] == first_slug
+    assert set(listed[1]) == {"uid", "username", "userslug", "displayname", "picture",
+                              "icon:text", "icon:bgColor"}  # fmt: skip
+    with any_stack.client(any_stack.admin_token) as admin:
+        assert admin.delete(f"/api/v3/categories/{cid}/moderator/{second}").status_code == 200
+    assert [m["uid"] for m in ok(get(any_stack, path))["moderators"]] == [first, member, second]
+    for nothing in ("abc", "-1", "99999999"):
+        assert ok(get(any_stack, f"/api/categories/{nothing}/moderators")) == {"moderators": []}
+    with transaction(any_stack.database_url) as session:
+        set_disabled(session, None, cid, True)
+    assert ok(get(any_stack, path)) == {"moderators": []}
 
 
 # --- credentials and bad input ------------------------------------------------------------

@@ -22,9 +22,13 @@ def _count(database_url: str, state: str) -> int:
         return conn.execute(select(func.count()).where(Job.state == state)).scalar() or 0
 
 
-# More than a worker applies in one task: a task keeps claiming for up to
-# workers.apply.LOOP_SECONDS, and a warm shutdown lets the task in hand finish.
-BACKLOG = 4000
+# The worker under test (tests/faults/slow_worker.py) claims at most CLAIM jobs a batch
+# and applies each batch APPLY_SECONDS slower. A task claims for up to
+# workers.apply.LOOP_SECONDS (1 s), so it applies at most CLAIM * (1 / APPLY_SECONDS + 1)
+# = 50 jobs, and a warm shutdown lets the two in hand finish: the backlog is 4 times that.
+CLAIM = 10
+APPLY_SECONDS = 0.25
+BACKLOG = 400
 
 
 def test_sigterm_worker_finishes_the_job_in_hand(tmp_path: Path) -> None:
@@ -34,7 +38,11 @@ def test_sigterm_worker_finishes_the_job_in_hand(tmp_path: Path) -> None:
             statuses = asyncio.run(
                 harness.send_replies(base_url, forum.token, forum.tids, BACKLOG, "term")
             )
-        worker = servers.start_worker(env, tmp_path / "worker.log", own_group=True)
+        slow = {**env, "FORUMQ_TEST_CLAIM_MAX_JOBS": str(CLAIM),
+                "FORUMQ_TEST_APPLY_SECONDS": str(APPLY_SECONDS)}  # fmt: skip
+        worker = servers.start_worker(
+            slow, tmp_path / "worker.log", module="tests.faults.slow_worker", own_group=True
+        )
         servers.wait_until(lambda: _count(forum.database_url, "succeeded") > 0, 30, "first job")
         worker.send_signal(signal.SIGTERM)  # warm shutdown
         assert worker.wait(60) == 0
