@@ -251,7 +251,10 @@ def with_rules(schema: Schema, rules: dict[str, Schema], model: str) -> None:
 
 
 def without_null(schema: Schema) -> Schema:
-    """``schema`` with its fields' ``null`` branches (and null defaults) removed."""
+    """``schema`` with its fields' ``null`` branches (and null defaults) removed, as a
+    form. A list is sent as ``name[]=...`` (``api.inputs.parse_form``; a bare ``name=1``
+    is one text, as NodeBB reads it too), and a required one has an item: an empty
+    list sends no key at all."""
     if schema.get("additionalProperties"):  # a form's other keys are texts
         schema["additionalProperties"] = {"type": "string", "pattern": NO_NUL}
     for name, field in schema.get("properties", {}).items():
@@ -261,6 +264,18 @@ def without_null(schema: Schema) -> Schema:
             schema["properties"][name] = {**branches[0], **rest}
         elif field.get("default", 0) is None:
             del field["default"]
+    properties: Schema = schema.get("properties", {})
+    lists = [name for name, field in properties.items() if field.get("type") == "array"]
+    for name in lists:
+        if name in schema.get("required", []):
+            properties[name]["minItems"] = max(properties[name].get("minItems", 0), 1)
+        properties[f"{name}[]"] = properties.pop(name)
+    if lists:
+        schema["required"] = [f"{n}[]" if n in lists else n for n in schema.get("required", [])]
+        if "propertyNames" in schema:  # the bare name would be one text, not the list
+            schema["propertyNames"] = {**schema["propertyNames"], "not": {"enum": lists}}
+        if not schema["required"]:
+            del schema["required"]
     return schema
 
 
@@ -393,8 +408,10 @@ class Builder:
         name = self._register(model.__name__, self.model_schema(model))
         return {"$ref": REF.format(model=name)}
 
-    def request_body(self, route: DocumentedRoute) -> Schema | None:
-        model = route.doc.body
+    def request_body(
+        self, route: DocumentedRoute, model: type[BaseModel] | None = None
+    ) -> Schema | None:
+        model = model or route.doc.body
         if model is None:
             return None
         drop = {"kind"}
@@ -489,10 +506,14 @@ class Builder:
             "responses": {"200": {"description": "OK."}},
         }
 
-    def documented(self, path: str, route: DocumentedRoute) -> Schema:
+    def documented(
+        self, path: str, route: DocumentedRoute, body: type[BaseModel] | None = None
+    ) -> Schema:
+        """The operation of ``route`` at ``path`` (a variant's concrete path, whose
+        ``body`` model replaces the route's)."""
         doc = route.doc
         router = PAGE if doc.page else envelopes.router_of(path)
-        parameters: list[Schema] = path_parameters(path)
+        parameters: list[Schema] = path_parameters(path, dict(doc.path_params))
         parameters += [{"name": name, "in": "query", "required": False, "schema": schema}
                        for name, schema in doc.query]  # fmt: skip
         if doc.auth != "none":
@@ -525,9 +546,9 @@ class Builder:
             "x-forumq-auth": doc.auth,
             "x-forumq-queued": doc.queued,
         }
-        body = self.request_body(route)
-        if body is not None:
-            operation["requestBody"] = body
+        request_body = self.request_body(route, body)
+        if request_body is not None:
+            operation["requestBody"] = request_body
         if not parameters:
             del operation["parameters"]
         return operation
@@ -536,6 +557,13 @@ class Builder:
         template = PATH_PARAM.sub(r"{\1}", path)
         method, operation = self.operation(template, route)
         self.doc["paths"].setdefault(template, {})[method] = operation
+        if isinstance(route, DocumentedRoute):
+            # A concrete path is matched before its template (OpenAPI's path matching).
+            for value, model in route.doc.variants:
+                concrete = PATH_PARAM.sub(value, template, count=1)
+                self.doc["paths"].setdefault(concrete, {})[method] = self.documented(
+                    concrete, route, model
+                )
 
 
 def security(auth: str) -> list[Schema]:
@@ -567,10 +595,12 @@ def tag_of(path: str) -> str:
     return parts[1] if len(parts) > 1 else parts[0]
 
 
-def path_parameters(path: str) -> list[Schema]:
+def path_parameters(path: str, rules: dict[str, Schema] | None = None) -> list[Schema]:
     parameters = []
     for name in PATH_PARAM.findall(path):
-        if name in NUMERIC_PARAMS:
+        if rules and name in rules:
+            schema = dict(rules[name])
+        elif name in NUMERIC_PARAMS:
             schema = dict(FORUM_ID)
         else:
             schema = dict(PATH_RULES.get(name, {"type": "string"}))

@@ -36,6 +36,11 @@ class RouteDoc:
     query: tuple[QueryParameter, ...] = ()
     # True for NodeBB's read pages (``/api/...``): bare data, or its 404/403 page bodies.
     page: bool = False
+    # Path parameters whose values a rule of this route limits: name and JSON schema.
+    path_params: tuple[QueryParameter, ...] = ()
+    # Values of the path's parameter under another rule (the body of one setting):
+    # each is documented as its own concrete path, with its own body model.
+    variants: tuple[tuple[str, type[BaseModel]], ...] = ()
 
 
 class DocumentedRoute(Route):
@@ -61,9 +66,12 @@ def route(
     closed: bool = False,
     query: tuple[QueryParameter, ...] = (),
     page: bool = False,
+    path_params: tuple[QueryParameter, ...] = (),
+    variants: tuple[tuple[str, type[BaseModel]], ...] = (),
 ) -> DocumentedRoute:
     if auth not in AUTH_RULES:
         raise ValueError(f"unknown auth rule {auth!r}")
     doc = RouteDoc(summary, auth, body, server_fields, errors, queued, response=response,
-                   enveloped=enveloped, closed=closed, query=query, page=page)  # fmt: skip
+                   enveloped=enveloped, closed=closed, query=query, page=page,
+                   path_params=path_params, variants=variants)  # fmt: skip
     return DocumentedRoute(path, endpoint, method, doc)

@@ -28,8 +28,9 @@ from api.errors import bad_request, params_missing, too_large
 from api.maintenance import flag_of
 from api.routing import DocumentedRoute, route
 from api.writes import authenticated, submit
+from forum.settings_store import OFF_ONLY, RULE_SETTINGS
 from forumq.settings import Settings
-from schemas.util import SetMaintenance, UpdateSetting
+from schemas.util import MaintenanceModeValue, OffValue, SetMaintenance, UpdateSetting
 
 FILE_FIELDS = ("files", "files[]")  # the plugin README says `files[]`, its code `files`
 EXTENSION = re.compile(r"^\.[a-z0-9]{1,10}$")
@@ -243,7 +244,10 @@ def core_routes() -> list[DocumentedRoute]:
         route("PUT", "/admin/settings/{setting}", update_setting,
               "Set a forum rule (`minimumPostLength`, `maximumTitleLength`, ...) or "
               "`maintenanceMode` to `value`; the writes queued after it obey it",
-              auth="admin", body=UpdateSetting, server_fields=("setting",), errors=(403,)),
+              auth="admin", body=UpdateSetting, server_fields=("setting",), errors=(403,),
+              path_params=(("setting", {"type": "string", "enum": sorted(RULE_SETTINGS)}),),
+              variants=(("maintenanceMode", MaintenanceModeValue),
+                        *((name, OffValue) for name in OFF_ONLY))),
     ]  # fmt: skip
 
 

@@ -105,7 +105,10 @@ def start_worker(
 ) -> subprocess.Popen[bytes]:  # fmt: skip
     """``python -m MODULE worker``, returned once Celery logs "ready." (``module``:
     forumq's CLI, or a test's own entry point; ``own_group``: as for ``start``)."""
-    argv = ["-m", module, "worker", f"--concurrency={concurrency}"]
+    # Without mingle (it waits a second for replies from other workers at start) and
+    # gossip: the workers of other runs that share the broker are no neighbours of this one.
+    argv = ["-m", module, "worker", f"--concurrency={concurrency}", "--without-mingle",
+            "--without-gossip"]  # fmt: skip
     if pool:
         argv.append(f"--pool={pool}")
     offset = log.stat().st_size if log.exists() else 0

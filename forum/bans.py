@@ -14,16 +14,16 @@ MAX_REASON_LENGTH = 1000
 def ban(
     session: Session, actor: int, uid: int, *, until: int | None = None, reason: str = ""
 ) -> dict[str, object]:
-    """``until`` is a ms timestamp; 0 or None bans for good."""
+    """``until`` is a ms timestamp; 0, None or a time already past bans for good, as
+    NodeBB's ``User.bans.ban`` does (``expire: until > now ? until : 0``)."""
     require_admin(session, actor)
     user = get_user(session, uid, for_update=True)
     if is_admin(session, uid):
         raise bad_request("cant-ban-other-admins")
-    if until and until <= now_ms():
-        raise bad_request("ban-expiry-missing")
     if len(reason) > MAX_REASON_LENGTH:
         raise bad_request("reason-too-long", MAX_REASON_LENGTH)
-    user.banned, user.banned_until, user.ban_reason = True, until or 0, reason.strip()
+    expiry = until if until and until > now_ms() else 0
+    user.banned, user.banned_until, user.ban_reason = True, expiry, reason.strip()
     return {}
 
 

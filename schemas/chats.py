@@ -35,7 +35,8 @@ class CreateRoom(Command):
     """Core's ``POST /chats``: a room with the caller and ``uids``."""
 
     kind: Literal["chats.room.create"] = "chats.room.create"
-    uids: Uids
+    # None is core's no-users-selected (the forum says so): the document states it.
+    uids: Annotated[Uids, Field(json_schema_extra={"minItems": 1})]
     room_name: Annotated[str | None, Field(alias="roomName", max_length=1024)] = None
 
 

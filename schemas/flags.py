@@ -8,10 +8,12 @@ FlagId = Annotated[Id, Field(alias="flagId")]
 
 
 class CreateFlag(Command):
-    """Core's ``POST /flags``: report post or user ``id`` (the forum checks ``type``)."""
+    """Core's ``POST /flags``: report post or user ``id``. Another ``type`` is refused by
+    the forum with core's ``invalid-data`` (not a validation error): the document states
+    the two."""
 
     kind: Literal["flags.create"] = "flags.create"
-    type: Annotated[str, Field(max_length=16)]
+    type: Annotated[str, Field(max_length=16, json_schema_extra={"enum": ["post", "user"]})]
     id: Id
     reason: Annotated[Text, Field(max_length=65535)]
 

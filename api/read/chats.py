@@ -18,7 +18,7 @@ from api.read.answers import (
     v3,
     v3_route,
 )  # fmt: skip
-from forum.errors import bad_request, not_found
+from forum.errors import bad_request, not_authorised, not_found
 from forum.models import User
 from forum.read import chats as reads
 from forum.read.access import Viewer
@@ -140,11 +140,14 @@ async def chats_page(request: Request) -> Response:
 
 
 async def chats_redirect(request: Request) -> Response:
-    """``chatsController.redirectToChat``: a logged-in caller's own chats page."""
+    """``chatsController.redirectToChat``: a logged-in caller's own chats page (a guest
+    is refused first, by ``ensureLoggedIn``: 401)."""
     room_id, index, _ = _room_and_index(request)
 
     def work(session: Session, viewer: Viewer) -> Any:
-        user = session.get(User, viewer.uid) if viewer.logged_in else None
+        if not viewer.logged_in:
+            raise not_authorised()
+        user = session.get(User, viewer.uid)
         if user is None:
             raise not_found("no-user")
         where = f"/user/{user.userslug}/chats"
@@ -156,11 +159,14 @@ async def chats_redirect(request: Request) -> Response:
 
 
 async def message_redirect(request: Request) -> Response:
-    """``chatsController.redirectToMessage``: the caller's chats page at that message."""
+    """``chatsController.redirectToMessage``: the caller's chats page at that message
+    (a guest: 401, ``ensureLoggedIn``)."""
     mid = leading_int(request.path_params["mid"])
 
     def work(session: Session, viewer: Viewer) -> Any:
-        user = session.get(User, viewer.uid) if viewer.logged_in else None
+        if not viewer.logged_in:
+            raise not_authorised()
+        user = session.get(User, viewer.uid)
         where = reads.message_place(session, mid) if user is not None and mid else None
         if user is None or where is None:
             raise not_found("invalid-mid")

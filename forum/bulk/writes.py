@@ -25,10 +25,10 @@ from forum.bulk.apply import Rows, count_reply, count_topic, write_rows
 from forum.bulk.sql import allocate_ids, lookup
 from forum.clock import now_ms
 from forum.errors import ForumError, bad_request, not_found
-from forum.models import Category, Post, Topic, User
+from forum.models import Category, Post, Topic, TopicTag, User
 from forum.rules import NODEBB, Rules
 from forum.text import check_length, slugify
-from forum.topics import _check_content, _checked_tags, topic_tags
+from forum.topics import _check_content, _checked_tags
 from forum.users import check_muted, is_banned
 
 Payload = dict[str, object]
@@ -96,14 +96,27 @@ class _Batch(Rows):
                 .distinct()
             )
         }
-        self._tags: dict[int, list[str]] = {}
+        # The replies' topics' tags, for the answers: one read for the batch.
+        self._tags: dict[int, list[str]] = {tid: [] for tid in self.topic_rows}
+        if self._tags:
+            for tid, tag in session.execute(
+                select(TopicTag.tid, TopicTag.tag)
+                .where(TopicTag.tid.in_(self._tags))
+                .order_by(TopicTag.tid, TopicTag.tag)  # as ``topic_tags`` orders them
+            ):
+                self._tags[tid].append(tag)
         cids = {w.cid for w in writes if isinstance(w, NewTopic)}
         self.categories_found = {
             row.cid: row.disabled
             for row in session.execute(
                 select(Category.cid, Category.disabled).where(Category.cid.in_(cids))
             )
-        }
+        } if cids else {}  # fmt: skip
+        # The session's identity map holds objects weakly: without this, each answer
+        # would read its category again.
+        self._categories: dict[int, Category] = {}
+        # An author's columns, read once per batch (their counts change write by write).
+        self._user_fields: dict[int, dict[str, object]] = {}
         self.known_pids = set(lookup(session, Post.pid, Post.pid, [w.to_pid for w in replies]))
         self._granted: dict[tuple[int, str, int], bool] = {}
 
@@ -210,15 +223,16 @@ class _Batch(Rows):
         if (write.tid, write.actor) not in self.posted:
             self.posted.add((write.tid, write.actor))
             topic.postercount += 1
-        if write.tid not in self._tags:
-            self._tags[write.tid] = topic_tags(self.session, write.tid)
         author, category = self._author(write.actor), self._category(topic.cid)
         tags = self._tags[write.tid]
         return payloads.post_summary(post, topic, category, author, tags, self.now)  # type: ignore[arg-type]
 
     def _category(self, cid: int) -> Category:
-        category = self.session.get(Category, cid)
-        assert category is not None  # checked, and locked by write_rows
+        category = self._categories.get(cid)
+        if category is None:
+            category = self.session.get(Category, cid)
+            assert category is not None  # checked, and locked by write_rows
+            self._categories[cid] = category
         return category
 
     def _author(self, uid: int, *, topic: bool = False) -> View:
@@ -227,8 +241,11 @@ class _Batch(Rows):
         counts = self.counts[uid]
         counts[0] += topic
         counts[1] += 1
-        user = self.user_rows[uid]
-        fields = {c.key: getattr(user, c.key) for c in User.__mapper__.column_attrs}
+        fields = self._user_fields.get(uid)
+        if fields is None:
+            user = self.user_rows[uid]
+            fields = {c.key: getattr(user, c.key) for c in User.__mapper__.column_attrs}
+            self._user_fields[uid] = fields
         return View(**{**fields, "topiccount": counts[0], "postcount": counts[1]})
 
     def _post(

@@ -203,6 +203,36 @@ def test_served_by_the_running_service(stack: Stack) -> None:
     assert "/api/jobs/{job_id}" in served["paths"]
 
 
+def body_schema(document: Doc, path: str, method: str, media: str = "application/json") -> Doc:
+    found = operation(document, path, method)["requestBody"]["content"][media]["schema"]
+    return resolve(document, found)
+
+
+def test_rules_on_a_path_value_a_type_and_a_forms_list_are_documented(document: Doc) -> None:
+    """The rules a schema-valid request was refused by before they were stated."""
+    rule = operation(document, "/api/v3/admin/settings/{setting}", "PUT")["parameters"][0]
+    assert rule["name"] == "setting" and "minimumPostLength" in rule["schema"]["enum"]
+    assert "maintenanceMode" not in rule["schema"]["enum"]
+    for path, good, bad in (("/api/v3/admin/settings/{setting}", ["2147483647", " 007 "],
+                             ["2147483648", "-1", "1.5"]),
+                            ("/api/v3/admin/settings/maintenanceMode", ["1", " 0"], ["2", "01"]),
+                            ("/api/v3/admin/settings/postQueue", ["0", "00"], ["1"])):  # fmt: skip
+        text, number = body_schema(document, path, "PUT")["properties"]["value"]["anyOf"]
+        assert all(re.search(text["pattern"], value) for value in good), path
+        assert not any(re.search(text["pattern"], value) for value in bad), path
+        assert number["type"] == "integer" and number["minimum"] == 0
+    flag = body_schema(document, "/api/v3/flags", "POST")["properties"]["type"]
+    assert flag["enum"] == ["post", "user"]
+    room = body_schema(document, "/api/v3/chats", "POST")["properties"]["uids"]
+    assert room["minItems"] == 1  # core's no-users-selected
+    # A form's required list: sent as uids[]=..., with at least one (none sends no key).
+    form = "application/x-www-form-urlencoded"
+    leave = body_schema(document, "/api/v3/chats/{roomId}/users", "DELETE", form)
+    assert leave["required"] == ["uids[]"] and leave["properties"]["uids[]"]["minItems"] == 1
+    assert "uids" in leave["propertyNames"]["not"]["enum"]
+    assert body_schema(document, "/api/v3/chats/{roomId}/users", "DELETE")["required"] == ["uids"]
+
+
 def test_bodies_document_the_forums_rules(document: Doc) -> None:
     """What a route refuses is in the document: a request valid by it is accepted."""
     topic = resolve(document, operation(document, "/api/v2/topics", "POST")["requestBody"]
@@ -219,7 +249,8 @@ def test_bodies_document_the_forums_rules(document: Doc) -> None:
             "application/x-www-form-urlencoded"
         ]["schema"],
     )["properties"]
-    assert "anyOf" not in cid["tags"]  # a form cannot send null
+    # A form cannot send null, and sends a list as tags[]=a&tags[]=b (one tags=a is a text).
+    assert "anyOf" not in cid["tags[]"] and "tags" not in cid
     password = resolve(document, operation(document, "/api/v2/users/{uid}/password", "PUT")
                        ["requestBody"]["content"]["application/json"]["schema"])  # fmt: skip
     assert password["properties"]["new"]["minLength"] == 6

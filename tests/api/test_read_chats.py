@@ -165,7 +165,9 @@ def test_chats_page_and_redirect(any_stack: Stack, rooms: dict) -> None:
     assert moved.status_code == 200 and moved.json() == f"/user/{slug}/chats/{room}"
     assert unquote(moved.headers["x-redirect"]) == f"/user/{slug}/chats/{room}"
     assert get(any_stack, "/api/chats", token).json() == f"/user/{slug}/chats"
-    refused(get(any_stack, f"/api/chats/{room}"), 404, documented)
+    # A guest is asked to log in (ensureLoggedIn), as on the page itself.
+    for guest in ("/api/chats", f"/api/chats/{room}", f"/api/chats/{room}/2"):
+        refused(get(any_stack, guest), 401)
     # /api/message/:mid: the chats page at that message (its index in the room, from 1).
     moved = get(any_stack, f"/api/message/{rooms['reply']}", token)
     assert moved.status_code == 200 and moved.json() == f"/user/{slug}/chats/{room}/3"
@@ -174,7 +176,7 @@ def test_chats_page_and_redirect(any_stack: Stack, rooms: dict) -> None:
     )
     for mid in ("99999999", "x"):
         assert get(any_stack, f"/api/message/{mid}", token).status_code == 404
-    assert get(any_stack, f"/api/message/{rooms['reply']}").status_code == 404
+    refused(get(any_stack, f"/api/message/{rooms['reply']}"), 401)
 
 
 def test_a_sent_message_is_in_the_next_read(any_stack: Stack, rooms: dict) -> None:

@@ -11,6 +11,8 @@ chunk, which a real poison item never does."""
 import os
 from typing import Any
 
+from celery.concurrency import asynpool
+
 from forum import bulk
 from forumq.cli import app
 from workers import bulk as bulk_worker  # the task, and what it calls: forum.bulk
@@ -33,8 +35,12 @@ def apply_items(session: Any, actor_uid: int | None, items: Any, **options: Any)
 assert bulk_worker.bulk is bulk
 bulk.apply_items = apply_items
 # How long Celery waits for a dead pool process's result before it declares the worker
-# lost (10 s by default): every death of the test waits it out.
-celery_app.conf.worker_lost_wait = 1
+# lost (10 s by default): every death of the test waits it out. A poisoned process
+# exits before it sends any result.
+celery_app.conf.worker_lost_wait = 0.25
+# After that wait, the job is declared lost at the pool's next maintenance, which runs
+# every 5 s: every death would wait for it too.
+asynpool.AsynPool.timers = property(lambda pool: {pool.maintain_pool: 0.25})
 
 if __name__ == "__main__":
     app()
