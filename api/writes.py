@@ -147,6 +147,10 @@ class Writes:
         with self._sessions() as session:
             return store.by_idempotency_key(session, uid, key, command=False)
 
+    async def known_key(self, uid: int, key: str) -> bool:
+        """Whether ``uid`` used Idempotency-Key ``key`` before (a retry, most likely)."""
+        return await run_in_threadpool(self._by_key, uid, key) is not None
+
     async def submit(
         self, write: WriteRequest, command: Command, extra: dict[str, Any] | None = None
     ) -> Response:

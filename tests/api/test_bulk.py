@@ -14,7 +14,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from forum.models import Category, Post, Topic
+from forum.models import Category, Job, Post, Topic
 from tests.support import Stack, start_stack
 
 CONTENT = "Imported content that is long enough"
@@ -263,6 +263,29 @@ def test_idempotency_key_on_bulk(bulk_stack: Stack) -> None:
     with bulk_stack.session() as session:
         titles = session.scalars(select(Topic.title).where(Topic.external_id == f"{p}t1")).all()
         assert titles == ["Old topic"]
+
+
+def test_a_json_array_is_replayed_by_its_key_and_refused_whole_if_not_json(
+    bulk_stack: Stack,
+) -> None:
+    """A JSON array is split as it arrives: one element that is not JSON refuses the
+    body (nothing stored), as a whole-body parse did; a retry is the first answer."""
+    p = uuid.uuid4().hex[:8]
+    items = forum_items(p, bulk_stack.cid)[:3]
+    good = orjson.dumps(items)
+    broken = good[:-1] + b', {"type": "user", "external_id": "x" ]'
+    json = {"Content-Type": "application/json", "Idempotency-Key": f"array-{p}"}
+    refused = post_bulk(bulk_stack, broken, **{**json, "Idempotency-Key": f"broken-{p}"})
+    first = post_bulk(bulk_stack, good, **json)
+    again = post_bulk(bulk_stack, good, **json)
+    other = post_bulk(bulk_stack, good.replace(b"Imported", b"Other"), **json)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["message"].startswith("The request body is not valid JSON")
+    with bulk_stack.session() as session:
+        assert session.scalar(select(Job).where(Job.idempotency_key == f"broken-{p}")) is None
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.json() == again.json() and first.json()["payload"]["total"] == 3
+    assert other.status_code == 422 and other.json()["code"] == "idempotency-key-reused"
 
 
 def test_a_waited_for_answer_leads_to_the_failed_items(bulk_stack: Stack) -> None:

@@ -6,7 +6,8 @@ from typing import Any
 import orjson
 import pytest
 
-from api.bulk import NdjsonReader, parse_items
+from api.bulk import ArraySplitter, NdjsonReader, parse_items
+from api.errors import ApiError
 from forum.jobqueue.chunks import unpack
 from forumq.settings import Settings
 from schemas.bulk import parse_item, parse_line
@@ -118,3 +119,37 @@ def test_a_nul_in_a_text_fails_its_item_naming_the_fields() -> None:
     # A line that is invalid for another reason keeps that reason.
     missing = parse_line(orjson.dumps({"type": "reply", "external_id": "r\x00"}), 5)
     assert missing["error"]["key"] == "params-missing"
+
+
+def split(raw: bytes, piece: int) -> list[bytes]:
+    """A JSON array body's elements, fed ``piece`` bytes at a time."""
+    splitter = ArraySplitter()
+    found = [e for at in range(0, len(raw), piece) for e in splitter.feed(raw[at : at + piece])]
+    splitter.finish()
+    return found
+
+
+# Strings holding what the splitter follows (quotes, escapes, brackets, commas).
+TRICKY = ['a\\"]}[{,', "\\", '"', "é\u2028\x7f", "\\u0000", {"k,]": [1, [2, {"c": "}"}]]},
+          [], {}, [[[]]], None, 1.5e3, True]  # fmt: skip
+
+
+@pytest.mark.parametrize("piece", [1, 2, 3, 7, 1 << 20])
+def test_a_json_array_fed_in_pieces_splits_into_its_elements(piece: int) -> None:
+    for body in ([], [LINES[0]], LINES, TRICKY, [TRICKY, TRICKY]):
+        for raw in (orjson.dumps(body), b" \n" + orjson.dumps(body, option=orjson.OPT_INDENT_2)):
+            assert [orjson.loads(element) for element in split(raw, piece)] == body
+
+
+NOT_ARRAYS = [b"", b"  ", b"[", b'["a]', b"[1,]", b"[,1]", b"[1,,2]", b"[1 2]", b"[1}",
+              b"[{]}]", b"[1] x", b"[1][2]", b"{}", b'"x"', b"nul", b'[{"a": 1]']  # fmt: skip
+
+
+@pytest.mark.parametrize("raw", NOT_ARRAYS)
+def test_a_body_that_is_not_a_json_array_is_refused(raw: bytes) -> None:
+    with pytest.raises(ApiError) as refused:
+        parse_items(raw, 10)
+    assert refused.value.status == 400
+    for piece in (1, 3):  # fed in pieces: refused too, by the splitter or by orjson
+        with pytest.raises((ApiError, orjson.JSONDecodeError)):
+            [orjson.loads(element) for element in split(raw, piece)]
