@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from forum import chat_reads
 from forum.clock import iso, now_ms
 from forum.errors import bad_request, forbidden, not_found
 from forum.models import ChatMessage, ChatRoom, ChatRoomMember, User
@@ -93,6 +94,7 @@ def _post(
         .values(message_count=ChatRoom.message_count + 1)
     )
     session.flush()
+    chat_reads.record_sent(session, sender.uid, room_id, message.mid)
     return message_data(message, sender)
 
 

@@ -341,6 +341,20 @@ class ChatRoomMember(Base):
     is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class ChatRead(Base):
+    """How far a member has read a room: the latest message they saw (``read_mid``), and
+    whether they marked it unread since (NodeBB's ``uid:<uid>:chat:rooms:unread``)."""
+
+    __tablename__ = "chat_reads"
+
+    uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True)
+    room_id: Mapped[int] = mapped_column(
+        ForeignKey("chat_rooms.room_id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    read_mid: Mapped[int] = mapped_column(BigInteger)
+    marked_unread: Mapped[bool] = mapped_column(Boolean)
+
+
 class ChatMessage(Base):
     __tablename__ = "chat_messages"
 

@@ -25,10 +25,10 @@ from forum.bulk.apply import Rows, count_reply, count_topic, write_rows
 from forum.bulk.sql import allocate_ids, lookup
 from forum.clock import now_ms
 from forum.errors import ForumError, bad_request, not_found
-from forum.models import Category, Post, Topic, User
+from forum.models import Category, Post, Topic, TopicTag, User
 from forum.rules import NODEBB, Rules
 from forum.text import check_length, slugify
-from forum.topics import _check_content, _checked_tags, topic_tags
+from forum.topics import _check_content, _checked_tags
 from forum.users import check_muted, is_banned
 
 Payload = dict[str, object]
@@ -96,7 +96,15 @@ class _Batch(Rows):
                 .distinct()
             )
         }
-        self._tags: dict[int, list[str]] = {}
+        # The replies' topics' tags, for the answers: one read for the batch.
+        self._tags: dict[int, list[str]] = {tid: [] for tid in self.topic_rows}
+        if self._tags:
+            for tid, tag in session.execute(
+                select(TopicTag.tid, TopicTag.tag)
+                .where(TopicTag.tid.in_(self._tags))
+                .order_by(TopicTag.tid, TopicTag.tag)  # as ``topic_tags`` orders them
+            ):
+                self._tags[tid].append(tag)
         cids = {w.cid for w in writes if isinstance(w, NewTopic)}
         self.categories_found = {
             row.cid: row.disabled
@@ -215,8 +223,6 @@ class _Batch(Rows):
         if (write.tid, write.actor) not in self.posted:
             self.posted.add((write.tid, write.actor))
             topic.postercount += 1
-        if write.tid not in self._tags:
-            self._tags[write.tid] = topic_tags(self.session, write.tid)
         author, category = self._author(write.actor), self._category(topic.cid)
         tags = self._tags[write.tid]
         return payloads.post_summary(post, topic, category, author, tags, self.now)  # type: ignore[arg-type]
