@@ -26,7 +26,6 @@ from api.read.answers import (
 )  # fmt: skip
 from forum import topic_reads
 from forum.db import transaction
-from forum.read import objects
 from forum.read import topics as reads
 from forum.read.access import Viewer
 
@@ -84,9 +83,7 @@ async def pagination(request: Request) -> Response:
 
 
 async def v3_topic(request: Request) -> Response:
-    return await v3_of(
-        request, "tid", lambda s, v, tid: objects.topic_fields(reads.topic_get(s, v, tid))
-    )
+    return await v3_of(request, "tid", lambda s, v, tid: reads.topic_data(s, v, tid))
 
 
 def routes() -> list:  # type: ignore[type-arg]

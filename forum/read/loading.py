@@ -15,6 +15,7 @@ from forum.models import (
     TopicFollow,
     TopicIgnore,
     TopicTag,
+    TopicThumb,
     User,
 )
 from forum.read import objects
@@ -126,3 +127,21 @@ def watching(session: Session, uid: int, tids: Iterable[int]) -> tuple[set[int],
     )
     rows = session.execute(union_all(follows, ignores)).all()
     return {tid for tid, follow in rows if follow}, {tid for tid, follow in rows if not follow}
+
+
+def thumbs(session: Session, tids: Iterable[int]) -> dict[int, list[JSON]]:
+    """tid -> its thumbnails in order (``topics.thumbs.load``), for those that have any."""
+    found: dict[int, list[JSON]] = {}
+    query = select(TopicThumb).where(TopicThumb.tid.in_(list(tids)))
+    for row in session.scalars(query.order_by(TopicThumb.tid, TopicThumb.position)):
+        found.setdefault(row.tid, []).append(
+            {"id": str(row.tid), "name": row.name, "path": row.path, "url": row.url}
+        )
+    return found
+
+
+def with_thumbs(data: JSON, found: dict[int, list[JSON]]) -> JSON:
+    """A topic object with its ``thumbs`` and ``numThumbs``."""
+    listed = found.get(data["tid"], [])
+    data.update(thumbs=listed, numThumbs=len(listed))
+    return data

@@ -51,6 +51,12 @@ def readable_topic(session: Session, viewer: Viewer, tid: int) -> tuple[Topic, C
     return topic, category
 
 
+def topic_data(session: Session, viewer: Viewer, tid: int) -> JSON:
+    """``GET /api/v3/topics/:tid``'s answer: the topic's fields with its thumbnails."""
+    topic = topic_get(session, viewer, tid)
+    return loading.with_thumbs(objects.topic_fields(topic), loading.thumbs(session, [tid]))
+
+
 def topic_get(session: Session, viewer: Viewer, tid: int) -> Topic:
     """``GET /api/v3/topics/:tid``: a topic the viewer may not read is 404 ``no-topic``."""
     try:
@@ -311,13 +317,16 @@ def topic_list(
     )
     following, ignoring = loading.watching(session, viewer.uid, tids)
     read = topic_reads.markers(session, viewer.uid, tids)
+    thumbs = loading.thumbs(session, tids)
     listed = []
     for offset, topic in enumerate(topics):
         category = categories.get(topic.cid)
         if category is None or category.disabled:
             continue
         teaser = teasers.get(topic.teaser_pid or topic.main_pid)
-        item = objects.topic_fields(topic, tags.get(topic.tid, []), now)
+        item = loading.with_thumbs(
+            objects.topic_fields(topic, tags.get(topic.tid, []), now), thumbs
+        )
         item.update(
             category=objects.category_brief(category),
             user=authors.get(topic.uid) or authors[0],

@@ -12,6 +12,8 @@ import pytest
 
 from devstack import servers
 from forum.models import TopicThumb
+from tests.api.reads import get
+from tests.api.reads import ok as reads_ok
 from tests.core_v3 import Core
 from tests.nodebb_spec import check_answer
 from tests.support import Stack, user_with_token
@@ -88,6 +90,11 @@ def test_thumbnails_are_added_listed_reordered_and_removed(core: Core, api: Any)
     ]
     with httpx.Client(base_url=api[0]) as client:
         assert client.get(second["url"]).content == GIF  # served where the url says
+    # The topic's objects carry them: core's topic data and the topic lists.
+    topic = ok(api, token, "GET", f"/topics/{tid}")
+    assert (topic["thumbs"], topic["numThumbs"]) == (listed, 2)
+    recent = reads_ok(get(core.stack, "/api/recent", token, cid=core.stack.cid))["topics"]
+    assert next(t for t in recent if t["tid"] == tid)["thumbs"] == listed
     reordered = ok(api, token, "PUT", f"/topics/{tid}/thumbs/order",
                    json={"path": second_path, "order": 0})  # fmt: skip
     assert [t["path"] for t in reordered] == [second_path, first_path]
