@@ -73,7 +73,7 @@ def _check_member(session: Session, actor: int, room_id: int) -> ChatRoom:
     """Core's ``assert.room``: the room exists (404) and the actor is in it (403)."""
     room = session.get(ChatRoom, room_id, with_for_update=True)
     if room is None:
-        raise not_found("no-chat-room")
+        raise not_found("chat-room-does-not-exist")
     if _member(session, room_id, actor) is None:
         raise forbidden("no-privileges")
     return room

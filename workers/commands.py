@@ -20,6 +20,7 @@ from forum import (
     bans,
     bookmarks,
     categories,
+    category_watch,
     chat_reads,
     chats,
     diffs,
@@ -28,7 +29,9 @@ from forum import (
     groups,
     posts,
     settings_store,
+    thumbs,
     tokens,
+    topic_events,
     topic_reads,
     topics,
     users,
@@ -85,6 +88,7 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
         users.update_profile, lambda cmd: {"uid": cmd.uid, "changes": cmd.changes()}
     ),
     u.DeleteUser: users.delete_user,
+    u.DeleteUsers: users.delete_users,
     u.ChangePassword: users.change_password,
     u.FollowUser: follows.follow,
     u.UnfollowUser: follows.unfollow,
@@ -113,6 +117,7 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     tk.AdminCreateToken: tokens.admin_create,
     tk.AdminRevokeToken: tokens.admin_revoke,
     tk.RollToken: tokens.roll,
+    tk.UpdateToken: tokens.update,
     # groups
     g.CreateGroup: groups.create_group,
     g.DeleteGroup: groups.delete_group,
@@ -136,6 +141,8 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     c.DisableCategory: partial(categories.set_disabled, disabled=True),
     c.GrantPrivileges: Apply(partial(categories.set_privileges, grant=True), _privileges),
     c.RevokePrivileges: Apply(partial(categories.set_privileges, grant=False), _privileges),
+    c.SetCategoryWatch: category_watch.set_watch_state,
+    c.ResetCategoryWatch: category_watch.set_watch_state,
     # topics
     t.CreateTopic: topics.create_topic,
     t.ReplyTopic: topics.reply,
@@ -157,6 +164,13 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     t.UnlockTopic: partial(topics.set_locked, locked=False),
     t.AddTopicTags: topics.add_tags,
     t.MoveTopic: topics.move_topic,
+    t.AddTopicThumbs: Apply(
+        thumbs.add_thumbs,
+        lambda cmd: {"tid": cmd.tid, "thumbs": [thumb.model_dump() for thumb in cmd.thumbs]},
+    ),
+    t.DeleteTopicThumbs: thumbs.delete_thumbs,
+    t.ReorderTopicThumbs: thumbs.reorder_thumbs,
+    t.DeleteTopicEvent: topic_events.delete_event,
     # posts (forum.topics owns the edit: a main post's edit retitles and retags its topic)
     p.EditPost: topics.edit_post,
     p.DeletePost: posts.delete_post,
