@@ -31,6 +31,7 @@ from api import (
     posts,
     read,
     sessions,
+    thumbs,
     tokens,
     topics,
     users,
@@ -66,7 +67,7 @@ def core_router() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     for resource in CORE_RESOURCES:
         routes.extend(resource.routes(envelopes.V3))
-    extra = (chats, flags, tokens, util, ping, sessions)  # routes only core has
+    extra = (chats, flags, tokens, thumbs, util, ping, sessions)  # routes only core has
     return routes + [item for resource in extra for item in resource.core_routes()]
 
 

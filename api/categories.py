@@ -8,11 +8,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.endpoints import Endpoint, command_route
-from api.errors import bad_request, params_missing
+from api.errors import ApiError, bad_request, params_missing
 from api.inputs import Body, build_command, path_id
 from api.read.answers import v3
 from api.routing import DocumentedRoute, route
 from api.writes import authenticated, submit
+from forum.category_watch import STATES
 from forum.read.categories import privilege_table
 from schemas.categories import (
     CreateCategory,
@@ -20,7 +21,9 @@ from schemas.categories import (
     EnableCategory,
     GrantPrivileges,
     PurgeCategory,
+    ResetCategoryWatch,
     RevokePrivileges,
+    SetCategoryWatch,
     UpdateCategory,
 )
 
@@ -106,6 +109,50 @@ def core_privilege(grant: bool, *, moderator: bool = False) -> Endpoint:
     return endpoint
 
 
+class WatchParams(BaseModel):
+    uid: int | None = Field(
+        None, ge=0, lt=2**63, description="Another user's (admins, global moderators)."
+    )
+
+
+def watch(model: type[SetCategoryWatch] | type[ResetCategoryWatch]) -> Endpoint:
+    """Core's watch routes: ``state`` one of NodeBB's four (else ``invalid-data``), for
+    ``uid`` (the path's ``member``, or the body's; none, 0 or empty: the caller)."""
+
+    async def endpoint(request: Request) -> Response:
+        cid = path_id(request, "cid")
+        write = await authenticated(request)
+        fields: Body = {}
+        if model is SetCategoryWatch:
+            state = write.body.get("state")
+            if not isinstance(state, str) or state not in STATES:
+                raise ApiError(400, "bad-request", key="invalid-data")
+            fields["state"] = state
+        uid = path_id(request, "uid") if "uid" in request.path_params else write.body.get("uid")
+        if uid not in (None, 0, "", "0"):
+            fields["uid"] = uid
+        return await submit(write, build_command(model, fields, cid=cid))
+
+    endpoint.__name__ = endpoint.__qualname__ = f"category_{model.__name__}"
+    return endpoint
+
+
+def watch_routes() -> list[DocumentedRoute]:
+    both = "the category and its descendants"
+    return [
+        route("PUT", "/categories/{cid}/watch", watch(SetCategoryWatch),
+              f"Set the caller's (or `uid`'s) watch `state` of {both}: `watching`, "
+              "`tracking`, `notwatching` or `ignoring`", body=SetCategoryWatch,
+              server_fields=("cid",), errors=(403, 404)),
+        route("DELETE", "/categories/{cid}/watch", watch(ResetCategoryWatch),
+              f"Reset the caller's (or `uid`'s) watch state of {both} to the default "
+              "(`tracking`)", body=WatchParams, errors=(403, 404)),
+        route("DELETE", "/categories/{cid}/watch/{uid}", watch(ResetCategoryWatch),
+              f"Reset the user's watch state of {both} to the default (`tracking`)",
+              errors=(403, 404)),
+    ]  # fmt: skip
+
+
 def core_privilege_routes() -> list[DocumentedRoute]:
     member = "Grant `privilege` on the category to `member` (a uid or a group's name)"
     return [
@@ -153,7 +200,7 @@ def routes(version: str) -> list[DocumentedRoute]:
         ),
     ]
     if version == "v3":  # core: one privilege per route, no category state route
-        return found + core_privilege_routes()
+        return found + core_privilege_routes() + watch_routes()
     found += [
         command_route(
             "PUT",

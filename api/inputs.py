@@ -128,7 +128,7 @@ def _too_large(limit: int) -> ApiError:
 
 # What a path parameter names, as NodeBB's 404 for a missing one says it.
 MISSING = {"uid": "no-user", "cid": "no-category", "tid": "no-topic", "pid": "no-post",
-           "roomId": "no-chat-room", "slug": "no-group", "mid": "invalid-mid",
+           "roomId": "chat-room-does-not-exist", "slug": "no-group", "mid": "invalid-mid",
            "flagId": "no-flag"}  # fmt: skip
 
 

@@ -39,6 +39,7 @@ _PRIVILEGES = sorted(CATEGORY_PRIVILEGES)
 PATH_RULES: dict[str, Schema] = {
     # A post's edit, by the time it was made (ms).
     "since": {"type": "integer", "minimum": 0}, "timestamp": {"type": "integer", "minimum": 0},
+    "eventId": FORUM_ID,
     "privilege": {"type": "string",
                   "enum": [*_PRIVILEGES, *(f"{GROUP_PREFIX}{name}" for name in _PRIVILEGES)]},
 }  # fmt: skip
@@ -68,7 +69,8 @@ STATUS_TEXT = {
     404: "Unknown path or id (`not-found`).",
     409: "The Idempotency-Key's first request is still running (`conflict`).",
     413: "The body, a file or a bulk request's item count is over its limit "
-    "(`payload-too-large`; `params`: `{limit, unit}`, unit `bytes` or `items`).",
+    "(`payload-too-large`; `params`, v3's `response`: `{limit, unit}`, unit `bytes` or "
+    "`items`; a file's adds its `name`).",
     422: "The Idempotency-Key was used with a different request.",
     426: "HTTPS required (`upgrade-required`).",
     429: "Too many password attempts for the uid or from the client address "
@@ -89,6 +91,28 @@ def plugin_error_schema() -> Schema:
             "params": {"description": "Names of the fields at fault, or details."},
         },
     }
+
+
+def limit_schema() -> Schema:
+    """Every 413's details (``api.errors.too_large``): the limit and its unit."""
+    return {
+        "type": "object",
+        "required": ["limit", "unit"],
+        "additionalProperties": False,
+        "properties": {
+            "limit": {"type": "integer", "minimum": 0},
+            "unit": {"enum": ["bytes", "items"]},
+            "name": {"type": "string", "description": "The uploaded file over the limit."},
+        },
+    }
+
+
+def too_large_schemas() -> dict[str, Schema]:
+    """The 413 bodies: the plugin's ``params`` and core's ``response`` are the limit."""
+    plugin, core = plugin_error_schema(), core_error_schema()
+    plugin["properties"]["params"] = {"$ref": REF.format(model="Limit")}
+    core["properties"]["response"] = {"$ref": REF.format(model="Limit")}
+    return {"Limit": limit_schema(), "ErrorTooLarge": plugin, "CoreErrorTooLarge": core}
 
 
 def core_error_schema() -> Schema:
@@ -303,6 +327,7 @@ class Builder:
             "JobAccepted": job_accepted_schema(),
             "Page403": page_error_schema(403),
             "Page404": page_error_schema(404),
+            **too_large_schemas(),
         }
         self.responses: dict[str, Schema] = {}
         self.doc: Schema = {
@@ -448,6 +473,8 @@ class Builder:
             model = "Error"
         name = model if model.startswith("Page") else f"{model}{status}"
         schema: Schema = {"$ref": REF.format(model=model)}
+        if status == 413:
+            schema = {"$ref": REF.format(model=f"{model}TooLarge")}
         if name == "Page404":  # a path no route matches (a newline in a slug): the router's
             schema = {"anyOf": [schema, {"$ref": REF.format(model="Error")}]}
         if name not in self.responses:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from api.routing import DocumentedRoute, route
 from api.writes import authenticated, submit
 from forum import tokens
-from schemas.tokens import AdminCreateToken, AdminRevokeToken, RollToken
+from schemas.tokens import AdminCreateToken, AdminRevokeToken, RollToken, UpdateToken
 
 DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -33,6 +33,11 @@ async def revoke(request: Request) -> Response:
     return await submit(write, AdminRevokeToken(token_hash=_token_hash(request)))
 
 
+async def update(request: Request) -> Response:
+    write = await authenticated(request)
+    return await submit(write, write.command(UpdateToken, token_hash=_token_hash(request)))
+
+
 async def roll(request: Request) -> Response:
     write = await authenticated(request)
     secret = tokens.new_secret()
@@ -49,6 +54,9 @@ def core_routes() -> list[DocumentedRoute]:
               errors=(403, 404)),
         route("DELETE", "/admin/tokens/{token}", revoke,
               "Revoke a token (the secret, or its SHA-256)", auth="admin", errors=(403, 404)),
+        route("PUT", "/admin/tokens/{token}", update,
+              "Make the token act as user `uid`, with `description`", auth="admin",
+              body=UpdateToken, server_fields=("token_hash",), errors=(403, 404)),
         route("POST", "/admin/tokens/{token}/roll", roll,
               "Give the token a new secret (shown once); the old one stops working",
               auth="admin", errors=(403, 404)),

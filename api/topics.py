@@ -1,13 +1,20 @@
 """Topic routes. v1 and v2 differ in verbs (follow and tags are POST on v1, PUT on v2)
 and in what ``DELETE /topics/:tid`` means: a soft delete on v1, a purge on v2."""
 
+from starlette.requests import Request
+from starlette.responses import Response
+
 from api.endpoints import command_on, command_route
+from api.errors import ApiError
+from api.inputs import path_id
 from api.routing import DocumentedRoute, route
+from api.writes import authenticated, submit
 from schemas.topics import (
     AddTopicTags,
     ClearTopicTags,
     CreateTopic,
     DeleteTopic,
+    DeleteTopicEvent,
     EditTopicPost,
     FollowTopic,
     IgnoreTopic,
@@ -38,6 +45,16 @@ def core_create_and_reply() -> list[DocumentedRoute]:
     ]  # fmt: skip
 
 
+async def delete_event(request: Request) -> Response:
+    """An event id must be a number (core removes nothing for any other)."""
+    tid = path_id(request, "tid")
+    raw = request.path_params["eventId"]
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 2**63:
+        raise ApiError(400, "bad-request", key="invalid-data")
+    write = await authenticated(request)
+    return await submit(write, DeleteTopicEvent(tid=tid, event_id=int(raw)))
+
+
 def core_only_routes() -> list[DocumentedRoute]:
     """Core's topic writes the plugin never had."""
     guarded = (403, 404)
@@ -56,6 +73,9 @@ def core_only_routes() -> list[DocumentedRoute]:
         command_route("PUT", "/topics/{tid}/move", MoveTopic,
                       "Move the topic to category `cid` (moderators of both, and admins)",
                       errors=guarded),
+        route("DELETE", "/topics/{tid}/events/{eventId}", delete_event,
+              "Remove an event from the topic's history (moderators and admins)",
+              server_fields=("tid", "eventId"), errors=guarded),
         command_route("PUT", "/topics/{tid}/read", MarkTopicRead,
                       "Mark the topic read for the caller", errors=(404,)),
         command_route("DELETE", "/topics/{tid}/read", MarkTopicUnread,

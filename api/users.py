@@ -25,6 +25,7 @@ from schemas.users import (
     CorePasswordChange,
     CreateUser,
     DeleteUser,
+    DeleteUsers,
     FollowUser,
     MuteUser,
     NewUser,
@@ -216,6 +217,9 @@ def routes(version: str) -> list[DocumentedRoute]:
                           errors=(403, 404)),
             command_route("DELETE", "/users/{uid}/mute", UnmuteUser, "Unmute the user",
                           errors=(403, 404)),
+            command_route("DELETE", "/users", DeleteUsers,
+                          "Delete users `uids` with their content (admins; no admin among them)",
+                          auth="admin", errors=(403, 404)),
         ]  # fmt: skip
     return [
         *found,

@@ -7,7 +7,7 @@ from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from forum.errors import bad_request, not_found
-from forum.models import Category, CategoryPrivilege, Group, User
+from forum.models import Category, CategoryPrivilege, CategoryWatch, Group, User
 from forum.posts import purge_topics
 from forum.privileges import (
     CATEGORY_PRIVILEGES,
@@ -140,6 +140,7 @@ def purge_category(session: Session, actor: int | None, cid: int) -> dict[str, o
     purge_topics(session, lambda t: t.cid == cid)
     session.execute(update(Category).where(Category.parent_cid == cid).values(parent_cid=0))
     session.execute(delete(CategoryPrivilege).where(CategoryPrivilege.cid == cid))
+    session.execute(delete(CategoryWatch).where(CategoryWatch.cid == cid))
     session.execute(delete(Category).where(Category.cid == cid))
     session.expire_all()
     return {}

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from forum import chat_reads
 from forum.clock import iso, now_ms
 from forum.errors import bad_request, forbidden, not_found
 from forum.models import ChatMessage, ChatRoom, ChatRoomMember, User
@@ -72,7 +73,7 @@ def _check_member(session: Session, actor: int, room_id: int) -> ChatRoom:
     """Core's ``assert.room``: the room exists (404) and the actor is in it (403)."""
     room = session.get(ChatRoom, room_id, with_for_update=True)
     if room is None:
-        raise not_found("no-chat-room")
+        raise not_found("chat-room-does-not-exist")
     if _member(session, room_id, actor) is None:
         raise forbidden("no-privileges")
     return room
@@ -93,6 +94,7 @@ def _post(
         .values(message_count=ChatRoom.message_count + 1)
     )
     session.flush()
+    chat_reads.record_sent(session, sender.uid, room_id, message.mid)
     return message_data(message, sender)
 
 

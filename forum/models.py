@@ -315,6 +315,49 @@ class TopicRead(Base):
     read_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class CategoryWatch(Base):
+    """A user's watch state of a category (``cid:<cid>:uid:watch:state``): 1 ignoring,
+    2 not watching, 3 tracking, 4 watching. No row: the default, tracking."""
+
+    __tablename__ = "category_watches"
+
+    cid: Mapped[int] = mapped_column(
+        ForeignKey("categories.cid", ondelete="CASCADE"), primary_key=True
+    )
+    uid: Mapped[int] = mapped_column(
+        ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    state: Mapped[int] = mapped_column(Integer)
+
+
+class TopicThumb(Base):
+    """A topic's thumbnail (NodeBB's ``thumbs`` of ``topic:<tid>``): ``path`` relative to
+    the upload directory, the ``url`` it is served at, in ``position`` order."""
+
+    __tablename__ = "topic_thumbs"
+
+    tid: Mapped[int] = mapped_column(ForeignKey("topics.tid", ondelete="CASCADE"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str] = mapped_column(String(2048))
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class TopicEvent(Base):
+    """An event of a topic's history (``topicEvent:<id>``): ``type`` (pin, unpin, lock,
+    unlock, delete, restore, move), by ``uid``; a move's ``from_cid``."""
+
+    __tablename__ = "topic_events"
+    __table_args__ = NEVER_REUSED
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tid: Mapped[int] = mapped_column(ForeignKey("topics.tid", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    uid: Mapped[int] = mapped_column(BigInteger)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    from_cid: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class ChatRoom(Base):
     __tablename__ = "chat_rooms"
     __table_args__ = NEVER_REUSED
@@ -339,6 +382,20 @@ class ChatRoomMember(Base):
     joined_at: Mapped[int] = mapped_column(BigInteger)
     # Core's chat:room:<id>:owners: owners rename the room, remove members, pin messages.
     is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ChatRead(Base):
+    """How far a member has read a room: the latest message they saw (``read_mid``), and
+    whether they marked it unread since (NodeBB's ``uid:<uid>:chat:rooms:unread``)."""
+
+    __tablename__ = "chat_reads"
+
+    uid: Mapped[int] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"), primary_key=True)
+    room_id: Mapped[int] = mapped_column(
+        ForeignKey("chat_rooms.room_id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    read_mid: Mapped[int] = mapped_column(BigInteger)
+    marked_unread: Mapped[bool] = mapped_column(Boolean)
 
 
 class ChatMessage(Base):
@@ -444,6 +501,8 @@ class ApiToken(Base):
     uid: Mapped[int | None] = mapped_column(ForeignKey("users.uid", ondelete="CASCADE"), index=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+    # Core's descriptor to tell tokens apart (set by an admin, ``PUT /admin/tokens/{token}``).
+    description: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
 
 
 class Job(Base):

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from forum import privileges
+from forum import privileges, topic_events
 from forum.clock import iso, now_ms
 from forum.errors import bad_request, forbidden, not_found
 from forum.models import (
@@ -173,6 +173,9 @@ def refresh_topic_tail(session: Session, tid: int) -> None:
 
 
 def set_topic_deleted(session: Session, actor: int, topic: Topic, deleted: bool) -> None:
+    """Soft-delete or restore the topic, in its history too (a ``delete`` or ``restore``
+    event)."""
+    topic_events.record(session, topic.tid, "delete" if deleted else "restore", actor)
     session.execute(
         update(Topic)
         .where(Topic.tid == topic.tid)

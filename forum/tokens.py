@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from forum.clock import iso, now_ms
-from forum.errors import not_authorised, not_found
+from forum.errors import bad_request, not_authorised, not_found
 from forum.models import ApiToken, User
 from forum.privileges import require_admin
 
@@ -47,8 +47,11 @@ def lookup(session: Session, secret: str) -> TokenOwner | None:
     return TokenOwner(token_id=row.id, uid=row.uid)
 
 
-def store(session: Session, token_hash: str, prefix: str, uid: int | None) -> ApiToken:
-    token = ApiToken(token_hash=token_hash, prefix=prefix, uid=uid, created_at=now_ms())
+def store(
+    session: Session, token_hash: str, prefix: str, uid: int | None, description: str = ""
+) -> ApiToken:
+    token = ApiToken(token_hash=token_hash, prefix=prefix, uid=uid, created_at=now_ms(),
+                     description=description)  # fmt: skip
     session.add(token)
     session.flush()
     return token
@@ -95,13 +98,13 @@ def revoke(session: Session, actor: int, uid: int, token_hash: str) -> dict[str,
 
 
 def admin_create(
-    session: Session, actor: int, uid: int, token_hash: str, prefix: str
+    session: Session, actor: int, uid: int, token_hash: str, prefix: str, description: str = ""
 ) -> dict[str, object]:
     """An admin mints a token for ``uid`` (core's ``POST /admin/tokens``)."""
     require_admin(session, actor)
     if session.get(User, uid) is None:
         raise not_found("no-user")
-    return core_token(store(session, token_hash, prefix, uid))
+    return core_token(store(session, token_hash, prefix, uid, description))
 
 
 def admin_revoke(session: Session, actor: int, token_hash: str) -> dict[str, object]:
@@ -126,11 +129,29 @@ def roll(
     return core_token(token)
 
 
+def update(
+    session: Session, actor: int, token_hash: str, uid: int, description: str = ""
+) -> dict[str, object]:
+    """Core's ``PUT /admin/tokens/{token}``: the token acts as ``uid`` from now on (an
+    API's cache: within ``FORUMQ_TOKEN_CACHE_SECONDS``), with ``description``."""
+    require_admin(session, actor)
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+    if token is None:
+        raise not_found("no-token")
+    if token.uid is None:
+        raise bad_request("invalid-data")  # a master token stays the operator's
+    if session.get(User, uid) is None:
+        raise not_found("no-user")
+    token.uid, token.description = uid, description
+    session.flush()
+    return core_token(token)
+
+
 def core_token(token: ApiToken) -> dict[str, object]:
     """Core's TokenObject, without the secret (the API adds it, the one time)."""
     return {
         "uid": token.uid or 0,
-        "description": "",
+        "description": token.description or "",
         "timestamp": token.created_at,
         "timestampISO": iso(token.created_at),
         "lastSeen": token.last_used_at,

@@ -5,7 +5,7 @@ purge, follows, tags and pins."""
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from forum import diffs, payloads, privileges
+from forum import diffs, payloads, privileges, topic_events
 from forum.clock import now_ms
 from forum.errors import bad_request, forbidden, not_found
 from forum.models import Category, Post, Topic, TopicFollow, TopicIgnore, TopicTag, User
@@ -358,12 +358,15 @@ def set_pinned(
     if expiry is not None and expiry <= now_ms():
         raise bad_request("invalid-data")
     topic.pinned, topic.pin_expiry = pinned, expiry or 0
+    topic_events.record(session, tid, "pin" if pinned else "unpin", actor)
     return {}
 
 
 def set_locked(session: Session, actor: int, tid: int, locked: bool) -> dict[str, object]:
     """Lock or unlock (replies refused while locked): a moderator or an admin."""
-    return _moderate(session, actor, tid, locked=locked)
+    _moderate(session, actor, tid, locked=locked)
+    topic_events.record(session, tid, "lock" if locked else "unlock", actor)
+    return {}
 
 
 def _moderate(session: Session, actor: int, tid: int, **values: bool) -> dict[str, object]:
@@ -386,6 +389,7 @@ def move_topic(session: Session, actor: int, tid: int, cid: int) -> dict[str, ob
     privileges.require_admin_or_mod(session, actor, cid)
     if topic.cid == cid:
         return {}
+    topic_events.record(session, tid, "move", actor, from_cid=topic.cid)
     posts = topic.postcount
     for moved_from, sign in ((topic.cid, -1), (cid, 1)):
         session.execute(

@@ -16,6 +16,7 @@ from forum.models import (
     EMAIL_INDEX,
     ApiToken,
     Bookmark,
+    CategoryWatch,
     ChatMessage,
     ChatRoom,
     ChatRoomMember,
@@ -358,6 +359,21 @@ def delete_user(session: Session, actor: int | None, uid: int) -> dict[str, obje
     return {}
 
 
+def delete_users(session: Session, actor: int | None, uids: list[int]) -> dict[str, object]:
+    """Core's ``DELETE /users`` (``deleteMany``): admins only; none of ``uids`` may be an
+    admin (``cant-delete-other-admins``) and each must exist; all go, or none."""
+    require_admin(session, actor)
+    wanted = list(dict.fromkeys(uids))
+    found = set(session.scalars(select(User.uid).where(User.uid.in_(wanted))))
+    if len(found) < len(wanted):
+        raise not_found("no-user")
+    if any(is_admin(session, uid) for uid in wanted):
+        raise bad_request("cant-delete-other-admins")
+    for uid in wanted:
+        delete_user(session, actor, uid)
+    return {}
+
+
 def _purge_content(session: Session, uid: int) -> None:
     """Purge the user's topics (with every post in them) and their other posts, through
     the purge rules of ``forum.posts`` (one place for how removed content counts)."""
@@ -426,6 +442,7 @@ def _forget_social(session: Session, uid: int) -> None:
     )
     session.execute(delete(TopicFollow).where(TopicFollow.uid == uid))
     session.execute(delete(TopicIgnore).where(TopicIgnore.uid == uid))
+    session.execute(delete(CategoryWatch).where(CategoryWatch.uid == uid))
     followers = select(UserFollow.follower_uid).where(UserFollow.followee_uid == uid)
     session.execute(
         update(User).where(User.uid.in_(followers)).values(following_count=User.following_count - 1)

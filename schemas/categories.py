@@ -93,3 +93,24 @@ class RevokePrivileges(Command):
     cid: Cid
     privileges: Names
     groups: Names
+
+
+WatchState = Literal["ignoring", "notwatching", "tracking", "watching"]
+
+
+class SetCategoryWatch(Command):
+    """Core's ``PUT /categories/{cid}/watch``: ``state`` for the caller, or for ``uid``
+    (admins and global moderators), on the category and its descendants."""
+
+    kind: Literal["categories.watch"] = "categories.watch"
+    cid: Id
+    state: WatchState
+    uid: Cid | None = None  # 0 or none: the caller
+
+
+class ResetCategoryWatch(Command):
+    """Core's ``DELETE /categories/{cid}/watch[/{member}]``: back to the default state."""
+
+    kind: Literal["categories.watch.reset"] = "categories.watch.reset"
+    cid: Id
+    uid: Cid | None = None

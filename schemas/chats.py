@@ -110,3 +110,17 @@ class UnpinChatMessage(Command):
     kind: Literal["chats.message.unpin"] = "chats.message.unpin"
     room_id: RoomId
     mid: Id
+
+
+class MarkChatUnread(Command):
+    """Core's ``PUT /chats/{roomId}/state``: the caller marks the room unread."""
+
+    kind: Literal["chats.unread"] = "chats.unread"
+    room_id: RoomId
+
+
+class MarkChatRead(Command):
+    """Core's ``DELETE /chats/{roomId}/state``: the caller has read the room."""
+
+    kind: Literal["chats.read"] = "chats.read"
+    room_id: RoomId

@@ -30,6 +30,7 @@ class AdminCreateToken(Command):
     uid: Id
     token_hash: Sha256
     prefix: Annotated[str, Field(max_length=16)]
+    description: Annotated[str, Field(max_length=1000)] = ""
 
 
 class AdminRevokeToken(Command):
@@ -44,3 +45,12 @@ class RollToken(Command):
     token_hash: Sha256
     new_hash: Sha256
     prefix: Annotated[str, Field(max_length=16)]
+
+
+class UpdateToken(Command):
+    """Core's ``PUT /admin/tokens/{token}``: the user it acts as, and its description."""
+
+    kind: Literal["tokens.update"] = "tokens.update"
+    token_hash: Sha256
+    uid: Id
+    description: Annotated[str, Field(max_length=1000)] = ""

@@ -1,6 +1,6 @@
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from schemas.commands import Command, Id, NonEmpty, Text, Timestamp
 
@@ -138,3 +138,43 @@ class MoveTopic(TopicCommand):
 
     kind: Literal["topics.move"] = "topics.move"
     cid: Id
+
+
+ThumbPath = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class Thumb(BaseModel):
+    """An uploaded thumbnail: its path in the upload directory, name and url."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: ThumbPath
+    name: Annotated[str, Field(max_length=255)]
+    url: Annotated[str, Field(max_length=2048)]
+
+
+class AddTopicThumbs(TopicCommand):
+    """Core's ``POST /topics/{tid}/thumbs``: files the API stored (never the client's)."""
+
+    kind: Literal["topics.thumbs.add"] = "topics.thumbs.add"
+    thumbs: Annotated[tuple[Thumb, ...], Field(min_length=1, max_length=100)]
+
+
+class DeleteTopicThumbs(TopicCommand):
+    kind: Literal["topics.thumbs.delete"] = "topics.thumbs.delete"
+    paths: Annotated[tuple[ThumbPath, ...], Field(min_length=1, max_length=100)]
+
+
+class ReorderTopicThumbs(TopicCommand):
+    """Core's ``PUT /topics/{tid}/thumbs/order``: ``path`` to index ``order``."""
+
+    kind: Literal["topics.thumbs.order"] = "topics.thumbs.order"
+    path: ThumbPath
+    order: Annotated[int, Field(ge=-(2**31), lt=2**31)]
+
+
+class DeleteTopicEvent(TopicCommand):
+    """Core's ``DELETE /topics/{tid}/events/{eventId}``."""
+
+    kind: Literal["topics.events.delete"] = "topics.events.delete"
+    event_id: Annotated[Id, Field(alias="eventId")]

@@ -1,6 +1,6 @@
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from schemas.commands import Command, Id, NonEmpty, Timestamp
 
@@ -50,6 +50,19 @@ class UpdateProfile(Command):
 class DeleteUser(Command):
     kind: Literal["users.delete"] = "users.delete"
     uid: Id
+
+
+def _one_or_many(value: object) -> object:
+    """A list, or one value (a form's one field) as a list of one."""
+    return value if isinstance(value, list | tuple) else [value]
+
+
+class DeleteUsers(Command):
+    """Core's ``DELETE /users``: delete each of ``uids`` with their content (admins)."""
+
+    kind: Literal["users.delete_many"] = "users.delete_many"
+    uids: Annotated[tuple[Id, ...], Field(min_length=1, max_length=1000),
+                    BeforeValidator(_one_or_many)]  # fmt: skip
 
 
 class PasswordChange(BaseModel):

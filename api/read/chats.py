@@ -76,6 +76,10 @@ async def v3_rooms(request: Request) -> Response:
     return await v3(request, work)
 
 
+async def v3_unread(request: Request) -> Response:
+    return await v3(request, reads.unread_count)
+
+
 async def v3_room(request: Request) -> Response:
     return await v3(
         request, _in_room(request, lambda s, v, rid: reads.load_room(s, v, rid, now_ms()))
@@ -195,6 +199,8 @@ def v3_routes() -> list:  # type: ignore[type-arg]
     return [
         v3_route("/chats", v3_rooms, "The caller's chat rooms, the latest message first",
                  auth="any", errors=(400, 401, 403), query=ROOM_QUERY),
+        v3_route("/chats/unread", v3_unread, "How many of the caller's rooms have news for them",
+                 auth="any", errors=(401, 403)),
         v3_route("/chats/{roomId}", v3_room, "A chat room: its members and latest messages",
                  auth="any", errors=room),
         v3_route("/chats/{roomId}/users", v3_room_users, "A chat room's members (40 a load)",

@@ -100,5 +100,16 @@ def routes() -> list:  # type: ignore[type-arg]
     ]
 
 
+async def v3_topic_events(request: Request) -> Response:
+    return await v3_of(
+        request, "tid", lambda s, v, tid: reads.topic_event_list(s, v, tid, now_ms())
+    )
+
+
 def v3_routes() -> list:  # type: ignore[type-arg]
-    return [v3_route("/topics/{tid}", v3_topic, "A topic's data (Topics.getTopicData)")]
+    return [
+        v3_route("/topics/{tid}", v3_topic, "A topic's data (Topics.getTopicData)"),
+        v3_route("/topics/{tid}/events", v3_topic_events,
+                 "A topic's events (pins, locks, deletes, restores, moves), oldest first",
+                 errors=(403, 404)),
+    ]  # fmt: skip

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 from sqlalchemy import and_, not_, or_, select
 from sqlalchemy.orm import Session
 
-from forum import privileges
+from forum import category_watch, privileges
 from forum.clock import now_ms
 from forum.errors import forbidden, not_found
 from forum.models import Category, CategoryPrivilege, Group, GroupMember, Post, Topic, User
@@ -134,10 +134,7 @@ def category_page(
         tagWhitelist=[],
         privileges=category_privileges(viewer, cid),
         nextStart=start + per_page,
-        isWatched=False,
-        isTracked=False,
-        isNotWatched=True,
-        isIgnored=False,
+        **_watch_flags(session, viewer, cid),
         hasMoreSubCategories=False,
         subCategoriesLeft=0,
         selectedTag=None,
@@ -148,6 +145,13 @@ def category_page(
     )
     data["breadcrumbs"][-1].pop("url", None)
     return data
+
+
+def _watch_flags(session: Session, viewer: Viewer, cid: int) -> dict[str, bool]:
+    """The viewer's watch state of the category (a guest's: not watching)."""
+    if not viewer.logged_in:
+        return category_watch.flags(category_watch.NOTWATCHING)
+    return category_watch.flags(category_watch.states(session, viewer.uid, [cid])[cid])
 
 
 def category_moderators(session: Session, cid: int, now: int) -> JSON:

@@ -4,8 +4,8 @@ messages, one message, NodeBB's ``/api/user/:userslug/chats/:roomid?`` page.
 As NodeBB's ``middleware.canChat`` and ``assert.room``: a guest is asked to log in, a
 banned user may not chat (403), an unknown room is 404 ``chat-room-does-not-exist`` and
 only its members read a room (403 ``no-privileges``; administrators are no exception,
-but for a message's raw text, as ``chatsAPI.getRawMessage``). forumq keeps no chat
-read markers nor public rooms: ``unread`` is false, ``publicRooms`` empty.
+but for a message's raw text, as ``chatsAPI.getRawMessage``). A room's ``unread`` is
+``forum.chat_reads``'s rule; forumq keeps no public rooms: ``publicRooms`` is empty.
 
 A page is a fixed number of statements: the rooms (or the room), their members with
 their users, and the messages with their teasers, each loaded in one statement."""
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
+from forum import chat_reads
 from forum.chats import MAXIMUM_CHAT_MESSAGE_LENGTH
 from forum.clock import iso
 from forum.errors import bad_request, forbidden, not_authorised, not_found
@@ -133,6 +134,12 @@ def _activity() -> ColumnElement[int]:
     return func.coalesce(latest.scalar_subquery(), ChatRoom.created_at)
 
 
+def unread_count(session: Session, viewer: Viewer) -> JSON:
+    """``GET /api/v3/chats/unread`` (``chatsAPI.getUnread``): the caller's unread rooms."""
+    require_chatter(viewer)
+    return {"count": chat_reads.unread_count(session, viewer.uid)}
+
+
 def recent_rooms(session: Session, viewer: Viewer, uid: int, start: int, stop: int,
                  now: int) -> JSON:  # fmt: skip
     """``Messaging.getRecentChats``: ``uid``'s rooms from ``start`` to ``stop`` (both
@@ -151,25 +158,27 @@ def recent_rooms(session: Session, viewer: Viewer, uid: int, start: int, stop: i
     )
     activity = _activity()
     rows = session.execute(
-        select(ChatRoom, teaser_mid)
+        select(ChatRoom, teaser_mid, chat_reads.unread_clause(uid))
         .join(ChatRoomMember, ChatRoomMember.room_id == ChatRoom.room_id)
         .where(ChatRoomMember.uid == uid)
         .order_by(activity.desc(), ChatRoom.room_id.desc())
         .offset(start)
         .limit(count)
     ).all()
-    members = _members(session, [room.room_id for room, _ in rows], now)
-    mids = [mid for _, mid in rows if mid is not None]
+    members = _members(session, [room.room_id for room, _, _ in rows], now)
+    mids = [mid for _, mid, _ in rows if mid is not None]
     teasers = {}
     if mids:
         teasers = {
             m.mid: m for m in session.scalars(select(ChatMessage).where(ChatMessage.mid.in_(mids)))
         }
-    rooms = [_room_summary(room, members, teasers.get(mid or 0), uid) for room, mid in rows]
+    rooms = [_room_summary(room, members, teasers.get(mid or 0), uid, bool(unread))
+             for room, mid, unread in rows]  # fmt: skip
     return {"rooms": rooms, "nextStart": start + count}
 
 
-def _room_summary(room: ChatRoom, members: Members, teaser: ChatMessage | None, uid: int) -> JSON:
+def _room_summary(room: ChatRoom, members: Members, teaser: ChatMessage | None, uid: int,
+                  unread: bool) -> JSON:  # fmt: skip
     uids = members.uids.get(room.room_id, [])
     others = [_pick(members.users[other], _ROOM_USER) for other in uids if other != uid]
     data = _room_fields(room, len(uids))
@@ -177,7 +186,7 @@ def _room_summary(room: ChatRoom, members: Members, teaser: ChatMessage | None, 
         users=others,
         lastUser=others[0] if others else {},
         usernames=_usernames(members, room.room_id, uid),
-        unread=False,
+        unread=unread,
         teaser=None,
     )
     if teaser is not None:

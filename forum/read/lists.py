@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from forum import topic_reads
+from forum import category_watch, topic_reads
 from forum.errors import not_authorised
-from forum.models import Post, Topic, TopicIgnore, TopicTag
+from forum.models import Post, Topic, TopicFollow, TopicIgnore, TopicTag
 from forum.read import loading, objects
 from forum.read.access import Viewer
 from forum.read.objects import JSON
@@ -45,8 +45,12 @@ def _cids(session: Session, viewer: Viewer, wanted: TopicsWanted) -> list[int]:
     return [cid for cid in cids if cid in wanted.cids] if wanted.cids else cids
 
 
-def _listed(session: Session, viewer: Viewer, wanted: TopicsWanted, now: int) -> Select:  # type: ignore[type-arg]
+def _listed(session: Session, viewer: Viewer, wanted: TopicsWanted, now: int,
+            *, unread: bool = False) -> Select:  # type: ignore[type-arg]  # fmt: skip
     query = select(Topic).where(shown_topics(viewer, _cids(session, viewer, wanted)))
+    if viewer.logged_in and not wanted.cids and not unread:
+        # NodeBB's filterTids: the caller's ignored categories, unless asked for by cid.
+        query = query.where(~category_watch.in_states(viewer.uid, [category_watch.IGNORING]))
     days = TERMS.get(wanted.term)
     if days:
         query = query.where(Topic.lastposttime > now - days * DAY_MS)
@@ -59,7 +63,11 @@ def _whole_count(session: Session, viewer: Viewer, wanted: TopicsWanted) -> int 
     if TERMS.get(wanted.term):
         return None
     everything = loading.categories(session)
-    return sum(everything[cid].topic_count for cid in _cids(session, viewer, wanted))
+    cids = _cids(session, viewer, wanted)
+    if viewer.logged_in and not wanted.cids:  # as _listed: not the ignored categories
+        known = category_watch.states(session, viewer.uid, cids)
+        cids = [cid for cid in cids if known[cid] != category_watch.IGNORING]
+    return sum(everything[cid].topic_count for cid in cids)
 
 
 def _page(session: Session, viewer: Viewer, query: Select, wanted: TopicsWanted, now: int,  # type: ignore[type-arg]
@@ -129,10 +137,14 @@ def _unread_query(session: Session, viewer: Viewer, wanted: TopicsWanted, now: i
     if not viewer.logged_in:
         raise not_authorised()
     ignored = select(TopicIgnore.tid).where(TopicIgnore.uid == viewer.uid)
+    followed = select(TopicFollow.tid).where(TopicFollow.uid == viewer.uid)
+    unwatched = (category_watch.IGNORING, category_watch.NOTWATCHING)
     return (
-        _listed(session, viewer, wanted, now)
+        _listed(session, viewer, wanted, now, unread=True)
         .where(topic_reads.unread_clause(viewer.uid, now))
         .where(Topic.tid.not_in(ignored))  # NodeBB's unread leaves ignored topics out
+        # and topics of categories not watched or tracked, unless followed
+        .where(~category_watch.in_states(viewer.uid, unwatched) | Topic.tid.in_(followed))
         .order_by(Topic.lastposttime.desc(), Topic.tid.desc())
     )
 

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, func, select, union_all
 from sqlalchemy.orm import Session
 
-from forum import topic_reads
+from forum import topic_events, topic_reads
+from forum.clock import iso
 from forum.errors import ForumError, forbidden, not_found
 from forum.models import (
     Bookmark,
@@ -16,6 +17,7 @@ from forum.models import (
     Post,
     PostVote,
     Topic,
+    TopicEvent,
     TopicFollow,
     TopicIgnore,
     TopicTag,
@@ -26,6 +28,7 @@ from forum.read.access import Viewer
 from forum.read.objects import JSON
 from forum.read.pages import Redirect, breadcrumbs, page_count, pagination
 from forum.read.posts import post_summaries
+from forum.read.render import escape
 
 TOPIC_PRIVILEGES = (
     "topics:reply", "topics:read", "topics:schedule", "topics:tag", "topics:delete",
@@ -351,3 +354,62 @@ def shown_topics(viewer: Viewer, cids: Sequence[int]):  # type: ignore[no-untype
         (Topic.deleted.is_(False) | Topic.cid.in_(with_deleted)) if with_deleted else
         Topic.deleted.is_(False),
     )  # fmt: skip
+
+
+# --- /api/v3/topics/{tid}/events -------------------------------------------------------
+
+TIMEAGO_CUTOFF_MS = 30 * 86_400_000  # meta.config.timeagoCutoff: 30 days
+USER_FIELDS = ("uid", "username", "displayname", "userslug", "picture", "icon:text",
+               "icon:bgColor")  # fmt: skip
+
+
+def _arg(text: str) -> str:
+    """A translation argument, as NodeBB's ``translator.compile`` escapes it."""
+    return text.replace("%", "&#37;").replace(",", "&#44;")
+
+
+def _text(event: TopicEvent, user: JSON, category: JSON | None, now: int) -> str:
+    """The event's untranslated text: ``[[key-ago|on, user, (category,) time]]``."""
+    prefix = topic_events.TYPES[event.type][1]
+    suffix = "on" if now - event.timestamp > TIMEAGO_CUTOFF_MS else "ago"
+    who = "[[global:system-user]]"
+    if user.get("uid"):
+        who = f'<a href="/user/{escape(user["userslug"])}">{escape(user["displayname"])}</a>'
+    when = f'<span class="timeago timeline-text" title="{iso(event.timestamp)}"></span>'
+    args = [who] + ([] if category is None else [
+        f'<a component="topic/category" href="/category/{escape(category["slug"])}">'
+        f'{escape(category["name"])}</a>']) + [when]  # fmt: skip
+    return f"[[{prefix}-{suffix}, {', '.join(_arg(a) for a in args)}]]"
+
+
+def topic_event_list(session: Session, viewer: Viewer, tid: int, now: int) -> JSON:
+    """Core's ``GET /topics/{tid}/events``: the topic's events, oldest first; a move
+    from a category the viewer may not find is left out."""
+    readable_topic(session, viewer, tid)  # 404 no-topic, 403 no-privileges
+    known = TopicEvent.type.in_(list(topic_events.TYPES))
+    query = select(TopicEvent).where(TopicEvent.tid == tid, known)
+    rows = list(session.scalars(query.order_by(TopicEvent.timestamp, TopicEvent.id)))
+    users = loading.users(session, {row.uid for row in rows}, now)
+    found = {c.cid: c for c in session.scalars(
+        select(Category).where(Category.cid.in_({r.from_cid for r in rows if r.from_cid}))
+    )}  # fmt: skip
+    listed = []
+    for row in rows:
+        category: JSON | None = None
+        if row.from_cid:
+            source = found.get(row.from_cid)
+            if source is None or not viewer.can("find", source.cid):
+                continue
+            category = {"cid": source.cid, "name": source.name, "slug": source.slug,
+                        "icon": source.icon, "color": source.color,
+                        "bgColor": source.bg_color}  # fmt: skip
+        user = {key: users[row.uid][key] for key in USER_FIELDS}
+        event: JSON = {
+            "type": row.type, "id": row.id, "uid": row.uid, "timestamp": row.timestamp,
+            "timestampISO": iso(row.timestamp), "user": user,
+            "icon": topic_events.TYPES[row.type][0], "text": _text(row, user, category, now),
+        }  # fmt: skip
+        if category is not None:
+            event.update(fromCid=row.from_cid, fromCategory=category)
+        listed.append(event)
+    return {"events": listed}

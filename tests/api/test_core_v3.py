@@ -369,6 +369,6 @@ def test_chat_room_messages(core: Core, member: tuple[int, str]) -> None:
     assert "no-privileges" in core.refused(outsiders, "POST", f"/chats/{room}", 403,
                                            json={"message": "Let me in"})  # fmt: skip
     assert core.refused(token, "POST", "/chats/987654321", 404, json={"message": "x"}) \
-        == "[[error:no-chat-room]]"  # fmt: skip
+        == "[[error:chat-room-does-not-exist]]"  # fmt: skip
     core.refused(token, "POST", f"/chats/{room}", 400, json={"message": " "})
     assert uid != outsider

@@ -10,6 +10,7 @@ from forum import bans
 from forum.chats import send_message
 from forum.db import transaction
 from tests.api.reads import get, new_user, ok, refused
+from tests.nodebb_spec import check_answer
 from tests.support import Stack
 
 BASE = 1_700_000_000_000  # in the past: later sends are newer
@@ -47,7 +48,8 @@ def test_rooms_room_users_and_messages_in_nodebb_shape(any_stack: Stack, rooms: 
     mine = listed["rooms"][1]
     assert [u["uid"] for u in mine["users"]] == [rooms["bob"]] and mine["userCount"] == 2
     assert mine["teaser"]["content"] == "Much later" and mine["teaser"]["fromuid"] == rooms["bob"]
-    assert mine["messageCount"] == 4 and mine["groupChat"] is False and mine["unread"] is False
+    assert mine["messageCount"] == 4 and mine["groupChat"] is False
+    assert mine["unread"] is True  # Bob wrote last
     assert (
         ok(get(any_stack, "/api/v3/chats/", token, perPage=1, page=2))["response"]["rooms"][0][
             "roomId"
@@ -231,3 +233,37 @@ def test_what_room_writes_change_shows_in_the_next_read(any_stack: Stack, rooms:
     assert [(m["content"], m["index"]) for m in dave["messages"]] == [("<p>Welcome</p>\n", 0)]
     assert dave["userCount"] == 3 and dave["groupChat"] is True
     refused(get(any_stack, f"/api/v3/chats/{room}/messages/{first}", rooms["dave_token"]), 400)
+
+
+def test_unread_rooms_as_core_marks_them(any_stack: Stack, rooms: dict) -> None:
+    """A message marks its room unread for the other members and read for its sender;
+    core's ``DELETE /chats/{roomId}/state`` reads a room, ``PUT`` marks it unread."""
+    alice, bob, room = rooms["alice_token"], rooms["bob_token"], rooms["room"]
+
+    def unread(token: str) -> tuple[int, list[int]]:
+        count = ok(get(any_stack, "/api/v3/chats/unread", token))["response"]["count"]
+        listed = ok(get(any_stack, "/api/v3/chats/", token))["response"]["rooms"]
+        return count, [r["roomId"] for r in listed if r["unread"]]
+
+    assert unread(alice) == (2, [rooms["other"], room])  # Bob and Carol wrote last
+    assert unread(bob) == (0, [])
+    assert unread(rooms["dave_token"]) == (0, [])
+    with any_stack.client(alice) as client:
+        marked = client.delete(f"/api/v3/chats/{room}/state")
+        assert marked.status_code == 200, marked.text
+        assert check_answer(marked) == {"status": {"code": "ok", "message": "OK"}, "response": {}}
+    assert unread(alice) == (1, [rooms["other"]])
+    with any_stack.client(bob) as client:
+        assert client.post(f"/api/v3/chats/{room}", json={"message": "News"}).status_code == 200
+    assert unread(alice) == (2, [room, rooms["other"]])
+    with any_stack.client(alice) as client:
+        assert client.post(f"/api/v3/chats/{room}", json={"message": "Read"}).status_code == 200
+    assert unread(alice) == (1, [rooms["other"]]) and unread(bob) == (1, [room])
+    with any_stack.client(bob) as client:
+        assert check_answer(client.put(f"/api/v3/chats/{room}/state"))["response"] == {}
+        assert client.delete(f"/api/v3/chats/{rooms['other']}/state").status_code == 200
+        missing = client.put("/api/v3/chats/99999999/state")
+        assert missing.status_code == 404, missing.text
+        assert check_answer(missing)["status"]["message"] == "[[error:chat-room-does-not-exist]]"
+    assert unread(bob) == (1, [room])  # a room Bob is not in never counts for him
+    refused(get(any_stack, "/api/v3/chats/unread"), 401)

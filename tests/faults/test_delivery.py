@@ -15,6 +15,12 @@ from forum.db import engine_for
 from forum.models import Job, Post
 from tests.faults import harness
 
+# How many replies each test sends (32 at a time), and when its fault strikes: enough
+# for writes before, during and after it, as the counts at the end show.
+KILLED, KILL_AT = 600, 200  # the worker is SIGKILLed after KILL_AT were sent
+LOST, LATER = 200, 300  # lost with Redis's messages, then sent once it is back
+CUT, CUT_AT = 600, 200  # the database is cut off for 3 s after CUT_AT were sent
+
 
 def test_worker_killed_mid_batch(tmp_path: Path) -> None:
     with harness.fault_forum(tmp_path) as forum:
@@ -23,13 +29,13 @@ def test_worker_killed_mid_batch(tmp_path: Path) -> None:
             killed = threading.Event()
 
             def kill_midway(sent: int) -> None:
-                if sent >= 600 and not killed.is_set():
+                if sent >= KILL_AT and not killed.is_set():
                     killed.set()
                     servers.kill_group(worker)  # SIGKILL, children included
 
             statuses = asyncio.run(
                 harness.send_replies(
-                    base_url, forum.token, forum.tids, 2000, "kill9", on_progress=kill_midway
+                    base_url, forum.token, forum.tids, KILLED, "kill9", on_progress=kill_midway
                 )
             )
             assert killed.is_set()
@@ -40,18 +46,18 @@ def test_worker_killed_mid_batch(tmp_path: Path) -> None:
             assert unfinished, "the kill came too late to interrupt anything"
             replacement = servers.start_worker(forum.env, tmp_path / "worker.log", own_group=True)
             try:
-                harness.wait_for_jobs(forum.database_url, expected=2000, timeout=120)
+                harness.wait_for_jobs(forum.database_url, expected=KILLED, timeout=120)
             finally:
                 servers.kill_group(replacement)
-        assert harness.assert_exactly_once(forum.database_url, statuses, "kill9") == 2000
+        assert harness.assert_exactly_once(forum.database_url, statuses, "kill9") == KILLED
 
 
 def test_redis_restart_without_persistence(tmp_path: Path) -> None:
     with harness.fault_forum(tmp_path) as forum:
         with servers.running_api(forum.env, tmp_path / "api.log") as base_url:
-            # No worker yet: these 500 acknowledged writes sit in Redis as messages...
+            # No worker yet: these acknowledged writes sit in Redis as messages...
             before = asyncio.run(
-                harness.send_replies(base_url, forum.token, forum.tids, 500, "redis-a")
+                harness.send_replies(base_url, forum.token, forum.tids, LOST, "redis-a")
             )
             assert set(before.values()) == {202}
             forum.redis.restart()  # ...and are gone with it (no persistence).
@@ -62,13 +68,13 @@ def test_redis_restart_without_persistence(tmp_path: Path) -> None:
                 # later wake-up would also claim them, oldest first, so none is sent before.)
                 servers.wait_until(lambda: b"re-published" in log.read_bytes(), 60, "re-publish")
                 after = asyncio.run(
-                    harness.send_replies(base_url, forum.token, forum.tids, 1000, "redis-b")
+                    harness.send_replies(base_url, forum.token, forum.tids, LATER, "redis-b")
                 )
                 acknowledged = sum(1 for s in [*before.values(), *after.values()] if s == 202)
                 harness.wait_for_jobs(forum.database_url, expected=acknowledged, timeout=120)
             finally:
                 servers.kill_group(worker, signal.SIGTERM)
-        assert harness.assert_exactly_once(forum.database_url, before, "redis-a") == 500
+        assert harness.assert_exactly_once(forum.database_url, before, "redis-a") == LOST
         harness.assert_exactly_once(forum.database_url, after, "redis-b")
 
 
@@ -82,14 +88,14 @@ def test_database_unreachable_for_seconds(tmp_path: Path) -> None:
                     cut = threading.Event()
 
                     def cut_midway(sent: int) -> None:
-                        if sent >= 400 and not cut.is_set():
+                        if sent >= CUT_AT and not cut.is_set():
                             cut.set()
                             proxy.cut()
                             threading.Timer(3.0, proxy.restore).start()
 
                     statuses = asyncio.run(
                         harness.send_replies(
-                            base_url, forum.token, forum.tids, 1200, "pgcut", on_progress=cut_midway
+                            base_url, forum.token, forum.tids, CUT, "pgcut", on_progress=cut_midway
                         )
                     )
                     counts = collections.Counter(statuses.values())

@@ -1,0 +1,152 @@
+"""Core's v3 topic thumbnails (``/api/v3/topics/{tid}/thumbs``): uploads stored by the
+API and attached by a queued command, listed, reordered and removed. Each answer is
+checked against core's ``write.yaml``; a refused upload leaves no file and no row, a
+path outside the upload directory is refused."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from devstack import servers
+from forum.models import TopicThumb
+from tests.core_v3 import Core
+from tests.nodebb_spec import check_answer
+from tests.support import Stack, user_with_token
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+GIF = b"GIF89a" + b"\x00" * 32
+
+
+@pytest.fixture(scope="module")
+def core(stack: Stack) -> Core:
+    return Core(stack)
+
+
+@pytest.fixture(scope="module")
+def api(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """An API process on the stack (its workers apply the writes) with its own upload
+    directory."""
+    tmp = tmp_path_factory.mktemp("thumbs-api")
+    directory = tmp / "uploads"
+    env = {**stack.env, "FORUMQ_UPLOAD_DIR": str(directory)}
+    with servers.running_api(env, tmp / "api.log") as base_url:
+        yield base_url, directory
+
+
+def call(
+    api: tuple[str, Path], token: str, method: str, path: str, **kwargs: Any
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=api[0] + "/api/v3", headers=headers, timeout=30) as client:
+        answer = client.request(method, path, **kwargs)
+    check_answer(answer)
+    return answer
+
+
+def ok(api: tuple[str, Path], token: str, method: str, path: str, **kwargs: Any) -> Any:
+    answer = call(api, token, method, path, **kwargs)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["response"]
+
+
+def refused(api: tuple[str, Path], token: str, method: str, path: str, status: int,
+            **kwargs: Any) -> str:  # fmt: skip
+    answer = call(api, token, method, path, **kwargs)
+    assert answer.status_code == status, answer.text
+    return str(answer.json()["status"]["message"])
+
+
+def stored(directory: Path) -> set[str]:
+    return {p.name for p in directory.iterdir()} if directory.exists() else set()
+
+
+def thumbs_of(core: Core, tid: int) -> list[tuple[str, str, int]]:
+    rows = core.rows(TopicThumb, TopicThumb.tid == tid)
+    return [(r.path, r.name, r.position) for r in sorted(rows, key=lambda r: r.position)]
+
+
+def test_thumbnails_are_added_listed_reordered_and_removed(core: Core, api: Any) -> None:
+    _, token = user_with_token(core.stack.database_url)
+    tid = core.topic(token)["tid"]
+    added = ok(api, token, "POST", f"/topics/{tid}/thumbs",
+               files={"files": ("cover.png", PNG, "image/png")})  # fmt: skip
+    assert [image["name"] for image in added["images"]] == ["cover.png"]
+    second = ok(api, token, "POST", f"/topics/{tid}/thumbs",
+                files=[("files", ("b.gif", GIF, "image/gif"))])["images"][0]  # fmt: skip
+    rows = thumbs_of(core, tid)
+    assert [(name, position) for _, name, position in rows] == [("cover.png", 0), ("b.gif", 1)]
+    first_path, second_path = rows[0][0], rows[1][0]
+    assert {first_path, second_path} <= stored(api[1])
+    assert (api[1] / first_path).read_bytes() == PNG
+    listed = ok(api, token, "GET", f"/topics/{tid}/thumbs")
+    assert listed == [
+        {"id": str(tid), "name": "cover.png", "path": first_path, "url": added["images"][0]["url"]},
+        {"id": str(tid), "name": "b.gif", "path": second_path, "url": second["url"]},
+    ]
+    with httpx.Client(base_url=api[0]) as client:
+        assert client.get(second["url"]).content == GIF  # served where the url says
+    reordered = ok(api, token, "PUT", f"/topics/{tid}/thumbs/order",
+                   json={"path": second_path, "order": 0})  # fmt: skip
+    assert [t["path"] for t in reordered] == [second_path, first_path]
+    assert [p for p, _, _ in thumbs_of(core, tid)] == [second_path, first_path]
+    # An order past the end puts it last.
+    ok(api, token, "PUT", f"/topics/{tid}/thumbs/order", json={"path": second_path, "order": 9})
+    assert [p for p, _, _ in thumbs_of(core, tid)] == [first_path, second_path]
+    left = ok(api, token, "DELETE", f"/topics/{tid}/thumbs", json={"path": first_path})
+    assert [t["path"] for t in left] == [second_path]
+    # The url names the file as well as the path, in the query as in the body.
+    assert ok(api, token, "DELETE", f"/topics/{tid}/thumbs", params={"path": second["url"]}) == []
+    assert thumbs_of(core, tid) == []
+    assert core.ok(token, "GET", f"/topics/{tid}/thumbs") == []
+
+
+def test_refused_uploads_leave_no_file_and_no_row(core: Core, api: Any) -> None:
+    _, token = user_with_token(core.stack.database_url)
+    _, other = user_with_token(core.stack.database_url)
+    tid = core.topic(token)["tid"]
+    before = stored(api[1])
+    png = {"files": ("cover.png", PNG, "image/png")}
+    assert refused(api, other, "POST", f"/topics/{tid}/thumbs", 403, files=png) == (
+        "[[error:no-privileges]]"
+    )
+    assert refused(api, token, "POST", f"/topics/{tid + 10_000}/thumbs", 404, files=png) == (
+        "[[error:no-topic]]"
+    )
+    fake = {"files": ("evil.png", b"<script>alert(1)</script>", "image/png")}
+    assert refused(api, token, "POST", f"/topics/{tid}/thumbs", 400, files=fake) == (
+        "[[error:invalid-file]]"
+    )
+    refused(api, token, "POST", f"/topics/{tid}/thumbs", 400, data={"files": "x"})
+    assert stored(api[1]) == before
+    assert thumbs_of(core, tid) == []
+
+
+def test_paths_outside_the_upload_directory_are_refused(core: Core, api: Any) -> None:
+    _, token = user_with_token(core.stack.database_url)
+    _, other = user_with_token(core.stack.database_url)
+    tid = core.topic(token)["tid"]
+    ok(api, token, "POST", f"/topics/{tid}/thumbs", files={"files": ("a.png", PNG, "image/png")})
+    path = thumbs_of(core, tid)[0][0]
+    for outside in ("../../etc/passwd", "/../api.log", "..\\api.log", "/assets/uploads/files/.."):
+        message = refused(api, token, "DELETE", f"/topics/{tid}/thumbs", 403,
+                          json={"path": outside})  # fmt: skip
+        assert message == "[[error:invalid-path]]"
+    assert refused(api, token, "DELETE", f"/topics/{tid}/thumbs", 404,
+                   json={"path": "missing.png"}) == "[[error:invalid-path]]"  # fmt: skip
+    assert refused(api, token, "DELETE", f"/topics/{tid}/thumbs", 400) == "[[error:invalid-data]]"
+    assert refused(api, other, "DELETE", f"/topics/{tid}/thumbs", 403, json={"path": path}) == (
+        "[[error:no-privileges]]"
+    )
+    unknown = {"path": "missing.png", "order": 0}
+    message = refused(api, token, "PUT", f"/topics/{tid}/thumbs/order", 400, json=unknown)
+    assert message == "[[error:invalid-data]]"
+    refused(api, token, "PUT", f"/topics/{tid}/thumbs/order", 400, json={"path": path})
+    refused(api, token, "PUT", f"/topics/{tid}/thumbs/order", 400,
+            json={"path": path, "order": "first"})  # fmt: skip
+    assert [p for p, _, _ in thumbs_of(core, tid)] == [path]
+    core.ok(core.stack.admin_token, "DELETE", f"/topics/{tid}")  # thumbnails go along
+    assert thumbs_of(core, tid) == []
+    core.refused(token, "GET", f"/topics/{tid}/thumbs", 404)
