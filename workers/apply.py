@@ -198,7 +198,7 @@ def apply_in_order(
     rules = settings_store.rules_in_force(session, rules)
     run: list[tuple[Job, Item]] = []
     for job in batch:
-        item = None if alone else set_based(job)
+        item = set_based(job)
         if run and (item is None or _engine(item) is not _engine(run[0][1])):
             apply_set_based(session, run, rules)
             run = []
@@ -263,30 +263,30 @@ def as_item(actor: int, command: Command) -> Item | None:
 
 
 def apply_set_based(session: Session, run: list[tuple[Job, Item]], rules: Rules) -> None:
-    """Apply a run of items of one engine set-based; if that path cannot decide it
+    """Apply a run of items of one engine set-based (a lone write too: with its
+    savepoint it costs less than the per-job path); if that path cannot decide it
     (``Unsure``) or fails, one by one in savepoints, so a bad job fails alone."""
     if not run:
         return
-    if len(run) > 1:
-        engine = _engine(run[0][1])
-        try:
-            with session.begin_nested():
-                outcomes = engine(session, [item for _, item in run], rules)
-        except TRANSIENT:
-            raise
-        except (Unsure, DBAPIError) as exc:
-            log.info("a batch of %d writes is applied one by one: %r", len(run), exc)
-        except Exception:
-            # A fault of the set-based path itself: the one-by-one path still applies
-            # every job (and records any job's own fault on that job alone).
-            log.warning("a batch of %d writes is applied one by one", len(run), exc_info=True)
-        else:
-            store.finish_all(session, [
-                (job, None, result.record()) if isinstance(result, ForumError)
-                else (job, result, None)
-                for (job, _), result in zip(run, outcomes, strict=True)
-            ])  # fmt: skip
-            return
+    engine = _engine(run[0][1])
+    try:
+        with session.begin_nested():
+            outcomes = engine(session, [item for _, item in run], rules)
+    except TRANSIENT:
+        raise
+    except (Unsure, DBAPIError) as exc:
+        log.info("a batch of %d writes is applied one by one: %r", len(run), exc)
+    except Exception:
+        # A fault of the set-based path itself: the one-by-one path still applies
+        # every job (and records any job's own fault on that job alone).
+        log.warning("a batch of %d writes is applied one by one", len(run), exc_info=True)
+    else:
+        store.finish_all(session, [
+            (job, None, result.record()) if isinstance(result, ForumError)
+            else (job, result, None)
+            for (job, _), result in zip(run, outcomes, strict=True)
+        ])  # fmt: skip
+        return
     for job, _ in run:
         apply_job(session, job, rules)
 
