@@ -23,11 +23,11 @@ def _count(database_url: str, state: str) -> int:
 
 
 # The worker under test (tests/faults/slow_worker.py) claims at most CLAIM jobs a batch
-# and applies each batch APPLY_SECONDS slower. A task claims for up to
-# workers.apply.LOOP_SECONDS (1 s), so it applies at most CLAIM * (1 / APPLY_SECONDS + 1)
-# = 50 jobs, and a warm shutdown lets the two in hand finish: the backlog is 4 times that.
+# and applies each batch APPLY_SECONDS slower: its two processes apply at most 40 jobs a
+# second, so the backlog lasts 10 s, and SIGTERM comes after the first batch. A task
+# claims for up to workers.apply.LOOP_SECONDS (1 s): the two in hand finish soon.
 CLAIM = 10
-APPLY_SECONDS = 0.25
+APPLY_SECONDS = 0.5
 BACKLOG = 400
 
 
