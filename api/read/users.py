@@ -61,6 +61,14 @@ async def profile(request: Request) -> Response:
     )
 
 
+async def watched_categories(request: Request) -> Response:
+    slug, at = request.path_params["userslug"], page_param(request) or 1
+    return await page(
+        request,
+        lambda s, v: reads.categories_page(s, v, reads.find_user(s, userslug=slug), at, now_ms()),
+    )
+
+
 def _list(name: str):  # type: ignore[no-untyped-def]
     async def endpoint(request: Request) -> Response:
         slug = request.path_params["userslug"]
@@ -125,6 +133,13 @@ def routes() -> list:  # type: ignore[type-arg]
             "/me/{rest:path}", me_redirect, "The caller's page path (X-Redirect)", auth="any"
         ),
     ]
+    found.append(
+        read_route(
+            "/user/{userslug}/categories",
+            watched_categories,
+            "A user's watch state of each category (the user, administrators)",
+        )
+    )
     for name in LISTS:
         found.append(read_route(f"/user/{{userslug}}/{name}", _list(name), f"A user's {name}"))
     return found

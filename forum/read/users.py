@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from forum import category_watch
 from forum.clock import iso
 from forum.errors import forbidden, not_authorised, not_found
 from forum.models import (
     Bookmark,
+    Category,
     Group,
     GroupMember,
     Post,
@@ -275,6 +277,61 @@ def list_page(session: Session, viewer: Viewer, user: User, wanted: ListPage, no
         {"text": f"[[user:{name}]]"},
     ]
     return data
+
+
+CATEGORIES_PER_PAGE = 50  # meta.config.categoriesPerPage
+
+
+def categories_page(session: Session, viewer: Viewer, user: User, page: int, now: int) -> JSON:
+    """``/api/user/:userslug/categories``: every category the viewer may find, in tree
+    order (``buildForSelect``), with the user's watch state of each; the user or an
+    administrator."""
+    require_user_viewer(viewer)
+    if viewer.uid != user.uid and not viewer.admin:
+        raise forbidden()
+    everything = loading.categories(session)
+    ordered = sorted(everything.values(), key=lambda c: (c.order, c.cid))
+    tree: list[tuple[Category, int]] = []
+
+    def walk(parent: int, depth: int) -> None:
+        for category in ordered:
+            if (
+                category.parent_cid == parent
+                and not category.disabled
+                and viewer.finds(category.cid)
+            ):
+                tree.append((category, depth))
+                walk(category.cid, depth + 1)
+
+    walk(0, 0)
+    pages = max(1, -(-len(tree) // CATEGORIES_PER_PAGE))
+    page = min(max(page, 1), pages)
+    shown = tree[(page - 1) * CATEGORIES_PER_PAGE : page * CATEGORIES_PER_PAGE]
+    states = category_watch.states(session, user.uid, [c.cid for c, _ in shown])
+    listed = []
+    for category, depth in shown:
+        item = {key: value for key, value in objects.category_object(category).items()
+                if key in CATEGORY_SELECT_FIELDS}  # fmt: skip
+        item.update(level="&nbsp;&nbsp;&nbsp;&nbsp;" * depth, depth=depth,
+                    **category_watch.flags(states[category.cid]))  # fmt: skip
+        listed.append(item)
+    data = _account(session, viewer, user, now)
+    data.update(
+        categories=listed,
+        title=f"[[pages:account/watched-categories, {escape(user.username)}]]",
+        pagination=pagination(page, pages),
+        breadcrumbs=[
+            {"text": "[[global:home]]", "url": "/"},
+            {"text": escape(user.username), "url": f"/user/{user.userslug}"},
+            {"text": "[[pages:categories]]"},
+        ],
+    )
+    return data
+
+
+# The fields of ``categories.buildForSelect`` (with descriptionParsed, depth and slug).
+CATEGORY_SELECT_FIELDS = ("cid", "name", "icon", "parentCid", "color", "bgColor",
+                          "backgroundImage", "imageClass", "descriptionParsed", "slug")  # fmt: skip
 
 
 def _count(session: Session, query: Select) -> int:  # type: ignore[type-arg]

@@ -11,7 +11,8 @@ from forum.db import transaction
 from forum.groups import add_member
 from forum.models import Category, CategoryWatch
 from forum.privileges import GLOBAL_MODERATORS
-from tests.api.reads import get, new_topic, ok
+from tests.api.reads import get, new_topic, ok, refused
+from tests.api.reads import new_user as reads_user
 from tests.core_v3 import Core
 from tests.support import Stack, new_category, user_with_token
 
@@ -144,3 +145,18 @@ def test_a_purged_category_or_deleted_user_leaves_no_state(core: Core, member: A
     assert states(core, uid) == {kept: 4}
     core.ok(core.stack.admin_token, "DELETE", f"/users/{uid}")
     assert core.count(CategoryWatch.uid == uid) == 0
+
+
+def test_a_users_categories_page_shows_their_states(core: Core) -> None:
+    uid, token, slug = reads_user(core.stack)
+    _, other_token, _ = reads_user(core.stack)
+    parent, child, _ = family(core)
+    core.ok(token, "PUT", f"/categories/{child}/watch", json={"state": "ignoring"})
+    page = ok(get(core.stack, f"/api/user/{slug}/categories", token))
+    shown = {c["cid"]: c for c in page["categories"]}
+    assert shown[child]["isIgnored"] and not shown[child]["isTracked"]
+    assert shown[parent]["isTracked"] and shown[child]["depth"] == shown[parent]["depth"] + 1
+    assert page["uid"] == uid and page["pagination"]["currentPage"] == 1
+    refused(get(core.stack, f"/api/user/{slug}/categories", other_token), 403)
+    admin_view = ok(get(core.stack, f"/api/user/{slug}/categories", core.stack.admin_token))
+    assert {c["cid"]: c["isIgnored"] for c in admin_view["categories"]}[child]
