@@ -63,6 +63,10 @@ async def add(request: Request) -> Response:
     except ForumError as refused:
         status, body = envelopes.forum_error_body(envelopes.V3, refused.record())
         return envelopes.JSONResponse(body, status)
+    # A retry with an Idempotency-Key already used gets the first answer, storing nothing.
+    _, _, replay = await request.app.state.writes.idempotency(write, write.body)
+    if replay is not None:
+        return replay
     stored = await receive_files(request, settings)
     files = [_file(settings, entry["url"]) for entry in stored]
 

@@ -157,3 +157,15 @@ def test_paths_outside_the_upload_directory_are_refused(core: Core, api: Any) ->
     core.ok(core.stack.admin_token, "DELETE", f"/topics/{tid}")  # thumbnails go along
     assert thumbs_of(core, tid) == []
     core.refused(token, "GET", f"/topics/{tid}/thumbs", 404)
+
+
+def test_a_retried_upload_stores_nothing_again(core: Core, api: Any) -> None:
+    _, token = user_with_token(core.stack.database_url)
+    tid = core.topic(token)["tid"]
+    png = {"files": ("cover.png", PNG, "image/png")}
+    key = {"Idempotency-Key": f"thumb-{tid}"}
+    first = ok(api, token, "POST", f"/topics/{tid}/thumbs", files=png, headers=key)
+    before = stored(api[1])
+    again = ok(api, token, "POST", f"/topics/{tid}/thumbs", files=png, headers=key)
+    assert again == first and stored(api[1]) == before
+    assert len(thumbs_of(core, tid)) == 1
