@@ -15,6 +15,7 @@ from api.routing import DocumentedRoute
 from forum.models import (
     ApiToken,
     Category,
+    CategoryWatch,
     ChatMessage,
     ChatRoom,
     ChatRoomMember,
@@ -26,14 +27,17 @@ from forum.models import (
     GroupRequest,
     Post,
     Topic,
+    TopicEvent,
+    TopicThumb,
     User,
 )
 from forumq.settings import Settings
 from tests.nodebb_spec import check_answer
 from tests.support import Stack, unique
 
-TABLES = (ApiToken, Category, ChatMessage, ChatRoom, ChatRoomMember, Flag, FlagNote, FlagReport,
-          Group, GroupInvite, GroupRequest, Post, Topic, User)  # fmt: skip
+TABLES = (ApiToken, Category, CategoryWatch, ChatMessage, ChatRoom, ChatRoomMember, Flag, FlagNote,
+          FlagReport, Group, GroupInvite, GroupRequest, Post, Topic, TopicEvent, TopicThumb,
+          User)  # fmt: skip
 WRONG: dict[str, Any] = {"str": {"an": "object"}, "int": "not a number", "other": [[["deep"]]]}
 
 
@@ -71,7 +75,7 @@ def objects(stack: Stack) -> dict[str, str]:
             "uid": str(stack.admin_uid), "slug": group["slug"], "privilege": "find",
             "token": "0" * 64, "member": "registered-users", "uuid": "x",
             "roomId": "987654321", "mid": "987654321",
-            "flagId": "987654321", "datetime": "1",
+            "flagId": "987654321", "eventId": "987654321", "datetime": "1",
             "setting": "minimumPostLength", "since": "0", "timestamp": "1"}  # fmt: skip
 
 
