@@ -94,6 +94,8 @@ BODIES = {
     ("PUT", "/topics/{}/move"): {"cid": "{cid}"},
     ("PUT", "/posts/{}/move"): {"tid": "{tid}"},
     ("PUT", "/posts/{}/owner"): {"uid": "{attacker}"},
+    ("DELETE", "/topics/{}/thumbs"): {"path": "victim.png"},
+    ("PUT", "/topics/{}/thumbs/order"): {"path": "victim.png", "order": 0},
 }
 # A main post cannot move at all: the move is tried on the victim's reply.
 REPLY_ROUTES = {("PUT", "/posts/{}/move")}
