@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 
 from api.errors import ApiError, bad_request, missing, params_missing, too_large
+from api.read.answers import is_number
 
 Body = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
@@ -133,10 +134,13 @@ MISSING = {"uid": "no-user", "cid": "no-category", "tid": "no-topic", "pid": "no
 
 
 def path_id(request: Request, name: str) -> int:
-    """A numeric id from the path; anything else names nothing (404 ``no-topic``...)."""
+    """A numeric id from the path; anything else names nothing (404 ``no-topic``...),
+    but a ``roomId`` that is not even a number is 400 ``invalid-data`` (``assert.room``)."""
     raw = request.path_params[name]
     # isascii(): "²" is a digit to str.isdigit() but int() refuses it.
     if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 2**63:
+        if name == "roomId" and not is_number(raw):
+            raise ApiError(400, "bad-request", key="invalid-data")
         raise missing(MISSING[name])
     return int(raw)
 

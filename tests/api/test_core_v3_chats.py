@@ -178,3 +178,28 @@ def test_an_admin_deletes_a_room(core: Core) -> None:
     assert core.row(ChatRoom, room_id) is None
     assert core.count(ChatMessage.room_id == room_id) == 0
     assert uid > 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/chats/abc", {"message": "x"}),
+        ("PUT", "/chats/Infinity", {"name": "x"}),
+        ("POST", "/chats/1x/users", {"uids": [1]}),
+        ("DELETE", "/chats/abc/users/1", None),
+        ("PUT", "/chats/abc/owners/1", None),
+        ("PUT", "/chats/abc/messages/1", {"message": "x"}),
+        ("DELETE", "/chats/abc/state", None),
+    ],
+)
+def test_a_room_id_that_is_not_a_number_is_invalid_data(
+    core: Core, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    """``assert.room``: a ``roomId`` that is not a number is 400 ``invalid-data``;
+    a number that names no room stays 404 ``chat-room-does-not-exist``."""
+    _, token = user_with_token(core.stack.database_url)
+    kwargs = {} if body is None else {"json": body}
+    assert core.refused(token, method, path, 400, **kwargs) == "[[error:invalid-data]]"
+    numeric = path.replace("abc", "1.5").replace("Infinity", "-3").replace("1x", "987654321")
+    assert core.refused(token, method, numeric, 404, **kwargs) \
+        == "[[error:chat-room-does-not-exist]]"  # fmt: skip
