@@ -26,7 +26,7 @@ from forum.errors import ForumError
 from forum.read.topics import thumbs_topic
 from forum.thumbs import check_editable, thumb_list
 from forumq.settings import Settings
-from schemas.topics import AddTopicThumbs, DeleteTopicThumbs, ReorderTopicThumbs
+from schemas.topics import AddTopicThumbs, DeleteTopicThumbs, ReorderTopicThumbs, Thumb
 
 # What an image file starts with (NodeBB checks the bytes, not the name: ``invalid-file``).
 IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM",
@@ -101,6 +101,14 @@ def _relative(settings: Settings, raw: str) -> str:
     if not target.is_file():
         raise ApiError(404, "not-found", key="invalid-path")
     return target.relative_to(root).as_posix()
+
+
+def thumb_files(settings: Settings, raws: list[str]) -> list[Thumb]:
+    """Topic create's ``thumbs``: each path checked as ``_relative`` checks it."""
+    prefix = settings.upload_url_prefix.rstrip("/")
+    found = [_relative(settings, raw) for raw in raws]
+    return [Thumb(path=path, name=path.rsplit("/", 1)[-1], url=f"{prefix}/{path}")
+            for path in dict.fromkeys(found)]  # fmt: skip
 
 
 async def delete(request: Request) -> Response:

@@ -1,6 +1,7 @@
 """Topic routes. v1 and v2 differ in verbs (follow and tags are POST on v1, PUT on v2)
 and in what ``DELETE /topics/:tid`` means: a soft delete on v1, a purge on v2."""
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -8,6 +9,7 @@ from api.endpoints import command_on, command_route
 from api.errors import ApiError
 from api.inputs import path_id
 from api.routing import DocumentedRoute, route
+from api.thumbs import thumb_files
 from api.writes import authenticated, submit
 from schemas.topics import (
     AddTopicTags,
@@ -27,6 +29,7 @@ from schemas.topics import (
     ReplaceTopicTags,
     ReplyTopic,
     RestoreTopic,
+    Thumb,
     UnfollowTopic,
     UnignoreTopic,
     UnlockTopic,
@@ -34,12 +37,25 @@ from schemas.topics import (
 )
 
 
+async def core_create(request: Request) -> Response:
+    """Core's ``POST /topics``: ``thumbs``, paths of files in the upload directory, are
+    stored with the topic, each checked as the thumbnail routes check a path."""
+    write = await authenticated(request)
+    raw = write.body.get("thumbs")
+    found: list[Thumb] = []
+    if isinstance(raw, list) and raw:  # core: anything but an array is ignored
+        if not all(isinstance(one, str) and one for one in raw) or len(raw) > 100:
+            raise ApiError(400, "bad-request", key="invalid-data")
+        found = await run_in_threadpool(thumb_files, request.app.state.settings, raw)
+    return await submit(write, write.command(CreateTopic, timestamp=None, thumbs=tuple(found)))
+
+
 def core_create_and_reply() -> list[DocumentedRoute]:
     """Core's v3 overwrites ``timestamp`` with now: no backdating (nodebb-core.md §5)."""
     now = ("timestamp",)
     return [
-        route("POST", "/topics", command_on(CreateTopic, timestamp=None),
-              "Create a topic with its first post", body=CreateTopic, server_fields=now),
+        route("POST", "/topics", core_create, "Create a topic with its first post (and "
+              "`thumbs`: paths of uploaded files)", body=CreateTopic, server_fields=now),
         route("POST", "/topics/{tid}", command_on(ReplyTopic, "tid", timestamp=None),
               "Reply to a topic", body=ReplyTopic, server_fields=("tid", *now), errors=(404,)),
     ]  # fmt: skip
@@ -93,7 +109,8 @@ def routes(version: str) -> list[DocumentedRoute]:
     guarded = (403, 404)
     add = "PUT" if v2 else "POST"
     found = core_create_and_reply() + core_only_routes() if core else [
-        command_route("POST", "/topics", CreateTopic, "Create a topic with its first post"),
+        route("POST", "/topics", command_on(CreateTopic, thumbs=()),
+              "Create a topic with its first post", body=CreateTopic, server_fields=("thumbs",)),
         command_route("POST", "/topics/{tid}", ReplyTopic, "Reply to a topic", errors=(404,)),
         command_route(
             "PUT",

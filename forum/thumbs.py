@@ -65,12 +65,18 @@ def add_thumbs(
     ``name``, ``url``) after the topic's own. (Global privileges such as core's
     ``upload:post:image`` are not kept: any user may upload, as ``/util/upload``.)"""
     _editable(session, actor, tid, rules)
+    attach(session, tid, thumbs)
+    return {"images": [{"url": thumb["url"], "name": thumb["name"]} for thumb in thumbs]}
+
+
+def attach(session: Session, tid: int, thumbs: list[dict[str, str]]) -> None:
+    """Store ``thumbs`` (``path``, ``name``, ``url``) after the topic's own; the caller
+    has checked the topic and the files."""
     count = session.scalar(select(func.count()).where(TopicThumb.tid == tid)) or 0
     for position, thumb in enumerate(thumbs, start=count):
         session.add(TopicThumb(tid=tid, path=thumb["path"], name=thumb["name"],
                                url=thumb["url"], position=position))  # fmt: skip
     session.flush()
-    return {"images": [{"url": thumb["url"], "name": thumb["name"]} for thumb in thumbs]}
 
 
 def delete_thumbs(

@@ -6,6 +6,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from forum import diffs, payloads, privileges, topic_events
+from forum import thumbs as topic_thumbs
 from forum.clock import now_ms
 from forum.errors import bad_request, forbidden, not_found
 from forum.models import Category, Post, Topic, TopicFollow, TopicIgnore, TopicTag, User
@@ -38,8 +39,11 @@ def create_topic(
     *,
     tags: list[str] | None = None,
     timestamp: int | None = None,
+    thumbs: list[dict[str, str]] | None = None,
     rules: Rules = NODEBB,
 ) -> dict[str, object]:
+    """``thumbs``: files the API found in the upload directory (core's ``topics.create``
+    stores the ``thumbs`` it is given with the topic)."""
     poster = get_poster(session, actor)
     admin = privileges.is_admin(session, actor)
     title = title.strip()
@@ -73,6 +77,8 @@ def create_topic(
     )
     session.execute(update(User).where(User.uid == actor).values(topiccount=User.topiccount + 1))
     post = add_post(session, topic, actor, content, created)
+    if thumbs:
+        topic_thumbs.attach(session, topic.tid, thumbs)
     return payloads.topic_created(session, topic, post, cleaned_tags, now_ms())
 
 

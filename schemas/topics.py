@@ -18,6 +18,19 @@ Tags = Annotated[tuple[Tag, ...], Field(max_length=100), BeforeValidator(_tag_li
 Title = Annotated[str, Field(max_length=1024)]
 
 
+ThumbPath = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class Thumb(BaseModel):
+    """An uploaded thumbnail: its path in the upload directory, name and url."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: ThumbPath
+    name: Annotated[str, Field(max_length=255)]
+    url: Annotated[str, Field(max_length=2048)]
+
+
 class CreateTopic(Command):
     kind: Literal["topics.create"] = "topics.create"
     cid: Id
@@ -25,6 +38,8 @@ class CreateTopic(Command):
     content: Text
     tags: Tags = ()
     timestamp: Timestamp | None = None
+    # Set by the API from the files it found in the upload directory, never the body's.
+    thumbs: Annotated[tuple[Thumb, ...], Field(max_length=100)] = ()
 
 
 class ReplyTopic(Command):
@@ -138,19 +153,6 @@ class MoveTopic(TopicCommand):
 
     kind: Literal["topics.move"] = "topics.move"
     cid: Id
-
-
-ThumbPath = Annotated[str, Field(min_length=1, max_length=1024)]
-
-
-class Thumb(BaseModel):
-    """An uploaded thumbnail: its path in the upload directory, name and url."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    path: ThumbPath
-    name: Annotated[str, Field(max_length=255)]
-    url: Annotated[str, Field(max_length=2048)]
 
 
 class AddTopicThumbs(TopicCommand):

@@ -236,7 +236,7 @@ def set_based(job: Job) -> Item | None:
 def as_item(actor: int, command: Command) -> Item | None:
     """``command`` as its set-based item (see ``SET_BASED``)."""
     match command:
-        case CreateTopic():
+        case CreateTopic() if not command.thumbs:  # thumbnails: forum.topics' create
             return NewTopic(actor, command.cid, command.title, command.content,
                             tuple(command.tags), command.timestamp)  # fmt: skip
         case ReplyTopic():

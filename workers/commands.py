@@ -144,7 +144,10 @@ COMMANDS: dict[type[Command], Callable[..., Any] | Apply] = {
     c.SetCategoryWatch: category_watch.set_watch_state,
     c.ResetCategoryWatch: category_watch.set_watch_state,
     # topics
-    t.CreateTopic: topics.create_topic,
+    t.CreateTopic: Apply(
+        topics.create_topic,
+        lambda cmd: {**_fields(cmd), "thumbs": [thumb.model_dump() for thumb in cmd.thumbs]},
+    ),
     t.ReplyTopic: topics.reply,
     t.EditTopicPost: topics.edit_post,
     t.DeleteTopic: topics.delete_topic,

@@ -13,12 +13,12 @@ import pytest
 from devstack import servers
 from forum.categories import set_disabled, set_privileges
 from forum.db import transaction
-from forum.models import TopicThumb
+from forum.models import Topic, TopicThumb
 from tests.api.reads import get
 from tests.api.reads import ok as reads_ok
-from tests.core_v3 import Core
+from tests.core_v3 import CONTENT, Core
 from tests.nodebb_spec import check_answer
-from tests.support import Stack, new_category, new_topic, user_with_token
+from tests.support import Stack, new_category, new_topic, unique, user_with_token
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 GIF = b"GIF89a" + b"\x00" * 32
@@ -196,3 +196,37 @@ def test_listing_checks_the_topic_as_core_does(core: Core) -> None:
     deleted = core.topic(token)["tid"]
     core.ok(core.stack.admin_token, "DELETE", f"/topics/{deleted}/state")
     assert core.ok(token, "GET", f"/topics/{deleted}/thumbs") == []
+
+
+def test_thumbs_given_on_create_are_stored(core: Core, api: Any) -> None:
+    """Core's ``topics.create`` stores ``thumbs``; each is checked as the thumbnail
+    routes check a path, and a refused one creates no topic."""
+    uid, token = user_with_token(core.stack.database_url)
+    directory = api[1]
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"made-{uid}.png").write_bytes(PNG)
+    (directory / f"also-{uid}.gif").write_bytes(GIF)
+    body = {"cid": core.stack.cid, "title": unique("T "), "content": CONTENT}
+    names = [f"made-{uid}.png", f"/assets/uploads/files/also-{uid}.gif"]
+    tid = ok(api, token, "POST", "/topics", json={**body, "thumbs": names})["tid"]
+    assert thumbs_of(core, tid) == [(f"made-{uid}.png", f"made-{uid}.png", 0),
+                                    (f"also-{uid}.gif", f"also-{uid}.gif", 1)]  # fmt: skip
+    listed = ok(api, token, "GET", f"/topics/{tid}/thumbs")
+    assert [t["url"] for t in listed] == [f"/assets/uploads/files/made-{uid}.png",
+                                          f"/assets/uploads/files/also-{uid}.gif"]  # fmt: skip
+    plain = ok(api, token, "POST", "/topics", json={**body, "thumbs": "not-a-list"})["tid"]
+    assert thumbs_of(core, plain) == []
+    for bad, status, message in (
+        (["../../etc/passwd"], 403, "[[error:invalid-path]]"),
+        ([f"made-{uid}.png", "missing.png"], 404, "[[error:invalid-path]]"),
+        ([1], 400, "[[error:invalid-data]]"),
+    ):
+        said = refused(api, token, "POST", "/topics", status, json={**body, "thumbs": bad})
+        assert said == message
+    assert core.count(Topic.uid == uid) == 2
+    # The plugin's create takes no thumbnails: the body's are not the API's files.
+    forged = {"path": "../../etc/passwd", "name": "x", "url": "x"}
+    with httpx.Client(base_url=api[0], headers={"Authorization": f"Bearer {token}"}) as client:
+        answer = client.post("/api/v2/topics", json={**body, "thumbs": [forged]})
+    assert answer.status_code == 200, answer.text
+    assert thumbs_of(core, answer.json()["payload"]["topicData"]["tid"]) == []
