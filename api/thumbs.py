@@ -17,13 +17,13 @@ from starlette.responses import Response
 from api import envelopes
 from api.errors import ApiError, bad_request
 from api.inputs import path_id
-from api.read.answers import run, v3_of, v3_route
+from api.read.answers import forum_id, is_number, run, v3, v3_route
 from api.routing import DocumentedRoute, route
 from api.util import UploadForm, receive_files
 from api.writes import authenticated, submit
 from forum import settings_store
 from forum.errors import ForumError
-from forum.read.topics import topic_get
+from forum.read.topics import thumbs_topic
 from forum.thumbs import check_editable, thumb_list
 from forumq.settings import Settings
 from schemas.topics import AddTopicThumbs, DeleteTopicThumbs, ReorderTopicThumbs
@@ -124,13 +124,19 @@ async def reorder(request: Request) -> Response:
 
 
 async def listed(request: Request) -> Response:
-    return await v3_of(request, "tid", lambda s, v, tid: thumb_list(s, topic_get(s, v, tid).tid))
+    """``GET /topics/{tid}/thumbs``: a number is checked as a topic (``thumbs_topic``);
+    anything else is a draft's uuid to core, which checks nothing and has none here."""
+    raw = request.path_params["tid"]
+    if not is_number(raw):
+        return await v3(request, lambda _session, _viewer: [])
+    tid = forum_id(raw) or 0  # 0, -1, 1.5: no topic
+    return await v3(request, lambda s, v: thumb_list(s, thumbs_topic(s, v, tid)))
 
 
 def core_routes() -> list[DocumentedRoute]:
     guarded = (403, 404)
     return [
-        v3_route("/topics/{tid}/thumbs", listed, "A topic's thumbnails, in order"),
+        v3_route("/topics/{tid}/thumbs", listed, "A topic's thumbnails, in order", errors=(400,)),
         route("POST", "/topics/{tid}/thumbs", add,
               "Add the uploaded images (multipart, field `files`) as the topic's thumbnails "
               "(those who may edit the topic)", body=UploadForm, errors=(*guarded, 413)),

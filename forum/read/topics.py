@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from forum import topic_events, topic_reads
 from forum.clock import iso
-from forum.errors import ForumError, forbidden, not_found
+from forum.errors import ForumError, bad_request, forbidden, not_found
 from forum.models import (
     Bookmark,
     Category,
@@ -63,6 +63,22 @@ def topic_get(session: Session, viewer: Viewer, tid: int) -> Topic:
         return readable_topic(session, viewer, tid)[0]
     except ForumError as refused:
         raise not_found("no-topic") from refused
+
+
+def thumbs_topic(session: Session, viewer: Viewer, tid: int) -> int:
+    """``topicsAPI.getThumbs``' checks: a topic that does not exist is 400 ``not-found``,
+    one whose category ``viewer`` may not read (``topics:read``, or disabled) 400
+    ``not-allowed``; a deleted topic's thumbnails stay listed, as in core."""
+    row = session.execute(
+        select(Topic.cid, Category.disabled)
+        .join(Category, Category.cid == Topic.cid)
+        .where(Topic.tid == tid)
+    ).first()
+    if row is None:
+        raise bad_request("not-found")
+    if row.disabled or not viewer.can("topics:read", row.cid):
+        raise bad_request("not-allowed")
+    return tid
 
 
 def topic_privileges(viewer: Viewer, topic: Topic, category: Category) -> JSON:

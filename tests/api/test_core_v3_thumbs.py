@@ -11,12 +11,14 @@ import httpx
 import pytest
 
 from devstack import servers
+from forum.categories import set_disabled, set_privileges
+from forum.db import transaction
 from forum.models import TopicThumb
 from tests.api.reads import get
 from tests.api.reads import ok as reads_ok
 from tests.core_v3 import Core
 from tests.nodebb_spec import check_answer
-from tests.support import Stack, user_with_token
+from tests.support import Stack, new_category, new_topic, user_with_token
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 GIF = b"GIF89a" + b"\x00" * 32
@@ -156,7 +158,7 @@ def test_paths_outside_the_upload_directory_are_refused(core: Core, api: Any) ->
     assert [p for p, _, _ in thumbs_of(core, tid)] == [path]
     core.ok(core.stack.admin_token, "DELETE", f"/topics/{tid}")  # thumbnails go along
     assert thumbs_of(core, tid) == []
-    core.refused(token, "GET", f"/topics/{tid}/thumbs", 404)
+    assert core.refused(token, "GET", f"/topics/{tid}/thumbs", 400) == "[[error:not-found]]"
 
 
 def test_a_retried_upload_stores_nothing_again(core: Core, api: Any) -> None:
@@ -169,3 +171,28 @@ def test_a_retried_upload_stores_nothing_again(core: Core, api: Any) -> None:
     again = ok(api, token, "POST", f"/topics/{tid}/thumbs", files=png, headers=key)
     assert again == first and stored(api[1]) == before
     assert len(thumbs_of(core, tid)) == 1
+
+
+def test_listing_checks_the_topic_as_core_does(core: Core) -> None:
+    """``topicsAPI.getThumbs``: no such topic is 400 ``not-found``, a category the
+    caller may not read (or a disabled one) 400 ``not-allowed``; a deleted topic is
+    listed; a path that is not a number (a draft's uuid to core) has none."""
+    uid, token = user_with_token(core.stack.database_url)
+    assert core.refused(token, "GET", "/topics/987654321/thumbs", 400) == "[[error:not-found]]"
+    assert core.refused(token, "GET", "/topics/1.5/thumbs", 400) == "[[error:not-found]]"
+    assert core.ok(token, "GET", "/topics/not-a-tid/thumbs") == []
+    hidden = new_category(core.stack.database_url, "Hidden thumbs")
+    tid = new_topic(core.stack.database_url, uid, hidden)
+    with transaction(core.stack.database_url) as session:
+        set_privileges(session, None, hidden, ("groups:topics:read",),
+                       ["guests", "registered-users"], grant=False)  # fmt: skip
+    assert core.refused(token, "GET", f"/topics/{tid}/thumbs", 400) == "[[error:not-allowed]]"
+    assert core.ok(core.stack.admin_token, "GET", f"/topics/{tid}/thumbs") == []
+    disabled = new_category(core.stack.database_url, "Disabled thumbs")
+    off = new_topic(core.stack.database_url, uid, disabled)
+    with transaction(core.stack.database_url) as session:
+        set_disabled(session, None, disabled, True)
+    assert core.refused(token, "GET", f"/topics/{off}/thumbs", 400) == "[[error:not-allowed]]"
+    deleted = core.topic(token)["tid"]
+    core.ok(core.stack.admin_token, "DELETE", f"/topics/{deleted}/state")
+    assert core.ok(token, "GET", f"/topics/{deleted}/thumbs") == []
