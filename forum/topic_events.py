@@ -31,6 +31,20 @@ def record(
     session.add(TopicEvent(tid=tid, type=type_, uid=uid, timestamp=now_ms(), from_cid=from_cid))
 
 
+def schedule_unpin(session: Session, tid: int, expiry: int | None) -> None:
+    """A pin's end by itself: core's ``checkPinExpiry`` logs an ``unpin`` by the system
+    user when it unpins an expired pin. Here it is recorded with the pin, dated at
+    ``expiry`` (uid 0: the schema's ``uid`` is a number) and listed from then on; a
+    later pin or unpin drops the one still to come."""
+    now = now_ms()
+    session.execute(
+        delete(TopicEvent).where(TopicEvent.tid == tid, TopicEvent.type == "unpin",
+                                 TopicEvent.uid == 0, TopicEvent.timestamp > now)
+    )  # fmt: skip
+    if expiry:
+        session.add(TopicEvent(tid=tid, type="unpin", uid=0, timestamp=expiry))
+
+
 def delete_event(session: Session, actor: int, tid: int, event_id: int) -> dict[str, object]:
     """Core's ``DELETE /topics/{tid}/events/{eventId}``: for those who may read the
     topic and moderate its category; an id not of this topic changes nothing."""
@@ -42,5 +56,7 @@ def delete_event(session: Session, actor: int, tid: int, event_id: int) -> dict[
         privileges.is_admin_or_mod(session, actor, topic.cid)
     ):
         raise forbidden()
-    session.execute(delete(TopicEvent).where(TopicEvent.tid == tid, TopicEvent.id == event_id))
+    # An expiry's unpin still to come is not listed yet, so not removable either.
+    listed = (TopicEvent.tid == tid, TopicEvent.id == event_id, TopicEvent.timestamp <= now_ms())
+    session.execute(delete(TopicEvent).where(*listed))
     return {}

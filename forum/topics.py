@@ -365,6 +365,7 @@ def set_pinned(
         raise bad_request("invalid-data")
     topic.pinned, topic.pin_expiry = pinned, expiry or 0
     topic_events.record(session, tid, "pin" if pinned else "unpin", actor)
+    topic_events.schedule_unpin(session, tid, expiry if pinned else None)
     return {}
 
 

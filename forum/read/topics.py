@@ -412,7 +412,8 @@ def topic_event_list(session: Session, viewer: Viewer, tid: int, now: int) -> JS
     from a category the viewer may not find is left out."""
     readable_topic(session, viewer, tid)  # 404 no-topic, 403 no-privileges
     known = TopicEvent.type.in_(list(topic_events.TYPES))
-    query = select(TopicEvent).where(TopicEvent.tid == tid, known)
+    # An expiring pin's unpin is recorded ahead, dated at the expiry: listed from then.
+    query = select(TopicEvent).where(TopicEvent.tid == tid, known, TopicEvent.timestamp <= now)
     rows = list(session.scalars(query.order_by(TopicEvent.timestamp, TopicEvent.id)))
     users = loading.users(session, {row.uid for row in rows}, now)
     found = {c.cid: c for c in session.scalars(

@@ -3,6 +3,7 @@
 applied are in the topic's history, refused ones are not. Each answer is checked
 against core's ``write.yaml``, the rows after each write."""
 
+import time
 from typing import Any
 
 import pytest
@@ -106,3 +107,25 @@ def test_the_history_is_for_those_who_may_read_the_topic(core: Core, member: Any
     assert len(core.ok(admin, "GET", f"/topics/{tid}/events")["events"]) == 1
     core.refused(token, "GET", f"/topics/{tid + 10_000}/events", 404)
     core.refused(token, "GET", "/topics/none/events", 404)
+
+
+def test_a_pin_that_expires_records_an_unpin_by_the_system(core: Core, member: Any) -> None:
+    """Core's ``checkPinExpiry`` unpins an expired pin as the ``system`` user, which
+    logs an ``unpin``; a pin ended earlier by hand records no second one."""
+    _, token = member
+    admin, admin_uid = core.stack.admin_token, core.stack.admin_uid
+    expiring, ended = core.topic(token)["tid"], core.topic(token)["tid"]
+    expiry = int(time.time() * 1000) + 2000
+    for tid in (expiring, ended):
+        core.ok(admin, "PUT", f"/topics/{tid}/pin", json={"expiry": expiry})
+    core.ok(admin, "DELETE", f"/topics/{ended}/pin")
+    assert [e["type"] for e in core.ok(token, "GET", f"/topics/{expiring}/events")["events"]] \
+        == ["pin"]  # fmt: skip
+    time.sleep(max(0, expiry / 1000 - time.time()) + 0.2)
+    listed = core.ok(token, "GET", f"/topics/{expiring}/events")["events"]
+    assert [(e["type"], e["uid"]) for e in listed] == [("pin", admin_uid), ("unpin", 0)]
+    unpin = listed[1]
+    assert unpin["timestamp"] == expiry and unpin["icon"] == "fa-thumb-tack fa-rotate-90"
+    assert unpin["text"].startswith("[[topic:user-unpinned-topic-ago, [[global:system-user]], ")
+    assert events_of(core, ended) == [("pin", admin_uid, None), ("unpin", admin_uid, None)]
+    assert core.ok(token, "GET", f"/topics/{expiring}")["pinned"] == 0
