@@ -14,6 +14,7 @@ from api.writes import authenticated, submit
 from schemas.topics import (
     AddTopicTags,
     ClearTopicTags,
+    CoreCreateTopicBody,
     CreateTopic,
     DeleteTopic,
     DeleteTopicEvent,
@@ -55,7 +56,8 @@ def core_create_and_reply() -> list[DocumentedRoute]:
     now = ("timestamp",)
     return [
         route("POST", "/topics", core_create, "Create a topic with its first post (and "
-              "`thumbs`: paths of uploaded files)", body=CreateTopic, server_fields=now),
+              "`thumbs`: paths of uploaded files)", body=CoreCreateTopicBody,
+              server_fields=now),
         route("POST", "/topics/{tid}", command_on(ReplyTopic, "tid", timestamp=None),
               "Reply to a topic", body=ReplyTopic, server_fields=("tid", *now), errors=(404,)),
     ]  # fmt: skip

@@ -42,6 +42,18 @@ class CreateTopic(Command):
     thumbs: Annotated[tuple[Thumb, ...], Field(max_length=100)] = ()
 
 
+class CoreCreateTopicBody(BaseModel):
+    """Core's ``POST /topics`` body, as documented: ``CreateTopic``'s fields, with
+    ``thumbs`` as paths of files in the upload directory (the API turns them into
+    ``CreateTopic.thumbs``)."""
+
+    cid: Id
+    title: Annotated[NonEmpty, Field(max_length=1024)]
+    content: Text
+    tags: Tags = ()
+    thumbs: Annotated[tuple[ThumbPath, ...], Field(max_length=100)] = ()
+
+
 class ReplyTopic(Command):
     kind: Literal["topics.reply"] = "topics.reply"
     tid: Id

@@ -94,6 +94,8 @@ STATEFUL_BY_OPERATION = {
                            "cant-flag-privileged": "the generated user is an admin",
                            "too-many-post-flags-per-day": "earlier generated flags",
                            "too-many-user-flags-per-day": "earlier generated flags"},
+    # Core's getThumbs answers a generated tid that names no topic 400 not-found.
+    "GET /api/v3/topics/{tid}/thumbs": {"not-found": "no such topic"},
     # forumq's room owners are members: a generated uid not in the room is invalid-data.
     "PUT /api/v3/chats/{roomId}/owners/{uid}": {"invalid-data": "the uid is not in the room"},
     "DELETE /api/v3/chats/{roomId}/owners/{uid}": {"invalid-data": "the uid is not in the room"},

@@ -109,6 +109,12 @@ def test_topic_create_body_is_the_command_minus_the_discriminator(document: Doc)
     reply_schema = resolve(document, reply["content"]["application/json"]["schema"])
     assert "tid" not in reply_schema["properties"]  # from the path, not the body
     assert "toPid" in reply_schema["properties"]
+    # Core's create takes ``thumbs`` as paths of uploaded files.
+    core = operation(document, "/api/v3/topics", "POST")["requestBody"]
+    thumbs = resolve(document, core["content"]["application/json"]["schema"])["properties"][
+        "thumbs"
+    ]
+    assert thumbs["type"] == "array" and thumbs["items"]["type"] == "string"
 
 
 def test_bodies_stay_open_and_the_routes_that_refuse_unknown_keys_say_so(
