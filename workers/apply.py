@@ -369,7 +369,11 @@ def _claim_while_found(self: Task, queue: str, job_ids: list[str], counted: list
         if len(outcome.claimed) >= CLAIM_MAX_JOBS:
             # A backlog: the pool's other processes claim other objects' jobs meanwhile.
             publisher.jobs([], queue=queue)
-        job_ids, counted = [], []
+        # The message's other jobs next: jobs recovered from a dead worker are claimed
+        # one at a time, and would otherwise wait for the sweeper's next round each.
+        taken = set(outcome.claimed)
+        job_ids = [job_id for job_id in job_ids if job_id not in taken]
+        counted = [job_id for job_id in counted if job_id not in taken]
         if time.monotonic() - began >= LOOP_SECONDS:
             break
     # Time is up (a stopping worker stops soon): the next claim is another message's.
@@ -379,6 +383,6 @@ def _claim_while_found(self: Task, queue: str, job_ids: list[str], counted: list
             more = claims.any_queued(connection, other_than=[BULK])
     except TRANSIENT:
         more = True
-    if more:
-        publisher.jobs([], queue=queue)
+    if more or job_ids:
+        publisher.jobs(job_ids, queue=queue)
     return finished

@@ -19,8 +19,10 @@ from forum.migrate import upgrade
 from forum.models import Job, Post
 from forum.topics import create_topic
 from forum.users import create_user
+from forumq.settings import get_settings
 from schemas import dump_command, load_command
 from workers import apply, commands
+from workers.celery_app import publisher
 
 CONTENT = "Content that is long enough"
 
@@ -132,6 +134,23 @@ def test_a_claim_waits_for_an_earlier_job_on_the_same_object(
         jobs.SUCCEEDED, 2, jobs.SUCCEEDED, 1,
     )  # fmt: skip
     assert first.result["pid"] < second.result["pid"]
+
+
+def test_one_message_recovers_every_job_a_dead_worker_held(
+    forum: tuple[str, int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweeper publishes a dead worker's jobs in one message: each is claimed alone,
+    and the task claims the next at once rather than leaving it to the next sweep."""
+    url, admin, tid = forum
+    monkeypatch.setattr(get_settings(), "database_url", url)
+    published: list[list[str]] = []
+    monkeypatch.setattr(publisher, "jobs", lambda ids, queue=None: published.append(ids))
+    orphans = [_job(url, admin, tid, content=f"{CONTENT} orphan {n}", state=jobs.RUNNING,
+                    attempts=1) for n in range(4)]  # fmt: skip
+    assert apply.apply_jobs.apply(args=[orphans]).get() == 4
+    assert [(_stored(url, j).state, _stored(url, j).attempts) for j in orphans] == [
+        (jobs.SUCCEEDED, 2)] * 4  # fmt: skip
+    assert published == []
 
 
 def _dies_on(monkeypatch: pytest.MonkeyPatch, poison: str) -> None:
