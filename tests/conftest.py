@@ -12,7 +12,15 @@ import redis
 
 from devstack import databases, servers
 from forum.migrate import upgrade
-from tests.support import JWT_SECRET, Stack, require, require_postgres, start_stack
+from tests.core_v3 import Core
+from tests.support import (
+    JWT_SECRET,
+    Stack,
+    require,
+    require_postgres,
+    start_stack,
+    user_with_token,
+)
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +72,15 @@ def any_stack(request: pytest.FixtureRequest) -> Stack:
     """Runs a test on both the production shape and the embedded default."""
     name = "stack" if request.param == "postgres" else "embedded_stack"
     return request.getfixturevalue(name)
+
+
+@pytest.fixture(scope="module")
+def core(stack: Stack) -> Core:
+    """NodeBB core's v3 router on the production-shape stack."""
+    return Core(stack)
+
+
+@pytest.fixture
+def member(stack: Stack) -> tuple[int, str]:
+    """A new regular user, and a token of theirs."""
+    return user_with_token(stack.database_url)

@@ -29,11 +29,6 @@ from tests.support import Stack, unique, user_with_token
 
 
 @pytest.fixture(scope="module")
-def core(stack: Stack) -> Core:
-    return Core(stack)
-
-
-@pytest.fixture(scope="module")
 def member(stack: Stack) -> tuple[int, str]:
     return user_with_token(stack.database_url)
 

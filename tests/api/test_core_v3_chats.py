@@ -9,12 +9,7 @@ from sqlalchemy import select
 
 from forum.models import ChatMessage, ChatRoom, ChatRoomMember
 from tests.core_v3 import Core
-from tests.support import Stack, new_user, user_with_token
-
-
-@pytest.fixture(scope="module")
-def core(stack: Stack) -> Core:
-    return Core(stack)
+from tests.support import new_user, user_with_token
 
 
 def _members(core: Core, room: int) -> dict[int, bool]:

@@ -6,23 +6,12 @@ against core's ``write.yaml``, the rows after each write."""
 import time
 from typing import Any
 
-import pytest
 from sqlalchemy import delete
 
 from forum.db import transaction
 from forum.models import CategoryPrivilege, TopicEvent
 from tests.core_v3 import Core
-from tests.support import Stack, new_category, user_with_token
-
-
-@pytest.fixture(scope="module")
-def core(stack: Stack) -> Core:
-    return Core(stack)
-
-
-@pytest.fixture
-def member(stack: Stack) -> tuple[int, str]:
-    return user_with_token(stack.database_url)
+from tests.support import new_category, user_with_token
 
 
 def events_of(core: Core, tid: int) -> list[tuple[str, int, int | None]]:

@@ -6,12 +6,7 @@ import pytest
 
 from forum.models import Flag, FlagEvent, FlagNote, FlagReport
 from tests.core_v3 import Core
-from tests.support import Stack, unique, user_with_token
-
-
-@pytest.fixture(scope="module")
-def core(stack: Stack) -> Core:
-    return Core(stack)
+from tests.support import unique, user_with_token
 
 
 def _post(core: Core, token: str, cid: int | None = None) -> int:

@@ -2,17 +2,11 @@
 owners, admins and global moderators manage them, as core's ``isOwner`` check. Every
 answer is checked against ``write.yaml``; refusals leave the rows as they were."""
 
-import pytest
 from sqlalchemy import select
 
 from forum.models import GroupInvite, GroupMember, GroupRequest
 from tests.core_v3 import Core
-from tests.support import Stack, unique, user_with_token
-
-
-@pytest.fixture(scope="module")
-def core(stack: Stack) -> Core:
-    return Core(stack)
+from tests.support import unique, user_with_token
 
 
 def _group(core: Core, owner: int) -> tuple[str, str]:

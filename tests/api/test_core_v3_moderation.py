@@ -19,16 +19,6 @@ from tests.support import Stack, new_category, user_with_token
 HOUR_MS = 3_600_000
 
 
-@pytest.fixture(scope="module")
-def core(stack: Stack) -> Core:
-    return Core(stack)
-
-
-@pytest.fixture
-def member(stack: Stack) -> tuple[int, str]:
-    return user_with_token(stack.database_url)
-
-
 @pytest.fixture
 def other(stack: Stack) -> tuple[int, str]:
     return user_with_token(stack.database_url)

@@ -4,15 +4,8 @@ checked against ``write.yaml``."""
 
 from typing import Any
 
-import pytest
-
 from tests.core_v3 import Core
-from tests.support import Stack, unique, user_with_token
-
-
-@pytest.fixture(scope="module")
-def core(stack: Stack) -> Core:
-    return Core(stack)
+from tests.support import unique, user_with_token
 
 
 def _group(table: dict[str, Any], name: str) -> dict[str, bool]:

@@ -11,12 +11,7 @@ from forum.db import transaction
 from forum.models import ForumSetting, Topic
 from forum.settings_store import RULE_SETTINGS
 from tests.core_v3 import CONTENT, Core
-from tests.support import Stack, user_with_token
-
-
-@pytest.fixture(scope="module")
-def core(stack: Stack) -> Core:
-    return Core(stack)
+from tests.support import user_with_token
 
 
 @pytest.fixture

@@ -25,11 +25,6 @@ GIF = b"GIF89a" + b"\x00" * 32
 
 
 @pytest.fixture(scope="module")
-def core(stack: Stack) -> Core:
-    return Core(stack)
-
-
-@pytest.fixture(scope="module")
 def api(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """An API process on the stack (its workers apply the writes) with its own upload
     directory."""

@@ -6,21 +6,9 @@ import hashlib
 import time
 from typing import Any
 
-import pytest
-
 from forum.models import ApiToken, Post, Topic, User
 from tests.core_v3 import Core
-from tests.support import Stack, new_user, user_with_token
-
-
-@pytest.fixture(scope="module")
-def core(stack: Stack) -> Core:
-    return Core(stack)
-
-
-@pytest.fixture
-def member(stack: Stack) -> tuple[int, str]:
-    return user_with_token(stack.database_url)
+from tests.support import new_user, user_with_token
 
 
 def test_several_users_are_deleted_at_once(core: Core, member: Any) -> None:

@@ -5,8 +5,6 @@ states change in the read API (the category page's flags, ``/api/unread``,
 
 from typing import Any
 
-import pytest
-
 from forum.db import transaction
 from forum.groups import add_member
 from forum.models import Category, CategoryWatch
@@ -14,17 +12,7 @@ from forum.privileges import GLOBAL_MODERATORS
 from tests.api.reads import get, new_topic, ok, refused
 from tests.api.reads import new_user as reads_user
 from tests.core_v3 import Core
-from tests.support import Stack, new_category, user_with_token
-
-
-@pytest.fixture(scope="module")
-def core(stack: Stack) -> Core:
-    return Core(stack)
-
-
-@pytest.fixture
-def member(stack: Stack) -> tuple[int, str]:
-    return user_with_token(stack.database_url)
+from tests.support import new_category, user_with_token
 
 
 def family(core: Core) -> tuple[int, int, int]:
