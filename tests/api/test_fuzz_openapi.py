@@ -201,7 +201,8 @@ def test_every_operation_answers_as_documented(
     operations = [op for op in operations if op.path.startswith(PATHS)]
     assert len(operations) >= 150 or PATHS != ("/",), len(operations)
     # Operations side by side, in forked processes (Hypothesis runs one test per
-    # process): most of a request's time is spent waiting for the server.
+    # process): building and drawing the requests is most of the cost (regex strategies
+    # for the documents' patterns), and the API answers one process while another draws.
     last = [op for op in operations if op.label.startswith(LAST)]
     first = [op for op in operations if not op.label.startswith(LAST)]
     FORKED.update(operations=first, last=last, tokens=tokens)
