@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kombu import Connection, Exchange, Queue
@@ -48,6 +49,31 @@ def _publish(broker_url: str, queue: str, count: int, go: str) -> None:
     print(json.dumps({"published": published, "failures": failures[:5]}))
 
 
+def _start_publishers(url: str, queue: str, count: int, go: Path) -> list[subprocess.Popen[bytes]]:
+    """``PUBLISHERS`` processes running ``_publish``, each ready and waiting for ``go``."""
+    args = (url, queue, count, str(go))
+    code = f"from tests.test_embedded_broker import _publish; _publish(*{args!r})"
+    publishers = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=servers.CHECKOUT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(PUBLISHERS)
+    ]  # fmt: skip
+    ready = lambda: len(list(go.parent.glob(f"{go.name}.*"))) == PUBLISHERS  # noqa: E731
+    servers.wait_until(ready, 60, "the publishers")
+    return publishers
+
+
+def _reports(publishers: list[subprocess.Popen[bytes]], go: Path, timeout: float) -> list[Any]:
+    """Start the publishers at once (``go``); what each printed."""
+    go.touch()
+    reports = []
+    for process in publishers:
+        out, err = process.communicate(timeout=timeout)
+        assert process.returncode == 0, err.decode()
+        reports.append(json.loads(out.decode().strip().splitlines()[-1]))
+    return reports
+
+
 def _rows(path: Path, where: str = "") -> int:
     with sqlite3.connect(path, timeout=30) as conn:
         return int(conn.execute(f"SELECT count(*) FROM kombu_message {where}").fetchone()[0])
@@ -63,21 +89,8 @@ def test_publishes_from_several_processes_while_a_worker_polls(tmp_path: Path) -
     log = tmp_path / "worker.log"
     go = tmp_path / "go"
     with servers.running_worker(env, log, concurrency=1):
-        args = (env["FORUMQ_BROKER_URL"], queue, MESSAGES, str(go))
-        code = f"from tests.test_embedded_broker import _publish; _publish(*{args!r})"
-        publishers = [
-            subprocess.Popen([sys.executable, "-c", code], cwd=servers.CHECKOUT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            for _ in range(PUBLISHERS)
-        ]  # fmt: skip
-        ready = lambda: len(list(tmp_path.glob("go.*"))) == PUBLISHERS  # noqa: E731
-        servers.wait_until(ready, 60, "the publishers")
-        go.touch()
-        reports = []
-        for process in publishers:
-            out, err = process.communicate(timeout=120)
-            assert process.returncode == 0, err.decode()
-            reports.append(json.loads(out.decode().strip().splitlines()[-1]))
+        publishers = _start_publishers(env["FORUMQ_BROKER_URL"], queue, MESSAGES, go)
+        reports = _reports(publishers, go, timeout=120)
         assert reports == [{"published": MESSAGES, "failures": []}] * PUBLISHERS
         # Every message delivered once, and gone from the file.
         total = PUBLISHERS * MESSAGES
@@ -95,23 +108,9 @@ def test_processes_that_open_a_new_broker_file_together_all_publish(tmp_path: Pa
     yet: whichever creates kombu's tables, the others' first publishes succeed."""
     broker_file = tmp_path / "broker.sqlite3"
     url, queue, go = f"sqla+sqlite:///{broker_file}", "forumq.race", tmp_path / "go"
-    code = (
-        f"from tests.test_embedded_broker import _publish; _publish(*{(url, queue, 3, str(go))!r})"
-    )
-    publishers = [
-        subprocess.Popen([sys.executable, "-c", code], cwd=servers.CHECKOUT,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        for _ in range(PUBLISHERS)
-    ]  # fmt: skip
-    ready = lambda: len(list(tmp_path.glob("go.*"))) == PUBLISHERS  # noqa: E731
-    servers.wait_until(ready, 60, "the publishers")
+    publishers = _start_publishers(url, queue, 3, go)
     assert not broker_file.exists()
-    go.touch()
-    reports = []
-    for process in publishers:
-        out, err = process.communicate(timeout=60)
-        assert process.returncode == 0, err.decode()
-        reports.append(json.loads(out.decode().strip().splitlines()[-1]))
+    reports = _reports(publishers, go, timeout=60)
     assert reports == [{"published": 3, "failures": []}] * PUBLISHERS
     assert _rows(broker_file) == 3 * PUBLISHERS
 
