@@ -1,6 +1,6 @@
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from schemas.commands import Command, Id, NonEmpty, Text, Timestamp
 
@@ -42,16 +42,20 @@ class CreateTopic(Command):
     thumbs: Annotated[tuple[Thumb, ...], Field(max_length=100)] = ()
 
 
-class CoreCreateTopicBody(BaseModel):
-    """Core's ``POST /topics`` body, as documented: ``CreateTopic``'s fields, with
-    ``thumbs`` as paths of files in the upload directory (the API turns them into
-    ``CreateTopic.thumbs``)."""
-
-    cid: Id
-    title: Annotated[NonEmpty, Field(max_length=1024)]
-    content: Text
-    tags: Tags = ()
-    thumbs: Annotated[tuple[ThumbPath, ...], Field(max_length=100)] = ()
+CoreCreateTopicBody = create_model(
+    "CoreCreateTopicBody",
+    __doc__=(
+        "Core's ``POST /topics`` body, as documented: ``CreateTopic``'s fields, with\n"
+        "``thumbs`` as paths of files in the upload directory (the API turns them into\n"
+        "``CreateTopic.thumbs``)."
+    ),
+    **{
+        name: (field.annotation, field)
+        for name, field in CreateTopic.model_fields.items()
+        if name not in ("kind", "thumbs")
+    },
+    thumbs=(tuple[ThumbPath, ...], Field(default=(), max_length=100)),
+)
 
 
 class ReplyTopic(Command):
