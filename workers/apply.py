@@ -381,6 +381,9 @@ def _claim_while_found(self: Task, queue: str, job_ids: list[str], counted: list
     try:
         with engine_for(database_url, pre_ping=PRE_PING).begin() as connection:
             more = claims.any_queued(connection, other_than=[BULK])
+            if job_ids:  # the message's jobs not claimed in time, unless another finished them
+                done = set(store.finished_ids(connection, job_ids))
+                job_ids = [job_id for job_id in job_ids if job_id not in done]
     except TRANSIENT:
         more = True
     if more or job_ids:

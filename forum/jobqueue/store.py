@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Select, delete, func, select, text, update
+from sqlalchemy import Connection, Select, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
@@ -342,7 +342,7 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-def finished_ids(session: Session, job_ids: Sequence[str]) -> list[str]:
+def finished_ids(session: Session | Connection, job_ids: Sequence[str]) -> list[str]:
     return list(
         session.scalars(
             select(Job.id).where(Job.id.in_(job_ids), Job.state.in_((SUCCEEDED, FAILED)))
